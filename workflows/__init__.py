@@ -1,0 +1,1 @@
+"""Deterministic Temporal workflow code. Never import asyncpg or anything doing I/O here."""
