@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request, Response
 from temporalio.client import Client
 
 from runtime.log import get_logger
+from runtime.temporal import temporal_answers
 from store.db import database_answers
 
 log = get_logger(__name__)
@@ -74,7 +75,7 @@ def create_app(dependencies: ApiDependencies) -> FastAPI:
     )
     async def readyz(response: Response) -> dict[str, object]:
         database, temporal = await asyncio.gather(
-            database_answers(dependencies.pool), _temporal_answers(dependencies.temporal)
+            database_answers(dependencies.pool), temporal_answers(dependencies.temporal)
         )
         ready = database and temporal
         response.status_code = 200 if ready else 503

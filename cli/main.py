@@ -92,7 +92,7 @@ def dev() -> None:
     """
     from runtime.devstack import DevStackUrls, run_dev_stack
 
-    def announce(urls: DevStackUrls) -> None:
+    async def announce(urls: DevStackUrls) -> None:
         table = Table(title="Duban is running", show_header=False, title_justify="left")
         table.add_row("API", urls.api)
         table.add_row("API docs", urls.api_docs)
@@ -107,10 +107,7 @@ def dev() -> None:
         stdout.print("Press Ctrl-C to stop.")
 
     async def main(settings: Settings, stop: asyncio.Event) -> None:
-        log_format = settings.log_format
-        if log_format is LogFormat.AUTO:
-            log_format = LogFormat.CONSOLE
-        await run_dev_stack(settings, stop, announce, log_format)
+        await run_dev_stack(settings, stop, announce)
 
     _run(main, default_log_format=LogFormat.CONSOLE)
 
@@ -155,9 +152,11 @@ def migrate() -> None:
 def check(
     hold: Annotated[
         float,
-        typer.Option(help="Seconds the worker holds the check in flight (to test a drain)."),
+        typer.Option(
+            min=0, max=600, help="Seconds the worker holds the check in flight (to test a drain)."
+        ),
     ] = 0.0,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for a worker.")] = 30.0,
+    timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for a worker.")] = 30.0,
 ) -> None:
     """Prove the running stack end to end: a workflow asks a worker to write one row."""
     from temporalio.client import WorkflowFailureError

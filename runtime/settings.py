@@ -8,11 +8,13 @@ change the environment first.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, PostgresDsn, SecretStr
+from pydantic import Field, PostgresDsn, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,6 +22,9 @@ class LogFormat(StrEnum):
     AUTO = "auto"  # console on a terminal, JSON otherwise
     JSON = "json"
     CONSOLE = "console"
+
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
 class Settings(BaseSettings):
@@ -60,7 +65,19 @@ class Settings(BaseSettings):
     embedded_postgres_port: int = Field(default=5433, ge=1, le=65535)
 
     log_format: LogFormat = LogFormat.AUTO
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_case_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("temporal_address")
+    @classmethod
+    def _host_and_port(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9.\-\[\]:]+:\d{1,5}", value):
+            raise ValueError("expected host:port, e.g. temporal.internal:7233")
+        return value
 
     @property
     def uses_embedded_temporal(self) -> bool:

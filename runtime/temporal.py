@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from runtime.errors import ConfigurationError
@@ -38,20 +41,51 @@ async def connect_temporal(settings: Settings) -> Client:
     """Connect with the pydantic data converter, or raise a one-line ConfigurationError."""
     address = settings.effective_temporal_address
     api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
+    setting = (
+        "DUBAN_TEMPORAL_ADDRESS"
+        if settings.temporal_address
+        else "embedded Temporal; is `duban dev` running?"
+    )
     try:
-        return await Client.connect(
+        client = await Client.connect(
             address,
             namespace=settings.temporal_namespace,
             tls=_tls_config(settings),
             api_key=api_key,
             data_converter=pydantic_data_converter,
         )
-    except (RPCError, RuntimeError) as error:
-        setting = "DUBAN_TEMPORAL_ADDRESS" if settings.temporal_address else "embedded Temporal"
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    except (RPCError, RuntimeError, ValueError) as error:
         raise ConfigurationError(
-            f"cannot reach Temporal at {address} ({setting}): {reason}"
+            f"cannot reach Temporal at {address} ({setting}): {_first_line(error)}"
         ) from None
+    try:
+        await client.workflow_service.describe_namespace(
+            DescribeNamespaceRequest(namespace=settings.temporal_namespace)
+        )
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise ConfigurationError(
+                f"Temporal at {address} has no namespace {settings.temporal_namespace!r} "
+                "(DUBAN_TEMPORAL_NAMESPACE)"
+            ) from None
+        raise ConfigurationError(
+            f"Temporal at {address} refused to describe namespace "
+            f"{settings.temporal_namespace!r}: {_first_line(error)}"
+        ) from None
+    return client
+
+
+async def temporal_answers(client: Client) -> bool:
+    """True when the frontend answers a health check within two seconds (for readiness)."""
+    try:
+        return await asyncio.wait_for(client.service_client.check_health(), timeout=2)
+    except Exception:
+        return False
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def sandboxed_workflow_runner() -> SandboxedWorkflowRunner:

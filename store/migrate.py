@@ -41,9 +41,14 @@ def bundled_migrations() -> list[Migration]:
     """The migrations shipped in this package, in version order."""
     migrations = []
     for entry in resources.files("store.migrations").iterdir():
+        if not entry.name.endswith(".sql"):
+            continue
         match = _FILE_NAME.match(entry.name)
         if match is None:
-            continue
+            # A misnamed file would silently never run; refuse to start instead.
+            raise ConfigurationError(
+                f"store/migrations/{entry.name} is not named NNNN_lower_case_name.sql"
+            )
         migrations.append(
             Migration(int(match["version"]), match["name"], entry.read_text(encoding="utf-8"))
         )

@@ -25,6 +25,14 @@ from runtime.settings import LogFormat
 from store.migrate import migrate_database
 
 
+@pytest.fixture(autouse=True)
+def isolated_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's exported DUBAN_* variables must not leak into tests or their children."""
+    for name in list(os.environ):
+        if name.startswith("DUBAN_") and name != "DUBAN_TEST_DATABASE_URL":
+            monkeypatch.delenv(name)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def structured_logging() -> None:
     """The services' pipeline, so log assertions see what production would emit."""

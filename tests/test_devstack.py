@@ -159,3 +159,50 @@ def test_dev_stack_runs_stops_and_resumes(stack: Stack, running: StartDev) -> No
     assert status == WorkflowExecutionStatus.COMPLETED
     assert rows == 1
     stop_and_assert_nothing_left(second)
+
+
+def test_sigterm_during_start_up_stops_everything(stack: Stack, running: StartDev) -> None:
+    """A stop that arrives while the stack is still starting ends it, with nothing left."""
+    process = running()
+    deadline = time.monotonic() + 30
+    descendants: list[psutil.Process] = []
+    while time.monotonic() < deadline and not descendants:
+        descendants = psutil.Process(process.pid).children(recursive=True)
+        time.sleep(0.05)
+    assert descendants, "duban dev started no child process"
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 0
+    _, alive = psutil.wait_procs(descendants, timeout=10)
+    assert alive == []
+    log = (stack.cwd / "dev-0.log").read_text()
+    assert "Duban is running" not in log
+
+
+def test_second_stack_on_the_same_state_dir_is_refused(stack: Stack, running: StartDev) -> None:
+    """Two stacks on one state directory would share one database: the second says so."""
+    first = running()
+    assert wait_for_status(f"{stack.api}/healthz") == 200
+    other_ports = {
+        name: str(free_port())
+        for name in (
+            "DUBAN_API_PORT",
+            "DUBAN_WORKER_HEALTH_PORT",
+            "DUBAN_EMBEDDED_TEMPORAL_PORT",
+            "DUBAN_EMBEDDED_TEMPORAL_UI_PORT",
+            "DUBAN_EMBEDDED_POSTGRES_PORT",
+        )
+    }
+    second = subprocess.run(
+        [sys.executable, "-m", "cli", "dev"],
+        env={**stack.env, **other_ports},
+        cwd=stack.cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert second.returncode != 0
+    assert "DUBAN_STATE_DIR" in second.stderr
+    assert f"pid {first.pid}" in second.stderr
+    assert httpx.get(f"{stack.api}/readyz", timeout=5).status_code == 200
+    stop_and_assert_nothing_left(first)

@@ -7,11 +7,13 @@ import os
 import signal
 import sys
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.api.enums.v1 import PendingActivityState
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from runtime.embedded import free_port
@@ -63,13 +65,23 @@ async def _wait_for(url: str, status: int, timeout: float = 30.0) -> None:
     raise AssertionError(f"{url} never answered {status}")
 
 
+async def _wait_for_activity_started(handle: WorkflowHandle[Any, Any]) -> None:
+    for _ in range(100):
+        pending = (await handle.describe()).raw_description.pending_activities
+        if pending and pending[0].state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the activity never started on the worker")
+
+
 async def test_sigterm_drains_in_flight_activity(
     dev_server_env: WorkflowEnvironment,
     dev_server_address: str,
     database_url: str,
     task_queue: str,
 ) -> None:
-    """`duban worker` told to stop mid-activity finishes it on the first attempt, then exits 0."""
+    """`duban worker` told to stop mid-activity turns not-ready at once, finishes the activity
+    on its first attempt, then exits 0."""
     health_port = free_port()
     env = {
         **os.environ,
@@ -93,12 +105,9 @@ async def test_sigterm_drains_in_flight_activity(
         handle = await client.start_workflow(
             StackCheckWorkflow.run, request, id=request.check_id, task_queue=task_queue
         )
-        for _ in range(100):
-            description = await handle.describe()
-            if description.raw_description.pending_activities:
-                break
-            await asyncio.sleep(0.1)
+        await _wait_for_activity_started(handle)
         worker.send_signal(signal.SIGTERM)
+        await _wait_for(f"http://127.0.0.1:{health_port}/readyz", 503, timeout=2)
         exit_code = await asyncio.wait_for(worker.wait(), timeout=30)
     finally:
         if worker.returncode is None:

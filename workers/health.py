@@ -10,22 +10,35 @@ from dataclasses import dataclass
 import asyncpg
 import uvicorn
 from fastapi import FastAPI, Response
+from temporalio.client import Client
+from temporalio.worker import Worker
 
+from runtime.temporal import temporal_answers
 from store.db import database_answers
 
 
 @dataclass
 class WorkerHealth:
-    """What the probes report: ready once polling, not ready again once draining."""
+    """What the probes report: ready while polling with both dependencies answering, and
+    not ready from the moment a drain begins."""
 
     pool: asyncpg.Pool
-    polling: bool = False
+    client: Client
+    task_queue: str
+    identity: str
+    worker: Worker | None = None
     draining: bool = False
-    task_queue: str = ""
-    identity: str = ""
 
-    async def is_ready(self) -> bool:
-        return self.polling and not self.draining and await database_answers(self.pool)
+    @property
+    def polling(self) -> bool:
+        # is_running turns true only after the worker passed its namespace validation.
+        return self.worker is not None and self.worker.is_running and not self.draining
+
+    async def checks(self) -> dict[str, bool]:
+        database, temporal = await asyncio.gather(
+            database_answers(self.pool), temporal_answers(self.client)
+        )
+        return {"polling": self.polling, "postgresql": database, "temporal": temporal}
 
 
 def health_app(health: WorkerHealth) -> FastAPI:
@@ -37,11 +50,12 @@ def health_app(health: WorkerHealth) -> FastAPI:
 
     @app.get("/readyz")
     async def readyz(response: Response) -> dict[str, object]:
-        ready = await health.is_ready()
+        checks = await health.checks()
+        ready = all(checks.values())
         response.status_code = 200 if ready else 503
         return {
             "ready": ready,
-            "polling": health.polling,
+            "checks": checks,
             "draining": health.draining,
             "task_queue": health.task_queue,
         }

@@ -77,7 +77,9 @@ async def _serve(
     identity: str,
     stop: asyncio.Event,
 ) -> None:
-    health = WorkerHealth(pool=pool, task_queue=settings.temporal_task_queue, identity=identity)
+    health = WorkerHealth(
+        pool=pool, client=client, task_queue=settings.temporal_task_queue, identity=identity
+    )
     health_server = None
     if settings.worker_health_port:
         health_server = HealthServer(
@@ -88,8 +90,8 @@ async def _serve(
         client, settings, activities=build_activities(pool, identity), identity=identity
     )
     bound = log.bind(task_queue=settings.temporal_task_queue, identity=identity)
+    health.worker = worker
     running = asyncio.create_task(worker.run(), name="temporal-worker")
-    health.polling = True
     bound.info(
         "worker polling",
         namespace=settings.temporal_namespace,
