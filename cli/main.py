@@ -8,20 +8,29 @@ stderr and a non-zero status, never a traceback; every command funnels through
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import uuid
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
+from cli.preview import preview_json, render_preview
+from domain.errors import DocumentError
+from domain.parsers import parse_file
+from domain.plan import ParsedPlan
+from domain.units import load_directory
 from runtime.errors import ConfigurationError, DubanError
 from runtime.log import configure_logging
 from runtime.settings import LogFormat, Settings, get_settings
+from runtime.temporal import connect_temporal
 
 app = typer.Typer(
     name="duban",
@@ -30,7 +39,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-stdout = Console()
+stdout = Console(soft_wrap=True)  # a long line stays one line when piped
 stderr = Console(stderr=True)
 
 
@@ -103,6 +112,8 @@ def dev() -> None:
         if urls.worker_health:
             table.add_row("Worker health", urls.worker_health)
         table.add_row("State", str(urls.state_dir))
+        for line in urls.example_plans:
+            table.add_row("Example plan", line)
         stdout.print(table)
         stdout.print("Press Ctrl-C to stop.")
 
@@ -162,7 +173,6 @@ def check(
     from temporalio.client import WorkflowFailureError
     from temporalio.service import RPCError
 
-    from runtime.temporal import connect_temporal
     from workflows.stack_check import StackCheckRequest, StackCheckWorkflow
 
     async def main(settings: Settings, _stop: asyncio.Event) -> None:
@@ -197,6 +207,105 @@ def check(
         table.add_row("recorded at", result.recorded_at.isoformat())
         table.add_row("attempt", str(result.attempt))
         stdout.print(table)
+
+    _run(main)
+
+
+DOCUMENT_ERROR_EXIT = 2
+
+PlanFile = Annotated[
+    Path,
+    typer.Argument(
+        help="A plan document: text, CSV or XLSX ledger, or DOCX with a task table.",
+        exists=True,
+        dir_okay=False,
+        readable=True,
+    ),
+]
+UnitsOption = Annotated[
+    Path | None,
+    typer.Option("--units", help="A unit directory (TOML) instead of the bundled one."),
+]
+
+
+def _parse_or_fail(path: Path, units: Path | None) -> ParsedPlan:
+    try:
+        directory = load_directory(units) if units else None
+    except (OSError, ValueError) as error:
+        _fail(f"{units}: cannot use this unit directory: {error}", DOCUMENT_ERROR_EXIT)
+    try:
+        return parse_file(path, directory)
+    except DocumentError as error:
+        _fail(str(error), DOCUMENT_ERROR_EXIT)
+
+
+@app.command()
+def parse(
+    path: PlanFile,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    units: UnitsOption = None,
+) -> None:
+    """Read a plan document and show what would be imported, with flags and warnings."""
+    parsed = _parse_or_fail(path, units)
+    if as_json:
+        print(json.dumps(preview_json(parsed), ensure_ascii=False, indent=1))
+    else:
+        render_preview(parsed, stdout)
+
+
+@app.command(name="import")
+def import_(
+    path: PlanFile,
+    update: Annotated[
+        bool, typer.Option("--update", help="Apply changes to an already imported plan.")
+    ] = False,
+    accept_warnings: Annotated[
+        bool,
+        typer.Option("--accept-warnings", help="Import although the preview shows warnings."),
+    ] = False,
+    plan_id: Annotated[
+        str | None, typer.Option("--plan-id", help="Plan id (default: from the file name).")
+    ] = None,
+    units: UnitsOption = None,
+) -> None:
+    """Store a plan's tasks in one transaction and start one TaskWorkflow per task."""
+    from services.plan_import import import_plan
+    from store.db import create_pool
+
+    parsed = _parse_or_fail(path, units)
+    if plan_id:
+        parsed = parsed.model_copy(update={"plan": parsed.plan.model_copy(update={"id": plan_id})})
+
+    async def main(settings: Settings, _stop: asyncio.Event) -> None:
+        client = await connect_temporal(settings)
+        pool = await create_pool(settings.effective_database_url, settings=settings)
+        try:
+            with Progress(transient=True, console=stderr) as progress:
+                bar = progress.add_task("starting task workflows", total=None)
+                outcome = await import_plan(
+                    parsed,
+                    pool=pool,
+                    client=client,
+                    task_queue=settings.temporal_task_queue,
+                    update=update,
+                    accept_warnings=accept_warnings,
+                    on_progress=lambda done, total: progress.update(
+                        bar, completed=done, total=total
+                    ),
+                )
+        finally:
+            await pool.close()
+        verb = {
+            "imported": "imported",
+            "updated": "updated",
+            "unchanged": "already imported, unchanged",
+        }[outcome.status]
+        stdout.print(
+            f"plan {outcome.plan_id!r} {verb}: {outcome.diff.summary()}; "
+            f"{outcome.workflows_started} task workflows started"
+            + (f", {outcome.revised} revised" if outcome.revised else "")
+            + (f", {outcome.withdrawn} withdrawn" if outcome.withdrawn else "")
+        )
 
     _run(main)
 

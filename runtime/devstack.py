@@ -37,10 +37,14 @@ from runtime.embedded import (
 from runtime.errors import ConfigurationError, DubanError, ServiceStartError
 from runtime.log import current_log_format, get_logger
 from runtime.settings import Settings
-from store.db import describe_dsn
+from runtime.temporal import connect_temporal
+from store.db import create_pool, describe_dsn
 from store.migrate import migrate_database
 
 log = get_logger(__name__)
+
+# The five reference plans: beside the packages in a checkout and in an installed wheel.
+EXAMPLE_PLANS = Path(__file__).resolve().parent.parent / "examples" / "plans"
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class DevStackUrls:
     database: str
     worker_health: str | None
     state_dir: Path
+    example_plans: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -137,7 +142,9 @@ class DevStack:
         if s.worker_health_port:
             worker_health = f"http://{s.worker_health_host}:{s.worker_health_port}"
             await self._wait_healthy("worker", f"{worker_health}/readyz")
+        examples = await self._load_example_plans() if s.dev_load_examples else []
         return DevStackUrls(
+            example_plans=examples,
             api=api,
             api_docs=f"{api}/docs",
             temporal_address=s.effective_temporal_address,
@@ -197,6 +204,31 @@ class DevStack:
             if server is not None and server.process is not None
         ]
         return [*self.children, *servers]
+
+    async def _load_example_plans(self) -> list[str]:
+        """Import the reference plans (with their known warnings), once; later runs resume."""
+        from domain.parsers import parse_file
+        from services.plan_import import import_plan
+
+        s = self.settings
+        client = await connect_temporal(s)
+        pool = await create_pool(s.effective_database_url, settings=s, max_size=4)
+        loaded = []
+        try:
+            for path in sorted(EXAMPLE_PLANS.iterdir()):
+                parsed = parse_file(path)
+                outcome = await import_plan(
+                    parsed,
+                    pool=pool,
+                    client=client,
+                    task_queue=s.temporal_task_queue,
+                    update=True,
+                    accept_warnings=True,
+                )
+                loaded.append(f"{outcome.plan_id}: {len(parsed.tasks)} tasks ({outcome.status})")
+        finally:
+            await pool.close()
+        return loaded
 
     async def _spawn_entry_point(
         self, command: str, env: dict[str, str]

@@ -60,6 +60,10 @@ class Settings(BaseSettings):
 
     state_dir: Path = Path(".duban")
 
+    dev_load_examples: bool = Field(
+        default=True, description="duban dev imports the example plans once it is up."
+    )
+
     embedded_temporal_port: int = Field(default=7233, ge=1, le=65535)
     embedded_temporal_ui_port: int = Field(default=8233, ge=1, le=65535)
     embedded_postgres_port: int = Field(default=5433, ge=1, le=65535)

@@ -24,12 +24,15 @@ from runtime.log import configure_logging
 from runtime.settings import LogFormat
 from store.migrate import migrate_database
 
+# Test-run switches, not product settings: the database to test against, golden rewrites.
+_KEPT_VARIABLES = {"DUBAN_TEST_DATABASE_URL", "DUBAN_UPDATE_GOLDEN"}
+
 
 @pytest.fixture(autouse=True)
 def isolated_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """A developer's exported DUBAN_* variables must not leak into tests or their children."""
     for name in list(os.environ):
-        if name.startswith("DUBAN_") and name != "DUBAN_TEST_DATABASE_URL":
+        if name.startswith("DUBAN_") and name not in _KEPT_VARIABLES:
             monkeypatch.delenv(name)
 
 

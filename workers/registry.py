@@ -9,8 +9,9 @@ import asyncpg
 
 from activities.stack_check import StackCheckActivities
 from workflows.stack_check import StackCheckWorkflow
+from workflows.task import TaskWorkflow
 
-WORKFLOWS: Sequence[type] = (StackCheckWorkflow,)
+WORKFLOWS: Sequence[type] = (StackCheckWorkflow, TaskWorkflow)
 
 
 def build_activities(pool: asyncpg.Pool, worker_identity: str) -> list[Callable[..., Any]]:

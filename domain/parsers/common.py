@@ -1,0 +1,336 @@
+"""What every parser shares: the source document, plan metadata, units to roles, deadlines."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import PurePath
+from typing import Protocol
+
+from domain.deadlines import DeadlineContext, find_deadlines, implicit_deadline
+from domain.errors import DocumentError
+from domain.plan import (
+    DeadlineFlag,
+    Milestone,
+    ParsedPlan,
+    ParseWarning,
+    PlanTask,
+    Provenance,
+    Recurrence,
+    TaskFlag,
+)
+from domain.text import normalize_line
+from domain.units import UnitDirectory, split_units
+
+
+@dataclass(frozen=True)
+class SourceDocument:
+    """A document as read: its name, its bytes, and (for text) its lines, raw and normalised.
+
+    ``lines[i]`` is line ``i + 1`` of the file in canonical form (Simplified, no pinyin,
+    full-width punctuation), ``raw_lines[i]`` the same line as written.
+    """
+
+    file: str
+    data: bytes
+    raw_lines: Sequence[str] = ()
+    lines: Sequence[str] = ()
+
+    @classmethod
+    def from_text(cls, file: str, text: str, data: bytes = b"") -> SourceDocument:
+        raw_lines = text.splitlines()
+        return cls(file, data, raw_lines, [normalize_line(line) for line in raw_lines])
+
+    @property
+    def suffix(self) -> str:
+        return PurePath(self.file).suffix.lower()
+
+    def error(self, line: int | None, message: str) -> DocumentError:
+        return DocumentError(self.file, line, message)
+
+    def provenance(self, first: int, last: int) -> Provenance:
+        """Lines ``first``..``last`` (1-based, inclusive) as a task's source."""
+        raw = "\n".join(line for line in self.raw_lines[first - 1 : last] if line.strip())
+        return Provenance(file=self.file, lines=(first, last), raw=raw)
+
+
+class Parser(Protocol):
+    """One document format. ``score`` says how sure it is the document is its format."""
+
+    format: str
+
+    def score(self, document: SourceDocument) -> int:
+        """0 when the document is not this format; higher is more certain."""
+        ...
+
+    def parse(self, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan: ...
+
+
+# ---------------------------------------------------------------- plan metadata
+
+# "A、B分别牵头负责，C": A and B each lead their own part, C cooperates with each.
+PER_LEAD = re.compile(r"分别牵头(?:负责)?")
+_DOCUMENT_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,8}〔\d{4}〕\d+号")
+_CHINESE_DATE = re.compile(r"(?P<y>\d{4})年(?P<m>\d{1,2})月(?P<d>\d{1,2})日")
+_ISO_DATE = re.compile(r"(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})")
+_PERIOD = re.compile(r"(?P<start>20\d{2})\s*[-—–~至到]\s*(?P<end>20\d{2})年")
+_FIVE_YEAR = {"十三五": (2016, 2020), "十四五": (2021, 2025), "十二五": (2011, 2015)}
+
+
+def find_document_number(lines: Sequence[str]) -> str | None:
+    """The first 文号 (e.g. 滁政办秘〔2018〕109号) that is not a cited document's."""
+    for line in lines:
+        if "《" in line:  # cited documents come in 《title》（number）
+            continue
+        match = _DOCUMENT_NUMBER.search(line)
+        if match:
+            return match.group(0)
+    return None
+
+
+def find_issue_date(lines: Sequence[str]) -> date | None:
+    """A line that is only a date (the signature date under the notice)."""
+    for line in lines:
+        stripped = line.strip()
+        match = _CHINESE_DATE.fullmatch(stripped) or _ISO_DATE.fullmatch(stripped)
+        if match:
+            return date(int(match["y"]), int(match["m"]), int(match["d"]))
+    return None
+
+
+def find_plan_period(title: str, fallback_year: int | None = None) -> tuple[int, int] | None:
+    """(start, end) years from a title: "2016-2020年", "十三五", or one year "2018年"."""
+    period = _PERIOD.search(title)
+    if period:
+        return int(period["start"]), int(period["end"])
+    for name, years in _FIVE_YEAR.items():
+        if name in title:
+            return years
+    year = re.search(r"(20\d{2})年", title)
+    if year:
+        return int(year.group(1)), int(year.group(1))
+    if fallback_year is not None:
+        return fallback_year, fallback_year
+    return None
+
+
+def plan_id_from_file(file: str) -> str:
+    """A stable ASCII slug from the file name: the default plan id.
+
+    A name with no ASCII letters or digits (滁州市2018年计划.xlsx) keeps its digits and gets a
+    short hash of the whole name, so two Chinese-named ledgers never share an id.
+    """
+    stem = PurePath(file).stem
+    slug = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")
+    if re.search(r"[a-z]", slug):
+        return slug
+    digest = hashlib.sha256(stem.encode()).hexdigest()[:8]
+    return f"{slug}-{digest}" if slug else f"plan-{digest}"
+
+
+# ---------------------------------------------------------------- units to roles
+
+
+@dataclass
+class Roles:
+    lead_units: list[str]
+    cooperating_units: list[str]
+    flags: list[TaskFlag] = field(default_factory=list)
+
+
+def roles_from_cell(
+    cell: str,
+    directory: UnitDirectory,
+    document_groups: Mapping[str, Sequence[str]] | None = None,
+) -> Roles:
+    """A single 责任单位 cell: the first unit leads, the rest cooperate (flagged inferred).
+
+    Group names expand to their members where the document or the directory lists them.
+    """
+    units = _expand(split_units(cell), directory, document_groups)
+    if not units.names:
+        return Roles([], [], [TaskFlag.NO_UNIT])
+    flags = [TaskFlag.INFERRED_LEAD] if len(units.names) > 1 else []
+    if units.expanded:
+        flags.append(TaskFlag.GROUP_EXPANDED)
+    return Roles(units.names[:1], units.names[1:], flags)
+
+
+def roles_from_columns(
+    lead_cell: str,
+    cooperating_cell: str,
+    directory: UnitDirectory,
+    document_groups: Mapping[str, Sequence[str]] | None = None,
+) -> Roles:
+    """Explicit 牵头 / 配合 columns: no inference needed."""
+    leads = _expand(split_units(lead_cell), directory, document_groups)
+    cooperating = _expand(split_units(cooperating_cell), directory, document_groups)
+    cooperating_names = [name for name in cooperating.names if name not in leads.names]
+    flags = [] if leads.names else [TaskFlag.NO_UNIT]
+    if leads.expanded or cooperating.expanded:
+        flags.append(TaskFlag.GROUP_EXPANDED)
+    return Roles(leads.names, cooperating_names, flags)
+
+
+@dataclass
+class _Units:
+    names: list[str]
+    expanded: bool
+
+
+def _expand(
+    names: Sequence[str],
+    directory: UnitDirectory,
+    document_groups: Mapping[str, Sequence[str]] | None,
+) -> _Units:
+    result: list[str] = []
+    expanded = False
+    for name in names:
+        members = directory.members(name, document_groups)
+        resolved = members if members is not None else [directory.resolve(name)]
+        expanded = expanded or members is not None
+        for unit in resolved:
+            if unit not in result:
+                result.append(unit)
+    return _Units(result, expanded)
+
+
+def split_per_lead(
+    cell: str,
+    directory: UnitDirectory,
+    document_groups: Mapping[str, Sequence[str]] | None = None,
+) -> list[Roles] | None:
+    """Roles for "A、B分别牵头，C": one per lead, C cooperating in each; None without 分别牵头.
+
+    A lead that is a group with known members splits into those members. One lead alone
+    (a group nobody lists) gives one Roles without the SPLIT_PER_LEAD flag.
+    """
+    marker = PER_LEAD.search(cell)
+    if marker is None:
+        return None
+    leads: list[str] = []
+    for name in split_units(cell[: marker.start()]):
+        members = directory.members(name, document_groups)
+        for unit in members if members is not None else [directory.resolve(name)]:
+            if unit not in leads:
+                leads.append(unit)
+    cooperating = cell[marker.end() :].strip("，、；")
+    result: list[Roles] = []
+    for lead in leads:
+        roles = roles_from_columns(lead, cooperating, directory, document_groups)
+        roles.cooperating_units = [unit for unit in roles.cooperating_units if unit != lead]
+        roles.flags = [*roles.flags, TaskFlag.SPLIT_PER_LEAD] if len(leads) > 1 else roles.flags
+        result.append(roles)
+    return result
+
+
+# ---------------------------------------------------------------- deadlines
+
+
+@dataclass
+class TaskDeadlines:
+    milestones: list[Milestone]
+    recurrence: Recurrence | None
+    ongoing: bool
+    starts: date | None
+    flags: list[TaskFlag]
+    warnings: list[str]
+
+
+def task_deadlines(
+    text: str, context: DeadlineContext, *, annual: bool, bare_dates: bool = False
+) -> TaskDeadlines:
+    """The milestones of one task's text, with the plan's defaults applied and flagged.
+
+    No date in an annual plan: the plan year end, implicit. No date in a multi-year plan:
+    ongoing if the text says 持续/长期, otherwise the end of the plan period, implicit.
+    A recurring task (每年…, 一月一通报) carries its recurrence instead of a default.
+    """
+    found = find_deadlines(text, context, bare_dates=bare_dates)
+    milestones = sorted(found.milestones, key=lambda milestone: milestone.due)
+    ongoing = False
+    if not milestones and found.recurrence is None:
+        if not annual and found.ongoing:
+            ongoing = True
+        else:
+            milestones = [implicit_deadline(context)]
+    flags: list[TaskFlag] = []
+    all_flags = {flag for milestone in milestones for flag in milestone.flags}
+    if DeadlineFlag.IMPLICIT in all_flags:
+        flags.append(TaskFlag.IMPLICIT_DEADLINE)
+    if DeadlineFlag.AMBIGUOUS in all_flags:
+        flags.append(TaskFlag.AMBIGUOUS_DATE)
+    if DeadlineFlag.TARGET in all_flags:
+        flags.append(TaskFlag.TARGET_DATE)
+    return TaskDeadlines(milestones, found.recurrence, ongoing, found.starts, flags, found.problems)
+
+
+def build_task(
+    document: SourceDocument,
+    *,
+    seq: int,
+    part: int | None,
+    category: Sequence[str],
+    text: str,
+    roles: Roles,
+    lines: tuple[int, int],
+    context: DeadlineContext,
+    annual: bool,
+    deadline_text: str | None = None,
+    extra_flags: Sequence[TaskFlag] = (),
+    warnings: list[ParseWarning] | None = None,
+) -> PlanTask:
+    """A PlanTask with its deadlines found and its flags merged.
+
+    ``deadline_text`` is a dedicated deadline cell (时限 / 序时进度 column): every date in it
+    counts, even without 前. Without it, deadlines are read from ``text``. Deadline phrases
+    naming impossible days become warnings on ``warnings``.
+    """
+    task_id = f"{seq}" if part is None else f"{seq}-{part}"
+    deadlines = task_deadlines(
+        deadline_text if deadline_text is not None else text,
+        context,
+        annual=annual,
+        bare_dates=deadline_text is not None,
+    )
+    if warnings is not None:
+        for problem in deadlines.warnings:
+            warnings.append(
+                ParseWarning(line=lines[0], code="bad_date", message=problem, task_id=task_id)
+            )
+    flags = list(dict.fromkeys([*roles.flags, *deadlines.flags, *extra_flags]))
+    return PlanTask(
+        id=task_id,
+        seq=seq,
+        part=part,
+        category=list(category),
+        text=text,
+        lead_units=roles.lead_units,
+        cooperating_units=roles.cooperating_units,
+        milestones=deadlines.milestones,
+        recurrence=deadlines.recurrence,
+        ongoing=deadlines.ongoing,
+        starts=deadlines.starts,
+        source=document.provenance(*lines),
+        flags=flags,
+    )
+
+
+def ambiguous_date_warnings(task: PlanTask) -> list[ParseWarning]:
+    """One warning per milestone read from "X年M月前", whose month the coordinator confirms."""
+    return [
+        ParseWarning(
+            line=task.source.lines[0],
+            code="ambiguous_date",
+            message=(
+                f"“{milestone.raw}” strictly means before that month: read as "
+                f"{milestone.due.isoformat()}; confirm the date"
+            ),
+            task_id=task.id,
+        )
+        for milestone in task.milestones
+        if DeadlineFlag.AMBIGUOUS in milestone.flags
+    ]

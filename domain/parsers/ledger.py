@@ -1,0 +1,638 @@
+"""Ledgers (台账) as coordinators keep them: a CSV or XLSX sheet with one task per row.
+
+The columns are 序号 / 任务 / 牵头单位 / 配合单位 / 时限 under whatever names the office
+uses (任务内容, 责任单位, 协同单位, 完成时限, 序时进度 …, see :func:`header_column`), plus an
+optional 类别 column. Title rows may sit above the header row. The header matching and the
+row-to-task rules here are shared with the DOCX table parser (and the header matching with
+the pipe-table parser), so one table reads the same whichever container it arrives in.
+
+Rules, as shown to the coordinator:
+
+- Columns: explicit 牵头 and 配合 columns give the roles as written. A 责任单位 column without
+  a separate 配合 column is one unit list: its first unit leads, the others cooperate, and
+  the lead is flagged inferred. "A、B分别牵头，C" gives one task per lead unit.
+- Sequence: the 序号 column when every row has its own positive number; otherwise rows are
+  numbered in order from 1, with a ``renumbered`` warning.
+- Category: the 类别/分类 cell; an empty one (a merged cell) repeats the one above. Without
+  that column, a row holding only a heading ("一、基础设施") sets the category of the rows
+  below it.
+- Deadlines: the 时限 cell, where a plain date counts ("2018-06-30", an Excel date); with an
+  empty 时限 cell (or no 时限 column) the dates in the task text. A 时限 cell that names no
+  date leaves the plan's default and a ``no_date_in_deadline_cell`` warning.
+- Plan title: the title row above the header (a row with one text in it), else the file
+  name. Plan period: from the title ("2016-2020年", "2018年…台账"); a title without a year
+  makes the plan an annual plan for the latest year written in the deadlines, because a
+  ledger is kept for the year its outstanding work runs to (earlier years in it are work
+  carried over). Without any year the ledger cannot be dated and is refused.
+- Provenance lines are CSV line numbers (a quoted cell may span several lines) or XLSX row
+  numbers of the sheet that holds the header.
+- Bad input: a row with more or fewer cells than the header, or with units and dates but
+  no task text, is a DocumentError naming the row. Empty rows, and rows holding nothing but
+  their 序号 (a template's pre-numbered blank rows), hold nothing to track and are passed
+  over. A sheet without a recognisable header row is not a ledger at all: score 0.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import zipfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from functools import lru_cache
+from io import BytesIO
+from pathlib import PurePath
+
+import openpyxl
+
+from domain.deadlines import DeadlineContext
+from domain.errors import DocumentError
+from domain.parsers.common import (
+    Roles,
+    SourceDocument,
+    build_task,
+    find_document_number,
+    find_issue_date,
+    find_plan_period,
+    plan_id_from_file,
+    roles_from_cell,
+    roles_from_columns,
+)
+from domain.plan import ParsedPlan, ParseWarning, Plan, PlanTask, TaskFlag
+from domain.text import decode_document, normalize_line
+from domain.units import UnitDirectory
+
+# ---------------------------------------------------------------- header matching
+
+
+class Column(StrEnum):
+    """What a table column holds."""
+
+    SEQ = "seq"
+    TASK = "task"
+    LEAD = "lead"
+    COOPERATING = "cooperating"
+    UNITS = "units"  # one 责任单位 list: first unit leads unless a 配合 column exists
+    DEADLINE = "deadline"
+    CATEGORY = "category"
+
+
+_HEADER_NAMES: dict[Column, tuple[str, ...]] = {
+    Column.SEQ: ("序号", "序", "编号", "顺序号"),
+    Column.TASK: (
+        "任务",
+        "工作任务",
+        "任务内容",
+        "主要任务",
+        "重点任务",
+        "具体任务",
+        "任务名称",
+        "工作内容",
+        "工作事项",
+        "主要工作",
+        "重点工作",
+    ),
+    Column.LEAD: ("牵头单位", "牵头部门", "牵头责任单位", "主办单位", "牵头处室"),
+    Column.UNITS: ("责任单位", "责任部门", "承办单位", "负责单位", "实施单位"),
+    Column.COOPERATING: ("配合单位", "协同单位", "配合部门", "协同部门", "协办单位", "参与单位"),
+    Column.DEADLINE: (
+        "时限",
+        "完成时限",
+        "时间节点",
+        "序时进度",
+        "完成时间",
+        "时间进度",
+        "时间要求",
+        "进度安排",
+        "完成期限",
+    ),
+    Column.CATEGORY: ("类别", "分类", "类型", "领域"),
+}
+_EXACT_HEADER = {name: column for column, names in _HEADER_NAMES.items() for name in names}
+# Checked in this order, so "牵头责任单位" is a lead column and "任务完成时限" a deadline one.
+_HEADER_KEYWORDS: tuple[tuple[Column, re.Pattern[str]], ...] = (
+    (Column.LEAD, re.compile("牵头|主办")),
+    (Column.COOPERATING, re.compile("配合|协同|协办|参与")),
+    (Column.UNITS, re.compile("责任|承办")),
+    (Column.SEQ, re.compile("序号|编号")),
+    (Column.CATEGORY, re.compile("类别|分类")),
+    (Column.DEADLINE, re.compile("(?:时限|时间|期限|进度|节点)$")),
+    (Column.TASK, re.compile("任务|工作|内容|事项")),
+)
+_MAX_HEADER_CELL = 12  # header cells are names, not sentences
+_HEADER_NOTE = re.compile(r"（[^（）]*）|[*＊\s:：]")
+HEADER_SEARCH_ROWS = 30
+
+
+def header_column(cell: str) -> Column | None:
+    """The column a (normalised) header cell names, matched loosely; None if none."""
+    name = _HEADER_NOTE.sub("", cell)
+    if not name or len(name) > _MAX_HEADER_CELL:
+        return None
+    exact = _EXACT_HEADER.get(name)
+    if exact is not None:
+        return exact
+    for column, keyword in _HEADER_KEYWORDS:
+        if keyword.search(name):
+            return column
+    return None
+
+
+@dataclass(frozen=True)
+class HeaderColumns:
+    """Where each recognised column sits in a header row, and how wide the header is."""
+
+    positions: Mapping[Column, int]
+    names: tuple[str, ...]  # the header cells as written (normalised), for messages
+
+    @property
+    def width(self) -> int:
+        return len(self.names)
+
+    def get(self, column: Column) -> int | None:
+        return self.positions.get(column)
+
+    def describe(self) -> str:
+        return " | ".join(name for name in self.names if name)
+
+
+def match_header(cells: Sequence[str]) -> HeaderColumns | None:
+    """The header a row of normalised cells forms, or None if it is not a task header.
+
+    A task header names a task column and a unit column (牵头 or 责任), and at least three
+    columns in all; most of its non-empty cells are recognised column names. The first
+    cell naming a column wins if two name the same one.
+    """
+    trimmed = list(cells)
+    while trimmed and not trimmed[-1]:
+        trimmed.pop()
+    positions: dict[Column, int] = {}
+    non_empty = 0
+    for index, cell in enumerate(trimmed):
+        if not cell:
+            continue
+        non_empty += 1
+        column = header_column(cell)
+        if column is not None and column not in positions:
+            positions[column] = index
+    recognised = len(positions)
+    if (
+        Column.TASK not in positions
+        or (Column.LEAD not in positions and Column.UNITS not in positions)
+        or recognised < 3
+        or recognised * 2 < non_empty
+    ):
+        return None
+    return HeaderColumns(positions, tuple(trimmed))
+
+
+# ---------------------------------------------------------------- cells
+
+
+@lru_cache(maxsize=4096)
+def unit_cell_text(raw: str) -> str:
+    """A unit cell in canonical form, with units separated only by spaces or line breaks
+    ("市大数据管理局 市财政局") joined by 、 first: normalisation would glue them together."""
+    return "、".join(normalize_line(part) for part in raw.split())
+
+
+def task_cell_text(raw: str) -> str:
+    """A text cell in canonical form; a cell wrapped over lines reads as one line."""
+    return normalize_line(" ".join(raw.split()))
+
+
+_SEPARATED_DATE = re.compile(r"(?<!\d)(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)")
+_SEPARATED_MONTH = re.compile(r"(?<!\d)(\d{4})[-/.](\d{1,2})(?![\d/.-])")
+
+
+def deadline_cell_text(raw: str) -> str:
+    """A deadline cell in the grammar's words: "2018-06-30" → "2018年6月30日",
+    "2018.06" → "2018年6月底"."""
+    text = normalize_line(" ".join(raw.split()))
+    text = _SEPARATED_DATE.sub(lambda m: f"{m[1]}年{int(m[2])}月{int(m[3])}日", text)
+    return _SEPARATED_MONTH.sub(lambda m: f"{m[1]}年{int(m[2])}月底", text)
+
+
+def cell_value_text(value: object) -> str:
+    """An XLSX cell value as text: dates in Chinese form, whole numbers without ".0"."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime | date):
+        return f"{value.year}年{value.month}月{value.day}日"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+_SPLIT_PER_LEAD = "分别牵头"
+
+
+def task_roles(
+    lead_cell: str | None,
+    cooperating_cell: str,
+    units_cell: str,
+    directory: UnitDirectory,
+) -> list[Roles]:
+    """The roles of one row, one entry per task it becomes (several for "分别牵头").
+
+    ``lead_cell`` is None when the table has no explicit lead column; then ``units_cell``
+    is a unit list whose first unit leads.
+    """
+    cell = lead_cell if lead_cell is not None else units_cell
+    if _SPLIT_PER_LEAD in cell:
+        leads, _, rest = cell.partition(_SPLIT_PER_LEAD)
+        rest = rest.removeprefix("负责").lstrip("，,；;、 ").removesuffix("配合")
+        cooperating = "、".join(part for part in (rest, cooperating_cell) if part)
+        split: list[Roles] = []
+        for lead in roles_from_columns(leads, "", directory).lead_units:
+            roles = roles_from_columns(lead, cooperating, directory)
+            roles.flags.append(TaskFlag.SPLIT_PER_LEAD)
+            split.append(roles)
+        if split:
+            return split
+    if lead_cell is not None:
+        return [roles_from_columns(lead_cell, cooperating_cell, directory)]
+    return [roles_from_cell(units_cell, directory)]
+
+
+# ---------------------------------------------------------------- grids: rows of cells
+
+
+@dataclass(frozen=True)
+class GridRow:
+    """One table row as written: its cells (text) and the lines or rows it came from."""
+
+    first_line: int
+    last_line: int
+    cells: tuple[str, ...]
+
+    @property
+    def is_empty(self) -> bool:
+        return not any(cell.strip() for cell in self.cells)
+
+
+def find_header(rows: Sequence[GridRow]) -> tuple[int, HeaderColumns] | None:
+    """The index of the header row among the first rows, and its columns."""
+    for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        if row.is_empty:
+            continue
+        columns = match_header([task_cell_text(cell) for cell in row.cells])
+        if columns is not None:
+            return index, columns
+    return None
+
+
+def title_from_rows(rows: Sequence[GridRow]) -> str | None:
+    """The first row above the header holding one text only (a title cell, often merged)."""
+    for row in rows:
+        texts = {task_cell_text(cell) for cell in row.cells if cell.strip()}
+        if len(texts) == 1:
+            title = texts.pop()
+            if find_issue_date([title]) is None and find_document_number([title]) != title:
+                return title
+    return None
+
+
+_HEADING = re.compile(
+    r"^(?:[一二三四五六七八九十]+[、.．]|（[一二三四五六七八九十]+）|第[一二三四五六七八九十]+部分)"
+)
+_YEAR = re.compile(r"(20\d{2})年")
+_TRAILING_PUNCTUATION = "。；;：:，,、 "
+NO_HEADER = (
+    "no task table recognised: no header row (序号 / 任务 / 牵头单位 / 配合单位 / 时限) "
+    "in the first rows"
+)
+
+
+@dataclass
+class _Row:
+    row: GridRow
+    seq_cell: str
+    text: str
+    lead: str | None
+    cooperating: str
+    units: str
+    deadline: str
+    category: list[str]
+
+
+@dataclass(frozen=True)
+class GridSource:
+    """A table to read as a plan, with what its container tells about the plan."""
+
+    document: SourceDocument  # provenance: line N of it is row N of the table
+    rows: Sequence[GridRow]
+    format: str
+    row_name: str  # how a coordinator finds a row, with {} for its number: "line {}"
+    title: str | None = None  # the container's own title; else the title row, else the name
+    preamble: Sequence[str] = ()  # text before the table (normalised), for 文号 and date
+
+    def where(self, line: int) -> str:
+        return self.row_name.format(line)
+
+
+def parse_grid(source: GridSource, directory: UnitDirectory) -> ParsedPlan:
+    """The plan a table of tasks holds, following the rules in the module docstring."""
+    document = source.document
+    found = find_header(source.rows)
+    if found is None:
+        raise document.error(None, NO_HEADER)
+    header_index, columns = found
+    header_line = source.rows[header_index].first_line
+    above = source.rows[:header_index]
+    title = source.title or title_from_rows(above) or normalize_line(PurePath(document.file).stem)
+    preamble = [*source.preamble, *(task_cell_text(c) for row in above for c in row.cells if c)]
+    rows = _read_rows(source, columns, header_index)
+    warnings: list[ParseWarning] = []
+    period = find_plan_period(title)
+    if period is None:
+        years = [int(year) for row in rows for year in _YEAR.findall(row.deadline or row.text)]
+        if not years:
+            raise document.error(
+                header_line,
+                "cannot tell which year the ledger is for: neither its title nor any "
+                "deadline names a year (write e.g. 2018年 in the title row)",
+            )
+        period = (max(years), max(years))
+    start, end = period
+    context = DeadlineContext(plan_year=start, period_end=end)
+    seqs = _sequence_numbers(rows)
+    if seqs is None:
+        seqs = list(range(1, len(rows) + 1))
+        warnings.append(
+            ParseWarning(
+                line=header_line,
+                code="renumbered",
+                message="the 序号 column does not give each row its own number; "
+                "rows are numbered in order from 1",
+            )
+        )
+    tasks: list[PlanTask] = []
+    for seq, row in zip(seqs, rows, strict=True):
+        tasks.extend(_tasks_of_row(source, row, seq, context, directory, warnings))
+    plan = Plan(
+        id=plan_id_from_file(document.file),
+        title=title,
+        issuer=None,
+        document_number=find_document_number(preamble),
+        issue_date=find_issue_date(preamble),
+        period_start=start,
+        period_end=end,
+        source_file=document.file,
+        format=source.format,
+    )
+    return ParsedPlan(plan=plan, tasks=tasks, warnings=warnings)
+
+
+def _cell(cells: Sequence[str], columns: HeaderColumns, column: Column | None) -> str:
+    index = None if column is None else columns.get(column)
+    return cells[index] if index is not None else ""
+
+
+def _read_rows(source: GridSource, columns: HeaderColumns, header_index: int) -> list[_Row]:
+    """The data rows below the header, checked for shape; heading rows become categories."""
+    document = source.document
+    lead_column: Column | None = Column.LEAD if columns.get(Column.LEAD) is not None else None
+    if lead_column is None and columns.get(Column.COOPERATING) is not None:
+        lead_column = Column.UNITS  # 责任单位 beside 配合单位: the 责任 unit is the lead
+    has_category = columns.get(Column.CATEGORY) is not None
+    rows: list[_Row] = []
+    category: list[str] = []
+    for row in source.rows[header_index + 1 :]:
+        if row.is_empty:
+            continue
+        cells = row.cells
+        filled = max(index for index, cell in enumerate(cells) if cell.strip()) + 1
+        if filled > columns.width or len(cells) < columns.width:
+            count = filled if filled > columns.width else len(cells)
+            raise document.error(
+                row.first_line,
+                f"{source.where(row.first_line)} has {count} cells, but the header "
+                f"({columns.describe()}) has {columns.width} columns",
+            )
+        text = task_cell_text(_cell(cells, columns, Column.TASK))
+        filled_at = [index for index, cell in enumerate(cells) if cell.strip()]
+        seq_cell = task_cell_text(_cell(cells, columns, Column.SEQ))
+        if filled_at == [columns.get(Column.SEQ)] and _whole_number(seq_cell) is not None:
+            continue  # a template's pre-numbered blank row: nothing in it to track
+        if not has_category and len(filled_at) == 1:
+            heading = task_cell_text(cells[filled_at[0]])
+            if _HEADING.match(heading):
+                category = [heading.rstrip(_TRAILING_PUNCTUATION)]
+                continue
+        if not text:
+            task_header = columns.names[columns.positions[Column.TASK]]
+            raise document.error(
+                row.first_line,
+                f"{source.where(row.first_line)} has no task text in the {task_header} column",
+            )
+        category_cell = task_cell_text(_cell(cells, columns, Column.CATEGORY))
+        if category_cell:
+            category = [category_cell.rstrip(_TRAILING_PUNCTUATION)]
+        lead = _cell(cells, columns, lead_column)
+        rows.append(
+            _Row(
+                row=row,
+                seq_cell=seq_cell,
+                text=text,
+                lead=unit_cell_text(lead) if lead_column is not None else None,
+                cooperating=unit_cell_text(_cell(cells, columns, Column.COOPERATING)),
+                units=unit_cell_text(_cell(cells, columns, Column.UNITS)),
+                deadline=deadline_cell_text(_cell(cells, columns, Column.DEADLINE)),
+                category=list(category),
+            )
+        )
+    return rows
+
+
+def _whole_number(cell: str) -> int | None:
+    value = cell.removesuffix(".0")
+    return int(value) if value.isdecimal() else None
+
+
+def _sequence_numbers(rows: Sequence[_Row]) -> list[int] | None:
+    """Each row's own 序号 if every row has a distinct positive one, else None."""
+    seqs: list[int] = []
+    for row in rows:
+        seq = _whole_number(row.seq_cell)
+        if seq is None or seq < 1:
+            return None
+        seqs.append(seq)
+    return seqs if len(set(seqs)) == len(seqs) else None
+
+
+def _tasks_of_row(
+    source: GridSource,
+    row: _Row,
+    seq: int,
+    context: DeadlineContext,
+    directory: UnitDirectory,
+    warnings: list[ParseWarning],
+) -> Iterator[PlanTask]:
+    parts = task_roles(row.lead, row.cooperating, row.units, directory)
+    lines = (row.row.first_line, row.row.last_line)
+    for number, roles in enumerate(parts, start=1):
+        part = number if len(parts) > 1 else None
+        task = build_task(
+            source.document,
+            seq=seq,
+            part=part,
+            category=row.category,
+            text=row.text,
+            roles=roles,
+            lines=lines,
+            context=context,
+            annual=context.plan_year == context.last_year,
+            deadline_text=row.deadline or None,
+            warnings=warnings,
+        )
+        if TaskFlag.NO_UNIT in task.flags:
+            warnings.append(
+                ParseWarning(
+                    line=lines[0],
+                    code="no_unit",
+                    message=f"{source.where(lines[0])} names no responsible unit",
+                    task_id=task.id,
+                )
+            )
+        if row.deadline and TaskFlag.IMPLICIT_DEADLINE in task.flags:
+            warnings.append(
+                ParseWarning(
+                    line=lines[0],
+                    code="no_date_in_deadline_cell",
+                    message=f"the deadline cell {row.deadline!r} names no date; "
+                    f"due {task.final_due} by the plan's default",
+                    task_id=task.id,
+                )
+            )
+        yield task
+
+
+# ---------------------------------------------------------------- CSV and XLSX
+
+_DELIMITERS = (",", "\t", ";")
+
+
+def _csv_document(document: SourceDocument) -> SourceDocument:
+    """The document with its text lines (decoding the bytes if only they were given)."""
+    if document.raw_lines or not document.data:
+        return document
+    return SourceDocument.from_text(
+        document.file, decode_document(document.data, document.file), document.data
+    )
+
+
+def _csv_rows(document: SourceDocument, lines: Sequence[str], delimiter: str) -> list[GridRow]:
+    """The CSV records of ``lines``, each with the file lines it spans."""
+    reader = csv.reader(lines, delimiter=delimiter)
+    rows: list[GridRow] = []
+    previous_end = 0
+    try:
+        for record in reader:
+            cells = tuple(cell.strip() for cell in record)
+            rows.append(GridRow(previous_end + 1, reader.line_num, cells))
+            previous_end = reader.line_num
+    except csv.Error as error:
+        raise document.error(reader.line_num, f"unreadable CSV: {error}") from None
+    return rows
+
+
+def _csv_delimiter(document: SourceDocument) -> str | None:
+    """The delimiter under which one of the first rows is a task header, or None."""
+    head = document.raw_lines[:HEADER_SEARCH_ROWS]
+    for delimiter in _DELIMITERS:
+        if not any(delimiter in line for line in head):
+            continue
+        try:
+            rows = _csv_rows(document, head, delimiter)
+        except DocumentError:
+            continue
+        if find_header(rows) is not None:
+            return delimiter
+    return None
+
+
+def _is_xlsx(data: bytes) -> bool:
+    if data[:4] != b"PK\x03\x04":
+        return False
+    try:
+        with zipfile.ZipFile(BytesIO(data)) as archive:
+            return "xl/workbook.xml" in archive.namelist()
+    except zipfile.BadZipFile:
+        return False
+
+
+def _xlsx_sheet_rows(document: SourceDocument, limit: int | None) -> tuple[str, list[GridRow]]:
+    """The rows (up to ``limit``) of the first sheet with a task header, and its name."""
+    try:
+        workbook = openpyxl.load_workbook(BytesIO(document.data), read_only=True, data_only=True)
+    except Exception as error:  # a damaged workbook fails in many ways inside openpyxl
+        raise document.error(None, f"not a readable XLSX workbook ({error})") from None
+    try:
+        for sheet in workbook.worksheets:
+            values = sheet.iter_rows(min_row=1, max_row=limit, values_only=True)
+            rows = [
+                GridRow(number, number, tuple(cell_value_text(value) for value in row))
+                for number, row in enumerate(values, start=1)
+            ]
+            if find_header(rows) is not None:
+                return str(sheet.title), rows
+        return "", []
+    finally:
+        workbook.close()
+
+
+def row_view(document: SourceDocument, rows: Sequence[GridRow]) -> SourceDocument:
+    """A document whose line N is table row N as written, so provenance reads like the table."""
+    texts = [""] * max((row.last_line for row in rows), default=0)
+    for row in rows:
+        texts[row.first_line - 1] = " | ".join(_merged_once(row.cells)).rstrip(" |")
+    return SourceDocument(document.file, document.data, texts, texts)
+
+
+def _merged_once(cells: Sequence[str]) -> list[str]:
+    """Cells with the repeats of a merged cell (the same text side by side) shown once."""
+    shown: list[str] = []
+    for cell in cells:
+        if not shown or not cell or cell != shown[-1]:
+            shown.append(cell)
+    return shown
+
+
+class LedgerParser:
+    """CSV (UTF-8 or GB18030) and XLSX ledgers: one task per row under a header row."""
+
+    format = "ledger"
+
+    def score(self, document: SourceDocument) -> int:
+        if document.data[:4] == b"PK\x03\x04":
+            if not _is_xlsx(document.data):
+                return 0
+            try:
+                _, rows = _xlsx_sheet_rows(document, HEADER_SEARCH_ROWS)
+            except DocumentError:
+                return 0
+            return 90 if rows else 0
+        if not document.raw_lines or _csv_delimiter(document) is None:
+            return 0
+        return 85 if document.suffix in {".csv", ".tsv"} else 70
+
+    def parse(self, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan:
+        if _is_xlsx(document.data):
+            sheet, rows = _xlsx_sheet_rows(document, None)
+            if not rows:
+                raise document.error(None, NO_HEADER)
+            view = row_view(document, rows)
+            where = f"row {{}} of sheet {sheet}"
+            return parse_grid(GridSource(view, rows, self.format, where), directory)
+        document = _csv_document(document)
+        delimiter = _csv_delimiter(document)
+        if delimiter is None:
+            raise document.error(None, NO_HEADER)
+        rows = _csv_rows(document, document.raw_lines, delimiter)
+        return parse_grid(GridSource(document, rows, self.format, "line {}"), directory)
+
+
+PARSER = LedgerParser()

@@ -1,0 +1,64 @@
+"""What changed between an imported plan and a new reading of its document.
+
+Tasks are compared by fingerprint: a hash of everything the coordinator cares about (text,
+units, milestones, recurrence, flags), not of where the task sits in the file, so a
+paragraph inserted above a table does not make every task look changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from domain.plan import ParsedPlan, PlanTask
+
+
+def task_fingerprint(task: PlanTask) -> str:
+    content = task.model_dump(mode="json", exclude={"source"})
+    return hashlib.sha256(
+        json.dumps(content, sort_keys=True, ensure_ascii=False).encode()
+    ).hexdigest()
+
+
+def plan_fingerprint(parsed: ParsedPlan) -> str:
+    plan = parsed.plan.model_dump(mode="json", exclude={"source_file"})
+    tasks = [task_fingerprint(task) for task in parsed.tasks]
+    payload = json.dumps({"plan": plan, "tasks": tasks}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+@dataclass
+class PlanDiff:
+    added: list[PlanTask] = field(default_factory=list)
+    changed: list[PlanTask] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.added or self.changed or self.removed)
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.added)} new, {len(self.changed)} changed, {len(self.removed)} removed, "
+            f"{self.unchanged} unchanged"
+        )
+
+
+def diff_tasks(existing: Mapping[str, str], tasks: Sequence[PlanTask]) -> PlanDiff:
+    """Compare stored ``task_id -> fingerprint`` with freshly parsed tasks."""
+    diff = PlanDiff()
+    seen = set()
+    for task in tasks:
+        seen.add(task.id)
+        stored = existing.get(task.id)
+        if stored is None:
+            diff.added.append(task)
+        elif stored != task_fingerprint(task):
+            diff.changed.append(task)
+        else:
+            diff.unchanged += 1
+    diff.removed = [task_id for task_id in existing if task_id not in seen]
+    return diff

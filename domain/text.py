@@ -1,0 +1,86 @@
+"""Text as the parsers want it: decoded, Simplified, pinyin-free, one punctuation width.
+
+Documents arrive as UTF-8 or GB18030 (GBK) text, in Traditional or Simplified characters,
+sometimes with pinyin pasted after characters ("區(qū)"), with full-width and half-width
+punctuation mixed. Parsers match one canonical form: full-width Chinese punctuation
+（）：，；, ASCII letters and digits, Simplified characters.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+import opencc
+
+from domain.errors import DocumentError
+
+MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
+
+_TONE_VOWELS = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü"
+# A parenthesised lowercase syllable with a tone mark right after a Han character is a
+# pinyin annotation ("區(qū)"); "(市)", "(一)" and "(i-Dongying)" are real text and stay.
+_PINYIN = re.compile(
+    rf"(?<=[\u3400-\u9fff])[(（](?=[a-z{_TONE_VOWELS}]*[{_TONE_VOWELS}])[a-z{_TONE_VOWELS}]{{1,7}}[)）]"
+    # Where the annotated character was lost in transcoding it became "?" and often took
+    # the "(" with it ("程序?qū)"): the "?" stays as the trace of the lost character.
+    rf"|(?<=[?？\ufffd])[(（]?(?=[a-z{_TONE_VOWELS}]*[{_TONE_VOWELS}])[a-z{_TONE_VOWELS}]{{1,7}}[)）]"
+)
+_FULLWIDTH_ALNUM = {
+    **{0xFF10 + i: ord("0") + i for i in range(10)},
+    **{0xFF21 + i: ord("A") + i for i in range(26)},
+    **{0xFF41 + i: ord("a") + i for i in range(26)},
+    0x3000: ord(" "),
+}
+_TO_FULLWIDTH = {"(": "（", ")": "）", ",": "，", ";": "；", ":": "：", "!": "！", "?": "？"}
+# A comma or colon between two digits is part of a number or a time ("1,000", "00:00").
+_HALFWIDTH_PUNCTUATION = re.compile(r"[();!?]|(?<!\d)[,:]|[,:](?!\d)")
+_HAN = r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef“”‘’]"
+_SPACE_BETWEEN_HAN = re.compile(rf"(?<={_HAN})[ \t\u00a0]+(?={_HAN})")
+
+
+@cache
+def _traditional_to_simplified() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")
+
+
+def decode_document(data: bytes, file: str) -> str:
+    """UTF-8 (with or without BOM) or GB18030 text, or a DocumentError saying what it is."""
+    if not data.strip():
+        raise DocumentError(file, None, "the file is empty; expected a plan document")
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise DocumentError(
+            file,
+            None,
+            f"the file is {len(data) / 1024 / 1024:.0f} MB; plan documents are at most "
+            f"{MAX_DOCUMENT_BYTES // 1024 // 1024} MB",
+        )
+    if b"\x00" in data[:8192]:
+        raise DocumentError(file, None, "this is a binary file; expected text, CSV, XLSX or DOCX")
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise DocumentError(file, None, "the text is neither UTF-8 nor GB18030 (GBK)")
+
+
+def strip_pinyin(text: str) -> str:
+    return _PINYIN.sub("", text)
+
+
+def to_simplified(text: str) -> str:
+    return str(_traditional_to_simplified().convert(text))
+
+
+def unify_punctuation(text: str) -> str:
+    """Full-width ASCII letters and digits become ASCII; Chinese punctuation becomes full-width."""
+    text = text.translate(_FULLWIDTH_ALNUM)
+    return _HALFWIDTH_PUNCTUATION.sub(lambda match: _TO_FULLWIDTH[match.group(0)], text)
+
+
+def normalize_line(line: str) -> str:
+    """One line in the canonical form the parsers match against."""
+    line = unify_punctuation(to_simplified(strip_pinyin(line)))
+    line = _SPACE_BETWEEN_HAN.sub("", line)
+    return line.strip()

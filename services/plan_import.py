@@ -1,0 +1,244 @@
+"""Importing a parsed plan: rows in one transaction, then one TaskWorkflow per task.
+
+All or nothing, in two steps that are each safe to repeat:
+
+1. In one PostgreSQL transaction (under a per-plan advisory lock) the plan and every task
+   row are written, or nothing is: a refused import (warnings not accepted, a changed
+   document without ``update``, a 文号 already imported under another plan id) rolls back.
+2. After the commit, a TaskWorkflow is started for every open task whose workflow is not yet
+   recorded as started. Workflow ids derive from plan and task and starts use
+   USE_EXISTING, so if step 2 is interrupted (Temporal down, Ctrl-C), running the same
+   import again finishes it without duplicating anything.
+
+Temporal is checked before step 1, so the common failure writes nothing at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import asyncpg
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.plan import ParsedPlan, PlanTask
+from domain.plan_diff import PlanDiff, diff_tasks, plan_fingerprint, task_fingerprint
+from runtime.errors import DubanError
+from runtime.log import get_logger
+from store import plans as plan_rows
+from workflows.task import TaskWorkflow, TaskWorkflowInput, Withdrawal, task_workflow_id
+
+log = get_logger(__name__)
+
+Progress = Callable[[int, int], None]
+
+
+class ImportRefusedError(DubanError):
+    """The import would be wrong as asked; nothing was written."""
+
+    exit_code = 3
+
+
+@dataclass
+class ImportOutcome:
+    plan_id: str
+    status: Literal["imported", "unchanged", "updated"]
+    diff: PlanDiff
+    workflows_started: int = 0
+    revised: int = 0
+    withdrawn: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+async def import_plan(
+    parsed: ParsedPlan,
+    *,
+    pool: asyncpg.Pool,
+    client: Client,
+    task_queue: str,
+    update: bool = False,
+    accept_warnings: bool = False,
+    start_concurrency: int = 50,
+    on_progress: Progress | None = None,
+) -> ImportOutcome:
+    plan = parsed.plan
+    if parsed.warnings and not accept_warnings:
+        raise ImportRefusedError(
+            f"{plan.source_file}: {len(parsed.warnings)} warnings need a coordinator's check; "
+            "review them in `duban parse`, fix the document or import with --accept-warnings"
+        )
+    await _require_temporal(client)
+    fingerprint = plan_fingerprint(parsed)
+    async with pool.acquire() as connection, connection.transaction():
+        await plan_rows.lock_plan(connection, plan.id)
+        stored = await plan_rows.load_plan(connection, plan.id)
+        if plan.document_number:
+            holder = await plan_rows.plan_with_document_number(connection, plan.document_number)
+            if holder is not None and holder != plan.id:
+                raise ImportRefusedError(
+                    f"{plan.source_file}: document {plan.document_number} is already imported "
+                    f"as plan {holder!r}; import it under that plan id (--plan-id {holder})"
+                )
+        diff = diff_tasks(stored.task_fingerprints if stored else {}, parsed.tasks)
+        if stored is None:
+            status: Literal["imported", "unchanged", "updated"] = "imported"
+        elif diff.is_empty and stored.fingerprint == fingerprint:
+            status = "unchanged"
+        elif not update:
+            raise ImportRefusedError(
+                f"{plan.source_file}: plan {plan.id!r} was imported from a different version "
+                f"({diff.summary()}); re-run with --update to apply the changes"
+            )
+        else:
+            status = "updated"
+        if status != "unchanged":
+            await plan_rows.save_plan(connection, parsed, fingerprint)
+            await plan_rows.save_tasks(connection, plan.id, [*diff.added, *diff.changed])
+            await plan_rows.withdraw_tasks(connection, plan.id, diff.removed)
+        backlog = await plan_rows.workflow_backlog(connection, plan.id)
+
+    outcome = ImportOutcome(plan_id=plan.id, status=status, diff=diff)
+    await _catch_up_workflows(
+        outcome,
+        backlog,
+        parsed,
+        pool=pool,
+        client=client,
+        task_queue=task_queue,
+        start_concurrency=start_concurrency,
+        on_progress=on_progress,
+    )
+    log.info(
+        "plan imported",
+        plan_id=plan.id,
+        status=status,
+        diff=diff.summary(),
+        workflows_started=outcome.workflows_started,
+    )
+    return outcome
+
+
+async def _catch_up_workflows(
+    outcome: ImportOutcome,
+    backlog: plan_rows.WorkflowBacklog,
+    parsed: ParsedPlan,
+    *,
+    pool: asyncpg.Pool,
+    client: Client,
+    task_queue: str,
+    start_concurrency: int,
+    on_progress: Progress | None,
+) -> None:
+    """Tell the workflows what the committed rows say: start, revise, withdraw."""
+    plan = parsed.plan
+    tasks_by_id = {task.id: task for task in parsed.tasks}
+    total = len(backlog.to_start) + len(backlog.to_revise) + len(backlog.to_withdraw)
+    done = 0
+
+    def advance() -> None:
+        nonlocal done
+        done += 1
+        if on_progress:
+            on_progress(done, total)
+
+    semaphore = asyncio.Semaphore(start_concurrency)
+
+    async def start(task: PlanTask) -> str:
+        async with semaphore:
+            await client.start_workflow(
+                TaskWorkflow.run,
+                TaskWorkflowInput(plan_id=plan.id, task=task),
+                id=task_workflow_id(plan.id, task.id),
+                task_queue=task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+            advance()
+            return task.id
+
+    started, failures = await _run_starts(
+        [start(tasks_by_id[task_id]) for task_id in backlog.to_start]
+    )
+    async with pool.acquire() as connection:
+        await plan_rows.mark_workflows_started(connection, plan.id, started)
+    outcome.workflows_started = len(started)
+    if failures:
+        raise DubanError(
+            f"started {len(started)} of {len(backlog.to_start)} task workflows, then Temporal "
+            f"failed ({_reason(failures[0])}); the rows are saved: run the same import again "
+            "to start the rest"
+        )
+
+    for task_id in backlog.to_revise:
+        task = tasks_by_id[task_id]
+        fingerprint = task_fingerprint(task)
+        workflow_id = task_workflow_id(plan.id, task_id)
+        if await _send_update(client, workflow_id, "revise", task, f"revise-{fingerprint}"):
+            outcome.revised += 1
+        async with pool.acquire() as connection:
+            await plan_rows.mark_workflow_revised(connection, plan.id, task_id, fingerprint)
+        advance()
+    for task_id in backlog.to_withdraw:
+        withdrawal = Withdrawal(reason=f"no longer in {plan.source_file}")
+        workflow_id = task_workflow_id(plan.id, task_id)
+        if await _send_update(client, workflow_id, "withdraw", withdrawal, "withdraw"):
+            outcome.withdrawn += 1
+        async with pool.acquire() as connection:
+            await plan_rows.mark_withdrawal_sent(connection, plan.id, task_id)
+        advance()
+
+
+async def _run_starts(
+    starts: Sequence[Coroutine[Any, Any, str]],
+) -> tuple[list[str], list[BaseException]]:
+    """Run every start; return the task ids started and the failures, separately."""
+    results = await asyncio.gather(*starts, return_exceptions=True)
+    started = [result for result in results if isinstance(result, str)]
+    failures = [result for result in results if isinstance(result, BaseException)]
+    return started, failures
+
+
+# An update needs a worker to run it; without one it would wait for ever.
+UPDATE_TIMEOUT_SECONDS = 30.0
+
+
+async def _send_update(
+    client: Client, workflow_id: str, update: str, argument: object, update_id: str
+) -> bool:
+    """Apply an update once (the id makes a repeated import a no-op); False if it is gone."""
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        await asyncio.wait_for(
+            handle.execute_update(update, argument, id=update_id),
+            timeout=UPDATE_TIMEOUT_SECONDS,
+        )
+    except TimeoutError:
+        raise DubanError(
+            f"no worker applied the {update} of {workflow_id} within "
+            f"{UPDATE_TIMEOUT_SECONDS:.0f} s; is `duban worker` running? The rows are saved: "
+            "run the same import again once a worker runs"
+        ) from None
+    except WorkflowUpdateFailedError:
+        return False  # the workflow refused: already withdrawn, or a newer revision
+    except RPCError as error:
+        if error.status in {RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION}:
+            return False  # closed already: nothing left to revise or withdraw
+        raise
+    return True
+
+
+async def _require_temporal(client: Client) -> None:
+    try:
+        await asyncio.wait_for(client.service_client.check_health(), timeout=5)
+    except (RPCError, TimeoutError) as error:
+        raise DubanError(
+            f"Temporal does not answer ({_reason(error)}); nothing was imported"
+        ) from None
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

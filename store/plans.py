@@ -1,0 +1,200 @@
+"""Plans and plan tasks in PostgreSQL: the rows an import writes and the state it compares."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from domain.plan import ParsedPlan, PlanTask
+from domain.plan_diff import task_fingerprint
+from store.db import Connection
+from workflows.task import task_workflow_id
+
+
+@dataclass(frozen=True)
+class StoredPlan:
+    plan_id: str
+    fingerprint: str
+    document_number: str | None
+    task_fingerprints: dict[str, str]  # open (not withdrawn) tasks only
+
+
+async def lock_plan(connection: Connection, plan_id: str) -> None:
+    """Serialise imports of one plan until the transaction ends (two coordinators, one plan)."""
+    await connection.execute("SELECT pg_advisory_xact_lock(hashtext('plan:' || $1))", plan_id)
+
+
+async def load_plan(connection: Connection, plan_id: str) -> StoredPlan | None:
+    row = await connection.fetchrow(
+        "SELECT plan_id, fingerprint, document_number FROM plans WHERE plan_id = $1", plan_id
+    )
+    if row is None:
+        return None
+    tasks = await connection.fetch(
+        "SELECT task_id, fingerprint FROM plan_tasks WHERE plan_id = $1 AND withdrawn_at IS NULL",
+        plan_id,
+    )
+    return StoredPlan(
+        plan_id=row["plan_id"],
+        fingerprint=row["fingerprint"],
+        document_number=row["document_number"],
+        task_fingerprints={task["task_id"]: task["fingerprint"] for task in tasks},
+    )
+
+
+async def plan_with_document_number(connection: Connection, document_number: str) -> str | None:
+    plan_id: str | None = await connection.fetchval(
+        "SELECT plan_id FROM plans WHERE document_number = $1", document_number
+    )
+    return plan_id
+
+
+async def save_plan(connection: Connection, parsed: ParsedPlan, fingerprint: str) -> None:
+    plan = parsed.plan
+    await connection.execute(
+        """
+        INSERT INTO plans (plan_id, title, issuer, document_number, issue_date, period_start,
+                           period_end, source_file, format, fingerprint)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        ON CONFLICT (plan_id) DO UPDATE SET
+            title = EXCLUDED.title, issuer = EXCLUDED.issuer,
+            document_number = EXCLUDED.document_number, issue_date = EXCLUDED.issue_date,
+            period_start = EXCLUDED.period_start, period_end = EXCLUDED.period_end,
+            source_file = EXCLUDED.source_file, format = EXCLUDED.format,
+            fingerprint = EXCLUDED.fingerprint, updated_at = now()
+        """,
+        plan.id,
+        plan.title,
+        plan.issuer,
+        plan.document_number,
+        plan.issue_date,
+        plan.period_start,
+        plan.period_end,
+        plan.source_file,
+        plan.format,
+        fingerprint,
+    )
+
+
+def _task_row(plan_id: str, task: PlanTask) -> tuple[object, ...]:
+    return (
+        plan_id,
+        task.id,
+        task_workflow_id(plan_id, task.id),
+        task.seq,
+        task.part,
+        task.category,
+        task.text,
+        task.lead_units,
+        task.cooperating_units,
+        json.dumps([m.model_dump(mode="json") for m in task.milestones], ensure_ascii=False),
+        task.recurrence.model_dump_json() if task.recurrence else None,
+        task.ongoing,
+        task.starts,
+        task.final_due,
+        task.source.model_dump_json(),
+        [str(flag) for flag in task.flags],
+        task_fingerprint(task),
+    )
+
+
+async def save_tasks(connection: Connection, plan_id: str, tasks: Sequence[PlanTask]) -> None:
+    """Insert new tasks and overwrite changed ones; a re-added task is open again."""
+    await connection.executemany(
+        """
+        INSERT INTO plan_tasks (plan_id, task_id, workflow_id, seq, part, category, text,
+                                lead_units, cooperating_units, milestones, recurrence, ongoing,
+                                starts, due, source, flags, fingerprint)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb, $12, $13, $14,
+                $15::jsonb, $16, $17)
+        ON CONFLICT (plan_id, task_id) DO UPDATE SET
+            seq = EXCLUDED.seq, part = EXCLUDED.part, category = EXCLUDED.category,
+            text = EXCLUDED.text, lead_units = EXCLUDED.lead_units,
+            cooperating_units = EXCLUDED.cooperating_units, milestones = EXCLUDED.milestones,
+            recurrence = EXCLUDED.recurrence, ongoing = EXCLUDED.ongoing,
+            starts = EXCLUDED.starts, due = EXCLUDED.due, source = EXCLUDED.source,
+            flags = EXCLUDED.flags, fingerprint = EXCLUDED.fingerprint,
+            -- A task that comes back after a withdrawal gets a new workflow run.
+            workflow_started_at = CASE WHEN plan_tasks.withdrawn_at IS NULL
+                                       THEN plan_tasks.workflow_started_at END,
+            withdrawn_at = NULL, withdrawal_sent_at = NULL
+        """,
+        [_task_row(plan_id, task) for task in tasks],
+    )
+
+
+async def withdraw_tasks(connection: Connection, plan_id: str, task_ids: Sequence[str]) -> None:
+    await connection.execute(
+        "UPDATE plan_tasks SET withdrawn_at = now()"
+        " WHERE plan_id = $1 AND task_id = ANY($2::text[]) AND withdrawn_at IS NULL",
+        plan_id,
+        list(task_ids),
+    )
+
+
+@dataclass(frozen=True)
+class WorkflowBacklog:
+    """What the plan's workflows have not yet been told."""
+
+    to_start: list[str]
+    to_revise: list[str]
+    to_withdraw: list[str]
+
+
+async def workflow_backlog(connection: Connection, plan_id: str) -> WorkflowBacklog:
+    rows = await connection.fetch(
+        """
+        SELECT task_id,
+               CASE
+                   WHEN withdrawn_at IS NOT NULL THEN
+                       CASE WHEN workflow_started_at IS NOT NULL AND withdrawal_sent_at IS NULL
+                            THEN 'withdraw' END
+                   WHEN workflow_started_at IS NULL THEN 'start'
+                   WHEN workflow_fingerprint IS DISTINCT FROM fingerprint THEN 'revise'
+               END AS action
+        FROM plan_tasks WHERE plan_id = $1 ORDER BY seq, part NULLS FIRST
+        """,
+        plan_id,
+    )
+    backlog = WorkflowBacklog([], [], [])
+    lists = {
+        "start": backlog.to_start,
+        "revise": backlog.to_revise,
+        "withdraw": backlog.to_withdraw,
+    }
+    for row in rows:
+        if row["action"] is not None:
+            lists[row["action"]].append(row["task_id"])
+    return backlog
+
+
+async def mark_workflows_started(
+    connection: Connection, plan_id: str, task_ids: Sequence[str]
+) -> None:
+    """The workflows exist, holding the tasks as stored now."""
+    await connection.execute(
+        "UPDATE plan_tasks SET workflow_started_at = now(), workflow_fingerprint = fingerprint"
+        " WHERE plan_id = $1 AND task_id = ANY($2::text[])",
+        plan_id,
+        list(task_ids),
+    )
+
+
+async def mark_workflow_revised(
+    connection: Connection, plan_id: str, task_id: str, fingerprint: str
+) -> None:
+    await connection.execute(
+        "UPDATE plan_tasks SET workflow_fingerprint = $3 WHERE plan_id = $1 AND task_id = $2",
+        plan_id,
+        task_id,
+        fingerprint,
+    )
+
+
+async def mark_withdrawal_sent(connection: Connection, plan_id: str, task_id: str) -> None:
+    await connection.execute(
+        "UPDATE plan_tasks SET withdrawal_sent_at = now() WHERE plan_id = $1 AND task_id = $2",
+        plan_id,
+        task_id,
+    )

@@ -1,0 +1,199 @@
+"""滁州 2018: a task table flattened one cell per line, read by the flattened-table parser."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from domain.errors import DocumentError
+from domain.parsers import parse_file
+from domain.parsers.common import SourceDocument
+from domain.parsers.flattened_table import PARSER
+from domain.plan import DeadlineFlag, ParsedPlan, PlanTask, TaskFlag
+from domain.units import load_directory
+from tests.support.golden import EXAMPLES, assert_matches_golden
+
+FILE = "chuzhou-2018-egov-key-tasks.txt"
+OTHER_EXAMPLES = [
+    "bozhou-2018-internet-plus-gov-services.txt",
+    "dongying-2017-egov-key-work.txt",
+    "nantong-2017-gov-info-systems-integration.txt",
+    "xuancheng-2016-2020-gov-informatization-plan.txt",
+]
+HEADER = "序号\n2016-2020年工作任务\n2018年计划\n责任单位\n是否需市直部门配合\n是否需县市区配合\n"
+
+
+def document(name: str, text: str) -> SourceDocument:
+    return SourceDocument.from_text(name, text)
+
+
+def parse_text(text: str) -> ParsedPlan:
+    return PARSER.parse(document("table.txt", text), load_directory())
+
+
+@pytest.fixture(scope="module")
+def parsed() -> ParsedPlan:
+    text = (EXAMPLES / FILE).read_text(encoding="utf-8")
+    return PARSER.parse(document(FILE, text), load_directory())
+
+
+def task(parsed: ParsedPlan, task_id: str) -> PlanTask:
+    return next(task for task in parsed.tasks if task.id == task_id)
+
+
+def test_plan_metadata_comes_from_the_notice(parsed: ParsedPlan) -> None:
+    """Title, issuer, 文号, issue date and year are the plan's own."""
+    plan = parsed.plan
+    assert plan.title == "滁州市2018年电子政务重点工作计划"
+    assert plan.issuer == "滁州市人民政府办公室"
+    assert plan.document_number == "滁政办秘〔2018〕109号"
+    assert plan.issue_date == date(2018, 7, 22)
+    assert (plan.period_start, plan.period_end) == (2018, 2018)
+    assert plan.format == "flattened-table"
+    assert plan.id == "chuzhou-2018-egov-key-tasks"
+
+
+def test_every_numbered_row_is_a_task_and_row_47_is_truncated(parsed: ParsedPlan) -> None:
+    """47 rows: 46 complete tasks, and row 47 kept, flagged TRUNCATED, with a located warning."""
+    assert [task.id for task in parsed.tasks] == [str(seq) for seq in range(1, 48)]
+    complete = [task for task in parsed.tasks if TaskFlag.TRUNCATED not in task.flags]
+    assert len(complete) == 46
+    assert all(task.lead_units for task in complete)
+    last = task(parsed, "47")
+    assert TaskFlag.TRUNCATED in last.flags
+    assert last.text == "安全保密监管和标准规范建设"
+    assert last.lead_units == []
+    assert last.source.lines == (226, 227)
+    truncated = [warning for warning in parsed.warnings if warning.code == "truncated_row"]
+    assert len(truncated) == 1
+    assert (truncated[0].line, truncated[0].task_id) == (226, "47")
+
+
+def test_only_the_truncated_row_warns(parsed: ParsedPlan) -> None:
+    """Inherited units are the document's merged cells, so no other warning is raised."""
+    assert [warning.code for warning in parsed.warnings] == ["truncated_row"]
+
+
+def test_a_row_without_a_unit_inherits_the_unit_above(parsed: ParsedPlan) -> None:
+    """Merged unit cells: row 21 is 市审计局's like row 20, flagged INHERITED_UNIT."""
+    row = task(parsed, "21")
+    assert row.text == "金审工程三期"
+    assert row.lead_units == ["市审计局"]
+    assert TaskFlag.INHERITED_UNIT in row.flags
+    inherited = [task.id for task in parsed.tasks if TaskFlag.INHERITED_UNIT in task.flags]
+    assert inherited == ["21", "23", "27", "28", "29", "34", "36", "41"]
+    assert TaskFlag.INHERITED_UNIT not in task(parsed, "20").flags
+
+
+def test_units_wrapped_over_two_lines_are_rejoined(parsed: ParsedPlan) -> None:
+    """A cell wrapped after "、" or mid-name reads as one unit cell."""
+    assert (task(parsed, "10").lead_units, task(parsed, "10").cooperating_units) == (
+        ["市信息办"],
+        ["市审计局"],
+    )
+    assert task(parsed, "25").lead_units == ["市住房公积金管理中心"]
+    assert task(parsed, "25").text == "住房公积金综合服务平台建设"
+    assert task(parsed, "17").lead_units == ["市发展改革委"]  # alias 市发改委 resolved
+    assert TaskFlag.INFERRED_LEAD in task(parsed, "17").flags
+
+
+def test_text_starting_like_a_unit_is_not_taken_for_one(parsed: ParsedPlan) -> None:
+    """ "市（县、区）财政专网链路改造" is row 19's text; its unit is the next line."""
+    row = task(parsed, "19")
+    assert row.text == "市（县、区）财政专网链路改造"
+    assert row.lead_units == ["市财政局"]
+
+
+def test_categories_inherit_and_replace_levels(parsed: ParsedPlan) -> None:
+    """No category line inherits; one replaces the innermost level; several give the path."""
+    assert task(parsed, "4").category == task(parsed, "3").category
+    assert task(parsed, "5").category == ["政务信息资源开放共享和开发利用", "基础信息资源开发利用"]
+    assert task(parsed, "15").category == [
+        "依法行政和网上公共服务",
+        "统一电子政务平台",
+        "公共资源交易监管平台",
+    ]
+    assert task(parsed, "18").category == [
+        "提升支撑政府社会治理和科学决策能力",
+        "完善政府决策支持，办公业务应用平台建设",
+    ]
+
+
+def test_a_text_cell_wrapped_over_lines_is_one_text(parsed: ParsedPlan) -> None:
+    """Row 11's plan text spans two lines; the first ends in "；" and is not a category."""
+    row = task(parsed, "11")
+    assert row.text == (
+        "配合省政府办公厅、省发展改革委，基本建成全省覆盖省市县乡村五级的一体化网上政务服务平台；"
+        "推动政务服务事项网上办理率达到90%，“最多跑一次”事项达到90%"
+    )
+    assert row.category[-1] == "网上政务服务平台"
+
+
+def test_flag_cells_stay_out_of_the_text(parsed: ParsedPlan) -> None:
+    """The 是 columns are not part of any task's text, category or units."""
+    for each in parsed.tasks:
+        assert "是" not in (each.text[-1:], *each.category, *each.lead_units)
+
+
+def test_deadlines_default_to_the_plan_year_end(parsed: ParsedPlan) -> None:
+    """Every task is due 2018-12-31; implicit except row 46, which says 2018年底前."""
+    assert all(task.final_due == date(2018, 12, 31) for task in parsed.tasks)
+    explicit = task(parsed, "46").milestones
+    assert [(m.raw, m.flags) for m in explicit] == [("2018年底前", [])]
+    for each in parsed.tasks:
+        if each.id != "46":
+            assert each.milestones[0].flags == [DeadlineFlag.IMPLICIT]
+            assert TaskFlag.IMPLICIT_DEADLINE in each.flags
+
+
+def test_the_extraction_matches_the_checked_golden_file(parsed: ParsedPlan) -> None:
+    """Every task, unit, date and flag as checked against the document."""
+    assert_matches_golden(parsed, "chuzhou")
+
+
+def test_the_registry_detects_and_parses_the_file() -> None:
+    """parse_file picks the flattened-table parser for this document."""
+    parsed = parse_file(EXAMPLES / FILE)
+    assert parsed.plan.format == "flattened-table"
+    assert len(parsed.tasks) == 47
+
+
+@pytest.mark.parametrize("name", OTHER_EXAMPLES)
+def test_the_other_examples_are_not_claimed(name: str) -> None:
+    """The score is 0 on documents of every other format (bozhou has 序号 and 责任单位 too)."""
+    text = (EXAMPLES / name).read_text(encoding="utf-8")
+    assert PARSER.score(document(name, text)) == 0
+
+
+def test_the_first_row_without_a_unit_is_a_located_error() -> None:
+    """Row 1 has no row above to inherit a unit from: DocumentError at its line."""
+    text = "计划\n" + HEADER + "1\n建设\n完成系统建设\n是\n2\n推进应用\n市信息办\n"
+    with pytest.raises(DocumentError) as raised:
+        parse_text(text)
+    assert raised.value.line == 8
+    assert "责任单位" in raised.value.message
+
+
+def test_a_row_number_out_of_sequence_is_a_located_error() -> None:
+    """A 序号 that skips ahead means rows were lost: DocumentError at that line."""
+    text = "滁州市2018年计划\n" + HEADER + "1\n完成系统建设\n市信息办\n3\n推进应用\n市信息办\n"
+    with pytest.raises(DocumentError) as raised:
+        parse_text(text)
+    assert raised.value.line == 11
+    assert "expected row 2" in raised.value.message
+
+
+def test_a_flag_cell_before_the_unit_is_a_located_error() -> None:
+    """A 是 between the text and the unit means misaligned columns."""
+    text = "滁州市2018年计划\n" + HEADER + "1\n完成系统建设\n是\n市信息办\n"
+    with pytest.raises(DocumentError) as raised:
+        parse_text(text)
+    assert raised.value.line == 10
+
+
+def test_a_complete_last_row_is_not_truncated() -> None:
+    """A last row ending with its unit is a normal task, not a truncated one."""
+    parsed = parse_text("滁州市2018年计划\n" + HEADER + "1\n完成系统建设\n市信息办\n")
+    assert parsed.tasks[0].flags == [TaskFlag.IMPLICIT_DEADLINE]
+    assert parsed.warnings == []

@@ -1,0 +1,50 @@
+"""Normalisation and decoding: what every parser relies on."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.errors import DocumentError
+from domain.text import MAX_DOCUMENT_BYTES, decode_document, normalize_line
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalised"),
+    [
+        ("各縣(市)、區(qū)人民政府", "各县（市）、区人民政府"),
+        ("市經(jīng)濟技術(shù)開發(fā)區(qū)管委會", "市经济技术开发区管委会"),
+        ("覆盖(i-Dongying)工程", "覆盖（i-Dongying）工程"),
+        ("主 要 任 务 及 时 限 要 求", "主要任务及时限要求"),
+        ("分别牵头负责 ,各县区政府", "分别牵头负责，各县区政府"),
+        ("１２３４５热线", "12345热线"),
+        ("1,000元 00:00", "1,000元 00:00"),
+        ("(牵头部门:市公安局)", "（牵头部门：市公安局）"),
+    ],
+)
+def test_normalize_line(raw: str, normalised: str) -> None:
+    """Pinyin goes, real parentheses stay, Traditional becomes Simplified, widths unify."""
+    assert normalize_line(raw) == normalised
+
+
+def test_gb18030_and_bom_are_decoded() -> None:
+    """GBK/GB18030 files and UTF-8 with a BOM read as the same text."""
+    text = "滁州市2018年电子政务重点工作计划"
+    assert decode_document(text.encode("gb18030"), "plan.txt") == text
+    assert decode_document("\ufeff".encode() + text.encode(), "plan.txt") == text
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty"),
+        (b"   \n\n", "empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
+        (b"\xff\xfe\xfa\xfb" * 4, "neither UTF-8 nor GB18030"),
+        (b"x" * (MAX_DOCUMENT_BYTES + 1), "at most"),
+    ],
+)
+def test_unreadable_input_is_a_located_error(data: bytes, message: str) -> None:
+    """Empty, binary, undecodable and oversized files each say what is wrong, by file."""
+    with pytest.raises(DocumentError, match=message) as raised:
+        decode_document(data, "upload.txt")
+    assert str(raised.value).startswith("upload.txt: ")
