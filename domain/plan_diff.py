@@ -46,6 +46,24 @@ class PlanDiff:
             f"{self.unchanged} unchanged"
         )
 
+    def details(self, limit: int = 12) -> str:
+        """Which task ids are new, changed and removed, for a coordinator to check."""
+
+        def listed(ids: list[str]) -> str:
+            shown = ", ".join(ids[:limit])
+            return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+
+        parts = [
+            f"{label}: {listed(ids)}"
+            for label, ids in (
+                ("new", [task.id for task in self.added]),
+                ("changed", [task.id for task in self.changed]),
+                ("removed", self.removed),
+            )
+            if ids
+        ]
+        return "; ".join(parts) or "no task changed"
+
 
 def diff_tasks(existing: Mapping[str, str], tasks: Sequence[PlanTask]) -> PlanDiff:
     """Compare stored ``task_id -> fingerprint`` with freshly parsed tasks."""

@@ -91,7 +91,7 @@ async def import_plan(
         elif not update:
             raise ImportRefusedError(
                 f"{plan.source_file}: plan {plan.id!r} was imported from a different version "
-                f"({diff.summary()}); re-run with --update to apply the changes"
+                f"({diff.summary()}: {diff.details()}); re-run with --update to apply the changes"
             )
         else:
             status = "updated"

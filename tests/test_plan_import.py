@@ -231,3 +231,15 @@ async def test_revision_not_delivered_is_sent_on_the_next_run(
         TaskWorkflow.snapshot
     )
     assert held.task.text == "建设统一平台"
+
+
+def test_diff_names_the_tasks_that_changed() -> None:
+    """A refused re-import says which task ids are new, changed and removed."""
+    from domain.plan_diff import diff_tasks, task_fingerprint
+
+    stored = {"1": task_fingerprint(make_task(1, "建设平台")), "2": "old", "3": "gone"}
+    diff = diff_tasks(
+        stored, [make_task(1, "建设平台"), make_task(2, "整合"), make_task(4, "新增")]
+    )
+    assert diff.details() == "new: 4; changed: 2; removed: 3"
+    assert diff.summary() == "1 new, 1 changed, 1 removed, 1 unchanged"
