@@ -8,6 +8,7 @@ stderr and a non-zero status, never a traceback; every command funnels through
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import uuid
@@ -22,7 +23,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from cli.preview import preview_json, render_preview
+from cli.preview import preview_json, render_preview, render_simulation
 from domain.errors import DocumentError
 from domain.parsers import parse_file
 from domain.plan import ParsedPlan
@@ -276,23 +277,37 @@ def import_(
     if plan_id:
         parsed = parsed.model_copy(update={"plan": parsed.plan.model_copy(update={"id": plan_id})})
 
-    async def main(settings: Settings, _stop: asyncio.Event) -> None:
+    async def main(settings: Settings, stop: asyncio.Event) -> None:
         client = await connect_temporal(settings)
         pool = await create_pool(settings.effective_database_url, settings=settings)
         try:
             with Progress(transient=True, console=stderr) as progress:
                 bar = progress.add_task("starting task workflows", total=None)
-                outcome = await import_plan(
-                    parsed,
-                    pool=pool,
-                    client=client,
-                    task_queue=settings.temporal_task_queue,
-                    update=update,
-                    accept_warnings=accept_warnings,
-                    on_progress=lambda done, total: progress.update(
-                        bar, completed=done, total=total
-                    ),
+                importing = asyncio.create_task(
+                    import_plan(
+                        parsed,
+                        pool=pool,
+                        client=client,
+                        task_queue=settings.temporal_task_queue,
+                        update=update,
+                        accept_warnings=accept_warnings,
+                        on_progress=lambda done, total: progress.update(
+                            bar, completed=done, total=total
+                        ),
+                    )
                 )
+                stopping = asyncio.create_task(stop.wait())
+                await asyncio.wait({importing, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                stopping.cancel()
+                if not importing.done():
+                    importing.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await importing
+                    raise DubanError(
+                        "interrupted: nothing half-done is left; run the same import again "
+                        "to finish what was not"
+                    )
+                outcome = importing.result()
         finally:
             await pool.close()
         verb = {
@@ -306,6 +321,51 @@ def import_(
             + (f", {outcome.revised} revised" if outcome.revised else "")
             + (f", {outcome.withdrawn} withdrawn" if outcome.withdrawn else "")
         )
+
+    _run(main)
+
+
+@app.command()
+def simulate(
+    path: PlanFile,
+    start: Annotated[
+        datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="First day played.")
+    ],
+    end: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="Last day played.")],
+    behaviour: Annotated[
+        str,
+        typer.Option(help="How the units behave: on-time, late, silent or mixed."),
+    ] = "mixed",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per line for every event.")
+    ] = False,
+    units: UnitsOption = None,
+) -> None:
+    """Play a plan's tasks on the time-skipping server and show what they would generate."""
+    from services.simulate import BEHAVIOURS
+    from services.simulate import simulate as run_simulation
+
+    if behaviour not in BEHAVIOURS:
+        _fail(f"--behaviour must be one of {', '.join(BEHAVIOURS)}", DOCUMENT_ERROR_EXIT)
+    if end < start:
+        _fail("--to is before --from", DOCUMENT_ERROR_EXIT)
+    parsed = _parse_or_fail(path, units)
+
+    async def main(_settings: Settings, _stop: asyncio.Event) -> None:
+        with Progress(transient=True, console=stderr) as progress:
+            bar = progress.add_task("playing the plan", total=None)
+            result = await run_simulation(
+                parsed,
+                start.date(),
+                end.date(),
+                behaviour,
+                on_progress=lambda done, total: progress.update(bar, completed=done, total=total),
+            )
+        if as_json:
+            for event in result.events:
+                print(json.dumps(event.as_json(), ensure_ascii=False))
+            return
+        render_simulation(result, stdout)
 
     _run(main)
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
+from domain.calendar import SHANGHAI
 from domain.plan import ParsedPlan, PlanTask
+
+if TYPE_CHECKING:  # the simulator pulls in Temporal's test server; parse must stay light
+    from services.simulate import SimulatedEvent, Simulation
 
 _TEXT_WIDTH = 30
 # Piped into a file or a pager, a preview is read whole: do not squeeze it to 80 columns.
@@ -42,9 +46,14 @@ def _units(names: list[str], limit: int = 3) -> str:
     return shown + (f" +{len(names) - limit}" if len(names) > limit else "")
 
 
-def render_preview(parsed: ParsedPlan, console: Console) -> None:
+def _wide(console: Console) -> Console:
     if not console.is_terminal and console.width < _MIN_WIDTH_WHEN_PIPED:
-        console = Console(file=console.file, width=_MIN_WIDTH_WHEN_PIPED)
+        return Console(file=console.file, width=_MIN_WIDTH_WHEN_PIPED)
+    return console
+
+
+def render_preview(parsed: ParsedPlan, console: Console) -> None:
+    console = _wide(console)
     plan = parsed.plan
     console.print(f"[bold]{plan.title}[/bold]")
     details = [
@@ -94,3 +103,46 @@ def render_preview(parsed: ParsedPlan, console: Console) -> None:
             console.print(f"  {where}{about} [{warning.code}] {warning.message}", markup=False)
     else:
         console.print("no warnings: the plan can be imported as it is")
+
+
+def render_simulation(simulation: Simulation, console: Console) -> None:
+    """The calendar of reminders and escalations by day, then the state at each month end."""
+    console = _wide(console)
+    deadline_kinds = ("reminder", "urge", "escalation")
+    by_day: dict[str, list[SimulatedEvent]] = {}
+    for event in simulation.events:
+        if event.kind in deadline_kinds:
+            day = event.at.astimezone(SHANGHAI).date().isoformat()
+            by_day.setdefault(day, []).append(event)
+    calendar = Table(title=f"Reminders and escalations, {simulation.plan_id}", header_style="bold")
+    for column in ("day", "reminders", "催办 urges", "督办 level 1", "level 2+", "tasks"):
+        calendar.add_column(column)
+    for day, events in sorted(by_day.items()):
+        kinds = Counter(
+            event.kind if event.kind != "escalation" else f"escalation{min(event.level or 1, 2)}"
+            for event in events
+        )
+        tasks = sorted({event.task for event in events})
+        calendar.add_row(
+            day,
+            str(kinds["reminder"] or ""),
+            str(kinds["urge"] or ""),
+            str(kinds["escalation1"] or ""),
+            str(kinds["escalation2"] or ""),
+            ", ".join(tasks[:6]) + (f" +{len(tasks) - 6}" if len(tasks) > 6 else ""),
+        )
+    console.print(calendar)
+    month_end = Table(
+        title="Month-end snapshot (as of midnight after the month)", header_style="bold"
+    )
+    stages = ("assigned", "in_progress", "signoff", "review", "completed", "cancelled")
+    for column in ("as of", *stages, "overdue", "escalated"):
+        month_end.add_column(column, justify="right")
+    for moment, counts in simulation.month_end.items():
+        month_end.add_row(moment, *(str(counts[key]) for key in (*stages, "overdue", "escalated")))
+    console.print(month_end)
+    totals = Counter(event.kind for event in simulation.events)
+    console.print(
+        f"{simulation.start} – {simulation.end}: "
+        + ", ".join(f"{count} {kind}" for kind, count in sorted(totals.items()))
+    )

@@ -9,13 +9,16 @@ of 30 June. The phrases understood, and what each yields:
 ``X年底前`` ``X年年底前``     31 December X  (also 年末, ``X年内``)
 ``X年上半年`` / ``下半年``    30 June / 31 December X
 ``X年第N季度``              the last day of quarter N
-``X年M月上旬/中旬/下旬``     the 10th / 20th / last day of M
+``X年M月上旬/中旬/下旬``     the 10th / 20th / last day of M  (also without a year)
+``X年M月``                  the last day of M, in a 时限 cell only
 ``M月D日前`` ``M月底前``      as above, in the plan's year  (flag ``year_from_plan``)
 ``X年M月前``                strictly "before M": the last day of M-1  (flag ``ambiguous``)
 ``到X年`` ``X年前``          31 December X
-``年内`` ``年底前``           the plan year's 31 December
+``年内`` ``年底前``           the plan year's 31 December (not "三年内", "半年内": spans)
 ``力争…``                   the same date, flagged ``target``
-``每年M月底前``              yearly recurrence (also ``每年M月D日前``)
+``每年M月底前``              yearly recurrence (also ``每年M月D日前``, ``每年年底前``)
+``明年6月底前`` ``次年底前``  as above, in the year after the plan's
+``二〇一九年底前``            Han-numeral years are read as digits (normalisation)
 ``一月一通报`` ``每月``       monthly recurrence
 ``持续…`` ``长期…``           ongoing (used when no date is given)
 ``X年起``                   when the work starts; not a deadline
@@ -68,29 +71,39 @@ class Deadlines:
 
 _BEFORE = r"(?:之前|以前|前)?"
 _Y = r"(?P<year>\d{4})年"
+# "三年内", "半年内", "今后五年内" are spans, not "within this year".
+_NOT_A_SPAN = r"(?<![\d一二三四五六七八九十两半几数多])"
+_NEXT_YEAR = r"(?:明年|次年|下一年|下年)"
 _PATTERNS: list[tuple[str, str]] = [
     # Order matters: longer, more specific phrases first, so "2018年6月底前" is never read
     # as "2018年6月前" and "2018年6月30日前" never leaves "6月30日前" behind.
     ("yearly_day", r"每年(?P<month>\d{1,2})月(?P<day>\d{1,2})日" + _BEFORE),
     ("yearly_month_end", r"每年(?P<month>\d{1,2})月(?:底|末|份)" + _BEFORE),
+    ("yearly_year_end", r"每年(?:年底|年末|底|末)" + _BEFORE),
     ("monthly", r"一月一(?:通报|报告|调度)|每月"),
     ("starts", _Y + r"(?:起|开始)"),
     ("day", _Y + r"(?P<month>\d{1,2})月(?P<day>\d{1,2})日(?:之前|以前|前)"),
     # A full date without 前 is a deadline only in a dedicated deadline cell; in running
     # text it is usually an event ("2014年6月20日二期项目顺利上线") or a signature date.
     ("date", _Y + r"(?P<month>\d{1,2})月(?P<day>\d{1,2})日"),
+    ("next_year_day", _NEXT_YEAR + r"(?P<month>\d{1,2})月(?P<day>\d{1,2})日" + _BEFORE),
+    ("next_year_month_end", _NEXT_YEAR + r"(?P<month>\d{1,2})月(?:底|末)" + _BEFORE),
+    ("next_year_end", _NEXT_YEAR + r"(?:年底|年末|底|末)" + _BEFORE),
     ("month_end", _Y + r"(?P<month>\d{1,2})月(?:底|末|份)" + _BEFORE),
     ("dekad", _Y + r"(?P<month>\d{1,2})月(?P<dekad>上旬|中旬|下旬)" + _BEFORE),
     ("month_before", _Y + r"(?P<month>\d{1,2})月(?:之前|以前|前)"),
     ("half", _Y + r"(?P<half>上半年|下半年)" + _BEFORE),
     ("quarter", _Y + r"(?:第)?(?P<quarter>[一二三四1-4])季度" + _BEFORE),
-    ("year_end", _Y + r"(?:年底|年末|底|末|内)" + _BEFORE),
+    ("year_end", _Y + r"(?:年底|年末|年内|底|末|内)" + _BEFORE),
     # "到2020年" alone; "到2018年底" and "于2018年底前" are read by year_end further on.
     ("by_year", r"(?:到|至|于)" + _Y + r"(?![\d底末内前上下第])"),
     ("year_before", _Y + r"(?:之前|以前|前)"),
     ("bare_day", r"(?<![\d年])(?P<month>\d{1,2})月(?P<day>\d{1,2})日" + _BEFORE),
     ("bare_month_end", r"(?<![\d年])(?P<month>\d{1,2})月(?:底|末)" + _BEFORE),
-    ("plan_year_end", r"(?<!\d年)(?:年内|年底前|年底|年末)"),
+    ("bare_dekad", r"(?<![\d年])(?P<month>\d{1,2})月(?P<dekad>上旬|中旬|下旬)" + _BEFORE),
+    # "2018年6月" alone: a month in a 时限 cell (by its end), an event month in prose.
+    ("month", _Y + r"(?P<month>\d{1,2})月(?![\d日底末前上中下份])"),
+    ("plan_year_end", r"(?<!\d年)" + _NOT_A_SPAN + r"(?:年内|年底前|年底|年末)"),
 ]
 
 
@@ -102,6 +115,7 @@ def _namespaced(kind: str, pattern: str) -> str:
 _DEADLINE = re.compile(
     "|".join(f"(?P<{kind}>{_namespaced(kind, pattern)})" for kind, pattern in _PATTERNS)
 )
+_RECURRENCES = {"yearly_day", "yearly_month_end", "yearly_year_end", "monthly"}
 _TARGET = re.compile(r"力争|争取")
 _ONGOING = re.compile(r"持续|长期|常态化")
 _CLAUSE_END = "；。;\n"
@@ -151,6 +165,21 @@ def _milestone(match: re.Match[str], context: DeadlineContext, clause: str) -> M
     elif kind == "dekad":
         dekad = _group(match, "dekad")
         due = _day(_year(_group(match, "year")), int(_group(match, "month")), _DEKAD_DAY.get(dekad))
+    elif kind == "bare_dekad":
+        dekad = _group(match, "dekad")
+        due = _day(context.plan_year, int(_group(match, "month")), _DEKAD_DAY.get(dekad))
+        flags.append(DeadlineFlag.YEAR_FROM_PLAN)
+    elif kind == "month":
+        due = _day(_year(_group(match, "year")), int(_group(match, "month")), None)
+    elif kind == "next_year_day":
+        due = _day(context.plan_year + 1, int(_group(match, "month")), int(_group(match, "day")))
+        flags.append(DeadlineFlag.YEAR_FROM_PLAN)
+    elif kind == "next_year_month_end":
+        due = _day(context.plan_year + 1, int(_group(match, "month")), None)
+        flags.append(DeadlineFlag.YEAR_FROM_PLAN)
+    elif kind == "next_year_end":
+        due = _day(context.plan_year + 1, 12, None)
+        flags.append(DeadlineFlag.YEAR_FROM_PLAN)
     elif kind == "month_before":
         year, month = _year(_group(match, "year")), int(_group(match, "month"))
         _day(year, month, None)  # "2018年13月前" is no date at all
@@ -182,6 +211,8 @@ def _recurrence(match: re.Match[str]) -> Recurrence:
     raw = match.group(0)
     if kind == "monthly":
         return Recurrence(frequency="monthly", raw=raw)
+    if kind == "yearly_year_end":
+        return Recurrence(frequency="yearly", month=12, day=None, raw=raw)
     month = int(_group(match, "month"))
     day = int(_group(match, "day")) if kind == "yearly_day" else None
     _day(2000, month, day)  # a leap year, so 每年2月29日 passes but 每年2月30日 does not
@@ -207,7 +238,7 @@ def parse_deadline(phrase: str, context: DeadlineContext) -> Milestone:
     match = _DEADLINE.fullmatch(body)
     if match is None and body[:1] in {"到", "于", "在", "至"}:
         match = _DEADLINE.fullmatch(body[1:])  # "到2020年前", "于2018年底前"
-    if match is None or match.lastgroup in {"yearly_day", "yearly_month_end", "monthly", "starts"}:
+    if match is None or match.lastgroup in {*_RECURRENCES, "starts"}:
         raise DeadlineError(f"{phrase!r} is not a deadline phrase")
     milestone = _milestone(match, context, stripped)
     return milestone.model_copy(update={"text": ""})
@@ -223,10 +254,10 @@ def find_deadlines(text: str, context: DeadlineContext, *, bare_dates: bool = Fa
     found = Deadlines(ongoing=bool(_ONGOING.search(text)))
     for match in _DEADLINE.finditer(text):
         kind = match.lastgroup
-        if kind == "date" and not bare_dates:
+        if kind in {"date", "month"} and not bare_dates:
             continue
         try:
-            if kind in {"yearly_day", "yearly_month_end", "monthly"}:
+            if kind in _RECURRENCES:
                 found.recurrence = found.recurrence or _recurrence(match)
             elif kind == "starts":
                 found.starts = found.starts or date(_year(_group(match, "year")), 1, 1)

@@ -16,14 +16,16 @@ from domain.plan import ParsedPlan, PlanTask
 
 
 def task_fingerprint(task: PlanTask) -> str:
-    content = task.model_dump(mode="json", exclude={"source"})
+    """What the task says, not where it stands: its id and position are left out, so a
+    task that moved to another row number is recognisable (see ``PlanDiff.moved``)."""
+    content = task.model_dump(mode="json", exclude={"source", "id", "seq", "part"})
     return hashlib.sha256(
         json.dumps(content, sort_keys=True, ensure_ascii=False).encode()
     ).hexdigest()
 
 
 def plan_fingerprint(parsed: ParsedPlan) -> str:
-    plan = parsed.plan.model_dump(mode="json", exclude={"source_file"})
+    plan = parsed.plan.model_dump(mode="json", exclude={"source_file", "id"})
     tasks = [task_fingerprint(task) for task in parsed.tasks]
     payload = json.dumps({"plan": plan, "tasks": tasks}, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()
@@ -35,6 +37,9 @@ class PlanDiff:
     changed: list[PlanTask] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
+    # (old id, new id): a task whose text, units and dates now stand under another id,
+    # as when a row is inserted above it and every number below shifts.
+    moved: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def is_empty(self) -> bool:
@@ -79,4 +84,11 @@ def diff_tasks(existing: Mapping[str, str], tasks: Sequence[PlanTask]) -> PlanDi
         else:
             diff.unchanged += 1
     diff.removed = [task_id for task_id in existing if task_id not in seen]
+    ids_by_fingerprint: dict[str, list[str]] = {}
+    for task_id, fingerprint in existing.items():
+        ids_by_fingerprint.setdefault(fingerprint, []).append(task_id)
+    for task in [*diff.added, *diff.changed]:
+        for old_id in ids_by_fingerprint.get(task_fingerprint(task), []):
+            if old_id != task.id:
+                diff.moved.append((old_id, task.id))
     return diff

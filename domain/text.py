@@ -8,6 +8,7 @@ punctuation mixed. Parsers match one canonical form: full-width Chinese punctuat
 
 from __future__ import annotations
 
+import codecs
 import re
 from functools import cache
 
@@ -45,7 +46,8 @@ def _traditional_to_simplified() -> opencc.OpenCC:
 
 
 def decode_document(data: bytes, file: str) -> str:
-    """UTF-8 (with or without BOM) or GB18030 text, or a DocumentError saying what it is."""
+    """UTF-8 (with or without BOM), UTF-16 with BOM, or GB18030 text, or a DocumentError
+    saying what it is."""
     if not data.strip():
         raise DocumentError(file, None, "the file is empty; expected a plan document")
     if len(data) > MAX_DOCUMENT_BYTES:
@@ -55,6 +57,10 @@ def decode_document(data: bytes, file: str) -> str:
             f"the file is {len(data) / 1024 / 1024:.0f} MB; plan documents are at most "
             f"{MAX_DOCUMENT_BYTES // 1024 // 1024} MB",
         )
+    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):  # Excel's "Unicode text"
+        utf16 = _utf16_text(data)
+        if utf16 is not None:
+            return utf16
     if b"\x00" in data[:8192]:
         raise DocumentError(file, None, "this is a binary file; expected text, CSV, XLSX or DOCX")
     for encoding in ("utf-8-sig", "gb18030"):
@@ -65,12 +71,47 @@ def decode_document(data: bytes, file: str) -> str:
     raise DocumentError(file, None, "the text is neither UTF-8 nor GB18030 (GBK)")
 
 
+_PLAIN_TEXT = re.compile(r"[\s\x20-\x7e\u2000-\u206f\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+
+
+def _utf16_text(data: bytes) -> str | None:
+    """Bytes opening with a UTF-16 BOM, decoded, if they read as text (mostly Chinese,
+    ASCII and punctuation); None for other bytes that merely start like a BOM."""
+    try:
+        text = data.decode("utf-16")
+    except UnicodeDecodeError:
+        return None
+    plain = sum(1 for _ in _PLAIN_TEXT.finditer(text[:8192]))
+    return text if plain >= 0.9 * len(text[:8192]) else None
+
+
 def strip_pinyin(text: str) -> str:
     return _PINYIN.sub("", text)
 
 
 def to_simplified(text: str) -> str:
     return str(_traditional_to_simplified().convert(text))
+
+
+_HAN_DIGITS = {
+    "〇": "0",
+    "零": "0",
+    "一": "1",
+    "二": "2",
+    "三": "3",
+    "四": "4",
+    "五": "5",
+    "六": "6",
+    "七": "7",
+    "八": "8",
+    "九": "9",
+}
+_HAN_YEAR = re.compile("[〇零一二三四五六七八九]{4}(?=年)")
+
+
+def han_numeral_years(text: str) -> str:
+    """ "二〇一九年" is written 2019年, so the deadline grammar reads one form."""
+    return _HAN_YEAR.sub(lambda m: "".join(_HAN_DIGITS[c] for c in m.group(0)), text)
 
 
 def unify_punctuation(text: str) -> str:
@@ -81,6 +122,6 @@ def unify_punctuation(text: str) -> str:
 
 def normalize_line(line: str) -> str:
     """One line in the canonical form the parsers match against."""
-    line = unify_punctuation(to_simplified(strip_pinyin(line)))
+    line = han_numeral_years(unify_punctuation(to_simplified(strip_pinyin(line))))
     line = _SPACE_BETWEEN_HAN.sub("", line)
     return line.strip()

@@ -19,9 +19,20 @@ from importlib import resources
 from pathlib import Path
 
 _SEPARATORS = "、，,；;"
-# "市公安局、市信息办等市直有关部门": the listed units, then the group they belong to.
-_ETC_GROUP = re.compile(r"^(?P<unit>.+?)等(?P<group>[^等]{2,})$")
-_TRAILING_ALIAS = re.compile(r"（[^（）]*）$")
+# "A等B" after a list of units. B is a group the listed units belong to only when it is a
+# generic group phrase ("市信息办等市直有关部门", "…等有关部门", "…等各县区政府"): it ends
+# in 部门/单位/政府/机构 and says 有关/相关/各/直. B merely counting the listed units
+# ("市信息办等5个部门", "…等单位") adds nobody and is dropped. Any other 等 is part of a
+# name (市中等职业学校).
+_ETC = re.compile(r"^(?P<unit>.+?)等(?P<rest>[^等]+)$")
+_GROUP_PHRASE = re.compile(r"^.*(?:有关|相关|各|直).*(?:部门|单位|政府|机构)$")
+_COUNTED_PHRASE = re.compile(r"^(?:\d+|[一二三四五六七八九十两]+)?[个家]?(?:部门|单位)$")
+_TRAILING_PARENTHESIS = re.compile(r"（[^（）]*）$")
+# A second nameplate of the same body after its name: "市民委（市宗教局）",
+# "市政府办公室（市金融办、市外事办）". Its contents are organisation names.
+_SECOND_NAMEPLATE = re.compile(
+    r"（(?:[^（）、]+?(?:局|委|办|办公室|中心|厅|会|院|处|所|站|队)、?)+）$"
+)
 
 
 @dataclass(frozen=True)
@@ -34,15 +45,21 @@ class UnitDirectory:
         """The canonical name of a unit or group; unknown names come back cleaned, unchanged.
 
         A trailing parenthesis naming a second nameplate of the same body
-        ("市发展改革委（市物价局）") is dropped when the name without it is known.
+        ("市发展改革委（市物价局）", "市民委（市宗教局）") is always dropped, whether or not
+        the directory knows the name: the body is one unit under its first name, so its
+        tasks add up in one place however a document writes it. Any other trailing
+        parenthesis ("（筹）") is dropped only when the name before it is known.
         """
         name = name.strip().strip("。").strip()
         if name in self.canonical or name in self.groups:
             return name
         if name in self.aliases:
             return self.aliases[name]
-        bare = _TRAILING_ALIAS.sub("", name)
+        bare = _TRAILING_PARENTHESIS.sub("", name)
         if bare != name and (bare in self.canonical or bare in self.aliases):
+            return self.aliases.get(bare, bare)
+        bare = _SECOND_NAMEPLATE.sub("", name)
+        if bare and bare != name:
             return self.aliases.get(bare, bare)
         return name
 
@@ -59,14 +76,13 @@ class UnitDirectory:
         members = self.groups.get(group)
         return [self.resolve(member) for member in members] if members else None
 
-    def with_groups(self, extra: Mapping[str, Iterable[str]]) -> UnitDirectory:
-        """This directory plus groups a document defines (its own 附件 list of units)."""
-        groups = {**self.groups, **{name: tuple(units) for name, units in extra.items()}}
-        return UnitDirectory(self.canonical, self.aliases, groups)
-
 
 def split_units(cell: str) -> list[str]:
-    """Split a 责任单位 cell on 、，； outside parentheses; "A等B" yields A then group B."""
+    """Split a 责任单位 cell on 、，； outside parentheses.
+
+    "A等B" yields A then the group B when B is a group phrase (市直有关部门), A alone when B
+    only counts the listed units (等5个部门, 等单位), and stays whole otherwise (市中等职业学校).
+    """
     parts: list[str] = []
     depth = 0
     current: list[str] = []
@@ -85,12 +101,20 @@ def split_units(cell: str) -> list[str]:
     for part in (part.strip() for part in parts):
         if not part:
             continue
-        etc = _ETC_GROUP.match(part)
-        if etc and not part.endswith("）"):
-            units.extend([etc["unit"].strip(), etc["group"].strip()])
-        else:
-            units.append(part)
+        units.extend(_split_etc(part))
     return units
+
+
+def _split_etc(part: str) -> list[str]:
+    etc = _ETC.match(part)
+    if etc is None or part.endswith("）"):
+        return [part]
+    unit, rest = etc["unit"].strip(), etc["rest"].strip()
+    if _COUNTED_PHRASE.fullmatch(rest):
+        return [unit]
+    if _GROUP_PHRASE.fullmatch(rest):
+        return [unit, rest]
+    return [part]
 
 
 def parse_directory(text: str, source: str = "units.toml") -> UnitDirectory:

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     worker_max_cached_workflows: int = Field(default=1000, ge=0)
     worker_shutdown_grace_seconds: float = Field(default=30.0, ge=0)
 
+    notify_channels: str = Field(default="log", description="comma-separated: log, webhook")
+    notify_webhook_url: str | None = None
+
     state_dir: Path = Path(".duban")
 
     dev_load_examples: bool = Field(
@@ -82,6 +85,18 @@ class Settings(BaseSettings):
         if value is not None and not re.fullmatch(r"[A-Za-z0-9.\-\[\]:]+:\d{1,5}", value):
             raise ValueError("expected host:port, e.g. temporal.internal:7233")
         return value
+
+    @field_validator("notify_channels")
+    @classmethod
+    def _known_channels(cls, value: str) -> str:
+        unknown = {name.strip() for name in value.split(",")} - {"log", "webhook", ""}
+        if unknown:
+            raise ValueError(f"unknown channel {', '.join(sorted(unknown))}; use log, webhook")
+        return value
+
+    @property
+    def channel_names(self) -> list[str]:
+        return [name.strip() for name in self.notify_channels.split(",") if name.strip()]
 
     @property
     def uses_embedded_temporal(self) -> bool:

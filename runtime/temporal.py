@@ -11,7 +11,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from runtime.errors import ConfigurationError
+from runtime.log import get_logger
 from runtime.settings import Settings
+
+log = get_logger(__name__)
 
 
 def _tls_config(settings: Settings) -> TLSConfig | bool:
@@ -96,3 +99,40 @@ def sandboxed_workflow_runner() -> SandboxedWorkflowRunner:
             "pydantic", "pydantic_core", "annotated_types", "domain"
         )
     )
+
+
+async def ensure_search_attributes(client: Client, namespace: str) -> None:
+    """Register Duban's search attributes on the namespace if they are missing.
+
+    Self-hosted clusters and the dev server accept this from a worker; where the operator
+    API is not allowed (Temporal Cloud), register them in the cloud console instead, and
+    this only logs what is missing.
+    """
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import (
+        AddSearchAttributesRequest,
+        ListSearchAttributesRequest,
+    )
+
+    from workflows.task_contract import SEARCH_ATTRIBUTES
+
+    # The SDK's own enum mirrors the API's numbering.
+    try:
+        listed = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+        missing = {
+            key.name: IndexedValueType.ValueType(int(key.indexed_value_type))
+            for key in SEARCH_ATTRIBUTES
+            if key.name not in listed.custom_attributes
+        }
+        if missing:
+            await client.operator_service.add_search_attributes(
+                AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+            )
+    except RPCError as error:
+        log.warning(
+            "could not register search attributes; register them on the namespace",
+            attributes=[key.name for key in SEARCH_ATTRIBUTES],
+            error=_first_line(error),
+        )

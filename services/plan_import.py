@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import asyncpg
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.plan import ParsedPlan, PlanTask
@@ -30,6 +30,7 @@ from domain.plan_diff import PlanDiff, diff_tasks, plan_fingerprint, task_finger
 from runtime.errors import DubanError
 from runtime.log import get_logger
 from store import plans as plan_rows
+from workflows.recurring import RecurringTaskInput, RecurringTaskWorkflow
 from workflows.task import TaskWorkflow, TaskWorkflowInput, Withdrawal, task_workflow_id
 
 log = get_logger(__name__)
@@ -72,18 +73,55 @@ async def import_plan(
             "review them in `duban parse`, fix the document or import with --accept-warnings"
         )
     await _require_temporal(client)
+    async with pool.acquire() as lock:
+        await plan_rows.lock_plan(lock, plan.id)
+        try:
+            outcome = await _import_locked(parsed, pool=pool, update=update)
+            await _catch_up_workflows(
+                outcome,
+                parsed,
+                pool=pool,
+                client=client,
+                task_queue=task_queue,
+                start_concurrency=start_concurrency,
+                on_progress=on_progress,
+            )
+        finally:
+            await plan_rows.unlock_plan(lock, plan.id)
+    log.info(
+        "plan imported",
+        plan_id=plan.id,
+        status=outcome.status,
+        diff=outcome.diff.summary(),
+        workflows_started=outcome.workflows_started,
+    )
+    return outcome
+
+
+async def _import_locked(parsed: ParsedPlan, *, pool: asyncpg.Pool, update: bool) -> ImportOutcome:
+    """Step 1: the rows, in one transaction, or a refusal that leaves everything as it was."""
+    plan = parsed.plan
     fingerprint = plan_fingerprint(parsed)
     async with pool.acquire() as connection, connection.transaction():
-        await plan_rows.lock_plan(connection, plan.id)
         stored = await plan_rows.load_plan(connection, plan.id)
         if plan.document_number:
             holder = await plan_rows.plan_with_document_number(connection, plan.document_number)
             if holder is not None and holder != plan.id:
-                raise ImportRefusedError(
-                    f"{plan.source_file}: document {plan.document_number} is already imported "
-                    f"as plan {holder!r}; import it under that plan id (--plan-id {holder})"
+                raise _already_imported(
+                    plan.source_file, f"document {plan.document_number}", holder
                 )
+        twin = await plan_rows.plan_with_fingerprint(connection, fingerprint)
+        if twin is not None and twin != plan.id:
+            raise _already_imported(plan.source_file, "this very document", twin)
         diff = diff_tasks(stored.task_fingerprints if stored else {}, parsed.tasks)
+        if diff.moved:
+            moves = ", ".join(f"{old}→{new}" for old, new in diff.moved[:12])
+            raise ImportRefusedError(
+                f"{plan.source_file}: tasks were renumbered ({moves}); a task's id carries its "
+                "history (acceptance, sign-offs, escalations), so Duban will not move it to "
+                "another task: keep the old numbers in the document, or import it as a new "
+                "plan with --plan-id"
+            )
         if stored is None:
             status: Literal["imported", "unchanged", "updated"] = "imported"
         elif diff.is_empty and stored.fingerprint == fingerprint:
@@ -96,35 +134,26 @@ async def import_plan(
         else:
             status = "updated"
         if status != "unchanged":
-            await plan_rows.save_plan(connection, parsed, fingerprint)
+            try:
+                await plan_rows.save_plan(connection, parsed, fingerprint)
+            except asyncpg.UniqueViolationError:  # the same 文号 imported at the same moment
+                raise _already_imported(
+                    plan.source_file, f"document {plan.document_number}", "another plan"
+                ) from None
             await plan_rows.save_tasks(connection, plan.id, [*diff.added, *diff.changed])
             await plan_rows.withdraw_tasks(connection, plan.id, diff.removed)
-        backlog = await plan_rows.workflow_backlog(connection, plan.id)
+    return ImportOutcome(plan_id=plan.id, status=status, diff=diff)
 
-    outcome = ImportOutcome(plan_id=plan.id, status=status, diff=diff)
-    await _catch_up_workflows(
-        outcome,
-        backlog,
-        parsed,
-        pool=pool,
-        client=client,
-        task_queue=task_queue,
-        start_concurrency=start_concurrency,
-        on_progress=on_progress,
+
+def _already_imported(source_file: str, what: str, holder: str) -> ImportRefusedError:
+    return ImportRefusedError(
+        f"{source_file}: {what} is already imported as plan {holder!r}; "
+        f"import it under that plan id (--plan-id {holder})"
     )
-    log.info(
-        "plan imported",
-        plan_id=plan.id,
-        status=status,
-        diff=diff.summary(),
-        workflows_started=outcome.workflows_started,
-    )
-    return outcome
 
 
 async def _catch_up_workflows(
     outcome: ImportOutcome,
-    backlog: plan_rows.WorkflowBacklog,
     parsed: ParsedPlan,
     *,
     pool: asyncpg.Pool,
@@ -133,8 +162,10 @@ async def _catch_up_workflows(
     start_concurrency: int,
     on_progress: Progress | None,
 ) -> None:
-    """Tell the workflows what the committed rows say: start, revise, withdraw."""
+    """Step 2: tell the workflows what the committed rows say: start, revise, withdraw."""
     plan = parsed.plan
+    async with pool.acquire() as connection:
+        backlog = await plan_rows.workflow_backlog(connection, plan.id)
     tasks_by_id = {task.id: task for task in parsed.tasks}
     total = len(backlog.to_start) + len(backlog.to_revise) + len(backlog.to_withdraw)
     done = 0
@@ -147,17 +178,36 @@ async def _catch_up_workflows(
 
     semaphore = asyncio.Semaphore(start_concurrency)
 
-    async def start(task: PlanTask) -> str:
+    async def start(task: PlanTask) -> tuple[str, str]:
+        fingerprint = task_fingerprint(task)
+        workflow_id = task_workflow_id(plan.id, task.id)
         async with semaphore:
-            await client.start_workflow(
-                TaskWorkflow.run,
-                TaskWorkflowInput(plan_id=plan.id, task=task),
-                id=task_workflow_id(plan.id, task.id),
-                task_queue=task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            )
+            try:
+                if task.recurrence is not None:
+                    await client.start_workflow(
+                        RecurringTaskWorkflow.run,
+                        RecurringTaskInput(
+                            plan_id=plan.id,
+                            task=task,
+                            until_year=plan.period_end,
+                            not_before=plan.issue_date,
+                        ),
+                        id=workflow_id,
+                        task_queue=task_queue,
+                    )
+                else:
+                    await client.start_workflow(
+                        TaskWorkflow.run,
+                        TaskWorkflowInput(plan_id=plan.id, task=task),
+                        id=workflow_id,
+                        task_queue=task_queue,
+                    )
+            except WorkflowAlreadyStartedError:
+                # Started by an import that stopped before recording it, perhaps holding an
+                # older reading: bring it to this one (a no-op if it already holds it).
+                await _send_update(client, workflow_id, "revise", task, f"revise-{fingerprint}")
             advance()
-            return task.id
+            return task.id, fingerprint
 
     started, failures = await _run_starts(
         [start(tasks_by_id[task_id]) for task_id in backlog.to_start]
@@ -192,11 +242,11 @@ async def _catch_up_workflows(
 
 
 async def _run_starts(
-    starts: Sequence[Coroutine[Any, Any, str]],
-) -> tuple[list[str], list[BaseException]]:
-    """Run every start; return the task ids started and the failures, separately."""
+    starts: Sequence[Coroutine[Any, Any, tuple[str, str]]],
+) -> tuple[list[tuple[str, str]], list[BaseException]]:
+    """Run every start; return (task id, fingerprint sent) of those started, and failures."""
     results = await asyncio.gather(*starts, return_exceptions=True)
-    started = [result for result in results if isinstance(result, str)]
+    started = [result for result in results if isinstance(result, tuple)]
     failures = [result for result in results if isinstance(result, BaseException)]
     return started, failures
 

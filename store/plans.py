@@ -21,8 +21,20 @@ class StoredPlan:
 
 
 async def lock_plan(connection: Connection, plan_id: str) -> None:
-    """Serialise imports of one plan until the transaction ends (two coordinators, one plan)."""
-    await connection.execute("SELECT pg_advisory_xact_lock(hashtext('plan:' || $1))", plan_id)
+    """Serialise whole imports of one plan, rows and workflows alike, until ``unlock_plan``
+    (two coordinators importing one plan at once must not interleave their starts)."""
+    await connection.execute("SELECT pg_advisory_lock(hashtext('plan:' || $1))", plan_id)
+
+
+async def unlock_plan(connection: Connection, plan_id: str) -> None:
+    await connection.execute("SELECT pg_advisory_unlock(hashtext('plan:' || $1))", plan_id)
+
+
+async def plan_with_fingerprint(connection: Connection, fingerprint: str) -> str | None:
+    plan_id: str | None = await connection.fetchval(
+        "SELECT plan_id FROM plans WHERE fingerprint = $1", fingerprint
+    )
+    return plan_id
 
 
 async def load_plan(connection: Connection, plan_id: str) -> StoredPlan | None:
@@ -170,14 +182,13 @@ async def workflow_backlog(connection: Connection, plan_id: str) -> WorkflowBack
 
 
 async def mark_workflows_started(
-    connection: Connection, plan_id: str, task_ids: Sequence[str]
+    connection: Connection, plan_id: str, started: Sequence[tuple[str, str]]
 ) -> None:
-    """The workflows exist, holding the tasks as stored now."""
-    await connection.execute(
-        "UPDATE plan_tasks SET workflow_started_at = now(), workflow_fingerprint = fingerprint"
-        " WHERE plan_id = $1 AND task_id = ANY($2::text[])",
-        plan_id,
-        list(task_ids),
+    """The workflows exist, each holding the task whose fingerprint was sent to it."""
+    await connection.executemany(
+        "UPDATE plan_tasks SET workflow_started_at = now(), workflow_fingerprint = $3"
+        " WHERE plan_id = $1 AND task_id = $2",
+        [(plan_id, task_id, fingerprint) for task_id, fingerprint in started],
     )
 
 

@@ -23,6 +23,7 @@ from runtime.embedded import EmbeddedPostgres, free_port, installed_executable
 from runtime.log import configure_logging
 from runtime.settings import LogFormat
 from store.migrate import migrate_database
+from workflows.task_contract import SEARCH_ATTRIBUTES
 
 # Test-run switches, not product settings: the database to test against, golden rewrites.
 _KEPT_VARIABLES = {"DUBAN_TEST_DATABASE_URL", "DUBAN_UPDATE_GOLDEN"}
@@ -60,6 +61,7 @@ async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=pydantic_data_converter,
         dev_server_existing_path=str(installed_executable("temporal")),
         ui=False,
+        search_attributes=SEARCH_ATTRIBUTES,
     )
     yield env
     await env.shutdown()

@@ -12,6 +12,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from domain.lifecycle import Stage
 from domain.plan import Milestone, ParsedPlan, ParseWarning, Plan, PlanTask, Provenance
 from runtime.embedded import installed_executable
 from runtime.errors import DubanError
@@ -96,8 +97,8 @@ async def test_import_stores_every_task_and_starts_one_workflow_each(
     snapshot = await dev_server_env.client.get_workflow_handle(
         task_workflow_id(task_queue, "2")
     ).query(TaskWorkflow.snapshot)
-    assert snapshot.task.text == "整合系统"
-    assert snapshot.status == "held"
+    assert snapshot.state.task.text == "整合系统"
+    assert snapshot.state.stage is Stage.ASSIGNED
 
 
 async def test_same_document_again_starts_nothing(
@@ -147,8 +148,11 @@ async def test_changed_document_needs_update_and_then_applies_it(
     revised = await client.get_workflow_handle(task_workflow_id(task_queue, "2")).query(
         TaskWorkflow.snapshot
     )
-    assert (revised.task.text, revised.revision) == ("整合全部系统", 2)
+    assert revised.state.task.text == "整合全部系统"
+    assert [event.kind for event in revised.state.timeline][-1] == "revised"
     withdrawn = client.get_workflow_handle(task_workflow_id(task_queue, "3"))
+    closed = await withdrawn.result()
+    assert closed["state"]["stage"] == "cancelled"
     assert (await withdrawn.describe()).status == WorkflowExecutionStatus.COMPLETED
     rows = await _task_rows(db_pool)
     assert rows["3"]["withdrawn_at"] is not None
@@ -230,7 +234,7 @@ async def test_revision_not_delivered_is_sent_on_the_next_run(
     held = await dev_server_env.client.get_workflow_handle(task_workflow_id(task_queue, "1")).query(
         TaskWorkflow.snapshot
     )
-    assert held.task.text == "建设统一平台"
+    assert held.state.task.text == "建设统一平台"
 
 
 def test_diff_names_the_tasks_that_changed() -> None:
@@ -243,3 +247,54 @@ def test_diff_names_the_tasks_that_changed() -> None:
     )
     assert diff.details() == "new: 4; changed: 2; removed: 3"
     assert diff.summary() == "1 new, 1 changed, 1 removed, 1 unchanged"
+
+
+async def test_renumbered_rows_are_refused(
+    dev_server_env: WorkflowEnvironment, db_pool: asyncpg.Pool, task_queue: str
+) -> None:
+    """A row inserted above others shifts their numbers: refused, so no workflow's history
+    is moved onto a different task."""
+    first = make_plan([make_task(1, "建设平台"), make_task(2, "整合系统")], task_queue)
+    await _import(first, dev_server_env, db_pool, task_queue)
+    shifted = make_plan(
+        [make_task(1, "建设平台"), make_task(2, "新增任务"), make_task(3, "整合系统")], task_queue
+    )
+    with pytest.raises(ImportRefusedError, match="renumbered \\(2→3\\)"):
+        await _import(shifted, dev_server_env, db_pool, task_queue, update=True)
+    assert (await _task_rows(db_pool))["2"]["text"] == "整合系统"
+
+
+async def test_same_document_under_another_file_name_is_refused(
+    dev_server_env: WorkflowEnvironment, db_pool: asyncpg.Pool, task_queue: str
+) -> None:
+    """A renamed copy of a document without 文号 is recognised by its content."""
+    original = make_plan([make_task(1, "建设平台")], task_queue)
+    original.plan.document_number = None
+    await _import(original, dev_server_env, db_pool, task_queue)
+    renamed = original.model_copy(
+        update={"plan": original.plan.model_copy(update={"id": f"{task_queue}-renamed"})}
+    )
+    with pytest.raises(ImportRefusedError, match="this very document is already imported"):
+        await _import(renamed, dev_server_env, db_pool, task_queue)
+
+
+async def test_start_found_running_is_brought_up_to_date(
+    dev_server_env: WorkflowEnvironment, db_pool: asyncpg.Pool, task_queue: str, worker: Worker
+) -> None:
+    """An import that started a workflow but died before recording it, then an --update:
+    the existing workflow is revised to the new reading instead of silently kept old."""
+    await _import(
+        make_plan([make_task(1, "建设平台")], task_queue), dev_server_env, db_pool, task_queue
+    )
+    await db_pool.execute(
+        "UPDATE plan_tasks SET workflow_started_at = NULL, workflow_fingerprint = NULL"
+    )
+    newer = make_plan([make_task(1, "建设统一平台")], task_queue)
+    outcome = await _import(newer, dev_server_env, db_pool, task_queue, update=True)
+    assert outcome.workflows_started == 1
+    held = await dev_server_env.client.get_workflow_handle(task_workflow_id(task_queue, "1")).query(
+        TaskWorkflow.snapshot
+    )
+    assert held.state.task.text == "建设统一平台"
+    again = await _import(newer, dev_server_env, db_pool, task_queue)
+    assert (again.workflows_started, again.revised) == (0, 0)

@@ -8,12 +8,17 @@ from typing import Any
 import asyncpg
 
 from activities.stack_check import StackCheckActivities
+from activities.task_events import TaskEventActivities, plan_task_schedule
+from workflows.recurring import RecurringTaskWorkflow
 from workflows.stack_check import StackCheckWorkflow
 from workflows.task import TaskWorkflow
 
-WORKFLOWS: Sequence[type] = (StackCheckWorkflow, TaskWorkflow)
+WORKFLOWS: Sequence[type] = (StackCheckWorkflow, TaskWorkflow, RecurringTaskWorkflow)
 
 
-def build_activities(pool: asyncpg.Pool, worker_identity: str) -> list[Callable[..., Any]]:
+def build_activities(
+    pool: asyncpg.Pool, worker_identity: str, notify_channels: Sequence[str] = ("log",)
+) -> list[Callable[..., Any]]:
     stack_check = StackCheckActivities(pool, worker_identity)
-    return [stack_check.record_stack_check]
+    task_events = TaskEventActivities(pool, notify_channels)
+    return [stack_check.record_stack_check, task_events.record_task_events, plan_task_schedule]

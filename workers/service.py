@@ -19,10 +19,13 @@ import asyncpg
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from notifications.channels import Channel, LogChannel, WebhookChannel
+from notifications.dispatcher import OutboxDispatcher
 from runtime.embedded import ensure_port_free
+from runtime.errors import ConfigurationError
 from runtime.log import get_logger
 from runtime.settings import Settings
-from runtime.temporal import connect_temporal, sandboxed_workflow_runner
+from runtime.temporal import connect_temporal, ensure_search_attributes, sandboxed_workflow_runner
 from store.db import create_pool
 from workers.health import HealthServer, WorkerHealth
 from workers.registry import WORKFLOWS, build_activities
@@ -53,6 +56,20 @@ def build_worker(
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace_seconds),
         identity=identity,
     )
+
+
+def build_channels(settings: Settings) -> dict[str, Channel]:
+    channels: dict[str, Channel] = {}
+    for name in settings.channel_names:
+        if name == "log":
+            channels[name] = LogChannel()
+        elif name == "webhook":
+            if not settings.notify_webhook_url:
+                raise ConfigurationError(
+                    "DUBAN_NOTIFY_CHANNELS names webhook but DUBAN_NOTIFY_WEBHOOK_URL is not set"
+                )
+            channels[name] = WebhookChannel(settings.notify_webhook_url)
+    return channels
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
@@ -86,12 +103,17 @@ async def _serve(
             health, settings.worker_health_host, settings.worker_health_port
         )
         await health_server.start()
-    worker = build_worker(
-        client, settings, activities=build_activities(pool, identity), identity=identity
-    )
+    await ensure_search_attributes(client, settings.temporal_namespace)
+    activities = build_activities(pool, identity, settings.channel_names)
+    worker = build_worker(client, settings, activities=activities, identity=identity)
     bound = log.bind(task_queue=settings.temporal_task_queue, identity=identity)
     health.worker = worker
     running = asyncio.create_task(worker.run(), name="temporal-worker")
+    dispatcher_stop = asyncio.Event()
+    dispatching = asyncio.create_task(
+        OutboxDispatcher(pool, build_channels(settings)).run(dispatcher_stop),
+        name="notification-dispatcher",
+    )
     bound.info(
         "worker polling",
         namespace=settings.temporal_namespace,
@@ -110,6 +132,8 @@ async def _serve(
         await running  # re-raises if the worker died on its own
         bound.info("worker stopped")
     finally:
+        dispatcher_stop.set()
+        await dispatching
         stopping.cancel()
         if health_server is not None:
             await health_server.stop()

@@ -1,91 +1,591 @@
-"""TaskWorkflow, as it stands before the lifecycle lands: it holds one imported plan task.
+"""TaskWorkflow: one plan task from hand-off (交办) to closure (办结 or 撤销).
 
-Import starts one per task with a workflow id derived from plan and task, so the task
-exists durably in Temporal from the moment it is imported. For now it keeps the task
-current (``revise``, when a re-import changes it) and ends when the task is withdrawn
-from its plan. The lifecycle issue replaces the body with 交办 → 办结; the workflow name,
-id scheme and input stay.
+The rules live in :mod:`domain.lifecycle`; this class is the durable shell around them:
+
+* every action is an update whose validator runs the domain check, so a wrong actor, a
+  wrong stage or a bad payload is rejected before anything reaches history;
+* handlers change the state synchronously and queue the resulting events; the main loop
+  records them in PostgreSQL in batches through one activity (idempotent on workflow id
+  and sequence number) and waits for the next alarm or action;
+* alarms (reminders, 催办, the 督办 ladder, unaccepted and progress reminders, sign-off
+  windows) come from a schedule computed by a local activity, because working days need
+  the holiday calendar and replay must not;
+* a caller's update id (the API's Idempotency-Key) is remembered with its result, across
+  continue-as-new too, so a retried request applies once.
+
+Workflows started before the lifecycle existed only held their task; they keep doing so,
+guarded by the ``task-lifecycle`` patch.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import asyncio
+import contextlib
+from datetime import datetime, timedelta
+from typing import Any
 
-from pydantic import BaseModel
 from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
-from domain.plan import PlanTask
+with workflow.unsafe.imports_passed_through():
+    from domain import lifecycle
+    from domain.alarms import Alarm, AlarmKind, Schedule, due_alarms, owes_monthly_progress
+    from domain.calendar import end_of_day
+    from domain.lifecycle import Actor, LifecycleError, MilestoneState, Stage, TaskEvent, TaskState
+    from domain.plan import PlanTask
+    from workflows.task_contract import (
+        LEAD_UNIT_ATTRIBUTE,
+        NEXT_DUE_ATTRIBUTE,
+        OVERDUE_ATTRIBUTE,
+        PLAN_ATTRIBUTE,
+        PLAN_TASK_SCHEDULE,
+        RECORD_TASK_EVENTS,
+        STAGE_ATTRIBUTE,
+        Accept,
+        ActionResult,
+        Cancel,
+        DecideExtension,
+        Reassign,
+        RecordEvents,
+        Refuse,
+        ReportProgress,
+        RequestExtension,
+        Review,
+        SignOff,
+        Submit,
+        TaskSnapshot,
+        TaskWorkflowInput,
+        Withdrawal,
+        action_result,
+        projection_of,
+        task_workflow_id,
+    )
+
+__all__ = ["TaskWorkflow", "TaskWorkflowInput", "Withdrawal", "task_workflow_id"]
+
+LIFECYCLE_PATCH = "task-lifecycle"
+SYSTEM = Actor(role="coordinator", name="duban")
+APPLIED_UPDATES_KEPT = 500
+_RECORD_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
+)
 
 
-def task_workflow_id(plan_id: str, task_id: str) -> str:
-    return f"{plan_id}/{task_id}"
-
-
-class TaskWorkflowInput(BaseModel):
-    plan_id: str
-    task: PlanTask
-
-
-class TaskSnapshot(BaseModel):
-    plan_id: str
-    task: PlanTask
-    status: Literal["held", "withdrawn"]
-    revision: int
-    withdrawn_reason: str | None = None
-
-
-class Withdrawal(BaseModel):
-    reason: str
+def initial_state(request: TaskWorkflowInput, now: datetime) -> TaskState:
+    task = request.task
+    due_at = request.due_at or [end_of_day(m.due) for m in task.milestones]
+    if len(due_at) != len(task.milestones):
+        raise ApplicationError(
+            f"{len(due_at)} due instants for {len(task.milestones)} milestones", non_retryable=True
+        )
+    return TaskState(
+        plan_id=request.plan_id,
+        task=task,
+        policy=request.policy or lifecycle.Policy(),
+        lead_unit=task.lead_units[0] if task.lead_units else None,
+        cooperating_units=[*task.lead_units[1:], *task.cooperating_units],
+        awaiting_reassignment=not task.lead_units,
+        milestones=[
+            MilestoneState(index=index, due=milestone.due, due_at=instant, raw=milestone.raw)
+            for index, (milestone, instant) in enumerate(zip(task.milestones, due_at, strict=True))
+        ],
+        ongoing=task.ongoing or not task.milestones,
+        assigned_at=now,
+    )
 
 
 @workflow.defn(name="TaskWorkflow")
 class TaskWorkflow:
     @workflow.init
     def __init__(self, request: TaskWorkflowInput) -> None:
-        self._plan_id = request.plan_id
-        self._task = request.task
-        self._revision = 1
+        self._input = request
+        self._legacy = False
+        # The placeholder's state, for workflows started before the lifecycle existed.
+        self._held_task: PlanTask = request.task
+        self._held_revision = 1
         self._withdrawn_reason: str | None = None
+        self._state: TaskState | None = request.state
+        self._unrecorded: list[TaskEvent] = []
+        self._schedule = Schedule()
+        self._needs_schedule = True
+        self._attributes_dirty = True
+        self._recorded_seq = request.state.seq if request.state else 0
+        self._alarm_timer: asyncio.Task[None] | None = None
+        self._alarm_timer_at: datetime | None = None
+        self._alarm_rang = False
+        # An update sent with the start (accept right after import) runs before run():
+        # the state must exist from the first activation. run() reports a bad input.
+        if self._state is None and workflow.patched(LIFECYCLE_PATCH):
+            with contextlib.suppress(ApplicationError):
+                self._begin_lifecycle(request)
+
+    def _begin_lifecycle(self, request: TaskWorkflowInput) -> None:
+        self._state = initial_state(request, self._now())
+        overdue = self._state.overdue_days(self._now())
+        self._queue(
+            lifecycle.record(
+                self._state,
+                "assigned",
+                self._now(),
+                unit=self._state.lead_unit,
+                recipients=[u for u in [self._state.lead_unit] if u],
+                overdue_at_import=overdue > 0,
+                overdue_days=overdue,
+            )
+        )
+
+    # ------------------------------------------------------------------ main loop
 
     @workflow.run
     async def run(self, request: TaskWorkflowInput) -> TaskSnapshot:
-        await workflow.wait_condition(lambda: self._withdrawn_reason is not None)
+        if not workflow.patched(LIFECYCLE_PATCH):
+            self._legacy = True
+            await workflow.wait_condition(lambda: self._withdrawn_reason is not None)
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            return self._legacy_snapshot()
+        if self._state is None:
+            self._begin_lifecycle(request)
+        state = self._state_or_fail()
+        while True:
+            if self._needs_schedule:
+                await self._refresh_schedule()
+            self._fire_due_alarms()
+            if self._unrecorded:
+                await self._record()
+                continue  # recording took time: alarms may have come due meanwhile
+            self._upsert_search_attributes()
+            if not state.stage.is_open:
+                break
+            if self._history_is_long():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                if not self._unrecorded:
+                    workflow.continue_as_new(request.model_copy(update={"state": state}))
+                continue
+            await self._wait_for_work()
         await workflow.wait_condition(workflow.all_handlers_finished)
+        if self._unrecorded:
+            await self._record()
         return self.snapshot()
+
+    async def _wait_for_work(self) -> None:
+        """Sleep until an action arrives or the next alarm is due.
+
+        The alarm timer outlives the wait: an action that leaves the next alarm where it was
+        keeps the same timer, instead of cancelling and starting one (two history events)
+        on every action.
+        """
+        next_at = self._schedule.next_at(set(self._state_or_fail().fired_alarms))
+        timer_spent = self._alarm_timer is None or self._alarm_timer.done()
+        if next_at != self._alarm_timer_at or timer_spent:
+            if self._alarm_timer is not None and not self._alarm_timer.done():
+                self._alarm_timer.cancel()
+            self._alarm_timer = None
+            self._alarm_timer_at = next_at
+            self._alarm_rang = False
+            if next_at is not None:
+                self._alarm_timer = asyncio.create_task(self._ring_at(next_at))
+        await workflow.wait_condition(
+            lambda: bool(self._unrecorded) or self._needs_schedule or self._alarm_rang
+        )
+        self._alarm_rang = False
+
+    async def _ring_at(self, at: datetime) -> None:
+        await workflow.sleep(
+            max(at - self._now(), timedelta(0)), summary="next reminder or escalation"
+        )
+        self._alarm_rang = True
+
+    async def _refresh_schedule(self) -> None:
+        state = self._state_or_fail()
+        self._needs_schedule = False
+        self._schedule = await workflow.execute_local_activity(
+            PLAN_TASK_SCHEDULE,
+            state,
+            result_type=Schedule,
+            start_to_close_timeout=timedelta(seconds=30),
+        )
+        for milestone in state.milestones:
+            milestone.extension_deadline = self._schedule.extension_deadlines.get(
+                milestone.index, milestone.extension_deadline
+            )
+        for signoff in state.signoffs:
+            if signoff.decision == "pending" and signoff.window_ends is None:
+                signoff.window_ends = self._schedule.signoff_windows.get(signoff.unit)
+
+    def _fire_due_alarms(self) -> None:
+        state = self._state_or_fail()
+        now = self._now()
+        to_fire, to_skip = due_alarms(self._schedule, set(state.fired_alarms), now)
+        for alarm in to_skip:
+            state.fired_alarms.append(alarm.key)
+        for alarm in to_fire:
+            state.fired_alarms.append(alarm.key)
+            self._fire(alarm, now, skipped=len(to_skip))
+        if to_fire or to_skip:
+            self._attributes_dirty = True
+
+    def _fire(self, alarm: Alarm, now: datetime, skipped: int) -> None:
+        state = self._state_or_fail()
+        if not state.stage.is_open:
+            return
+        if alarm.kind is AlarmKind.SIGNOFF_WINDOW:
+            pending = any(s.unit == alarm.unit and s.decision == "pending" for s in state.signoffs)
+            if pending and alarm.unit is not None and state.stage is Stage.SIGNOFF:
+                self._queue(*lifecycle.apply_deemed_consent(state, alarm.unit, now))
+                self._needs_schedule = True
+            return
+        if alarm.kind is AlarmKind.ESCALATION and alarm.level:
+            state.escalation_level = max(state.escalation_level, alarm.level)
+        if alarm.kind is AlarmKind.PROGRESS:
+            state.last_progress_reminder_at = now
+            self._needs_schedule = True
+        self._queue(
+            lifecycle.record(
+                state,
+                alarm.kind.value,
+                now,
+                unit=alarm.unit,
+                stage_before=state.stage,
+                milestone=alarm.milestone,
+                level=alarm.level,
+                recipients=alarm.recipients,
+                scheduled_for=alarm.at.isoformat(),
+                superseded_alarms=skipped,
+            )
+        )
+
+    async def _record(self) -> None:
+        state = self._state_or_fail()
+        batch, self._unrecorded = self._unrecorded, []
+        await workflow.execute_activity(
+            RECORD_TASK_EVENTS,
+            RecordEvents(
+                workflow_id=workflow.info().workflow_id,
+                events=batch,
+                projection=projection_of(state),
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=_RECORD_RETRY,
+        )
+        self._recorded_seq = max(event.seq for event in batch)
+
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= self._input.continue_as_new_after_events
+        )
+
+    def _upsert_search_attributes(self) -> None:
+        if not self._input.search_attributes or not self._attributes_dirty:
+            return
+        self._attributes_dirty = False
+        state = self._state_or_fail()
+        milestone = state.current_milestone
+        wanted: list[tuple[Any, Any]] = [
+            (PLAN_ATTRIBUTE, state.plan_id),
+            (STAGE_ATTRIBUTE, state.stage.value),
+            (OVERDUE_ATTRIBUTE, state.overdue_days(self._now()) > 0),
+            (LEAD_UNIT_ATTRIBUTE, state.lead_unit),
+            (NEXT_DUE_ATTRIBUTE, milestone.due_at if milestone else None),
+        ]
+        current = workflow.info().typed_search_attributes
+        updates: list[SearchAttributeUpdate[Any]] = [
+            key.value_set(value) if value is not None else key.value_unset()
+            for key, value in wanted
+            if current.get(key) != value
+        ]
+        if updates:
+            # Each upsert is a history event: send only what changed.
+            workflow.upsert_search_attributes(updates)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _now(self) -> datetime:
+        """The plan's clock: the server's, less the offset a simulation runs at."""
+        return workflow.now() - self._input.clock_offset
+
+    def _state_or_fail(self) -> TaskState:
+        if self._state is None:
+            raise ApplicationError("the task has not started its lifecycle", non_retryable=True)
+        return self._state
+
+    def _queue(self, *events: TaskEvent) -> None:
+        self._unrecorded.extend(events)
+        self._attributes_dirty = True
+
+    def _already_applied(self) -> dict[str, Any] | None:
+        info = workflow.current_update_info()
+        if info is None or self._state is None:
+            return None
+        return self._state.applied_updates.get(info.id)
+
+    def _remember(self, result: dict[str, Any]) -> ActionResult:
+        info = workflow.current_update_info()
+        state = self._state_or_fail()
+        if info is not None:
+            state.applied_updates[info.id] = result
+            for stale in list(state.applied_updates)[:-APPLIED_UPDATES_KEPT]:
+                del state.applied_updates[stale]
+        return ActionResult.model_validate(result)
+
+    def _validate(self, check: Any, *args: Any) -> None:
+        """Run a domain check for a validator: a rejection carries the domain's reason."""
+        if self._legacy:
+            raise ApplicationError("this task predates the lifecycle and only holds its task")
+        if self._already_applied() is not None:
+            return  # a retry of an applied request: the handler returns the first result
+        try:
+            check(self._state_or_fail(), *args)
+        except LifecycleError as error:
+            raise ApplicationError(str(error), type="LifecycleError", non_retryable=True) from None
+
+    def _act(self, events: list[TaskEvent], *, reschedule: bool = True) -> ActionResult:
+        self._queue(*events)
+        if reschedule:
+            self._needs_schedule = True
+        return self._remember(action_result(self._state_or_fail()))
+
+    # ------------------------------------------------------------------ queries
 
     @workflow.query
     def snapshot(self) -> TaskSnapshot:
+        if self._legacy or self._state is None:
+            return self._legacy_snapshot()
+        state = self._state
+        now = self._now()
+        milestone = state.current_milestone
+        yellow_from = self._schedule.yellow_from.get(milestone.index) if milestone else None
         return TaskSnapshot(
-            plan_id=self._plan_id,
-            task=self._task,
-            status="withdrawn" if self._withdrawn_reason is not None else "held",
-            revision=self._revision,
-            withdrawn_reason=self._withdrawn_reason,
+            workflow_id=workflow.info().workflow_id,
+            state=state,
+            overdue_days=state.overdue_days(now),
+            status_light=state.status_light(now, yellow_from),
+            next_alarm_at=self._schedule.next_at(set(state.fired_alarms)),
+            schedule=self._schedule,
+            recorded_seq=self._recorded_seq,
+        )
+
+    def _legacy_snapshot(self) -> TaskSnapshot:
+        state = TaskState(
+            plan_id=self._input.plan_id,
+            task=self._held_task,
+            assigned_at=workflow.info().start_time,
+            stage=Stage.CANCELLED if self._withdrawn_reason else Stage.ASSIGNED,
+            close_reason=self._withdrawn_reason,
+        )
+        return TaskSnapshot(
+            workflow_id=workflow.info().workflow_id,
+            state=state,
+            overdue_days=0,
+            status_light="none",
+        )
+
+    # ------------------------------------------------------------------ lead unit
+
+    @workflow.update
+    def accept(self, action: Accept) -> ActionResult:
+        """承办: the lead unit takes the task on."""
+        if (done := self._already_applied()) is not None:
+            return ActionResult.model_validate(done)
+        return self._act(lifecycle.apply_accept(self._state_or_fail(), action.actor, self._now()))
+
+    @accept.validator
+    def _validate_accept(self, action: Accept) -> None:
+        self._validate(lifecycle.check_accept, action.actor)
+
+    @workflow.update
+    def refuse(self, action: Refuse) -> ActionResult:
+        """退回交办: the lead unit says the task is outside its remit."""
+        if (done := self._already_applied()) is not None:
+            return ActionResult.model_validate(done)
+        state = self._state_or_fail()
+        return self._act(lifecycle.apply_refuse(state, action.actor, action.reason, self._now()))
+
+    @refuse.validator
+    def _validate_refuse(self, action: Refuse) -> None:
+        self._validate(lifecycle.check_refuse, action.actor, action.reason)
+
+    @workflow.update
+    def report_progress(self, action: ReportProgress) -> ActionResult:
+        if (done := self._already_applied()) is not None:
+            return ActionResult.model_validate(done)
+        state = self._state_or_fail()
+        events = lifecycle.apply_progress(
+            state, action.actor, action.percent, action.text, action.evidence, self._now()
+        )
+        # Only a long task's monthly progress reminder depends on the last report.
+        return self._act(events, reschedule=owes_monthly_progress(state))
+
+    @report_progress.validator
+    def _validate_report_progress(self, action: ReportProgress) -> None:
+        self._validate(lifecycle.check_progress, action.actor, action.percent, action.text)
+
+    @workflow.update
+    def submit(self, action: Submit) -> ActionResult:
+        """The lead unit reports the current milestone (or the task) done, with evidence."""
+        if (done := self._already_applied()) is not None:
+            return ActionResult.model_validate(done)
+        state = self._state_or_fail()
+        return self._act(
+            lifecycle.apply_submit(
+                state, action.actor, action.summary, action.evidence, self._now()
+            )
+        )
+
+    @submit.validator
+    def _validate_submit(self, action: Submit) -> None:
+        self._validate(lifecycle.check_submit, action.actor, action.summary)
+
+    @workflow.update
+    def request_extension(self, action: RequestExtension) -> ActionResult:
+        if (done := self._already_applied()) is not None:
+            return ActionResult.model_validate(done)
+        state = self._state_or_fail()
+        events = lifecycle.apply_request_extension(
+            state, action.actor, action.new_due, action.reason, self._now()
+        )
+        return self._act(events, reschedule=False)
+
+    @request_extension.validator
+    def _validate_request_extension(self, action: RequestExtension) -> None:
+        self._validate(
+            lifecycle.check_request_extension,
+            action.actor,
+            action.new_due,
+            action.reason,
+            self._now(),
+        )
+
+    # ------------------------------------------------------------------ cooperating units
+
+    @workflow.update
+    def sign_off(self, action: SignOff) -> ActionResult:
+        """会签: a cooperating unit approves the lead's submission, or objects with a reason."""
+        if (done := self._already_applied()) is not None:
+            return ActionResult.model_validate(done)
+        state = self._state_or_fail()
+        events = lifecycle.apply_signoff(
+            state, action.actor, action.approve, action.reason, self._now()
+        )
+        # An approval changes no timer (review, like sign-off, pauses the deadline alarms;
+        # a decided unit's window alarm finds nothing pending); an objection restarts them.
+        return self._act(events, reschedule=not action.approve)
+
+    @sign_off.validator
+    def _validate_sign_off(self, action: SignOff) -> None:
+        self._validate(lifecycle.check_signoff, action.actor, action.approve, action.reason)
+
+    # ------------------------------------------------------------------ coordinator
+
+    @workflow.update
+    def review(self, action: Review) -> ActionResult:
+        """审核: the coordinator approves (the milestone, or the task, is done) or returns it."""
+        if (done := self._already_applied()) is not None:
+            return ActionResult.model_validate(done)
+        state = self._state_or_fail()
+        events = lifecycle.apply_review(
+            state, action.actor, action.approve, action.reason, self._now()
+        )
+        return self._act(events)
+
+    @review.validator
+    def _validate_review(self, action: Review) -> None:
+        self._validate(lifecycle.check_review, action.actor, action.approve, action.reason)
+
+    @workflow.update
+    def decide_extension(self, action: DecideExtension) -> ActionResult:
+        if (done := self._already_applied()) is not None:
+            return ActionResult.model_validate(done)
+        state = self._state_or_fail()
+        request = state.pending_extension
+        new_due_at = end_of_day(request.requested_due) if request and action.approve else None
+        if request is not None and action.approve and self._input.due_at:
+            # A test clock: move the instant by as much as the date moved.
+            old = state.milestones[request.milestone]
+            new_due_at = old.due_at + (request.requested_due - old.due)
+        events = lifecycle.apply_decide_extension(
+            state, action.actor, action.approve, action.reason, new_due_at, self._now()
+        )
+        return self._act(events)
+
+    @decide_extension.validator
+    def _validate_decide_extension(self, action: DecideExtension) -> None:
+        self._validate(
+            lifecycle.check_decide_extension, action.actor, action.approve, action.reason
         )
 
     @workflow.update
+    def reassign(self, action: Reassign) -> ActionResult:
+        if (done := self._already_applied()) is not None:
+            return ActionResult.model_validate(done)
+        state = self._state_or_fail()
+        return self._act(lifecycle.apply_reassign(state, action.actor, action.unit, self._now()))
+
+    @reassign.validator
+    def _validate_reassign(self, action: Reassign) -> None:
+        self._validate(lifecycle.check_reassign, action.actor, action.unit)
+
+    @workflow.update
+    def cancel(self, action: Cancel) -> ActionResult:
+        """撤销: the coordinator closes the task; every pending timer stops with it."""
+        if (done := self._already_applied()) is not None:
+            return ActionResult.model_validate(done)
+        state = self._state_or_fail()
+        return self._act(lifecycle.apply_cancel(state, action.actor, action.reason, self._now()))
+
+    @cancel.validator
+    def _validate_cancel(self, action: Cancel) -> None:
+        self._validate(lifecycle.check_cancel, action.actor, action.reason)
+
+    # ------------------------------------------------------------------ re-import
+
+    @workflow.update
     def revise(self, task: PlanTask) -> int:
-        """Replace the held task with a re-imported reading; returns the new revision."""
-        self._task = task
-        self._revision += 1
-        return self._revision
+        """A re-import changed the task: take its new text, units and due dates."""
+        if self._legacy:
+            self._held_task = task
+            self._held_revision += 1
+            return self._held_revision
+        state = self._state_or_fail()
+        state.task = task
+        if len(task.milestones) == len(state.milestones):
+            for milestone, revised in zip(state.milestones, task.milestones, strict=True):
+                if milestone.done_at is None and milestone.due != revised.due:
+                    milestone.due = revised.due
+                    milestone.due_at = end_of_day(revised.due)
+        self._queue(lifecycle.record(state, "revised", self._now(), stage_before=state.stage))
+        self._needs_schedule = True
+        return state.seq
 
     @revise.validator
     def _validate_revise(self, task: PlanTask) -> None:
-        if task.id != self._task.id:
-            raise ApplicationError(f"task {task.id} cannot revise task {self._task.id}")
-        if self._withdrawn_reason is not None:
-            raise ApplicationError(f"task {self._task.id} was withdrawn")
+        current = self._held_task if self._legacy else self._state_or_fail().task
+        if task.id != current.id:
+            raise ApplicationError(f"task {task.id} cannot revise task {current.id}")
+        if self._legacy and self._withdrawn_reason is not None:
+            raise ApplicationError(f"task {current.id} was withdrawn")
+        if not self._legacy and not self._state_or_fail().stage.is_open:
+            raise ApplicationError(f"task {current.id} is closed")
 
     @workflow.update
     def withdraw(self, withdrawal: Withdrawal) -> None:
-        """The task is gone from its plan: stop holding it."""
-        self._withdrawn_reason = withdrawal.reason
+        """The task left its plan: it is cancelled, by the system, with the reason."""
+        if self._legacy:
+            self._withdrawn_reason = withdrawal.reason
+            return
+        state = self._state_or_fail()
+        self._act(lifecycle.apply_cancel(state, SYSTEM, withdrawal.reason, self._now()))
 
     @withdraw.validator
     def _validate_withdraw(self, withdrawal: Withdrawal) -> None:
         if not withdrawal.reason.strip():
             raise ApplicationError("a withdrawal needs a reason")
-        if self._withdrawn_reason is not None:
-            raise ApplicationError(f"task {self._task.id} was already withdrawn")
+        closed = (
+            self._withdrawn_reason is not None
+            if self._legacy
+            else not self._state_or_fail().stage.is_open
+        )
+        if closed:
+            raise ApplicationError("the task was already withdrawn or closed")

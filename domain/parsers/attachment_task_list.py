@@ -49,7 +49,10 @@ from dataclasses import dataclass, field
 
 from domain.deadlines import DeadlineContext, find_deadlines, implicit_deadline
 from domain.parsers.common import (
+    NOTICE_TITLE,
     PER_LEAD,
+    SECTION_MARKER,
+    SUBSECTION_MARKER,
     SourceDocument,
     ambiguous_date_warnings,
     build_task,
@@ -59,6 +62,7 @@ from domain.parsers.common import (
     plan_id_from_file,
     roles_from_cell,
     split_per_lead,
+    unsplit_group_lead_warning,
 )
 from domain.plan import ParsedPlan, ParseWarning, Plan, PlanTask, TaskFlag
 from domain.units import UnitDirectory, split_units
@@ -67,10 +71,7 @@ FORMAT = "attachment-task-list"
 
 _ATTACHMENT = re.compile(r"附件\s*(?P<number>\d+)")
 _ROW_NUMBER = re.compile(r"\d{1,3}")
-_SECTION = re.compile(r"[一二三四五六七八九十]+、")
-_SUBSECTION = re.compile(r"（[一二三四五六七八九十]+）")
 _LEADING_DATE = re.compile(r"\d{4}年")
-_NOTICE = re.compile(r"^(?P<issuer>[^：]+?)关于印发(?P<title>.+?)的通知$")
 # A name in a 责任单位 cell: an organisation, optionally with its second nameplate
 # ("市发展改革委（物价局）"); sub-headings and sentences never end like this.
 _UNIT_NAME = re.compile(
@@ -152,9 +153,10 @@ PARSER = AttachmentTaskListParser()
 def _plan(document: SourceDocument) -> Plan:
     issuer = title = None
     for line in document.lines:
-        notice = _NOTICE.match(line)
-        if notice:
-            issuer, title = notice["issuer"], notice["title"].strip("《》")
+        notice = NOTICE_TITLE.match(line)
+        if notice and notice["printed"] and notice["subject"].endswith("的通知"):
+            issuer = notice["issuer"]
+            title = notice["subject"].removesuffix("的通知").strip("《》")
             break
     if title is None:
         raise document.error(None, "expected the notice title '…关于印发<plan>的通知'")
@@ -323,10 +325,10 @@ class _RowReader:
         position = 0
         while position < len(cells):
             text = cells[position].text
-            if _SECTION.match(text):
+            if SECTION_MARKER.match(text):
                 if _heading(text) != self.headings.section:
                     self.headings = _Headings(section=_heading(text))
-            elif _SUBSECTION.match(text):
+            elif SUBSECTION_MARKER.match(text):
                 self.headings.subsection = _heading(text)
                 self.headings.sub_heading = None
             else:
@@ -399,12 +401,7 @@ class _RowReader:
         cell = unit.text if unit else ""
         per_lead = split_per_lead(cell, self.directory, self.groups)
         if per_lead is not None and len(per_lead) == 1:
-            self._warn(
-                span[0],
-                "unsplit_group_lead",
-                f"'{cell}' says 分别牵头 but names one lead; assign the lead units",
-                task_id,
-            )
+            self.warnings.append(unsplit_group_lead_warning(cell, span[0], task_id))
         roles_list = per_lead or [roles_from_cell(cell, self.directory, self.groups)]
         tasks = []
         for offset, roles in enumerate(roles_list):

@@ -73,6 +73,23 @@ class Parser(Protocol):
 
 # "A、B分别牵头负责，C": A and B each lead their own part, C cooperates with each.
 PER_LEAD = re.compile(r"分别牵头(?:负责)?")
+# A year as documents write it ("2018年"); plans of this century only.
+YEAR = re.compile(r"(20\d{2})年")
+# Chinese-numeral headings: "一、" opens a section, "（一）" a subsection; a heading cell of
+# a table may also be "一." or "第一部分".
+CHINESE_NUMERAL = "[一二三四五六七八九十]+"
+SECTION_MARKER = re.compile(rf"{CHINESE_NUMERAL}、")
+SUBSECTION_MARKER = re.compile(rf"（{CHINESE_NUMERAL}）")
+HEADING_MARKER = re.compile(
+    rf"^(?:{CHINESE_NUMERAL}[、.．]|（{CHINESE_NUMERAL}）|第{CHINESE_NUMERAL}部分)"
+)
+# How the name of an issuing body ends: a government, its office, a bureau or commission.
+ISSUING_BODY_END = "(?:政府|办公室|办公厅|委员会|领导小组|局|委|办)"
+# The notice that issues a plan: "<issuer>关于印发<plan>的通知" or "<issuer>关于<subject>…".
+# A cited title (in 《》) or a labelled field ("信息名称：…") is not a notice's own title line.
+NOTICE_TITLE = re.compile(
+    rf"^(?P<issuer>[^《》：，。；]+?{ISSUING_BODY_END})关于(?P<printed>印发)?(?P<subject>.+)$"
+)
 _DOCUMENT_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,8}〔\d{4}〕\d+号")
 _CHINESE_DATE = re.compile(r"(?P<y>\d{4})年(?P<m>\d{1,2})月(?P<d>\d{1,2})日")
 _ISO_DATE = re.compile(r"(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})")
@@ -109,12 +126,18 @@ def find_plan_period(title: str, fallback_year: int | None = None) -> tuple[int,
     for name, years in _FIVE_YEAR.items():
         if name in title:
             return years
-    year = re.search(r"(20\d{2})年", title)
+    year = YEAR.search(title)
     if year:
         return int(year.group(1)), int(year.group(1))
     if fallback_year is not None:
         return fallback_year, fallback_year
     return None
+
+
+def notice_issuer(line: str) -> str | None:
+    """The issuing office of a notice's title line ("滁州市人民政府办公室关于印发…的通知")."""
+    match = NOTICE_TITLE.match(line)
+    return match["issuer"] if match else None
 
 
 def plan_id_from_file(file: str) -> str:
@@ -202,11 +225,14 @@ def split_per_lead(
     cell: str,
     directory: UnitDirectory,
     document_groups: Mapping[str, Sequence[str]] | None = None,
+    cooperating_cell: str = "",
 ) -> list[Roles] | None:
-    """Roles for "A、B分别牵头，C": one per lead, C cooperating in each; None without 分别牵头.
+    """Roles for "A、B分别牵头，C配合": one per lead, C cooperating in each; None without 分别牵头.
 
-    A lead that is a group with known members splits into those members. One lead alone
-    (a group nobody lists) gives one Roles without the SPLIT_PER_LEAD flag.
+    ``cooperating_cell`` is a separate 配合 column's cell, when the table has one: its units
+    cooperate in each part too. A lead that is a group with known members splits into
+    those members. One lead alone (a group nobody lists) gives one Roles without the
+    SPLIT_PER_LEAD flag: see :func:`unsplit_group_lead_warning`.
     """
     marker = PER_LEAD.search(cell)
     if marker is None:
@@ -217,7 +243,8 @@ def split_per_lead(
         for unit in members if members is not None else [directory.resolve(name)]:
             if unit not in leads:
                 leads.append(unit)
-    cooperating = cell[marker.end() :].strip("，、；")
+    rest = cell[marker.end() :].strip("，、；,; ").removesuffix("配合").strip("，、；,; ")
+    cooperating = "、".join(part for part in (rest, cooperating_cell) if part)
     result: list[Roles] = []
     for lead in leads:
         roles = roles_from_columns(lead, cooperating, directory, document_groups)
@@ -225,6 +252,17 @@ def split_per_lead(
         roles.flags = [*roles.flags, TaskFlag.SPLIT_PER_LEAD] if len(leads) > 1 else roles.flags
         result.append(roles)
     return result
+
+
+def unsplit_group_lead_warning(cell: str, line: int, task_id: str) -> ParseWarning:
+    """The warning for a 分别牵头 cell with one lead only (split_per_lead gave one Roles)."""
+    return ParseWarning(
+        line=line,
+        code="unsplit_group_lead",
+        message=f"“{cell}” says 分别牵头 (each lead its own part) but names a single lead, "
+        "a group whose member units nobody lists: kept as one task; assign the lead units",
+        task_id=task_id,
+    )
 
 
 # ---------------------------------------------------------------- deadlines
@@ -288,6 +326,11 @@ def build_task(
     ``deadline_text`` is a dedicated deadline cell (时限 / 序时进度 column): every date in it
     counts, even without 前. Without it, deadlines are read from ``text``. Deadline phrases
     naming impossible days become warnings on ``warnings``.
+
+    ``starts`` ("X年起") is kept only when it is not later than the task's first milestone:
+    a start after the first deadline belongs to some other clause of the text (东营 task 3:
+    "2018年起，市级财政不再安排…" follows its own 2017-10-31 milestone and is a funding
+    rule, not the day the work starts).
     """
     task_id = f"{seq}" if part is None else f"{seq}-{part}"
     deadlines = task_deadlines(
@@ -302,6 +345,9 @@ def build_task(
                 ParseWarning(line=lines[0], code="bad_date", message=problem, task_id=task_id)
             )
     flags = list(dict.fromkeys([*roles.flags, *deadlines.flags, *extra_flags]))
+    starts = deadlines.starts
+    if starts is not None and deadlines.milestones and starts > deadlines.milestones[0].due:
+        starts = None
     return PlanTask(
         id=task_id,
         seq=seq,
@@ -313,7 +359,7 @@ def build_task(
         milestones=deadlines.milestones,
         recurrence=deadlines.recurrence,
         ongoing=deadlines.ongoing,
-        starts=deadlines.starts,
+        starts=starts,
         source=document.provenance(*lines),
         flags=flags,
     )

@@ -25,9 +25,16 @@ How a row's lines are told apart, from the end of the row backwards:
   outer cells); two or three lines give the whole path from the top; none inherits it.
 
 A row is cut off when the document ends inside it: the last row with neither a unit line
-nor a flag line. It is kept as a task with the lines it has as its text, no category and no
-unit (flags TRUNCATED and NO_UNIT), and a ``truncated_row`` warning, so the coordinator
-completes it rather than losing it. Deadlines default to the plan year's end, implicit.
+nor a flag line. It is kept as a task with the lines it has as its text, no unit (flags
+TRUNCATED and NO_UNIT), and a ``truncated_row`` warning, so the coordinator completes it
+rather than losing it. Deadlines default to the plan year's end, implicit. Its category is
+the row above's, as for any row without category cells. When the row kept a single line
+shaped like a category cell (a short heading without punctuation: row 47's
+"安全保密监管和标准规范建设" is the next 2016-2020 category, the plan text under it lost),
+the line still becomes the text, so that nothing kept is hidden, and the warning says that
+it may be a category instead and which category is shown: a coordinator reading the task
+sees both readings and completes it, rather than finding a heading filed as a task text
+without comment or a category made up from one line.
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ from domain.parsers.common import (
     find_document_number,
     find_issue_date,
     find_plan_period,
+    notice_issuer,
     plan_id_from_file,
     roles_from_cell,
 )
@@ -90,7 +98,8 @@ _UNIT_SUFFIXES = (
 _MAX_UNIT_NAME = 20
 _MAX_UNIT_TAIL = 8
 _SENTENCE_PUNCTUATION = re.compile(r"[。；：！？“”]")
-_ISSUER = re.compile(r"^(?P<issuer>.+?(?:办公室|人民政府|办公厅))关于印发")
+_ANY_PUNCTUATION = re.compile(r"[。；：！？“”，、（）]")
+_MAX_CATEGORY_CELL = 30
 
 
 @dataclass(frozen=True)
@@ -196,7 +205,7 @@ def _plan(document: SourceDocument, header: _Header) -> Plan:
         raise document.error(
             header.first_line, "expected the plan year in the title or a 20XX年计划 column"
         )
-    issuer = next((m["issuer"] for line in before if (m := _ISSUER.match(line))), None)
+    issuer = next((issuer for line in before if (issuer := notice_issuer(line))), None)
     return Plan(
         id=plan_id_from_file(document.file),
         title=title,
@@ -251,7 +260,7 @@ def _row_task(
     span = (row.number_line, row.last_line)
     if is_last and unit_start is None and flag_count == 0:
         return (
-            _truncated_task(document, row, cells, context, annual, warnings),
+            _truncated_task(document, row, cells, category_above, context, annual, warnings),
             category_above,
             unit_cell_above,
         )
@@ -331,6 +340,7 @@ def _truncated_task(
     document: SourceDocument,
     row: _Row,
     cells: list[_Cell],
+    category_above: list[str],
     context: DeadlineContext,
     annual: bool,
     warnings: list[ParseWarning],
@@ -339,7 +349,7 @@ def _truncated_task(
         document,
         seq=row.seq,
         part=None,
-        category=[],
+        category=category_above,
         text="".join(cell.text for cell in cells),
         roles=Roles([], [], [TaskFlag.NO_UNIT]),
         lines=(row.number_line, row.last_line),
@@ -349,18 +359,29 @@ def _truncated_task(
         warnings=warnings,
     )
     kept = "、".join(cell.text for cell in cells) or "nothing"
-    warnings.append(
-        ParseWarning(
-            line=row.number_line,
-            code="truncated_row",
-            message=(
-                f"row {row.seq} is cut off at the end of the document (kept: {kept}); "
-                "its plan text and 责任单位 are missing: complete the task by hand"
-            ),
-            task_id=task.id,
+    shown = " › ".join(category_above) or "none"
+    if len(cells) == 1 and _looks_like_category(cells[0].text):
+        message = (
+            f"row {row.seq} is cut off at the end of the document: it kept one line, "
+            f"“{kept}”, read as its plan text, but the line reads like a category heading "
+            f"and may be the row's category, its plan text lost; the category shown is the "
+            f"row above's ({shown}). Its 责任单位 is missing: complete the task by hand"
         )
+    else:
+        message = (
+            f"row {row.seq} is cut off at the end of the document (kept: {kept}); "
+            f"its 责任单位 and maybe part of its plan text are missing; the category shown "
+            f"is the row above's ({shown}): complete the task by hand"
+        )
+    warnings.append(
+        ParseWarning(line=row.number_line, code="truncated_row", message=message, task_id=task.id)
     )
     return task
+
+
+def _looks_like_category(text: str) -> bool:
+    """A short line without punctuation, as the 2016-2020 category cells are."""
+    return len(text) <= _MAX_CATEGORY_CELL and not _ANY_PUNCTUATION.search(text)
 
 
 # ---------------------------------------------------------------- unit cells

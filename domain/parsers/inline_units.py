@@ -16,8 +16,10 @@ Where the text is cut:
 * An item with several unit parentheses is a list ("2017年重点整合以下政务数据：——人口数据
   （责任单位：…）——法人数据（责任单位：…）"): each entry becomes one part of the item's
   task (ids "7-1", "7-2", …). The item's title sentence becomes a category level, and each
-  part's text is the sentence introducing the list followed by the entry, so that it reads
-  as a task on its own.
+  part's text is the rest of the item's preamble (its body, e.g. "按照“突出重点、急用先行”
+  原则…资源共享。", and the sentence introducing the list) followed by the entry, so that
+  it reads as a task on its own and no sentence of the item is lost. A preamble that is one
+  sentence only is both the category level and the start of each part's text.
 * The notice ends with its signature ("东营市人民政府办公室2017年6月8日…"); the body stops
   there.
 * A section in which no item names a unit, headed as safeguards (保障措施, 组织实施,
@@ -46,6 +48,7 @@ from domain.parsers.common import (
     find_document_number,
     find_issue_date,
     find_plan_period,
+    notice_issuer,
     plan_id_from_file,
     roles_from_cell,
 )
@@ -64,7 +67,6 @@ _ISSUER_FIELD = re.compile(r"^(?:发布部门|发文机关|发布机构)：(?P<i
 _ISSUE_DATE_FIELD = re.compile(
     r"^(?:发布时间|发布日期|成文日期)：(?P<y>\d{4})[年-](?P<m>\d{1,2})[月-](?P<d>\d{1,2})"
 )
-_ISSUER_IN_TITLE = re.compile(r"^(?P<issuer>.+?(?:办公室|人民政府|办公厅))关于")
 _SIGNATURE_DATE = r"\d{4}年\d{1,2}月\d{1,2}日"
 _TEXT_END_PUNCTUATION = "。；，："
 _DIGITS = "一二三四五六七八九"
@@ -142,7 +144,7 @@ class _Item:
     end: int
     title: str
     entries: list[_Entry] = field(default_factory=list)
-    lead_in: str = ""  # the sentence introducing a list of entries
+    lead_in: str = ""  # a list's preamble after the title: its body and the list's lead-in
 
     @property
     def has_units(self) -> bool:
@@ -212,8 +214,8 @@ def _plan(document: SourceDocument, header_lines: Sequence[str], body: _Body) ->
     if period is None:
         raise document.error(1, "expected the plan year in the title (e.g. 2017年)")
     issuer = next((m["issuer"] for line in header_lines if (m := _ISSUER_FIELD.match(line))), None)
-    if issuer is None and (in_title := _ISSUER_IN_TITLE.match(title)):
-        issuer = in_title["issuer"]
+    if issuer is None:
+        issuer = notice_issuer(title)
     return Plan(
         id=plan_id_from_file(document.file),
         title=title,
@@ -333,14 +335,22 @@ def _item(
 
 
 def _split_list_preamble(item: _Item) -> None:
-    """Separate the item's preamble from its first list entry; keep the list's lead-in."""
+    """Separate the item's preamble from its first list entry; every part repeats it.
+
+    The preamble's first sentence is the item's title (a category level); the sentences
+    after it (the body and the list's lead-in) start each part's text.
+    """
     first = item.entries[0]
     preamble, found, entry = first.text.partition(_LIST_ENTRY)
     if not found:
         return
     first.text = entry
     sentences = [sentence for sentence in re.split(r"(?<=。)", preamble) if sentence]
-    item.lead_in = sentences[-1] if len(sentences) > 1 else ""
+    if len(sentences) > 1:
+        item.lead_in = "".join(sentences[1:])
+    else:  # no title sentence of its own: the whole preamble titles the list and leads in
+        item.title = preamble.rstrip(_TEXT_END_PUNCTUATION)
+        item.lead_in = preamble
     for later in item.entries[1:]:
         later.text = later.text.removeprefix(_LIST_ENTRY)
 

@@ -10,26 +10,38 @@ Rules, as shown to the coordinator:
 
 - Columns: explicit 牵头 and 配合 columns give the roles as written. A 责任单位 column without
   a separate 配合 column is one unit list: its first unit leads, the others cooperate, and
-  the lead is flagged inferred. "A、B分别牵头，C" gives one task per lead unit.
+  the lead is flagged inferred. "A、B分别牵头，C" gives one task per lead unit
+  (:func:`common.split_per_lead`); "市直相关部门分别牵头" names one group nobody lists, so
+  the row stays one task with an ``unsplit_group_lead`` warning.
 - Sequence: the 序号 column when every row has its own positive number; otherwise rows are
-  numbered in order from 1, with a ``renumbered`` warning.
+  numbered in document order from 1, with a ``renumbered`` warning.
 - Category: the 类别/分类 cell; an empty one (a merged cell) repeats the one above. Without
   that column, a row holding only a heading ("一、基础设施") sets the category of the rows
   below it.
 - Deadlines: the 时限 cell, where a plain date counts ("2018-06-30", an Excel date); with an
   empty 时限 cell (or no 时限 column) the dates in the task text. A 时限 cell that names no
   date leaves the plan's default and a ``no_date_in_deadline_cell`` warning.
+- XLSX merged cells: a cell merged down over several rows (a 时限 or 牵头单位 shared by two
+  tasks) holds its value in each of those rows, as Excel shows it; cells merged across
+  columns are not spread sideways.
+- XLSX sheets: every sheet with a task header is read, in workbook order, into one task
+  list. A sheet that cannot be combined (its title names another period, or its header
+  lacks a column) or that holds something but no task header is named in a
+  ``skipped_sheet`` warning, so no row is dropped unseen.
 - Plan title: the title row above the header (a row with one text in it), else the file
   name. Plan period: from the title ("2016-2020年", "2018年…台账"); a title without a year
   makes the plan an annual plan for the latest year written in the deadlines, because a
   ledger is kept for the year its outstanding work runs to (earlier years in it are work
   carried over). Without any year the ledger cannot be dated and is refused.
 - Provenance lines are CSV line numbers (a quoted cell may span several lines) or XLSX row
-  numbers of the sheet that holds the header.
+  numbers of the row's sheet; when several sheets are read, each line also names its
+  sheet ("[sheet 二季度] 2 | …").
 - Bad input: a row with more or fewer cells than the header, or with units and dates but
-  no task text, is a DocumentError naming the row. Empty rows, and rows holding nothing but
-  their 序号 (a template's pre-numbered blank rows), hold nothing to track and are passed
-  over. A sheet without a recognisable header row is not a ledger at all: score 0.
+  no task text, is a DocumentError naming the row; so is a header with no row under it,
+  and a header lacking its unit (or task) column, which names the header and what it
+  lacks. Empty rows, and rows holding nothing but their 序号 (a template's pre-numbered
+  blank rows), hold nothing to track and are passed over. A sheet without anything like a
+  task header is not a ledger at all: score 0.
 """
 
 from __future__ import annotations
@@ -37,19 +49,23 @@ from __future__ import annotations
 import csv
 import re
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from functools import lru_cache
 from io import BytesIO
 from pathlib import PurePath
+from typing import Any
 
 import openpyxl
 
 from domain.deadlines import DeadlineContext
 from domain.errors import DocumentError
 from domain.parsers.common import (
+    HEADING_MARKER,
+    PER_LEAD,
+    YEAR,
     Roles,
     SourceDocument,
     build_task,
@@ -59,6 +75,8 @@ from domain.parsers.common import (
     plan_id_from_file,
     roles_from_cell,
     roles_from_columns,
+    split_per_lead,
+    unsplit_group_lead_warning,
 )
 from domain.plan import ParsedPlan, ParseWarning, Plan, PlanTask, TaskFlag
 from domain.text import decode_document, normalize_line
@@ -165,6 +183,19 @@ def match_header(cells: Sequence[str]) -> HeaderColumns | None:
     columns in all; most of its non-empty cells are recognised column names. The first
     cell naming a column wins if two name the same one.
     """
+    columns = _header_columns(cells)
+    if (
+        columns is None
+        or Column.TASK not in columns.positions
+        or (Column.LEAD not in columns.positions and Column.UNITS not in columns.positions)
+        or len(columns.positions) < 3
+    ):
+        return None
+    return columns
+
+
+def _header_columns(cells: Sequence[str]) -> HeaderColumns | None:
+    """The columns a row names if most of its non-empty cells are column names, else None."""
     trimmed = list(cells)
     while trimmed and not trimmed[-1]:
         trimmed.pop()
@@ -177,13 +208,7 @@ def match_header(cells: Sequence[str]) -> HeaderColumns | None:
         column = header_column(cell)
         if column is not None and column not in positions:
             positions[column] = index
-    recognised = len(positions)
-    if (
-        Column.TASK not in positions
-        or (Column.LEAD not in positions and Column.UNITS not in positions)
-        or recognised < 3
-        or recognised * 2 < non_empty
-    ):
+    if not positions or len(positions) * 2 < non_empty:
         return None
     return HeaderColumns(positions, tuple(trimmed))
 
@@ -226,9 +251,6 @@ def cell_value_text(value: object) -> str:
     return str(value).strip()
 
 
-_SPLIT_PER_LEAD = "分别牵头"
-
-
 def task_roles(
     lead_cell: str | None,
     cooperating_cell: str,
@@ -238,23 +260,22 @@ def task_roles(
     """The roles of one row, one entry per task it becomes (several for "分别牵头").
 
     ``lead_cell`` is None when the table has no explicit lead column; then ``units_cell``
-    is a unit list whose first unit leads.
+    is a unit list whose first unit leads. A 分别牵头 cell naming one lead (a group nobody
+    lists) gives one entry: warn it with :func:`common.unsplit_group_lead_warning`.
     """
     cell = lead_cell if lead_cell is not None else units_cell
-    if _SPLIT_PER_LEAD in cell:
-        leads, _, rest = cell.partition(_SPLIT_PER_LEAD)
-        rest = rest.removeprefix("负责").lstrip("，,；;、 ").removesuffix("配合")
-        cooperating = "、".join(part for part in (rest, cooperating_cell) if part)
-        split: list[Roles] = []
-        for lead in roles_from_columns(leads, "", directory).lead_units:
-            roles = roles_from_columns(lead, cooperating, directory)
-            roles.flags.append(TaskFlag.SPLIT_PER_LEAD)
-            split.append(roles)
-        if split:
-            return split
+    split = split_per_lead(cell, directory, cooperating_cell=cooperating_cell)
+    if split:
+        return split
     if lead_cell is not None:
         return [roles_from_columns(lead_cell, cooperating_cell, directory)]
     return [roles_from_cell(units_cell, directory)]
+
+
+def is_unsplit_group_lead(lead_cell: str | None, units_cell: str, parts: Sequence[Roles]) -> bool:
+    """Whether a row's 分别牵头 cell stayed one task (:func:`task_roles` found one lead)."""
+    cell = lead_cell if lead_cell is not None else units_cell
+    return len(parts) == 1 and PER_LEAD.search(cell) is not None
 
 
 # ---------------------------------------------------------------- grids: rows of cells
@@ -284,6 +305,40 @@ def find_header(rows: Sequence[GridRow]) -> tuple[int, HeaderColumns] | None:
     return None
 
 
+def find_incomplete_header(rows: Sequence[GridRow]) -> tuple[int, HeaderColumns] | None:
+    """A row among the first rows that reads as a task header lacking its task or unit column.
+
+    It names at least three known columns, most of its cells are column names, and it has a
+    task or a unit column but not both (序号 / 任务 / 时限 with no 牵头单位): the table is
+    meant as a task list, so the coordinator is told what is missing rather than that no
+    table was found.
+    """
+    for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        if row.is_empty:
+            continue
+        columns = _header_columns([task_cell_text(cell) for cell in row.cells])
+        if columns is None or len(columns.positions) < 3:
+            continue
+        has_task = Column.TASK in columns.positions
+        has_unit = Column.LEAD in columns.positions or Column.UNITS in columns.positions
+        if has_task != has_unit:
+            return index, columns
+    return None
+
+
+def incomplete_header_message(columns: HeaderColumns, where: str) -> str:
+    """What an incomplete header (see :func:`find_incomplete_header`) lacks, for a message."""
+    missing = (
+        "unit column (牵头单位 or 责任单位)"
+        if Column.TASK in columns.positions
+        else "task column (任务 / 工作任务 / 任务内容)"
+    )
+    return (
+        f"the header at {where} ({columns.describe()}) has no {missing}; a task table needs "
+        "a task column and a 牵头单位 or 责任单位 column"
+    )
+
+
 def title_from_rows(rows: Sequence[GridRow]) -> str | None:
     """The first row above the header holding one text only (a title cell, often merged)."""
     for row in rows:
@@ -295,10 +350,6 @@ def title_from_rows(rows: Sequence[GridRow]) -> str | None:
     return None
 
 
-_HEADING = re.compile(
-    r"^(?:[一二三四五六七八九十]+[、.．]|（[一二三四五六七八九十]+）|第[一二三四五六七八九十]+部分)"
-)
-_YEAR = re.compile(r"(20\d{2})年")
 _TRAILING_PUNCTUATION = "。；;：:，,、 "
 NO_HEADER = (
     "no task table recognised: no header row (序号 / 任务 / 牵头单位 / 配合单位 / 时限) "
@@ -306,8 +357,37 @@ NO_HEADER = (
 )
 
 
+@dataclass(frozen=True)
+class GridTable:
+    """One table of a plan's task list, with how provenance and messages name its rows."""
+
+    document: SourceDocument  # provenance: line N of it is row N of the table
+    rows: Sequence[GridRow]
+    row_name: str  # how a coordinator finds a row, with {} for its number: "line {}"
+    continues: bool = False  # a header-less continuation of the table before it (续表)
+
+    def where(self, line: int) -> str:
+        return self.row_name.format(line)
+
+
+@dataclass(frozen=True)
+class GridSource:
+    """The tables to read as one plan, in document order, with what their container says.
+
+    The first table has the header row; a later table either has its own header row (a
+    second sheet, a 续表 repeating the header) or ``continues`` the table before it.
+    """
+
+    tables: Sequence[GridTable]
+    format: str
+    title: str | None = None  # the container's own title; else the title row, else the name
+    preamble: Sequence[str] = ()  # text before the table (normalised), for 文号 and date
+    warnings: Sequence[ParseWarning] = ()  # what the container could not read (skipped_sheet)
+
+
 @dataclass
 class _Row:
+    table: GridTable
     row: GridRow
     seq_cell: str
     text: str
@@ -318,37 +398,40 @@ class _Row:
     category: list[str]
 
 
-@dataclass(frozen=True)
-class GridSource:
-    """A table to read as a plan, with what its container tells about the plan."""
-
-    document: SourceDocument  # provenance: line N of it is row N of the table
-    rows: Sequence[GridRow]
-    format: str
-    row_name: str  # how a coordinator finds a row, with {} for its number: "line {}"
-    title: str | None = None  # the container's own title; else the title row, else the name
-    preamble: Sequence[str] = ()  # text before the table (normalised), for 文号 and date
-
-    def where(self, line: int) -> str:
-        return self.row_name.format(line)
-
-
 def parse_grid(source: GridSource, directory: UnitDirectory) -> ParsedPlan:
     """The plan a table of tasks holds, following the rules in the module docstring."""
-    document = source.document
-    found = find_header(source.rows)
+    first = source.tables[0]
+    document = first.document
+    found = find_header(first.rows)
     if found is None:
         raise document.error(None, NO_HEADER)
     header_index, columns = found
-    header_line = source.rows[header_index].first_line
-    above = source.rows[:header_index]
+    header_line = first.rows[header_index].first_line
+    above = first.rows[:header_index]
     title = source.title or title_from_rows(above) or normalize_line(PurePath(document.file).stem)
     preamble = [*source.preamble, *(task_cell_text(c) for row in above for c in row.cells if c)]
-    rows = _read_rows(source, columns, header_index)
-    warnings: list[ParseWarning] = []
+    rows: list[_Row] = []
+    category: list[str] = []
+    for table in source.tables:
+        start = 0
+        if not table.continues:
+            found = find_header(table.rows)
+            if found is None:
+                raise table.document.error(None, NO_HEADER)
+            header_at, columns = found
+            start, category = header_at + 1, []
+        read, category = _read_rows(table, columns, start, category)
+        rows.extend(read)
+    if not rows:
+        raise document.error(
+            header_line,
+            f"no task rows under the header at {first.where(header_line)} "
+            f"({columns.describe()}): the table is empty",
+        )
+    warnings: list[ParseWarning] = list(source.warnings)
     period = find_plan_period(title)
     if period is None:
-        years = [int(year) for row in rows for year in _YEAR.findall(row.deadline or row.text)]
+        years = [int(year) for row in rows for year in YEAR.findall(row.deadline or row.text)]
         if not years:
             raise document.error(
                 header_line,
@@ -356,17 +439,18 @@ def parse_grid(source: GridSource, directory: UnitDirectory) -> ParsedPlan:
                 "deadline names a year (write e.g. 2018年 in the title row)",
             )
         period = (max(years), max(years))
-    start, end = period
-    context = DeadlineContext(plan_year=start, period_end=end)
+    start_year, end_year = period
+    context = DeadlineContext(plan_year=start_year, period_end=end_year)
     seqs = _sequence_numbers(rows)
     if seqs is None:
         seqs = list(range(1, len(rows) + 1))
+        tables = f" of the {len(source.tables)} tables" if len(source.tables) > 1 else ""
         warnings.append(
             ParseWarning(
                 line=header_line,
                 code="renumbered",
-                message="the 序号 column does not give each row its own number; "
-                "rows are numbered in order from 1",
+                message=f"the 序号 column{tables} does not give each row its own number; "
+                "rows are numbered in document order from 1",
             )
         )
     tasks: list[PlanTask] = []
@@ -378,8 +462,8 @@ def parse_grid(source: GridSource, directory: UnitDirectory) -> ParsedPlan:
         issuer=None,
         document_number=find_document_number(preamble),
         issue_date=find_issue_date(preamble),
-        period_start=start,
-        period_end=end,
+        period_start=start_year,
+        period_end=end_year,
         source_file=document.file,
         format=source.format,
     )
@@ -391,16 +475,18 @@ def _cell(cells: Sequence[str], columns: HeaderColumns, column: Column | None) -
     return cells[index] if index is not None else ""
 
 
-def _read_rows(source: GridSource, columns: HeaderColumns, header_index: int) -> list[_Row]:
-    """The data rows below the header, checked for shape; heading rows become categories."""
-    document = source.document
+def _read_rows(
+    table: GridTable, columns: HeaderColumns, start: int, category: list[str]
+) -> tuple[list[_Row], list[str]]:
+    """The data rows of ``table`` from index ``start``, checked for shape; heading rows
+    become categories. Returns the rows and the category in force after the last one."""
+    document = table.document
     lead_column: Column | None = Column.LEAD if columns.get(Column.LEAD) is not None else None
     if lead_column is None and columns.get(Column.COOPERATING) is not None:
         lead_column = Column.UNITS  # 责任单位 beside 配合单位: the 责任 unit is the lead
     has_category = columns.get(Column.CATEGORY) is not None
     rows: list[_Row] = []
-    category: list[str] = []
-    for row in source.rows[header_index + 1 :]:
+    for row in table.rows[start:]:
         if row.is_empty:
             continue
         cells = row.cells
@@ -409,7 +495,7 @@ def _read_rows(source: GridSource, columns: HeaderColumns, header_index: int) ->
             count = filled if filled > columns.width else len(cells)
             raise document.error(
                 row.first_line,
-                f"{source.where(row.first_line)} has {count} cells, but the header "
+                f"{table.where(row.first_line)} has {count} cells, but the header "
                 f"({columns.describe()}) has {columns.width} columns",
             )
         text = task_cell_text(_cell(cells, columns, Column.TASK))
@@ -419,14 +505,14 @@ def _read_rows(source: GridSource, columns: HeaderColumns, header_index: int) ->
             continue  # a template's pre-numbered blank row: nothing in it to track
         if not has_category and len(filled_at) == 1:
             heading = task_cell_text(cells[filled_at[0]])
-            if _HEADING.match(heading):
+            if HEADING_MARKER.match(heading):
                 category = [heading.rstrip(_TRAILING_PUNCTUATION)]
                 continue
         if not text:
             task_header = columns.names[columns.positions[Column.TASK]]
             raise document.error(
                 row.first_line,
-                f"{source.where(row.first_line)} has no task text in the {task_header} column",
+                f"{table.where(row.first_line)} has no task text in the {task_header} column",
             )
         category_cell = task_cell_text(_cell(cells, columns, Column.CATEGORY))
         if category_cell:
@@ -434,6 +520,7 @@ def _read_rows(source: GridSource, columns: HeaderColumns, header_index: int) ->
         lead = _cell(cells, columns, lead_column)
         rows.append(
             _Row(
+                table=table,
                 row=row,
                 seq_cell=seq_cell,
                 text=text,
@@ -444,7 +531,7 @@ def _read_rows(source: GridSource, columns: HeaderColumns, header_index: int) ->
                 category=list(category),
             )
         )
-    return rows
+    return rows, category
 
 
 def _whole_number(cell: str) -> int | None:
@@ -473,10 +560,11 @@ def _tasks_of_row(
 ) -> Iterator[PlanTask]:
     parts = task_roles(row.lead, row.cooperating, row.units, directory)
     lines = (row.row.first_line, row.row.last_line)
+    where = row.table.where(lines[0])
     for number, roles in enumerate(parts, start=1):
         part = number if len(parts) > 1 else None
         task = build_task(
-            source.document,
+            row.table.document,
             seq=seq,
             part=part,
             category=row.category,
@@ -488,12 +576,15 @@ def _tasks_of_row(
             deadline_text=row.deadline or None,
             warnings=warnings,
         )
+        if is_unsplit_group_lead(row.lead, row.units, parts):
+            cell = row.lead if row.lead is not None else row.units
+            warnings.append(unsplit_group_lead_warning(cell, lines[0], task.id))
         if TaskFlag.NO_UNIT in task.flags:
             warnings.append(
                 ParseWarning(
                     line=lines[0],
                     code="no_unit",
-                    message=f"{source.where(lines[0])} names no responsible unit",
+                    message=f"{where} names no responsible unit",
                     task_id=task.id,
                 )
             )
@@ -513,6 +604,10 @@ def _tasks_of_row(
 # ---------------------------------------------------------------- CSV and XLSX
 
 _DELIMITERS = (",", "\t", ";")
+_TABLE_FILE_SUFFIXES = {".csv", ".tsv"}
+# A document that holds an incomplete task header (no unit column) is claimed with this
+# low score, so that the coordinator hears what its header lacks instead of "no format".
+_INCOMPLETE_HEADER_SCORE = 10
 
 
 def _csv_document(document: SourceDocument) -> SourceDocument:
@@ -539,8 +634,13 @@ def _csv_rows(document: SourceDocument, lines: Sequence[str], delimiter: str) ->
     return rows
 
 
-def _csv_delimiter(document: SourceDocument) -> str | None:
-    """The delimiter under which one of the first rows is a task header, or None."""
+_HeaderFinder = Callable[[Sequence[GridRow]], tuple[int, HeaderColumns] | None]
+
+
+def _csv_header(
+    document: SourceDocument, finder: _HeaderFinder
+) -> tuple[str, GridRow, HeaderColumns] | None:
+    """The delimiter under which ``finder`` finds a header in the first rows, with it."""
     head = document.raw_lines[:HEADER_SEARCH_ROWS]
     for delimiter in _DELIMITERS:
         if not any(delimiter in line for line in head):
@@ -549,9 +649,22 @@ def _csv_delimiter(document: SourceDocument) -> str | None:
             rows = _csv_rows(document, head, delimiter)
         except DocumentError:
             continue
-        if find_header(rows) is not None:
-            return delimiter
+        found = finder(rows)
+        if found is not None:
+            return delimiter, rows[found[0]], found[1]
     return None
+
+
+def _csv_delimiter(document: SourceDocument) -> str | None:
+    """The delimiter under which one of the first rows is a task header, or None."""
+    found = _csv_header(document, find_header)
+    return found[0] if found is not None else None
+
+
+def _csv_incomplete_header(document: SourceDocument) -> tuple[int, HeaderColumns] | None:
+    """The line and columns of a task header lacking its unit or task column, if any."""
+    found = _csv_header(document, find_incomplete_header)
+    return (found[1].first_line, found[2]) if found is not None else None
 
 
 def _is_xlsx(data: bytes) -> bool:
@@ -564,31 +677,140 @@ def _is_xlsx(data: bytes) -> bool:
         return False
 
 
-def _xlsx_sheet_rows(document: SourceDocument, limit: int | None) -> tuple[str, list[GridRow]]:
-    """The rows (up to ``limit``) of the first sheet with a task header, and its name."""
+def _open_workbook(document: SourceDocument, *, read_only: bool) -> Any:
     try:
-        workbook = openpyxl.load_workbook(BytesIO(document.data), read_only=True, data_only=True)
+        return openpyxl.load_workbook(BytesIO(document.data), read_only=read_only, data_only=True)
     except Exception as error:  # a damaged workbook fails in many ways inside openpyxl
         raise document.error(None, f"not a readable XLSX workbook ({error})") from None
+
+
+def _xlsx_heads(document: SourceDocument) -> list[list[GridRow]]:
+    """The first rows of every sheet, read quickly (read-only: no merged ranges)."""
+    workbook = _open_workbook(document, read_only=True)
     try:
-        for sheet in workbook.worksheets:
-            values = sheet.iter_rows(min_row=1, max_row=limit, values_only=True)
-            rows = [
+        return [
+            [
                 GridRow(number, number, tuple(cell_value_text(value) for value in row))
-                for number, row in enumerate(values, start=1)
+                for number, row in enumerate(
+                    sheet.iter_rows(min_row=1, max_row=HEADER_SEARCH_ROWS, values_only=True),
+                    start=1,
+                )
             ]
-            if find_header(rows) is not None:
-                return str(sheet.title), rows
-        return "", []
+            for sheet in workbook.worksheets
+        ]
     finally:
         workbook.close()
 
 
-def row_view(document: SourceDocument, rows: Sequence[GridRow]) -> SourceDocument:
-    """A document whose line N is table row N as written, so provenance reads like the table."""
+def _sheet_rows(sheet: Any) -> list[GridRow]:
+    """Every row of a sheet, a vertically merged cell's value repeated in each row it spans.
+
+    A merged 时限 or 牵头单位 cell over rows 3-4 holds its value in row 3 only; row 4 reads
+    it as Excel shows it. Cells merged across columns are not spread sideways: a heading
+    merged over a whole row stays one cell, and no text moves into another column.
+    """
+    width = sheet.max_column
+    values = [
+        list(row) for row in sheet.iter_rows(min_row=1, min_col=1, max_col=width, values_only=True)
+    ]
+    for merged in sheet.merged_cells.ranges:
+        top, column = merged.min_row - 1, merged.min_col - 1
+        if top >= len(values):
+            continue
+        value = values[top][column]
+        for below in range(top + 1, min(merged.max_row, len(values))):
+            values[below][column] = value
+    return [
+        GridRow(number, number, tuple(cell_value_text(value) for value in row))
+        for number, row in enumerate(values, start=1)
+    ]
+
+
+def _xlsx_source(document: SourceDocument, format_name: str) -> GridSource:
+    """Every sheet with a task header, as tables of one plan; the others warned.
+
+    A later sheet is read when it has a task header and its title row (if any) names the
+    same period as the first task sheet's; otherwise it is left out with a
+    ``skipped_sheet`` warning naming it, as is any non-empty sheet without a task header.
+    """
+    workbook = _open_workbook(document, read_only=False)
+    try:
+        sheets = [(str(sheet.title), _sheet_rows(sheet)) for sheet in workbook.worksheets]
+    finally:
+        workbook.close()
+    read: list[tuple[str, list[GridRow]]] = []
+    warnings: list[ParseWarning] = []
+    first_period: tuple[int, int] | None = None
+    for name, rows in sheets:
+        found = find_header(rows)
+        if found is None:
+            if any(not row.is_empty for row in rows):
+                warnings.append(_skipped_sheet(name, rows, f"row {{}} of sheet {name}"))
+            continue
+        title = title_from_rows(rows[: found[0]])
+        period = find_plan_period(title) if title else None
+        if not read:
+            first_period = period
+        elif period is not None and first_period is not None and period != first_period:
+            warnings.append(
+                ParseWarning(
+                    line=None,
+                    code="skipped_sheet",
+                    message=f"sheet {name} is titled “{title}”, a different period "
+                    f"({_years(period)}) from the plan's ({_years(first_period)}): not read; "
+                    "import it as a plan of its own",
+                )
+            )
+            continue
+        read.append((name, rows))
+    tables = [
+        GridTable(
+            row_view(document, rows, f"sheet {name}" if len(read) > 1 else None),
+            rows,
+            f"row {{}} of sheet {name}",
+        )
+        for name, rows in read
+    ]
+    if not tables:
+        for name, rows in sheets:
+            incomplete = find_incomplete_header(rows)
+            if incomplete is not None:
+                line = rows[incomplete[0]].first_line
+                where = f"row {line} of sheet {name}"
+                raise document.error(line, incomplete_header_message(incomplete[1], where))
+        raise document.error(None, NO_HEADER)
+    return GridSource(tables, format_name, warnings=warnings)
+
+
+def _skipped_sheet(name: str, rows: Sequence[GridRow], where: str) -> ParseWarning:
+    incomplete = find_incomplete_header(rows)
+    if incomplete is not None:
+        line = rows[incomplete[0]].first_line
+        reason = incomplete_header_message(incomplete[1], where.format(line))
+    else:
+        reason = "it has no task header (序号 / 任务 / 牵头单位 / 时限) in its first rows"
+    return ParseWarning(
+        line=None, code="skipped_sheet", message=f"sheet {name} was not read: {reason}"
+    )
+
+
+def _years(period: tuple[int, int]) -> str:
+    start, end = period
+    return str(start) if start == end else f"{start}-{end}"
+
+
+def row_view(
+    document: SourceDocument, rows: Sequence[GridRow], label: str | None = None
+) -> SourceDocument:
+    """A document whose line N is table row N as written, so provenance reads like the table.
+
+    ``label`` names the table ("sheet 二季度", "table 3") in each line when a plan is read
+    from several tables, whose row numbers would otherwise be ambiguous.
+    """
+    prefix = f"[{label}] " if label else ""
     texts = [""] * max((row.last_line for row in rows), default=0)
     for row in rows:
-        texts[row.first_line - 1] = " | ".join(_merged_once(row.cells)).rstrip(" |")
+        texts[row.first_line - 1] = prefix + " | ".join(_merged_once(row.cells)).rstrip(" |")
     return SourceDocument(document.file, document.data, texts, texts)
 
 
@@ -611,28 +833,36 @@ class LedgerParser:
             if not _is_xlsx(document.data):
                 return 0
             try:
-                _, rows = _xlsx_sheet_rows(document, HEADER_SEARCH_ROWS)
+                heads = _xlsx_heads(document)
             except DocumentError:
                 return 0
-            return 90 if rows else 0
-        if not document.raw_lines or _csv_delimiter(document) is None:
+            if any(find_header(rows) is not None for rows in heads):
+                return 90
+            if any(find_incomplete_header(rows) is not None for rows in heads):
+                return _INCOMPLETE_HEADER_SCORE
             return 0
-        return 85 if document.suffix in {".csv", ".tsv"} else 70
+        if not document.raw_lines:
+            return 0
+        if _csv_delimiter(document) is not None:
+            return 85 if document.suffix in _TABLE_FILE_SUFFIXES else 70
+        if document.suffix in _TABLE_FILE_SUFFIXES and _csv_incomplete_header(document):
+            return _INCOMPLETE_HEADER_SCORE
+        return 0
 
     def parse(self, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan:
         if _is_xlsx(document.data):
-            sheet, rows = _xlsx_sheet_rows(document, None)
-            if not rows:
-                raise document.error(None, NO_HEADER)
-            view = row_view(document, rows)
-            where = f"row {{}} of sheet {sheet}"
-            return parse_grid(GridSource(view, rows, self.format, where), directory)
+            return parse_grid(_xlsx_source(document, self.format), directory)
         document = _csv_document(document)
         delimiter = _csv_delimiter(document)
         if delimiter is None:
+            incomplete = _csv_incomplete_header(document)
+            if incomplete is not None:
+                line, columns = incomplete
+                raise document.error(line, incomplete_header_message(columns, f"line {line}"))
             raise document.error(None, NO_HEADER)
         rows = _csv_rows(document, document.raw_lines, delimiter)
-        return parse_grid(GridSource(document, rows, self.format, "line {}"), directory)
+        table = GridTable(document, rows, "line {}")
+        return parse_grid(GridSource([table], self.format), directory)
 
 
 PARSER = LedgerParser()

@@ -11,13 +11,17 @@ Reading the table:
 - Cells are the pieces between "|"; a line holding only "|" is an empty cell. A line
   without "|" inside the table is the first part of a cell wrapped over lines.
 - Rows are split on their sequence numbers: row N starts at the cell "N".
-- Some rows lost their 协同单位 cell, so the deadline sits one column early and an empty
-  cell ("|" alone on a line) pads the row. Such a row is repaired: no cooperating unit,
-  the deadline from the cell it sat in, flagged ``repaired_row`` with a warning. A row
-  whose cells cannot be aligned that way is a DocumentError at that row.
+- Some rows lost a unit cell, so the deadline sits one column early and an empty cell
+  ("|" alone on a line) pads the row. Such a row is repaired, flagged ``repaired_row``, and
+  warned, the warning naming the cell that is missing: the deadline is read from the cell
+  it sat in, and the one unit cell left is read as the 牵头单位, so the 协同单位 is what is
+  missing (or both, when that cell is empty too). If that unit cell holds two unit lists
+  separated only by a space (row 15: "市大数据管理局 市财政局"), what was lost is the "|"
+  between the 牵头单位 and 协同单位 cells: the first list leads and the second cooperates.
+  A row whose cells cannot be aligned that way is a DocumentError at that row.
 - 牵头 and 协同 are separate columns, so roles are as written (no inferred lead). Units
-  separated only by a space ("市大数据管理局 市财政局") are split before normalisation
-  glues them together.
+  separated only by a space in a row that lost nothing are several units of one cell, and
+  are split before normalisation glues them together.
 - Deadlines come from the 序时进度 cell; "每年1月底前" is a yearly recurrence.
 
 Plan metadata: the title is the plan's own title line (the first short line ending in
@@ -34,22 +38,27 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from enum import Enum
 from pathlib import PurePath
 
 from domain.deadlines import DeadlineContext, find_deadlines
 from domain.parsers.common import (
+    ISSUING_BODY_END,
+    YEAR,
     SourceDocument,
     build_task,
     find_document_number,
     find_issue_date,
     find_plan_period,
     plan_id_from_file,
+    unsplit_group_lead_warning,
 )
 from domain.parsers.ledger import (
     Column,
     HeaderColumns,
     deadline_cell_text,
     header_column,
+    is_unsplit_group_lead,
     match_header,
     task_roles,
     unit_cell_text,
@@ -61,9 +70,8 @@ from domain.units import UnitDirectory
 _MAX_HEADER_CELLS = 12
 _SEPARATOR_LINE = re.compile(r"^[\s|:：\-—]*-[\s|:：\-—]*$")  # Markdown's |---|---|
 _PLAN_TITLE = re.compile(r"(?:方案|计划|规划|要点|意见|安排|措施|清单|台账)$")
-_ISSUER = re.compile(r"(?:政府|办公室|办公厅|委员会|局|委|办)$")
+_ISSUER = re.compile(rf"{ISSUING_BODY_END}$")
 _TITLE_PUNCTUATION = re.compile(r"[，。：；、！？]")
-_YEAR = re.compile(r"(20\d{2})年")
 _ANY_YEAR = DeadlineContext(plan_year=2000)  # only to ask "is this a deadline phrase?"
 
 
@@ -164,18 +172,31 @@ def _is_deadline(cell: str) -> bool:
     return bool(found.milestones or found.recurrence) and "、" not in cell
 
 
+class _Repair(Enum):
+    """What a repaired row had lost."""
+
+    COOPERATING_CELL = "cooperating"  # its 协同 cell: the deadline sat in that column
+    UNIT_SEPARATOR = "separator"  # the "|" between its 牵头 and 协同 cells
+
+
 @dataclass
 class _Row:
     seq: int
     cells: list[_Cell]
-    repaired: bool = False
+    repair: _Repair | None = None
+    padding: _Cell | None = None  # the lone "|" of a repaired row, when no column holds it
+
+    @property
+    def repaired(self) -> bool:
+        return self.repair is not None
 
     @property
     def lines(self) -> tuple[int, int]:
         """The row's first and last line, the padding "|" of a repaired row included."""
+        cells = [*self.cells, *([self.padding] if self.padding is not None else [])]
         return (
-            min(cell.first_line for cell in self.cells),
-            max(cell.line for cell in self.cells),
+            min(cell.first_line for cell in cells),
+            max(cell.line for cell in cells),
         )
 
 
@@ -215,16 +236,39 @@ def _align(document: SourceDocument, columns: HeaderColumns, row: _Row) -> None:
         moved = row.cells[cooperating]
         if len(row.cells) == width and not row.cells[deadline].text:  # padded by a lone "|"
             row.cells[cooperating], row.cells[deadline] = row.cells[deadline], moved
-            row.repaired = True
+            row.repair = _Repair.COOPERATING_CELL
         elif len(row.cells) == width - 1:
             row.cells.insert(cooperating, _Cell("", "", moved.first_line, moved.first_line))
-            row.repaired = True
+            row.repair = _Repair.COOPERATING_CELL
+        lead = _lead_index(columns)
+        if row.repaired and lead is not None and lead + 1 == cooperating:
+            _split_joined_units(row, lead, cooperating)
     if len(row.cells) != width:
         raise document.error(
             row.cells[0].first_line,
             f"row {row.seq} of the table has {len(row.cells)} cells; expected {width} "
             f"({columns.describe()})",
         )
+
+
+def _lead_index(columns: HeaderColumns) -> int | None:
+    """The lead column: 牵头单位, or 责任单位 beside a 协同 column."""
+    lead = columns.get(Column.LEAD)
+    return lead if lead is not None else columns.get(Column.UNITS)
+
+
+def _split_joined_units(row: _Row, lead: int, cooperating: int) -> None:
+    """A repaired row whose lead cell is two unit lists apart ("市大数据管理局 市财政局")
+    lost the "|" between its 牵头 and 协同 cells, not its 协同 cell: split them again."""
+    joined = row.cells[lead]
+    pieces = joined.raw.split()
+    if len(pieces) != len(("牵头", "协同")):  # a pair only: the 牵头 list, then the 协同 list
+        return
+    first, second = pieces
+    row.padding = row.cells[cooperating]
+    row.cells[lead] = _Cell(normalize_line(first), first, joined.first_line, joined.line)
+    row.cells[cooperating] = _Cell(normalize_line(second), second, joined.first_line, joined.line)
+    row.repair = _Repair.UNIT_SEPARATOR
 
 
 def _title(lines: Sequence[str], file: str) -> str:
@@ -305,7 +349,7 @@ class PipeTableParser:
         years = [
             int(year)
             for row in rows
-            for year in _YEAR.findall(row.cells[deadline].text if deadline is not None else "")
+            for year in YEAR.findall(row.cells[deadline].text if deadline is not None else "")
         ]
         start = issue_date.year if issue_date is not None else min(years, default=None)
         if start is None:
@@ -337,19 +381,13 @@ class PipeTableParser:
             found = cell(column)
             return unit_cell_text(found.raw) if found is not None else ""
 
-        lead = cell(Column.LEAD)
-        parts = task_roles(
-            units(Column.LEAD) if lead is not None else None,
-            units(Column.COOPERATING),
-            units(Column.UNITS),
-            directory,
-        )
+        lead_cell = units(Column.LEAD) if cell(Column.LEAD) is not None else None
+        parts = task_roles(lead_cell, units(Column.COOPERATING), units(Column.UNITS), directory)
+        unsplit = is_unsplit_group_lead(lead_cell, units(Column.UNITS), parts)
         deadline = deadline_cell_text(text(Column.DEADLINE))
         category = text(Column.CATEGORY).rstrip("。；：，、")
         lines = row.lines
         extra = [TaskFlag.REPAIRED_ROW] if row.repaired else []
-        cooperating_index = columns.get(Column.COOPERATING)
-        cooperating_name = columns.names[cooperating_index] if cooperating_index is not None else ""
         tasks: list[PlanTask] = []
         for number, roles in enumerate(parts, start=1):
             task = build_task(
@@ -366,16 +404,18 @@ class PipeTableParser:
                 extra_flags=extra,
                 warnings=warnings,
             )
-            if row.repaired:
+            if row.repair is not None:
                 warnings.append(
                     ParseWarning(
                         line=lines[0],
                         code="repaired_row",
-                        message=f"row {row.seq} lost its {cooperating_name} cell: its "
-                        f"deadline {deadline} sat in that column; read as no cooperating unit",
+                        message=_repair_message(columns, row, deadline),
                         task_id=task.id,
                     )
                 )
+            if unsplit:
+                per_lead_cell = lead_cell if lead_cell is not None else units(Column.UNITS)
+                warnings.append(unsplit_group_lead_warning(per_lead_cell, lines[0], task.id))
             if TaskFlag.NO_UNIT in task.flags:
                 warnings.append(
                     ParseWarning(
@@ -387,6 +427,34 @@ class PipeTableParser:
                 )
             tasks.append(task)
         return tasks
+
+
+def _repair_message(columns: HeaderColumns, row: _Row, deadline: str) -> str:
+    """Which cell the repaired row lost, and how it was read."""
+
+    lead_index, cooperating_index = _lead_index(columns), columns.get(Column.COOPERATING)
+    if lead_index is None or cooperating_index is None:  # only rows of such tables are repaired
+        return f"row {row.seq} was realigned"
+    lead, cooperating = columns.names[lead_index], columns.names[cooperating_index]
+    lead_cell = row.cells[lead_index].text
+    if row.repair is _Repair.UNIT_SEPARATOR:
+        cooperating_cell = row.cells[cooperating_index].text
+        return (
+            f"row {row.seq} lost the “|” between its {lead} and {cooperating} cells (they "
+            f"were written as one, separated by a space) and its deadline {deadline} sat in "
+            f"the {cooperating} column: read as {lead} {lead_cell}, {cooperating} "
+            f"{cooperating_cell}; check both"
+        )
+    if not lead_cell:
+        return (
+            f"row {row.seq} lost its {lead} and {cooperating} cells: its deadline {deadline} "
+            f"sat in the {cooperating} column; no unit is named, assign the {lead}"
+        )
+    return (
+        f"row {row.seq} lost its {cooperating} cell: its deadline {deadline} sat in that "
+        f"column; its one unit cell is read as the {lead} ({lead_cell}), with no "
+        f"{cooperating}"
+    )
 
 
 PARSER = PipeTableParser()

@@ -41,6 +41,12 @@ Numbers must increase; a gap is warned ``missing_task_number`` (no text is inven
 paragraph under （七） has neither number nor lead unit: it is warned
 ``unnumbered_paragraph`` and not made a task. The plan has no issue date: the page shows only
 its 发布日期 (2018-06-06), two years after the 文号, which is not the day the plan was issued.
+
+Issuer: the page names only the office that republished it (发布机构: 泾县数据资源局), not
+who issued the plan. The plan's own 文号 does: its prefix is the issuing office's
+(宣政办秘〔2016〕200号 is a 宣城市人民政府办公室 document). The issuer is taken from the 文号
+only when the 文号 is the plan's own (the page's "名称：<plan title> 文号：…" field) and its
+prefix is in the module's table of known prefixes; otherwise it stays unknown.
 """
 
 from __future__ import annotations
@@ -52,6 +58,8 @@ from dataclasses import dataclass, field
 from domain.deadlines import DeadlineContext, find_deadlines
 from domain.errors import DocumentError
 from domain.parsers.common import (
+    SECTION_MARKER,
+    SUBSECTION_MARKER,
     SourceDocument,
     ambiguous_date_warnings,
     build_task,
@@ -61,6 +69,7 @@ from domain.parsers.common import (
     plan_id_from_file,
     roles_from_columns,
     split_per_lead,
+    unsplit_group_lead_warning,
 )
 from domain.plan import ParsedPlan, ParseWarning, Plan, PlanTask
 from domain.text import normalize_line
@@ -69,12 +78,19 @@ from domain.units import UnitDirectory
 FORMAT = "staged-boxes"
 
 _PARAGRAPH_BREAK = re.compile(r"\s{2,}")
-_CHAPTER = re.compile(r"[一二三四五六七八九十]+、")
-_SECTION = re.compile(r"（[一二三四五六七八九十]+）[^。]{1,40}")
+_SECTION = re.compile(rf"{SUBSECTION_MARKER.pattern}[^。]{{1,40}}")
 _TASK = re.compile(r"(?P<number>\d{1,2})[.、．](?!\d)")
 _BOX = re.compile(r"栏(?P<number>\d{1,2})：(?P<title>.*)")
 _BOX_ANYWHERE = re.compile(r"栏\d{1,2}：")
 _UNITS = re.compile(r"（牵头(?:部门|单位)?：(?P<units>[^（）]*(?:（[^（）]*）[^（）]*)*)）")
+# 文号 prefixes whose issuing office is certain: the prefix of a 文号 is the issuing office's
+# abbreviation (宣政办 = 宣城市人民政府办公室, whatever series follows: 宣政办秘, 宣政办发).
+# Data, not inference: add a row when a plan of another office arrives.
+_ISSUER_BY_NUMBER_PREFIX: dict[str, str] = {
+    "宣政办": "宣城市人民政府办公室",
+}
+# The page's metadata line: "名称：<title> 文号：<number>" (the space is gone once normalised).
+_NAME_AND_NUMBER = re.compile(r"名称：(?P<title>.+?)\s*文号：(?P<number>\S+〔\d{4}〕\d+号)")
 _TITLE = re.compile(
     r"[^：]*(?:十[二三四]五|20\d{2}\s*[-—–~至到]\s*20\d{2}年)[^：]*(?:规划|计划|纲要)"
 )
@@ -152,7 +168,7 @@ def _plan(document: SourceDocument) -> Plan:
     return Plan(
         id=plan_id_from_file(document.file),
         title=title,
-        issuer=None,  # not stated: the page names only the office that republished it
+        issuer=_issuer_from_own_number(document.lines, title),
         document_number=find_document_number(document.lines),
         issue_date=find_issue_date(document.lines),
         period_start=period[0],
@@ -160,6 +176,24 @@ def _plan(document: SourceDocument) -> Plan:
         source_file=document.file,
         format=FORMAT,
     )
+
+
+def _issuer_from_own_number(lines: Sequence[str], title: str) -> str | None:
+    """The office the plan's own 文号 names by its prefix, if the prefix is a known one."""
+    for line in lines:
+        field_match = _NAME_AND_NUMBER.search(line)
+        if field_match is None or field_match["title"].strip() != title:
+            continue
+        number = field_match["number"]
+        return next(
+            (
+                issuer
+                for prefix, issuer in _ISSUER_BY_NUMBER_PREFIX.items()
+                if number.startswith(prefix)
+            ),
+            None,
+        )
+    return None
 
 
 # ---------------------------------------------------------------- pieces
@@ -202,7 +236,7 @@ def _task_chapter(document: SourceDocument) -> list[_Piece]:
         (
             index
             for index, piece in enumerate(pieces)
-            if _CHAPTER.match(piece.text) and "任务" in piece.text and len(piece.text) <= 20
+            if SECTION_MARKER.match(piece.text) and "任务" in piece.text and len(piece.text) <= 20
         ),
         None,
     )
@@ -212,7 +246,7 @@ def _task_chapter(document: SourceDocument) -> list[_Piece]:
         (
             index
             for index in range(start + 1, len(pieces))
-            if _CHAPTER.match(pieces[index].text) and len(pieces[index].text) <= 20
+            if SECTION_MARKER.match(pieces[index].text) and len(pieces[index].text) <= 20
         ),
         len(pieces),
     )
@@ -320,15 +354,7 @@ def _plan_tasks(
         )
     per_lead = split_per_lead(cell, directory)
     if per_lead is not None and len(per_lead) == 1:
-        warnings.append(
-            ParseWarning(
-                line=first,
-                code="unsplit_group_lead",
-                message=f"'{cell}' says 分别牵头 but names no units to split into; "
-                "assign the lead units",
-                task_id=task_id,
-            )
-        )
+        warnings.append(unsplit_group_lead_warning(cell, first, task_id))
     roles_list = per_lead or [roles_from_columns(cell, "", directory)]
     deadline_text = _deadline_text(text.strip(), task.box, context)
 

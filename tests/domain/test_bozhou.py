@@ -139,6 +139,13 @@ def test_the_group_expands_to_the_units_of_attachment_2(parsed: ParsedPlan, text
     assert TaskFlag.GROUP_EXPANDED not in task(parsed, "6").flags
 
 
+def test_attachment_2_names_drop_their_second_nameplate_alike(parsed: ParsedPlan) -> None:
+    """市政府办公室(市金融办、市外事办) and 市民委(市宗教局) both become the name before "("."""
+    units = {unit for row in parsed.tasks for unit in row.cooperating_units}
+    assert {"市政府办公室", "市民委", "市人防办", "市发展改革委"} <= units
+    assert not any("（" in unit for unit in units if unit.startswith("市"))
+
+
 def test_categories_follow_the_merged_heading_cells(parsed: ParsedPlan) -> None:
     """A repeated 一、 heading keeps its subsection; a row without a sub-heading inherits it."""
     assert task(parsed, "10").category == [

@@ -70,6 +70,29 @@ def test_every_numbered_row_is_a_task_and_row_47_is_truncated(parsed: ParsedPlan
     assert (truncated[0].line, truncated[0].task_id) == (226, "47")
 
 
+def test_row_47s_one_line_may_be_a_category_and_the_warning_says_so(parsed: ParsedPlan) -> None:
+    """The kept heading-like line stays the text; the category is the row above's; both said."""
+    last = task(parsed, "47")
+    assert last.category == ["信息化项目管理", "加强市级信息化建设项目管理"]
+    message = next(w.message for w in parsed.warnings if w.code == "truncated_row")
+    assert "“安全保密监管和标准规范建设”, read as its plan text" in message
+    assert "may be the row's category" in message
+    assert "(信息化项目管理 › 加强市级信息化建设项目管理)" in message
+
+
+def test_a_truncated_row_with_a_sentence_is_not_called_a_category() -> None:
+    """A cut-off row whose line is a sentence is warned as missing its unit, nothing else."""
+    text = (
+        "滁州市2018年计划\n" + HEADER + "1\n规划\n完成系统建设\n市信息办\n2\n推进应用，完成对接\n"
+    )
+    parsed = parse_text(text)
+    assert parsed.tasks[1].category == ["规划"]
+    assert parsed.tasks[1].text == "推进应用，完成对接"
+    message = parsed.warnings[0].message
+    assert "category heading" not in message
+    assert "its 责任单位 and maybe part of its plan text are missing" in message
+
+
 def test_only_the_truncated_row_warns(parsed: ParsedPlan) -> None:
     """Inherited units are the document's merged cells, so no other warning is raised."""
     assert [warning.code for warning in parsed.warnings] == ["truncated_row"]

@@ -17,6 +17,7 @@ from domain.deadlines import (
     parse_deadline,
 )
 from domain.plan import DeadlineFlag
+from domain.text import normalize_line
 
 AMBIGUOUS = DeadlineFlag.AMBIGUOUS
 TARGET = DeadlineFlag.TARGET
@@ -57,6 +58,8 @@ DOCUMENT_PHRASES = [
     ("2018年底前", 2016, date(2018, 12, 31), []),
     ("2020年底前", 2016, date(2020, 12, 31), []),
     ("力争到2020年前", 2016, date(2020, 12, 31), [TARGET]),
+    ("到2016年底", 2016, date(2016, 12, 31), []),
+    ("到2017年底", 2016, date(2017, 12, 31), []),
     # the rest of the grammar
     ("2018年6月30日", 2018, date(2018, 6, 30), []),
     ("2020年前", 2016, date(2020, 12, 31), []),
@@ -66,6 +69,11 @@ DOCUMENT_PHRASES = [
     ("2018年2月下旬", 2018, date(2018, 2, 28), []),
     ("2019年1月前", 2018, date(2018, 12, 31), [AMBIGUOUS]),
     ("9月30日前", 2018, date(2018, 9, 30), [PLAN_YEAR]),
+    ("6月中旬前", 2018, date(2018, 6, 20), [PLAN_YEAR]),
+    ("2018年年内", 2018, date(2018, 12, 31), []),
+    ("明年6月底前", 2018, date(2019, 6, 30), [PLAN_YEAR]),
+    ("次年底前", 2018, date(2019, 12, 31), [PLAN_YEAR]),
+    ("2018年6月", 2018, date(2018, 6, 30), []),
 ]
 
 
@@ -86,6 +94,35 @@ def test_non_deadlines_are_refused(phrase: str) -> None:
     """Not a phrase, an impossible day, a recurrence or a start: a DeadlineError each."""
     with pytest.raises(DeadlineError):
         parse_deadline(phrase, DeadlineContext(2018))
+
+
+@pytest.mark.parametrize("text", ["三年内完成", "半年内见效", "今后五年内逐步推进"])
+def test_spans_are_not_plan_year_ends(text: str) -> None:
+    """ "三年内" is a span of three years, not "within this year": no deadline is invented."""
+    assert find_deadlines(text, DeadlineContext(2018)).milestones == []
+
+
+def test_han_numeral_years_read_as_digits() -> None:
+    """ "二〇一九年底前" is 2019, not the plan year (normalisation writes it 2019年)."""
+    (milestone,) = find_deadlines(
+        normalize_line("二〇一九年底前完成"), DeadlineContext(2018)
+    ).milestones
+    assert milestone.due == date(2019, 12, 31)
+
+
+def test_every_year_end_recurs() -> None:
+    """ "每年年底前" recurs every December, it is not a one-off deadline."""
+    found = find_deadlines("每年年底前报送工作总结", DeadlineContext(2018))
+    assert found.milestones == []
+    assert found.recurrence is not None
+    assert (found.recurrence.frequency, found.recurrence.month) == ("yearly", 12)
+
+
+def test_a_month_alone_is_a_deadline_only_in_a_deadline_cell() -> None:
+    """ "2018年6月" in a 时限 cell means by the end of June; in prose it is no deadline."""
+    assert find_deadlines("2018年6月召开推进会", DeadlineContext(2018)).milestones == []
+    cell = find_deadlines("2018年6月", DeadlineContext(2018), bare_dates=True)
+    assert [m.due for m in cell.milestones] == [date(2018, 6, 30)]
 
 
 def test_staged_clauses_give_one_milestone_each() -> None:

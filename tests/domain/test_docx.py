@@ -128,3 +128,69 @@ def test_does_not_claim_text_plans(name: str) -> None:
 def test_ledger_parser_leaves_word_documents_alone() -> None:
     """A Word file with a task table is the DOCX parser's, never the ledger's."""
     assert ledger.PARSER.score(read_document("分工.docx", _docx(ROWS))) == 0
+
+
+def _docx_tables(*tables: Sequence[Sequence[str]], between: str = "续表") -> bytes:
+    """A Word document: a title paragraph, then the given tables, a paragraph between each."""
+    word = docx.Document()
+    word.add_paragraph("2019年数字政府建设重点任务分工")
+    for index, rows in enumerate(tables):
+        if index:
+            word.add_paragraph(between)
+        table = word.add_table(rows=0, cols=max(len(row) for row in rows))
+        for row in rows:
+            for cell, text in zip(table.add_row().cells, row, strict=False):
+                cell.text = text
+    buffer = BytesIO()
+    word.save(buffer)
+    return buffer.getvalue()
+
+
+MORE_ROWS = (
+    ("4", "建设数据共享平台", "市大数据管理局", "", "2019年9月底前"),
+    ("5", "编制政务信息资源目录", "市财政局", "", "年底前"),
+)
+
+
+def test_a_continued_table_with_its_header_repeated_is_read() -> None:
+    """A 续表 repeating the header adds its rows; lines name the table they are in."""
+    parsed = _parse(_docx_tables([HEADER, *ROWS], [HEADER, *MORE_ROWS]))
+    assert [task.id for task in parsed.tasks] == ["1", "2", "3", "4", "5"]
+    fourth = parsed.tasks[3]
+    assert fourth.lead_units == ["市大数据管理局"]
+    assert fourth.source.lines == (2, 2)
+    assert fourth.source.raw.startswith("[table 2] 4 | 建设数据共享平台")
+    assert parsed.warnings == []
+
+
+def test_a_header_less_continuation_of_the_same_width_is_read() -> None:
+    """A table right after the task table, without header but with its columns, continues it."""
+    parsed = _parse(_docx_tables([HEADER, *ROWS], MORE_ROWS))
+    assert [task.text for task in parsed.tasks[3:]] == ["建设数据共享平台", "编制政务信息资源目录"]
+    assert parsed.tasks[4].milestones[0].due == date(2019, 12, 31)
+
+
+def test_tables_numbering_rows_separately_are_numbered_in_document_order() -> None:
+    """A 续表 restarting at 序号 1 makes ids follow document order, with a warning."""
+    restarted = [("1", *MORE_ROWS[0][1:]), ("2", *MORE_ROWS[1][1:])]
+    parsed = _parse(_docx_tables([HEADER, *ROWS], [HEADER, *restarted]))
+    assert [task.id for task in parsed.tasks] == ["1", "2", "3", "4", "5"]
+    assert parsed.tasks[3].text == "建设数据共享平台"
+    assert [warning.code for warning in parsed.warnings] == ["renumbered"]
+
+
+def test_a_table_after_the_task_table_that_is_not_read_is_warned() -> None:
+    """A later header-less table of another width is not read, and says so."""
+    contacts = [("联系人", "电话"), ("张三", "123")]
+    parsed = _parse(_docx_tables([HEADER, *ROWS], contacts))
+    assert len(parsed.tasks) == 3
+    assert [warning.code for warning in parsed.warnings] == ["skipped_table"]
+    assert parsed.warnings[0].message.startswith("table 2 (2 rows, 2 columns)")
+
+
+def test_a_task_table_without_a_unit_column_says_so() -> None:
+    """A table headed 序号 / 工作任务 / 完成时限 is refused naming what its header lacks."""
+    data = _docx_tables([("序号", "工作任务", "完成时限"), ("1", "建设平台", "年底前")])
+    with pytest.raises(DocumentError, match=r"row 1 of table 1 .* has no unit column") as raised:
+        parse_document("分工.docx", data)
+    assert raised.value.line == 1

@@ -84,18 +84,44 @@ def test_section_five_is_reported_not_imported(parsed: ParsedPlan) -> None:
     assert not any(TaskFlag.NO_UNIT in each.flags for each in parsed.tasks)
 
 
+BODY_OF_ITEM_7 = (
+    "按照“突出重点、急用先行”原则，加快数据共享管理平台建设，建立数据资源共享交换体系，"
+    "初步实现部分部门数据的互联互通和资源共享。"
+)
+
+
 def test_a_listed_entry_reads_as_a_task_of_its_own(parsed: ParsedPlan) -> None:
-    """Each —— entry gets the list's lead-in, its own units, and the item title as category."""
+    """Each —— entry gets the item's body and lead-in, its own units, the title as category."""
     entry = task(parsed, "7-2")
     assert entry.text == (
-        "2017年重点整合以下政务数据：民政、财政、人力资源社会保障、住房城乡建设、工商、住房公积金、"
-        "国税、地税等部门的法人数据。"
+        BODY_OF_ITEM_7 + "2017年重点整合以下政务数据：民政、财政、人力资源社会保障、住房城乡建设、"
+        "工商、住房公积金、国税、地税等部门的法人数据。"
     )
     assert entry.category == ["二、加快集中化资源共享体系建设", "（二）推进政务数据资源整合共享"]
     assert entry.lead_units == ["市电子政务和信息资源管理中心"]
     assert "市国税局" in entry.cooperating_units
     assert (entry.seq, entry.part) == (7, 2)
     assert entry.source.raw.startswith("——民政")
+
+
+def test_no_sentence_of_a_listed_item_is_lost(parsed: ParsedPlan) -> None:
+    """Every part of item 二(二) carries its body sentence ("急用先行"), not only its lead-in."""
+    parts = [each for each in parsed.tasks if each.seq == 7]
+    assert [each.id for each in parts] == ["7-1", "7-2", "7-3", "7-4"]
+    assert all(each.text.startswith(BODY_OF_ITEM_7) for each in parts)
+
+
+def test_a_list_preamble_of_one_sentence_is_kept_in_the_text() -> None:
+    """A list item without a title sentence keeps its lead-in as category and in each part."""
+    text = (
+        TITLE + "通知如下：一、推进共享（一）重点整合以下数据：——人口数据。（责任单位：市公安局）"
+        "——法人数据。（责任单位：市工商局）二、推进应用（一）建设平台。（责任单位：市信息中心）"
+    )
+    parsed = parse_text(text)
+    first, second = parsed.tasks[:2]
+    assert first.text == "重点整合以下数据：人口数据。"
+    assert second.text == "重点整合以下数据：法人数据。"
+    assert first.category == ["一、推进共享", "（一）重点整合以下数据"]
 
 
 def test_the_first_unit_listed_leads(parsed: ParsedPlan) -> None:
@@ -121,16 +147,28 @@ def test_text_excludes_the_unit_parenthesis(parsed: ParsedPlan) -> None:
 
 
 def test_before_a_month_is_ambiguous_and_warned(parsed: ParsedPlan) -> None:
-    """ "2017年11月前" → 2017-10-31 flagged ambiguous, plus "2018年底前" and a 2018年起 start."""
+    """ "2017年11月前" → 2017-10-31 flagged ambiguous, plus "2018年底前"; no start date."""
     network = task(parsed, "3")
     assert [(m.due, m.raw, m.flags) for m in network.milestones] == [
         (date(2017, 10, 31), "2017年11月前", [DeadlineFlag.AMBIGUOUS]),
         (date(2018, 12, 31), "2018年底前", []),
     ]
-    assert network.starts == date(2018, 1, 1)
+    # "2018年起，市级财政不再安排…" is a funding rule after the first milestone, not a start
+    assert network.starts is None
     assert TaskFlag.AMBIGUOUS_DATE in network.flags
     ambiguous = [warning for warning in parsed.warnings if warning.code == "ambiguous_date"]
     assert [(warning.task_id, warning.line) for warning in ambiguous] == [("3", 6)]
+
+
+def test_a_start_before_the_first_milestone_is_kept() -> None:
+    """ "X年起" that precedes the task's first deadline is the day its work starts."""
+    text = (
+        TITLE
+        + "通知如下：一、推进（一）建设平台。2017年起试运行，9月底前完成。（责任单位：市信息中心）"
+    )
+    parsed = parse_text(text)
+    assert parsed.tasks[0].starts == date(2017, 1, 1)
+    assert [m.due for m in parsed.tasks[0].milestones] == [date(2017, 9, 30)]
 
 
 def test_deadlines_inside_the_text(parsed: ParsedPlan) -> None:

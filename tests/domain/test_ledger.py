@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime
 from io import BytesIO
 from pathlib import Path
@@ -16,7 +17,7 @@ from domain.parsers.ledger import PARSER, Column, header_column, match_header
 from domain.plan import ParsedPlan, Recurrence, TaskFlag
 from domain.units import load_directory
 from tests.support.golden import EXAMPLES
-from tests.support.ledgers import LEDGER_TITLE, write_ledger_csv
+from tests.support.ledgers import LEDGER_HEADER, LEDGER_TITLE, ledger_rows, write_ledger_csv
 
 EXAMPLE_PLANS = sorted(path.name for path in EXAMPLES.glob("*.txt"))
 
@@ -302,3 +303,163 @@ def test_docx_parser_leaves_workbooks_alone() -> None:
         [["序号", "任务", "牵头单位", "时限"], [1, "建设政务云", "市发改委", "2018年底前"]]
     )
     assert docx_table.PARSER.score(read_document("ledger.xlsx", data)) == 0
+
+
+def _workbook(sheets: dict[str, list[list[object]]], merged: tuple[str, ...] = ()) -> bytes:
+    """A workbook with the given sheets in order; ``merged`` ranges apply to the first."""
+    workbook = openpyxl.Workbook()
+    workbook.remove(workbook.active)
+    for name, rows in sheets.items():
+        sheet = workbook.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+    for cells in merged:
+        workbook.worksheets[0].merge_cells(cells)
+    buffer = BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+TASK_HEADER: list[object] = ["序号", "任务", "牵头单位", "配合单位", "时限"]
+
+
+def test_vertically_merged_deadline_and_lead_cells_fill_down() -> None:
+    """A 时限 merged over E3:E4 and a 牵头单位 merged over C3:C4 apply to both rows."""
+    data = _xlsx(
+        [
+            ["2018年台账", None, None, None, None],
+            TASK_HEADER,
+            [1, "建设政务云", "市发改委", "市财政局", "2018年6月底前"],
+            [2, "建设数据中台", None, "市公安局", None],
+        ],
+        merged=("C3:C4", "E3:E4"),
+    )
+    parsed = PARSER.parse(read_document("台账.xlsx", data), load_directory())
+    second = parsed.tasks[1]
+    assert second.lead_units == ["市发展改革委"]
+    assert second.milestones[0].due == date(2018, 6, 30)
+    assert TaskFlag.IMPLICIT_DEADLINE not in second.flags
+    assert parsed.warnings == []
+
+
+def test_every_sheet_with_a_task_header_is_read() -> None:
+    """A second task sheet adds its rows, in order, each line naming its sheet."""
+    data = _workbook(
+        {
+            "一季度": [["2018年台账"], TASK_HEADER, [1, "建设政务云", "市发改委", None, "3月底前"]],
+            "二季度": [TASK_HEADER, [2, "建设数据中台", "市财政局", None, "6月底前"]],
+        }
+    )
+    parsed = PARSER.parse(read_document("台账.xlsx", data), load_directory())
+    assert [task.id for task in parsed.tasks] == ["1", "2"]
+    assert parsed.tasks[1].lead_units == ["市财政局"]
+    assert parsed.tasks[1].milestones[0].due == date(2018, 6, 30)
+    assert parsed.tasks[1].source.lines == (2, 2)
+    assert parsed.tasks[1].source.raw.startswith("[sheet 二季度] 2 | 建设数据中台")
+    assert parsed.warnings == []
+
+
+def test_sheets_numbered_separately_are_renumbered_in_order() -> None:
+    """Two sheets both starting at 序号 1 give ids 1, 2, 3 in workbook order, warned."""
+    data = _workbook(
+        {
+            "甲": [["2018年台账"], TASK_HEADER, [1, "甲一", "市发改委", None, None]],
+            "乙": [TASK_HEADER, [1, "乙一", "市财政局", None, None], [2, "乙二", "市公安局"]],
+        }
+    )
+    parsed = PARSER.parse(read_document("台账.xlsx", data), load_directory())
+    assert [(task.id, task.text) for task in parsed.tasks] == [
+        ("1", "甲一"),
+        ("2", "乙一"),
+        ("3", "乙二"),
+    ]
+    assert [warning.code for warning in parsed.warnings] == ["renumbered"]
+
+
+def test_sheets_that_cannot_be_combined_are_named_in_warnings() -> None:
+    """Another year's sheet, a sheet without a unit column and a notes sheet: skipped_sheet."""
+    data = _workbook(
+        {
+            "2018": [["2018年台账"], TASK_HEADER, [1, "建设政务云", "市发改委", None, None]],
+            "2019": [["2019年台账"], TASK_HEADER, [1, "推进一网通办", "市财政局", None, None]],
+            "草稿": [["序号", "任务", "时限"], [1, "待定", "年底前"]],
+            "说明": [["本表由市信息办汇总"]],
+            "Sheet4": [],
+        }
+    )
+    parsed = PARSER.parse(read_document("台账.xlsx", data), load_directory())
+    assert [task.text for task in parsed.tasks] == ["建设政务云"]
+    skipped = [w.message for w in parsed.warnings if w.code == "skipped_sheet"]
+    assert len(skipped) == 3
+    assert skipped[0].startswith("sheet 2019 is titled “2019年台账”, a different period (2019)")
+    assert skipped[1].startswith("sheet 草稿 was not read: the header at row 1 of sheet 草稿")
+    assert "has no unit column" in skipped[1]
+    assert skipped[2].startswith("sheet 说明 was not read: it has no task header")
+
+
+def test_generated_xlsx_ledger_of_5000_rows_parses_quickly() -> None:
+    """Reading merged ranges keeps a 5,000-row workbook well under 1.5 s through the entry point."""
+    data = _xlsx([[LEDGER_TITLE, None, None, None, None], list(LEDGER_HEADER)])
+    workbook = openpyxl.load_workbook(BytesIO(data))
+    for row in ledger_rows(5000):
+        workbook.active.append(list(row))
+    buffer = BytesIO()
+    workbook.save(buffer)
+    started = time.process_time()  # CPU time: other processes on the machine do not count
+    parsed = parse_document("big.xlsx", buffer.getvalue())
+    elapsed = time.process_time() - started
+    assert len(parsed.tasks) == 5000
+    assert elapsed < 1.5, f"{elapsed:.2f} s of CPU"
+
+
+def test_a_group_told_to_lead_separately_stays_one_task_with_a_warning() -> None:
+    """ "市直相关部门分别牵头" names no units to split into: no SPLIT_PER_LEAD, a warning."""
+    parsed = _csv(
+        "2018年台账,,,\n序号,任务,责任单位,时限\n1,建设政务云,市直相关部门分别牵头,年底前\n"
+    )
+    task = parsed.tasks[0]
+    assert task.id == "1"
+    assert task.lead_units == ["市直相关部门"]
+    assert TaskFlag.SPLIT_PER_LEAD not in task.flags
+    assert [(w.code, w.task_id, w.line) for w in parsed.warnings] == [
+        ("unsplit_group_lead", "1", 3)
+    ]
+
+
+def test_per_lead_cell_with_a_cooperating_column() -> None:
+    """ "A、B分别牵头，C配合" beside a 配合 column: each lead with C and the column's units."""
+    parsed = _csv(
+        "2018年台账,,,,\n序号,任务,牵头单位,配合单位,时限\n"
+        "1,建设政务云,市发改委、市财政局分别牵头，市公安局配合,市审计局,年底前\n"
+    )
+    assert [task.lead_units for task in parsed.tasks] == [["市发展改革委"], ["市财政局"]]
+    assert all(task.cooperating_units == ["市公安局", "市审计局"] for task in parsed.tasks)
+
+
+def test_missing_unit_column_names_the_header_found() -> None:
+    """A header without 牵头/责任 column is reported with its line and what it lacks."""
+    data = "2018年台账,,\n序号,任务,时限\n1,建设政务云,年底前\n".encode()
+    with pytest.raises(DocumentError) as raised:
+        parse_document("ledger.csv", data)
+    assert raised.value.line == 2
+    assert raised.value.message.startswith(
+        "the header at line 2 (序号 | 任务 | 时限) has no unit column (牵头单位 or 责任单位)"
+    )
+    workbook = _xlsx([["序号", "工作任务", "完成时限"], [1, "建设政务云", "年底前"]])
+    with pytest.raises(DocumentError, match=r"row 1 of sheet 重点任务 .* has no unit column"):
+        parse_document("ledger.xlsx", workbook)
+
+
+def test_header_only_ledger_says_it_has_no_rows() -> None:
+    """A CSV holding only its header is refused for having no rows, at the header's line."""
+    with pytest.raises(DocumentError, match="no task rows under the header at line 2") as raised:
+        _csv("台账,,\n序号,任务,牵头单位\n")
+    assert raised.value.line == 2
+
+
+def test_utf16_csv_is_decoded() -> None:
+    """Excel's "Unicode text" export (UTF-16 with BOM) reads like any other CSV."""
+    text = "2018年台账\t\t\n序号\t任务\t牵头单位\n1\t建设政务云\t市发改委\n"
+    parsed = parse_document("ledger.tsv", text.encode("utf-16"))
+    assert parsed.tasks[0].text == "建设政务云"
+    assert parsed.tasks[0].lead_units == ["市发展改革委"]

@@ -93,9 +93,26 @@ def test_roles_come_from_the_explicit_columns(nantong: ParsedPlan) -> None:
         "市审计局",
         "市网信办",
     ]
-    # "市大數據管理局 市財政局": two leads separated only by a space
-    assert nantong.tasks[14].lead_units == ["市大数据管理局", "市财政局"]
     assert nantong.tasks[16].lead_units == ["市经济和信息化委", "市公安局", "市网信办"]
+
+
+def test_row_15_lost_the_bar_between_its_lead_and_cooperating_cells(nantong: ParsedPlan) -> None:
+    """ "市大數據管理局 市財政局" in a repaired row is 牵头 then 协同, and the warning says so."""
+    row = nantong.tasks[14]
+    assert (row.lead_units, row.cooperating_units) == (["市大数据管理局"], ["市财政局"])
+    assert TaskFlag.REPAIRED_ROW in row.flags
+    assert row.source.lines == (131, 135)  # the padding "|" line still belongs to the row
+    message = next(w.message for w in nantong.warnings if w.task_id == "15")
+    assert "lost the “|” between its 牵头单位 and 协同单位 cells" in message
+    assert "协同单位 市财政局" in message
+
+
+def test_repaired_row_warnings_name_the_missing_cell(nantong: ParsedPlan) -> None:
+    """Rows whose one unit cell is read as the lead say their 协同单位 cell is missing."""
+    messages = {w.task_id: w.message for w in nantong.warnings if w.code == "repaired_row"}
+    for task_id in REPAIRED_ROWS - {"15"}:
+        assert messages[task_id].startswith(f"row {task_id} lost its 协同单位 cell:"), task_id
+        assert "read as the 牵头单位" in messages[task_id]
 
 
 def test_yearly_reports_recur_without_a_milestone(nantong: ParsedPlan) -> None:
@@ -195,3 +212,46 @@ def test_row_missing_a_unit_cell_without_a_date_shift_is_a_located_error() -> No
     with pytest.raises(DocumentError, match="row 1 of the table has 4 cells") as raised:
         PARSER.parse(_pipe_document(text), load_directory())
     assert raised.value.line == 7
+
+
+def test_a_row_missing_its_lead_too_is_warned_as_such() -> None:
+    """A repaired row whose lead cell is empty as well says both unit cells are missing."""
+    text = (
+        "2018年计划\n"
+        "序号 |\n任务 |\n牵头单位 |\n协同单位 |\n时限 |\n"
+        "1 |\n建设共享平台 |\n|\n2018年6月底前 |\n|\n"
+    )
+    parsed = PARSER.parse(_pipe_document(text), load_directory())
+    repaired = [w.message for w in parsed.warnings if w.code == "repaired_row"]
+    assert repaired == [
+        "row 1 lost its 牵头单位 and 协同单位 cells: its deadline 2018年6月底前 sat in the "
+        "协同单位 column; no unit is named, assign the 牵头单位"
+    ]
+    assert parsed.tasks[0].milestones[0].due == date(2018, 6, 30)
+    assert TaskFlag.NO_UNIT in parsed.tasks[0].flags
+
+
+def test_space_separated_units_in_an_intact_row_are_all_leads() -> None:
+    """Only a repaired row's space reads as a lost "|": elsewhere both units lead."""
+    text = (
+        "2018年计划\n"
+        "序号 |\n任务 |\n牵头单位 |\n协同单位 |\n时限 |\n"
+        "1 |\n建设共享平台 |\n市大数据管理局 市财政局 |\n市公安局 |\n2018年6月底前 |\n"
+    )
+    parsed = PARSER.parse(_pipe_document(text), load_directory())
+    assert parsed.tasks[0].lead_units == ["市大数据管理局", "市财政局"]
+    assert parsed.tasks[0].cooperating_units == ["市公安局"]
+    assert parsed.warnings == []
+
+
+def test_a_group_told_to_lead_separately_is_warned() -> None:
+    """ "市直相关部门分别牵头" names no units to split into: one task and a warning."""
+    text = (
+        "2018年计划\n"
+        "序号 |\n任务 |\n牵头单位 |\n协同单位 |\n时限 |\n"
+        "1 |\n建设共享平台 |\n市直相关部门分别牵头 |\n市公安局 |\n2018年6月底前 |\n"
+    )
+    parsed = PARSER.parse(_pipe_document(text), load_directory())
+    assert [task.id for task in parsed.tasks] == ["1"]
+    assert TaskFlag.SPLIT_PER_LEAD not in parsed.tasks[0].flags
+    assert [w.code for w in parsed.warnings] == ["unsplit_group_lead"]

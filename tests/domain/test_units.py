@@ -34,6 +34,41 @@ def test_split_keeps_parentheses_and_reads_etc_groups() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("cell", "units"),
+    [
+        ("市中等职业学校", ["市中等职业学校"]),
+        ("市教育局、市中等职业学校", ["市教育局", "市中等职业学校"]),
+        ("市信息办等5个部门", ["市信息办"]),
+        ("市公安局、市信息办等五个部门", ["市公安局", "市信息办"]),
+        ("市财政局、市审计局等单位", ["市财政局", "市审计局"]),
+        ("市网信办等有关部门", ["市网信办", "有关部门"]),
+        ("市公安局等相关单位", ["市公安局", "相关单位"]),
+        ("市信息办等市政府有关部门", ["市信息办", "市政府有关部门"]),
+    ],
+)
+def test_etc_splits_only_before_a_group_phrase(cell: str, units: list[str]) -> None:
+    """ "A等B" gives group B only for 有关/相关/各/直…部门/单位; a count adds nobody."""
+    assert split_units(cell) == units
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["市民委（市宗教局）", "市政府办公室（市金融办、市外事办）", "市人防办（市地震局）"],
+)
+def test_second_nameplate_is_dropped_known_or_not(name: str) -> None:
+    """The name before a trailing second-nameplate parenthesis is the canonical one, always."""
+    assert load_directory().resolve(name) == name.split("（")[0]
+
+
+def test_parentheses_that_are_not_a_second_nameplate_stay() -> None:
+    """A parenthesis inside a name, or one naming no organisation after an unknown name, stays."""
+    directory = load_directory()
+    assert directory.resolve("各县（市）区信息中心") == "各县（市）区信息中心"
+    assert directory.resolve("市大数据中心（筹）") == "市大数据中心（筹）"
+    assert directory.resolve("市财政局（筹）") == "市财政局"  # a known name: the same unit
+
+
 def test_groups_expand_from_the_document_first() -> None:
     """A document's own member list (附件2) wins; an undefined group stays a name."""
     directory = load_directory()

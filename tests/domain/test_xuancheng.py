@@ -53,6 +53,21 @@ def test_plan_metadata(parsed: ParsedPlan) -> None:
     assert (plan.period_start, plan.period_end) == (2016, 2020)
     assert plan.issue_date is None
     assert plan.format == "staged-boxes"
+    assert plan.issuer == "宣城市人民政府办公室"  # its own 文号 宣政办秘… is that office's
+
+
+def test_issuer_only_from_the_plans_own_known_number() -> None:
+    """A cited 文号 or an unknown prefix names no issuer; the plan's own 宣政办 number does."""
+    box = "栏1：网络\n2016年底前完成。\n"
+    body = TITLE.split("\n", 1)[1] + SECTION + TASK.format(number=1) + box
+    title = "宣城市“十三五”政务信息化发展规划"
+    own = f"名称: {title} 文号: 宣政办秘〔2016〕200号\n{title}\n"
+    assert parse_text(own + body).plan.issuer == "宣城市人民政府办公室"
+    unknown = f"名称: {title} 文号: 某政秘〔2016〕1号\n{title}\n"
+    assert parse_text(unknown + body).plan.issuer is None
+    cited = f"{title}\n依据《某规划》（宣政办秘〔2015〕9号）制定。\n"
+    cited_plan = parse_text(cited + body).plan
+    assert cited_plan.issuer is None
 
 
 def test_all_17_numbered_tasks_are_read(parsed: ParsedPlan) -> None:

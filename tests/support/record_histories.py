@@ -2,7 +2,12 @@
 
 Run it only when a workflow changes on purpose (behind ``workflow.patched``); the files it
 writes are what running workflows in production look like, and CI replays them against the
-current code so an unguarded change fails.
+current code so an unguarded change fails. Files it no longer writes are kept on purpose:
+``task_held_revised_withdrawn.json`` is a TaskWorkflow from before the lifecycle, and must
+go on replaying through the ``task-lifecycle`` patch.
+
+The lifecycle scenarios run on a real dev server with deadlines seconds away (the
+workflow input carries absolute instants and durations), so they take about half a minute.
 """
 
 from __future__ import annotations
@@ -10,23 +15,36 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import WorkflowHandle
+from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from domain.plan import Milestone, PlanTask, Provenance
+from domain.lifecycle import Actor, EscalationRung, Offset, Policy
+from domain.plan import Milestone, PlanTask, Provenance, Recurrence
 from runtime.embedded import EmbeddedPostgres, free_port, installed_executable
 from runtime.settings import Settings
 from store.db import create_pool
 from store.migrate import migrate_database
 from workers.registry import build_activities
 from workers.service import build_worker
+from workflows.recurring import RecurringTaskInput, RecurringTaskWorkflow
 from workflows.stack_check import StackCheckRequest, StackCheckWorkflow
-from workflows.task import TaskWorkflow, TaskWorkflowInput, Withdrawal, task_workflow_id
+from workflows.task import TaskWorkflow
+from workflows.task_contract import (
+    Accept,
+    Cancel,
+    DecideExtension,
+    ReportProgress,
+    RequestExtension,
+    Review,
+    SignOff,
+    Submit,
+    TaskWorkflowInput,
+)
 
 HISTORIES = Path(__file__).parent.parent / "histories"
 
@@ -55,31 +73,138 @@ async def record() -> None:
                 )
                 await handle.result()
                 await _write(handle, "stack_check")
-                task = PlanTask(
-                    id="3",
-                    seq=3,
-                    text="建立网上审批负面清单制度",
-                    lead_units=["各县区政府"],
-                    milestones=[Milestone(due=date(2018, 6, 30), raw="2018年6月30日前")],
-                    source=Provenance(file="recorded.txt", lines=(3, 5)),
-                )
-                held = await env.client.start_workflow(
-                    TaskWorkflow.run,
-                    TaskWorkflowInput(plan_id="recorded", task=task),
-                    id=task_workflow_id("recorded", task.id),
-                    task_queue=queue,
-                )
-                revised = task.model_copy(update={"text": "建立并公布网上审批负面清单制度"})
-                await held.execute_update(TaskWorkflow.revise, revised, id="revise-1")
-                await held.execute_update(
-                    TaskWorkflow.withdraw, Withdrawal(reason="no longer in recorded.txt")
-                )
-                await held.result()
-                await _write(held, "task_held_revised_withdrawn")
+                await _record_lifecycle(env.client, queue)
+                await _record_extension_then_cancel(env.client, queue)
+                await _record_recurring(env.client, queue)
         finally:
             await env.shutdown()
             await pool.close()
             await postgres.stop()
+
+
+SECOND = timedelta(seconds=1)
+QUICK_POLICY = Policy(
+    reminders_before_due=[Offset(duration=2 * SECOND)],
+    escalation=[
+        EscalationRung(after_due=Offset(duration=SECOND), level=1, recipients=["coordinator"]),
+        EscalationRung(
+            after_due=Offset(duration=3 * SECOND), level=2, recipients=["government_office"]
+        ),
+    ],
+    unaccepted_reminder_after=Offset(duration=SECOND),
+    progress_interval=Offset(duration=timedelta(days=30)),
+    signoff_window=Offset(duration=2 * SECOND),
+    extension_notice=Offset(duration=2 * SECOND),
+)
+LEAD = Actor(role="unit", unit="市信息办")
+FINANCE = Actor(role="unit", unit="市财政局")
+AUDIT = Actor(role="unit", unit="市审计局")
+COORDINATOR = Actor(role="coordinator", name="督查室")
+
+
+def _task(task_id: str, due: date) -> PlanTask:
+    return PlanTask(
+        id=task_id,
+        seq=int(task_id),
+        text="建立网上审批负面清单制度",
+        lead_units=[LEAD.unit or ""],
+        cooperating_units=[FINANCE.unit or "", AUDIT.unit or ""],
+        milestones=[Milestone(due=due, raw=f"{due.year}年{due.month}月{due.day}日前")],
+        source=Provenance(file="recorded.txt", lines=(3, 5)),
+    )
+
+
+async def _record_lifecycle(client: Client, queue: str) -> None:
+    """Every kind of step once: reminders, 催办, both 督办 rungs, an objection, a silent
+    unit deemed to consent, a review return, and finally completion."""
+    due_at = datetime.now(UTC) + 5 * SECOND
+    handle = await client.start_workflow(
+        TaskWorkflow.run,
+        TaskWorkflowInput(
+            plan_id="recorded",
+            task=_task("4", date.today()),
+            policy=QUICK_POLICY,
+            due_at=[due_at],
+            search_attributes=False,
+        ),
+        id="recorded/4",
+        task_queue=queue,
+    )
+    await asyncio.sleep(1.5)  # the unaccepted reminder fires
+    await handle.execute_update(TaskWorkflow.accept, Accept(actor=LEAD), id="accept-1")
+    await handle.execute_update(
+        TaskWorkflow.report_progress, ReportProgress(actor=LEAD, percent=30, text="推进中")
+    )
+    await asyncio.sleep((due_at - datetime.now(UTC)).total_seconds() + 4)  # 催办, 督办 1 and 2
+    await handle.execute_update(TaskWorkflow.submit, Submit(actor=LEAD, summary="已完成"))
+    await handle.execute_update(
+        TaskWorkflow.sign_off, SignOff(actor=FINANCE, approve=False, reason="缺少证明材料")
+    )
+    await handle.execute_update(TaskWorkflow.submit, Submit(actor=LEAD, summary="已补充材料"))
+    await handle.execute_update(TaskWorkflow.sign_off, SignOff(actor=FINANCE, approve=True))
+    await asyncio.sleep(3)  # 市审计局 stays silent and is deemed to consent
+    await handle.execute_update(
+        TaskWorkflow.review, Review(actor=COORDINATOR, approve=False, reason="请补充数据")
+    )
+    await handle.execute_update(TaskWorkflow.submit, Submit(actor=LEAD, summary="已补充数据"))
+    await handle.execute_update(TaskWorkflow.sign_off, SignOff(actor=FINANCE, approve=True))
+    await handle.execute_update(TaskWorkflow.sign_off, SignOff(actor=AUDIT, approve=True))
+    await handle.execute_update(TaskWorkflow.review, Review(actor=COORDINATOR, approve=True))
+    await handle.result()
+    await _write(handle, "lifecycle_full")
+
+
+async def _record_extension_then_cancel(client: Client, queue: str) -> None:
+    """An extension requested and granted, then the task cancelled."""
+    today = date.today()
+    handle = await client.start_workflow(
+        TaskWorkflow.run,
+        TaskWorkflowInput(
+            plan_id="recorded",
+            task=_task("5", today),
+            policy=QUICK_POLICY,
+            due_at=[datetime.now(UTC) + 20 * SECOND],
+            search_attributes=False,
+        ),
+        id="recorded/5",
+        task_queue=queue,
+    )
+    await handle.execute_update(TaskWorkflow.accept, Accept(actor=LEAD))
+    await handle.execute_update(
+        TaskWorkflow.request_extension,
+        RequestExtension(actor=LEAD, new_due=today + timedelta(days=1), reason="数据未到位"),
+    )
+    await handle.execute_update(
+        TaskWorkflow.decide_extension, DecideExtension(actor=COORDINATOR, approve=True)
+    )
+    await handle.execute_update(
+        TaskWorkflow.cancel, Cancel(actor=COORDINATOR, reason="任务已并入其他事项")
+    )
+    await handle.result()
+    await _write(handle, "lifecycle_extension_cancel")
+
+
+async def _record_recurring(client: Client, queue: str) -> None:
+    """A yearly task whose one occurrence of this year starts at once."""
+    task = _task("20", date.today()).model_copy(
+        update={
+            "milestones": [],
+            "recurrence": Recurrence(frequency="yearly", month=1, raw="每年1月底前"),
+        }
+    )
+    handle = await client.start_workflow(
+        RecurringTaskWorkflow.run,
+        RecurringTaskInput(
+            plan_id="recorded",
+            task=task,
+            until_year=date.today().year,
+            search_attributes=False,
+        ),
+        id="recorded/20",
+        task_queue=queue,
+    )
+    await handle.result()
+    await _write(handle, "recurring_yearly")
 
 
 async def _write(handle: WorkflowHandle[Any, Any], name: str) -> None:
