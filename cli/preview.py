@@ -132,11 +132,9 @@ def render_simulation(simulation: Simulation, console: Console) -> None:
             ", ".join(tasks[:6]) + (f" +{len(tasks) - 6}" if len(tasks) > 6 else ""),
         )
     console.print(calendar)
-    month_end = Table(
-        title="Month-end snapshot (as of midnight after the month)", header_style="bold"
-    )
+    month_end = Table(title="State at each month's end", header_style="bold")
     stages = ("assigned", "in_progress", "signoff", "review", "completed", "cancelled")
-    for column in ("as of", *stages, "overdue", "escalated"):
+    for column in ("month", *stages, "overdue", "escalated"):
         month_end.add_column(column, justify="right")
     for moment, counts in simulation.month_end.items():
         month_end.add_row(moment, *(str(counts[key]) for key in (*stages, "overdue", "escalated")))

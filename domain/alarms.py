@@ -76,7 +76,9 @@ def plan_schedule(state: TaskState, calendar: WorkingCalendar) -> Schedule:
     if not state.stage.is_open:
         return schedule
     policy = state.policy
-    lead = [state.lead_unit] if state.lead_unit else []
+    # A task nobody leads yet (its row names no unit, or its lead refused it) is the
+    # coordinator's to chase.
+    lead = [state.lead_unit] if state.lead_unit else ["coordinator"]
     current = state.current_milestone
     waiting_on_others = state.stage in {Stage.SIGNOFF, Stage.REVIEW}
     for milestone in state.milestones:

@@ -60,7 +60,7 @@ async def test_two_yearly_occurrences_each_get_a_task(
         await time_skipping_env.sleep(timedelta(days=400 + 366))
         assert started == [f"{handle.id}@{first}", f"{handle.id}@{second}"]
         for year, child_id in zip((first, second), started, strict=True):
-            child = client.get_workflow_handle_for(TaskWorkflow.run, child_id)
+            child = client.get_workflow_handle(child_id)
             snapshot = await child.query(TaskWorkflow.snapshot)
             assert snapshot.state.milestones[0].due == date(year, 1, 31)
     urged = await db_pool.fetch(

@@ -255,9 +255,9 @@ class LifecycleHarness:
     async def result(self, handle: WorkflowHandle[TaskWorkflow, TaskSnapshot]) -> TaskSnapshot:
         """The result of a workflow that is closing anyway, without skipping time.
 
-        Awaiting a result on the time-skipping server unlocks its clock, and with nothing else
-        scheduled it jumps to the next far timer (a workflow's ten-year run timeout), moving
-        the clock every later test shares by a decade.
+        Awaiting a result on the time-skipping server unlocks its clock, which then jumps to
+        whatever is scheduled next, however far: ten years on, as observed, for a workflow that
+        had already completed; every later test in the session shares that clock.
         """
         with time_skipping_paused(self.env):
             return await handle.result()
@@ -271,7 +271,7 @@ class LifecycleHarness:
         return await settle(handle, self.pool)
 
     async def terminate_open(self) -> None:
-        """Leave no open workflow behind: its timers would hold the shared test server's clock."""
+        """Leave no open workflow behind on the session's server: later tests skip its time."""
         for handle in self.handles:
             target = self.client.get_workflow_handle(handle.id)
             with suppress(RPCError):
