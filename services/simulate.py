@@ -18,9 +18,9 @@ Behaviours (per task; ``mixed`` picks one per task from a stable hash of its id)
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import itertools
-import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,13 +30,7 @@ from typing import Any, Literal
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.runtime import (
-    LogForwardingConfig,
-    LoggingConfig,
-    Runtime,
-    TelemetryConfig,
-    TelemetryFilter,
-)
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -207,20 +201,24 @@ async def simulate(
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=str(installed_executable("temporal-test-server")),
-        # Core's own log lines would land on stdout, between the JSON events.
-        runtime=Runtime(
-            telemetry=TelemetryConfig(
-                logging=LoggingConfig(
-                    filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"),
-                    forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
-                )
-            )
-        ),
+        runtime=_quiet_runtime(),
     )
     try:
         return await _play(env, parsed, start, end, behaviour, on_progress)
     finally:
         await env.shutdown()
+
+
+@functools.cache
+def _quiet_runtime() -> Runtime:
+    """A Temporal runtime whose core logs only errors: its warnings would land on stdout,
+    between the JSON events. (Forwarding them to Python logging instead crashed the
+    interpreter at exit, when the forwarding thread outlived it.) Made once per process."""
+    return Runtime(
+        telemetry=TelemetryConfig(
+            logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))
+        )
+    )
 
 
 async def _play(
