@@ -10,10 +10,17 @@ from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as time_of_day
+from functools import partial
+from typing import Any
 
 import asyncpg
 import chinese_calendar
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+)
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
@@ -207,6 +214,10 @@ def beijing_morning(day: date) -> datetime:
     return datetime.combine(day, time_of_day(9), tzinfo=SHANGHAI).astimezone(UTC)
 
 
+async def _no_activity_in_flight(handle: WorkflowHandle[Any, Any]) -> bool:
+    return not (await handle.describe()).raw_description.pending_activities
+
+
 @dataclass
 class LifecycleHarness:
     """A worker on a test queue plus the tasks started through it (terminated at the end)."""
@@ -271,12 +282,25 @@ class LifecycleHarness:
         return await settle(handle, self.pool)
 
     async def terminate_open(self) -> None:
-        """Leave no open workflow behind on the session's server: later tests skip its time."""
+        """Leave no open workflow behind on the session's server: later tests skip its time.
+
+        Each is quiet first (events recorded, no activity in flight): the time-skipping server
+        keeps its clock locked for an activity whose workflow was terminated under it, and
+        every later test that waits on a timer would hang.
+        """
         for handle in self.handles:
-            target = self.client.get_workflow_handle(handle.id)
+            target = self.client.get_workflow_handle_for(TaskWorkflow.run, handle.id)
+            with suppress(RPCError, WorkflowQueryFailedError, AssertionError):
+                if (await target.describe()).status != WorkflowExecutionStatus.RUNNING:
+                    continue
+                await settle(target, self.pool, timeout=5)
+                await wait_until(
+                    partial(_no_activity_in_flight, target),
+                    timeout=5,
+                    what="activities to finish",
+                )
             with suppress(RPCError):
-                if (await target.describe()).status == WorkflowExecutionStatus.RUNNING:
-                    await target.terminate(reason="test finished")
+                await target.terminate(reason="test finished")
 
 
 @asynccontextmanager

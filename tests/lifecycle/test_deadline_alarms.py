@@ -1,0 +1,232 @@
+"""Reminders, 催办 and the 督办 ladder on the time-skipping server: when each fires, and once."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pytest
+
+from domain.alarms import AlarmKind, plan_schedule
+from domain.calendar import WorkingCalendar, end_of_day
+from domain.lifecycle import MilestoneState, Stage, TaskState
+from tests.support.lifecycle import (
+    DEADLINE_KINDS,
+    LEAD,
+    LifecycleHarness,
+    beijing_date,
+    beijing_morning,
+    calendar_knows,
+    is_working_day,
+    make_task,
+    unit,
+    working_days_from,
+)
+from workflows.task import TaskWorkflow
+from workflows.task_contract import Accept, ReportProgress
+
+
+def _wednesday_at_least(start: date, days: int) -> date:
+    day = start + timedelta(days=days)
+    return day + timedelta(days=(2 - day.weekday()) % 7)
+
+
+def test_reminders_count_working_days_across_a_public_holiday() -> None:
+    """Counting back 7 working days from 2026-10-14 skips 国庆 (Oct 1-7) and counts the 调休
+    Saturday Oct 10 as a working day: the reminders are on Sep 29 and Oct 13."""
+    due = date(2026, 10, 14)
+    state = TaskState(
+        plan_id="p",
+        task=make_task([due]),
+        stage=Stage.IN_PROGRESS,
+        lead_unit=LEAD,
+        milestones=[MilestoneState(index=0, due=due, due_at=end_of_day(due))],
+        assigned_at=end_of_day(date(2026, 9, 1)),
+        accepted_at=end_of_day(date(2026, 9, 1)),
+    )
+    schedule = plan_schedule(state, WorkingCalendar())
+    reminders = [a.at for a in schedule.alarms if a.kind is AlarmKind.REMINDER]
+    assert reminders == [beijing_morning(date(2026, 9, 29)), beijing_morning(date(2026, 10, 13))]
+    assert not schedule.calendar_fallback
+
+
+def test_a_year_the_calendar_does_not_know_counts_monday_to_friday() -> None:
+    """For 2027, which chinesecalendar 1.11 has no data for, the schedule counts Monday to
+    Friday (so 元旦 2027-01-01, a Friday, counts as a working day) and flags the fallback."""
+    due = date(2027, 1, 6)  # a Wednesday
+    if calendar_knows(due):
+        pytest.skip("the installed holiday calendar knows 2027")
+    state = TaskState(
+        plan_id="p",
+        task=make_task([due]),
+        stage=Stage.IN_PROGRESS,
+        lead_unit=LEAD,
+        milestones=[MilestoneState(index=0, due=due, due_at=end_of_day(due))],
+        assigned_at=end_of_day(date(2026, 11, 1)),
+        accepted_at=end_of_day(date(2026, 11, 1)),
+    )
+    schedule = plan_schedule(state, WorkingCalendar())
+    reminders = [a.at for a in schedule.alarms if a.kind is AlarmKind.REMINDER]
+    # Back from Wed 6 Jan: 5, 4, (weekend), 1 (元旦, counted), then 31, 30, 29, 28 Dec.
+    assert reminders == [beijing_morning(date(2026, 12, 28)), beijing_morning(date(2027, 1, 5))]
+    assert schedule.calendar_fallback
+
+
+async def test_reminders_land_on_working_days_before_the_due_date(
+    lifecycle: LifecycleHarness,
+) -> None:
+    """Exactly two reminders fire, at 09:00 Beijing on the 7th and the 1st working day before
+    the due date (the 7-day count crosses a weekend); a year the calendar does not know
+    counts Monday to Friday and says so."""
+    due = _wednesday_at_least(await lifecycle.today(), 20)
+    handle = await lifecycle.start(make_task([due]))
+    await handle.execute_update(TaskWorkflow.accept, Accept(actor=unit(LEAD)))
+    snapshot = await lifecycle.settle(handle)
+    expected = [
+        beijing_morning(working_days_from(due, -7)),
+        beijing_morning(working_days_from(due, -1)),
+    ]
+    assert (due - beijing_date(expected[0])).days > 7  # the count crossed a weekend
+    assert snapshot.schedule is not None
+    unknown_year = not all(calendar_knows(beijing_date(at)) for at in [*expected, end_of_day(due)])
+    assert snapshot.schedule.calendar_fallback is unknown_year
+
+    await lifecycle.sleep(end_of_day(due) - await lifecycle.now() - timedelta(hours=1))
+    await lifecycle.settle(handle)
+    reminders = await lifecycle.events(handle, "reminder")
+    assert len(reminders) == 2
+    for row, wanted in zip(reminders, expected, strict=True):
+        assert wanted <= row["at"] < wanted + timedelta(minutes=1)
+        day = beijing_date(row["at"])
+        assert is_working_day(day)
+        if unknown_year:
+            assert day.weekday() < 5
+    assert await lifecycle.events(handle, "urge", "escalation") == []
+
+
+async def test_escalation_ladder_fires_each_rung_exactly_once(lifecycle: LifecycleHarness) -> None:
+    """Overdue and never submitted: one 催办 at the due instant, 督办 level 1 at +7 days and
+    level 2 at +30 days, then nothing more however long the task stays overdue."""
+    due = await lifecycle.days_ahead(10)
+    due_at = end_of_day(due)
+    handle = await lifecycle.start(make_task([due]))
+    await handle.execute_update(TaskWorkflow.accept, Accept(actor=unit(LEAD)))
+    await lifecycle.sleep(due_at + timedelta(days=40) - await lifecycle.now())
+    snapshot = await lifecycle.settle(handle)
+
+    deadline = await lifecycle.events(handle, *DEADLINE_KINDS)
+    assert [(row["kind"], row["level"]) for row in deadline] == [
+        ("reminder", None),
+        ("reminder", None),
+        ("urge", None),
+        ("escalation", 1),
+        ("escalation", 2),
+    ]
+    for row, instant in zip(
+        deadline[2:], [due_at, due_at + timedelta(days=7), due_at + timedelta(days=30)], strict=True
+    ):
+        assert instant <= row["at"] < instant + timedelta(minutes=1)
+    assert "coordinator" in deadline[3]["recipients"]
+    assert "government_office" in deadline[4]["recipients"]
+    assert snapshot.state.escalation_level == 2
+    # A query's clock is the workflow's last activation (the level-2 rung), not "now".
+    assert snapshot.overdue_days > 30
+    assert snapshot.status_light == "red"
+    assert snapshot.next_alarm_at is None
+    seq = snapshot.state.seq
+
+    await lifecycle.sleep(timedelta(days=90))
+    snapshot = await lifecycle.settle(handle)
+    assert snapshot.state.seq == seq
+    assert len(await lifecycle.events(handle, *DEADLINE_KINDS)) == 5
+
+
+async def test_task_imported_past_due_starts_overdue_with_one_alarm(
+    lifecycle: LifecycleHarness,
+) -> None:
+    """A deadline 20 days gone at import: the task starts overdue and says so, fires only the
+    strongest rung already passed (督办 level 1), no stale reminders or 催办, and level 2 still
+    comes at +30 days."""
+    due = await lifecycle.days_ahead(-20)
+    due_at = end_of_day(due)
+    handle = await lifecycle.start(make_task([due]))
+    snapshot = await lifecycle.settle(handle)
+    assert snapshot.overdue_days > 0
+    assert snapshot.status_light == "red"
+    assigned = (await lifecycle.events(handle, "assigned"))[0]
+    detail = json.loads(assigned["detail"])
+    assert detail["overdue_at_import"] is True
+    assert detail["overdue_days"] >= 19
+    deadline = await lifecycle.events(handle, *DEADLINE_KINDS)
+    assert [(row["kind"], row["level"]) for row in deadline] == [("escalation", 1)]
+    assert deadline[0]["at"] - assigned["at"] < timedelta(minutes=1)
+    assert json.loads(deadline[0]["detail"])["superseded_alarms"] == 3  # 2 reminders, 催办
+    assert snapshot.state.escalation_level == 1
+
+    await lifecycle.sleep(due_at + timedelta(days=30, hours=1) - await lifecycle.now())
+    await lifecycle.settle(handle)
+    deadline = await lifecycle.events(handle, *DEADLINE_KINDS)
+    assert [(row["kind"], row["level"]) for row in deadline] == [
+        ("escalation", 1),
+        ("escalation", 2),
+    ]
+    level_two = due_at + timedelta(days=30)
+    assert level_two <= deadline[1]["at"] < level_two + timedelta(minutes=1)
+
+
+async def test_unaccepted_task_gets_one_reminder_after_three_working_days(
+    lifecycle: LifecycleHarness,
+) -> None:
+    """A task nobody accepts gets exactly one unaccepted reminder, at 09:00 on the third
+    working day after assignment."""
+    handle = await lifecycle.start(make_task([await lifecycle.days_ahead(90)]))
+    snapshot = await lifecycle.settle(handle)
+    expected = beijing_morning(working_days_from(beijing_date(snapshot.state.assigned_at), 3))
+    await lifecycle.sleep(expected - await lifecycle.now() - timedelta(minutes=5))
+    await lifecycle.settle(handle)
+    assert await lifecycle.events(handle, "unaccepted_reminder") == []
+
+    await lifecycle.sleep(timedelta(days=20))
+    await lifecycle.settle(handle)
+    rows = await lifecycle.events(handle, "unaccepted_reminder")
+    assert len(rows) == 1
+    assert expected <= rows[0]["at"] < expected + timedelta(minutes=1)
+    assert rows[0]["unit"] == LEAD
+    assert rows[0]["recipients"] == [LEAD]
+
+
+async def test_long_task_without_progress_gets_a_monthly_reminder(
+    lifecycle: LifecycleHarness,
+) -> None:
+    """A task due more than 45 days out owes monthly progress: 30 days without a report brings
+    a progress reminder, and a report restarts the 30 days."""
+    handle = await lifecycle.start(make_task([await lifecycle.days_ahead(120)]))
+    lead = unit(LEAD)
+    await handle.execute_update(TaskWorkflow.accept, Accept(actor=lead))
+    snapshot = await lifecycle.settle(handle)
+    accepted_at = snapshot.state.accepted_at
+    assert accepted_at is not None
+
+    await lifecycle.sleep(accepted_at + timedelta(days=31) - await lifecycle.now())
+    await lifecycle.settle(handle)
+    rows = await lifecycle.events(handle, "progress_reminder")
+    assert len(rows) == 1
+    first = accepted_at + timedelta(days=30)
+    assert first <= rows[0]["at"] < first + timedelta(minutes=1)
+
+    await handle.execute_update(
+        TaskWorkflow.report_progress, ReportProgress(actor=lead, percent=30, text="完成调研")
+    )
+    snapshot = await lifecycle.settle(handle)
+    reported_at = snapshot.state.last_progress_at
+    assert reported_at is not None
+    await lifecycle.sleep(reported_at + timedelta(days=29) - await lifecycle.now())
+    await lifecycle.settle(handle)
+    assert len(await lifecycle.events(handle, "progress_reminder")) == 1
+    await lifecycle.sleep(timedelta(days=2))
+    await lifecycle.settle(handle)
+    rows = await lifecycle.events(handle, "progress_reminder")
+    assert len(rows) == 2
+    second = reported_at + timedelta(days=30)
+    assert second <= rows[1]["at"] < second + timedelta(minutes=1)
+    assert (await handle.query(TaskWorkflow.snapshot)).state.stage is Stage.IN_PROGRESS
