@@ -72,7 +72,8 @@ class Offset(BaseModel):
         if self.working_days:
             parts.append(f"{self.working_days}wd")
         if self.duration:
-            parts.append(f"{int(self.duration.total_seconds())}s")
+            # Exact, so two offsets never share an alarm key (1.5 s is not 1.9 s).
+            parts.append(f"{self.duration.total_seconds():g}s")
         return "+".join(parts) or "0"
 
 

@@ -286,8 +286,9 @@ async def _play(
             batch = list(group)
             while month_ends and month_ends[0] <= at:
                 await _advance_to(env, month_ends[0] + offset)
-                simulation.month_end[_month_label(month_ends.pop(0))] = await _snapshot(
-                    handles, parsed
+                month_end = month_ends.pop(0)
+                simulation.month_end[_month_label(month_end)] = await _snapshot(
+                    handles, parsed, month_end
                 )
             await _advance_to(env, at + offset)
             # Actions due at the same moment (a whole plan's sign-offs) go out together.
@@ -305,7 +306,9 @@ async def _play(
                 on_progress(done, len(actions))
         for month_end in month_ends:
             await _advance_to(env, month_end + offset)
-            simulation.month_end[_month_label(month_end)] = await _snapshot(handles, parsed)
+            simulation.month_end[_month_label(month_end)] = await _snapshot(
+                handles, parsed, month_end
+            )
         await _advance_to(env, finish + offset)
     simulation.events = sorted(
         (
@@ -348,7 +351,7 @@ def _month_label(month_end: datetime) -> str:
 
 
 async def _snapshot(
-    handles: dict[str, WorkflowHandle[Any, Any]], parsed: ParsedPlan
+    handles: dict[str, WorkflowHandle[Any, Any]], parsed: ParsedPlan, as_of: datetime
 ) -> dict[str, int]:
     """How many tasks stand where at this moment (recurring parents count as open)."""
     counts = {stage.value: 0 for stage in Stage} | {"overdue": 0, "escalated": 0}
@@ -357,6 +360,6 @@ async def _snapshot(
             continue
         snapshot = await handles[task.id].query(TaskWorkflow.snapshot)
         counts[snapshot.state.stage.value] += 1
-        counts["overdue"] += snapshot.overdue_days > 0
+        counts["overdue"] += snapshot.overdue_days_as_of(as_of) > 0
         counts["escalated"] += snapshot.state.escalation_level > 0
     return counts

@@ -143,6 +143,11 @@ class TaskSnapshot(BaseModel):
         default=0, description="events up to this sequence number are in PostgreSQL"
     )
 
+    def overdue_days_as_of(self, now: datetime) -> int:
+        """Overdue days by the caller's clock: a query answers with the workflow's time of
+        its last activation, which lags behind while the task sleeps."""
+        return self.state.overdue_days(now)
+
 
 class TaskProjection(BaseModel):
     """The row ``task_states`` holds for the API and the monthly notice."""
