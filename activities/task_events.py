@@ -37,6 +37,12 @@ async def plan_task_schedule(state: TaskState) -> Schedule:
     return schedule
 
 
+def _storable(document: str) -> str:
+    """PostgreSQL's jsonb cannot hold NUL; validators refuse it, this keeps a retry loop
+    from ever forming on an old payload that slipped through."""
+    return document.replace("\\u0000", "")
+
+
 class TaskEventActivities:
     def __init__(self, pool: asyncpg.Pool, channels: Sequence[str]) -> None:
         self._pool = pool
@@ -49,6 +55,7 @@ class TaskEventActivities:
         events = [
             (
                 request.workflow_id,
+                request.lineage,
                 event.seq,
                 projection.plan_id,
                 projection.task_id,
@@ -62,23 +69,26 @@ class TaskEventActivities:
                 event.milestone,
                 event.level,
                 event.recipients,
-                json.dumps(event.detail, ensure_ascii=False, default=str),
+                _storable(json.dumps(event.detail, ensure_ascii=False, default=str)),
             )
             for event in request.events
         ]
         outbox = [
             (
                 request.workflow_id,
+                request.lineage,
                 event.seq,
                 channel,
-                json.dumps(
-                    {
-                        "workflow_id": request.workflow_id,
-                        "plan_id": projection.plan_id,
-                        "task_id": projection.task_id,
-                        "event": event.model_dump(mode="json"),
-                    },
-                    ensure_ascii=False,
+                _storable(
+                    json.dumps(
+                        {
+                            "workflow_id": request.workflow_id,
+                            "plan_id": projection.plan_id,
+                            "task_id": projection.task_id,
+                            "event": event.model_dump(mode="json"),
+                        },
+                        ensure_ascii=False,
+                    )
                 ),
             )
             for event in request.events
@@ -87,15 +97,18 @@ class TaskEventActivities:
         ]
         async with self._pool.acquire() as connection, connection.transaction():
             before = await connection.fetchval(
-                "SELECT count(*) FROM task_events WHERE workflow_id = $1", request.workflow_id
+                "SELECT count(*) FROM task_events WHERE workflow_id = $1 AND lineage = $2",
+                request.workflow_id,
+                request.lineage,
             )
             await connection.executemany(
                 """
-                INSERT INTO task_events (workflow_id, seq, plan_id, task_id, kind, at,
+                INSERT INTO task_events (workflow_id, lineage, seq, plan_id, task_id, kind, at,
                     actor_role, actor_unit, unit, stage_before, stage_after, milestone, level,
                     recipients, detail)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb)
-                ON CONFLICT (workflow_id, seq) DO NOTHING
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                        $16::jsonb)
+                ON CONFLICT (workflow_id, lineage, seq) DO NOTHING
                 """,
                 events,
             )
@@ -103,8 +116,9 @@ class TaskEventActivities:
                 """
                 INSERT INTO task_states (workflow_id, plan_id, task_id, stage, lead_unit,
                     cooperating_units, next_due, next_due_at, escalation_level,
-                    extensions_granted, progress_percent, awaiting_reassignment, closed_at, seq)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                    extensions_granted, progress_percent, awaiting_reassignment, closed_at, seq,
+                    lineage)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
                 ON CONFLICT (workflow_id) DO UPDATE SET
                     stage = EXCLUDED.stage, lead_unit = EXCLUDED.lead_unit,
                     cooperating_units = EXCLUDED.cooperating_units,
@@ -113,8 +127,10 @@ class TaskEventActivities:
                     extensions_granted = EXCLUDED.extensions_granted,
                     progress_percent = EXCLUDED.progress_percent,
                     awaiting_reassignment = EXCLUDED.awaiting_reassignment,
-                    closed_at = EXCLUDED.closed_at, seq = EXCLUDED.seq, updated_at = now()
-                WHERE task_states.seq < EXCLUDED.seq
+                    closed_at = EXCLUDED.closed_at, seq = EXCLUDED.seq,
+                    lineage = EXCLUDED.lineage, updated_at = now()
+                -- Only forward within a lineage; a new lineage (the task came back) replaces.
+                WHERE task_states.seq < EXCLUDED.seq OR task_states.lineage <> EXCLUDED.lineage
                 """,
                 request.workflow_id,
                 projection.plan_id,
@@ -130,18 +146,21 @@ class TaskEventActivities:
                 projection.awaiting_reassignment,
                 projection.closed_at,
                 projection.seq,
+                request.lineage,
             )
             if outbox:
                 await connection.executemany(
                     """
-                    INSERT INTO notification_outbox (workflow_id, seq, channel, payload)
-                    VALUES ($1, $2, $3, $4::jsonb)
-                    ON CONFLICT (workflow_id, seq, channel) DO NOTHING
+                    INSERT INTO notification_outbox (workflow_id, lineage, seq, channel, payload)
+                    VALUES ($1, $2, $3, $4, $5::jsonb)
+                    ON CONFLICT (workflow_id, lineage, seq, channel) DO NOTHING
                     """,
                     outbox,
                 )
             after = await connection.fetchval(
-                "SELECT count(*) FROM task_events WHERE workflow_id = $1", request.workflow_id
+                "SELECT count(*) FROM task_events WHERE workflow_id = $1 AND lineage = $2",
+                request.workflow_id,
+                request.lineage,
             )
         added = int(after) - int(before)
         log.info(

@@ -27,6 +27,9 @@ class AlarmKind(StrEnum):
     UNACCEPTED = "unaccepted_reminder"
     PROGRESS = "progress_reminder"
     SIGNOFF_WINDOW = "signoff_window"
+    # Silent: the due instant passed while the task waits for sign-off or review; nobody is
+    # urged (the unit has done its part), but the task's overdue flag must turn.
+    DUE_PASSED = "due_passed"
 
 
 # Within one milestone, when several are due at once, only the strongest is sent.
@@ -78,7 +81,11 @@ def plan_schedule(state: TaskState, calendar: WorkingCalendar) -> Schedule:
     policy = state.policy
     # A task nobody leads yet (its row names no unit, or its lead refused it) is the
     # coordinator's to chase.
-    lead = [state.lead_unit] if state.lead_unit else ["coordinator"]
+    lead = (
+        [state.lead_unit]
+        if state.lead_unit and not state.awaiting_reassignment
+        else ["coordinator"]
+    )
     current = state.current_milestone
     waiting_on_others = state.stage in {Stage.SIGNOFF, Stage.REVIEW}
     for milestone in state.milestones:
@@ -93,6 +100,14 @@ def plan_schedule(state: TaskState, calendar: WorkingCalendar) -> Schedule:
         )
         # Submitted and waiting for sign-off or review: the unit has done its part.
         if waiting_on_others and milestone is current:
+            schedule.alarms.append(
+                Alarm(
+                    key=f"m{milestone.index}:due_passed:{due_key}",
+                    kind=AlarmKind.DUE_PASSED,
+                    at=milestone.due_at,
+                    milestone=milestone.index,
+                )
+            )
             continue
         for offset in policy.reminders_before_due:
             schedule.alarms.append(
@@ -210,4 +225,12 @@ def due_alarms(
             (to_fire if strongest[alarm.milestone] is alarm else to_skip).append(alarm)
         else:
             to_fire.append(alarm)
+    # Whoever a skipped rung would have told still hears it, from the one that fires.
+    for index, alarm in enumerate(to_fire):
+        skipped = [a for a in to_skip if a.milestone == alarm.milestone]
+        if skipped and alarm.kind in _DEADLINE_RANK:
+            recipients = list(
+                dict.fromkeys([*alarm.recipients, *(r for a in skipped for r in a.recipients)])
+            )
+            to_fire[index] = alarm.model_copy(update={"recipients": recipients})
     return to_fire, to_skip

@@ -11,6 +11,7 @@ arithmetic was computed outside (see :mod:`domain.alarms`).
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
@@ -138,6 +139,10 @@ class Actor(BaseModel):
 class MilestoneState(BaseModel):
     index: int
     due: date
+    plan_due: date | None = Field(
+        default=None, description="the date the plan document gives; extensions move ``due``"
+    )
+    escalation_level: int = 0
     due_at: datetime = Field(description="the end of the due day, Asia/Shanghai, as an instant")
     raw: str = ""
     submitted_at: datetime | None = None
@@ -208,7 +213,6 @@ class TaskState(BaseModel):
     signoffs: list[Signoff] = Field(default_factory=list)
     pending_extension: ExtensionRequest | None = None
     extensions_granted: int = 0
-    escalation_level: int = 0
     refusals: list[Refusal] = Field(default_factory=list)
     fired_alarms: list[str] = Field(default_factory=list)
     seq: int = 0
@@ -218,6 +222,12 @@ class TaskState(BaseModel):
     @property
     def current_milestone(self) -> MilestoneState | None:
         return next((m for m in self.milestones if m.done_at is None), None)
+
+    @property
+    def escalation_level(self) -> int:
+        """The 督办 level reached on the current milestone (each milestone has its own)."""
+        milestone = self.current_milestone
+        return milestone.escalation_level if milestone else 0
 
     def overdue_days(self, now: datetime) -> int:
         milestone = self.current_milestone
@@ -301,7 +311,18 @@ def _require_coordinator(actor: Actor) -> None:
         raise LifecycleError("only the coordinator may do this")
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _require_clean(*texts: str | None) -> None:
+    """Text that PostgreSQL and every channel can carry: no NUL or other control bytes."""
+    for text in texts:
+        if text and _CONTROL.search(text):
+            raise LifecycleError("the text contains control characters; remove them")
+
+
 def _require_reason(reason: str) -> None:
+    _require_clean(reason)
     if not reason.strip():
         raise LifecycleError("a reason is required")
 
@@ -327,6 +348,7 @@ def check_progress(state: TaskState, actor: Actor, percent: int, text: str) -> N
         raise LifecycleError(f"progress cannot go back from {state.progress_percent}%")
     if not text.strip():
         raise LifecycleError("a progress report needs a text")
+    _require_clean(text)
 
 
 def check_submit(state: TaskState, actor: Actor, summary: str) -> None:
@@ -334,6 +356,7 @@ def check_submit(state: TaskState, actor: Actor, summary: str) -> None:
     _require_lead(state, actor)
     if not summary.strip():
         raise LifecycleError("a submission needs a summary of what was done")
+    _require_clean(summary)
 
 
 def check_signoff(state: TaskState, actor: Actor, approve: bool, reason: str | None) -> None:
@@ -361,11 +384,15 @@ def check_request_extension(
 ) -> None:
     _require_open(state)
     _require_stage(state, Stage.ASSIGNED, Stage.IN_PROGRESS)
+    if state.awaiting_reassignment:
+        raise LifecycleError("the task was returned (退回交办) and awaits reassignment")
     _require_lead(state, actor)
     _require_reason(reason)
     milestone = state.current_milestone
     if milestone is None:
         raise LifecycleError("the task has no open deadline to extend")
+    if milestone.extension_deadline is None:
+        raise LifecycleError("the task's deadlines are being recalculated; try again shortly")
     if state.pending_extension is not None:
         raise LifecycleError("an extension request is already waiting for a decision")
     if state.extensions_granted >= state.policy.max_extensions:
@@ -377,7 +404,7 @@ def check_request_extension(
             f"the due date {milestone.due.isoformat()} has passed: an extension can no longer "
             "be requested and the task stays overdue"
         )
-    if milestone.extension_deadline is not None and now > milestone.extension_deadline:
+    if now > milestone.extension_deadline:
         raise LifecycleError(
             "extensions must be requested at least "
             f"{state.policy.extension_notice.label} before the due date "
@@ -565,7 +592,6 @@ def apply_review(
     events: list[TaskEvent] = []
     if milestone is not None:
         milestone.done_at = now
-        state.escalation_level = 0
         on_time = milestone.submitted_at is not None and milestone.submitted_at <= milestone.due_at
         events.append(
             record(
@@ -646,8 +672,8 @@ def apply_decide_extension(
         if new_due_at is not None:
             milestone.due_at = new_due_at
         milestone.extension_deadline = None  # recomputed with the new date
+        milestone.escalation_level = 0  # a new deadline starts a new ladder
         state.extensions_granted += 1
-        state.escalation_level = 0
     return [
         record(
             state,

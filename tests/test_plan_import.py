@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import date
 
@@ -298,3 +299,36 @@ async def test_start_found_running_is_brought_up_to_date(
     assert held.state.task.text == "建设统一平台"
     again = await _import(newer, dev_server_env, db_pool, task_queue)
     assert (again.workflows_started, again.revised) == (0, 0)
+
+
+async def test_a_task_that_comes_back_is_recorded_afresh(
+    dev_server_env: WorkflowEnvironment, db_pool: asyncpg.Pool, task_queue: str, worker: Worker
+) -> None:
+    """Withdrawn by one --update and added back by the next: its new run's events are
+    recorded beside the old run's (sequence numbers restart), and its state is open again."""
+    both = make_plan([make_task(1, "建设平台"), make_task(2, "整合系统")], task_queue)
+    await _import(both, dev_server_env, db_pool, task_queue)
+    workflow_id = task_workflow_id(task_queue, "2")
+    first_run = dev_server_env.client.get_workflow_handle(workflow_id)
+    await _import(
+        make_plan([make_task(1, "建设平台")], task_queue),
+        dev_server_env,
+        db_pool,
+        task_queue,
+        update=True,
+    )
+    await first_run.result()
+    await _import(both, dev_server_env, db_pool, task_queue, update=True)
+    again = dev_server_env.client.get_workflow_handle(workflow_id)
+    for _ in range(100):
+        lineages = await db_pool.fetchval(
+            "SELECT count(DISTINCT lineage) FROM task_events WHERE workflow_id = $1", workflow_id
+        )
+        stage = await db_pool.fetchval(
+            "SELECT stage FROM task_states WHERE workflow_id = $1", workflow_id
+        )
+        if lineages == 2 and stage == "assigned":
+            break
+        await asyncio.sleep(0.1)
+    assert (lineages, stage) == (2, "assigned")
+    assert (await again.describe()).status == WorkflowExecutionStatus.RUNNING

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import date, timedelta
 
 import asyncpg
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from domain.calendar import SHANGHAI
 from domain.plan import PlanTask, Provenance, Recurrence
+from runtime.embedded import installed_executable
 from tests.support.lifecycle import LEAD, running_worker
 from workflows.recurring import RecurringTaskInput, RecurringTaskWorkflow, occurrences
 from workflows.task import TaskWorkflow
@@ -27,11 +31,24 @@ def test_occurrences_of_yearly_and_monthly_recurrences() -> None:
     assert monthly[1].period_start == date(2018, 2, 1)
 
 
+@pytest.fixture
+async def own_time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A server of its own: skipping two years on the shared one would wake every task
+    other tests left behind (their workers gone) and can stall the clock."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=str(installed_executable("temporal-test-server")),
+    )
+    yield env
+    await env.shutdown()
+
+
 async def test_two_yearly_occurrences_each_get_a_task(
-    time_skipping_env: WorkflowEnvironment, db_pool: asyncpg.Pool, task_queue: str
+    own_time_skipping_env: WorkflowEnvironment, db_pool: asyncpg.Pool, task_queue: str
 ) -> None:
     """Over two years a yearly task starts two occurrences, each due at its January's end,
     and each is urged when it is not done."""
+    time_skipping_env = own_time_skipping_env
     client = time_skipping_env.client
     now = (await time_skipping_env.get_current_time()).astimezone(SHANGHAI)
     first, second = now.year + 1, now.year + 2

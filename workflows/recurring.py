@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import contextlib
+import itertools
 from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel, Field
@@ -44,17 +45,24 @@ class Occurrence(BaseModel):
 
 
 def occurrences(recurrence: Recurrence, first_year: int, until_year: int) -> list[Occurrence]:
-    """Every occurrence from January of ``first_year`` to December of ``until_year``."""
-    found: list[Occurrence] = []
-    for year in range(first_year, until_year + 1):
+    """Every occurrence due from January of ``first_year`` to December of ``until_year``.
+
+    An occurrence's period begins the day after the previous one is due, so the whole
+    span before a due date (reminders, the extension notice) lies inside its period.
+    """
+    due_dates: list[tuple[str, date]] = []
+    for year in range(first_year - 1, until_year + 1):
         months = range(1, 13) if recurrence.frequency == "monthly" else [recurrence.month or 12]
         for month in months:
             last = calendar.monthrange(year, month)[1]
-            day = min(recurrence.day or last, last)
-            monthly = recurrence.frequency == "monthly"
-            period_start = date(year, month, 1) if monthly else date(year, 1, 1)
             key = f"{year}-{month:02d}" if recurrence.frequency == "monthly" else str(year)
-            found.append(Occurrence(key=key, period_start=period_start, due=date(year, month, day)))
+            due_dates.append((key, date(year, month, min(recurrence.day or last, last))))
+    found: list[Occurrence] = []
+    for (_, previous_due), (key, due) in itertools.pairwise(due_dates):
+        if due.year >= first_year:
+            found.append(
+                Occurrence(key=key, period_start=previous_due + timedelta(days=1), due=due)
+            )
     return found
 
 

@@ -87,7 +87,13 @@ def initial_state(request: TaskWorkflowInput, now: datetime) -> TaskState:
         cooperating_units=[*task.lead_units[1:], *task.cooperating_units],
         awaiting_reassignment=not task.lead_units,
         milestones=[
-            MilestoneState(index=index, due=milestone.due, due_at=instant, raw=milestone.raw)
+            MilestoneState(
+                index=index,
+                due=milestone.due,
+                plan_due=milestone.due,
+                due_at=instant,
+                raw=milestone.raw,
+            )
             for index, (milestone, instant) in enumerate(zip(task.milestones, due_at, strict=True))
         ],
         ongoing=task.ongoing or not task.milestones,
@@ -235,8 +241,11 @@ class TaskWorkflow:
                 self._queue(*lifecycle.apply_deemed_consent(state, alarm.unit, now))
                 self._needs_schedule = True
             return
-        if alarm.kind is AlarmKind.ESCALATION and alarm.level:
-            state.escalation_level = max(state.escalation_level, alarm.level)
+        if alarm.kind is AlarmKind.DUE_PASSED:
+            return  # nothing to tell anyone; the overdue flag refreshes with the attributes
+        if alarm.kind is AlarmKind.ESCALATION and alarm.level and alarm.milestone is not None:
+            milestone = state.milestones[alarm.milestone]
+            milestone.escalation_level = max(milestone.escalation_level, alarm.level)
         if alarm.kind is AlarmKind.PROGRESS:
             state.last_progress_reminder_at = now
             self._needs_schedule = True
@@ -262,6 +271,7 @@ class TaskWorkflow:
             RECORD_TASK_EVENTS,
             RecordEvents(
                 workflow_id=workflow.info().workflow_id,
+                lineage=workflow.info().first_execution_run_id,
                 events=batch,
                 projection=projection_of(state),
             ),
@@ -543,19 +553,39 @@ class TaskWorkflow:
 
     @workflow.update
     def revise(self, task: PlanTask) -> int:
-        """A re-import changed the task: take its new text, units and due dates."""
+        """A re-import changed the task: take its new reading.
+
+        A due date moves only where the plan's own date changed, so a re-import never undoes
+        a granted extension. Units are not switched here: a different lead in the document
+        is recorded on the event for the coordinator, who reassigns (the current lead may
+        have accepted and be half-way through).
+        """
         if self._legacy:
             self._held_task = task
             self._held_revision += 1
             return self._held_revision
         state = self._state_or_fail()
-        state.task = task
+        moved: list[str] = []
         if len(task.milestones) == len(state.milestones):
             for milestone, revised in zip(state.milestones, task.milestones, strict=True):
-                if milestone.done_at is None and milestone.due != revised.due:
-                    milestone.due = revised.due
+                plan_due = milestone.plan_due or milestone.due
+                if milestone.done_at is None and revised.due != plan_due:
+                    moved.append(f"{plan_due.isoformat()}→{revised.due.isoformat()}")
+                    milestone.due = milestone.plan_due = revised.due
                     milestone.due_at = end_of_day(revised.due)
-        self._queue(lifecycle.record(state, "revised", self._now(), stage_before=state.stage))
+                    milestone.escalation_level = 0
+        document_lead = task.lead_units[0] if task.lead_units else None
+        state.task = task
+        self._queue(
+            lifecycle.record(
+                state,
+                "revised",
+                self._now(),
+                stage_before=state.stage,
+                due_dates_moved=moved,
+                document_lead=document_lead if document_lead != state.lead_unit else None,
+            )
+        )
         self._needs_schedule = True
         return state.seq
 

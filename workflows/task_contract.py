@@ -169,6 +169,11 @@ class TaskProjection(BaseModel):
 
 class RecordEvents(BaseModel):
     workflow_id: str
+    lineage: str = Field(
+        default="",
+        description="the first run id of the chain: stays across continue-as-new, is new "
+        "when a withdrawn task comes back under the same workflow id",
+    )
     events: list[TaskEvent]
     projection: TaskProjection
 
