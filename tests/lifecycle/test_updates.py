@@ -57,7 +57,7 @@ async def test_update_id_is_remembered_across_continue_as_new(
         ReportProgress(actor=lead, percent=10, text="第1次"),
         id="idem-can-1",
     )
-    latest = lifecycle.client.get_workflow_handle_for(TaskWorkflow.run, handle.id)
+    latest = lifecycle.client.get_workflow_handle(handle.id)
 
     async def continued() -> bool:
         return (await latest.describe()).run_id != first_run

@@ -289,7 +289,7 @@ class LifecycleHarness:
         every later test that waits on a timer would hang.
         """
         for handle in self.handles:
-            target = self.client.get_workflow_handle_for(TaskWorkflow.run, handle.id)
+            target = self.client.get_workflow_handle(handle.id)
             with suppress(RPCError, WorkflowQueryFailedError, AssertionError):
                 if (await target.describe()).status != WorkflowExecutionStatus.RUNNING:
                     continue
