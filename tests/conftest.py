@@ -43,9 +43,11 @@ def structured_logging() -> None:
     configure_logging(LogFormat.JSON, "INFO")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    """Temporal's time-skipping test server: months of timers in seconds."""
+    """Temporal's time-skipping test server: months of timers in seconds. One per test
+    (about a second to start): skipping time on a shared one wakes every workflow earlier
+    tests left behind, whose workers are gone, and can stall its clock for good."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=str(installed_executable("temporal-test-server")),
