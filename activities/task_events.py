@@ -9,24 +9,45 @@ channel that is down never holds the lifecycle up.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 import asyncpg
+from pydantic import TypeAdapter
 from temporalio import activity
 
 from domain.alarms import Schedule, plan_schedule
-from domain.calendar import WorkingCalendar
-from domain.lifecycle import TaskState
+from domain.calendar import CalendarYears, WorkingCalendar, installed_calendar_years
+from domain.lifecycle import TaskEvent, TaskState
 from runtime.log import get_logger
-from workflows.task_contract import PLAN_TASK_SCHEDULE, RECORD_TASK_EVENTS, RecordEvents
+from workflows.task_contract import (
+    PLAN_TASK_SCHEDULE,
+    READ_WORKING_CALENDAR,
+    RECORD_TASK_EVENTS,
+    CalendarSpan,
+    RecordEvents,
+)
 
 log = get_logger(__name__)
+_EVENTS_JSON = TypeAdapter(list[TaskEvent])
+
+
+@activity.defn(name=READ_WORKING_CALENDAR)
+async def read_working_calendar(span: CalendarSpan) -> CalendarYears:
+    """The holiday calendar for whole years, as data (a local activity: the answer is
+    recorded, and the workflow counts working days over it)."""
+    years = installed_calendar_years(span.first_year, span.last_year)
+    if years.guessed_years:
+        log.warning(
+            "holiday calendar has no data for these years; counted Monday to Friday",
+            years=years.guessed_years,
+        )
+    return years
 
 
 @activity.defn(name=PLAN_TASK_SCHEDULE)
 async def plan_task_schedule(state: TaskState) -> Schedule:
-    """Every alarm of the task from now on (a local activity: its answer is recorded)."""
+    """Every alarm of the task from now on, for workflows started before the recorded
+    calendar (a local activity: its answer is recorded)."""
     schedule = plan_schedule(state, WorkingCalendar())
     if schedule.calendar_fallback:
         log.warning(
@@ -52,117 +73,27 @@ class TaskEventActivities:
     async def record_task_events(self, request: RecordEvents) -> int:
         """Record the batch once; returns how many events were new."""
         projection = request.projection
-        events = [
-            (
-                request.workflow_id,
-                request.lineage,
-                event.seq,
-                projection.plan_id,
-                projection.task_id,
-                event.kind,
-                event.at,
-                event.actor.role if event.actor else None,
-                event.actor.unit if event.actor else None,
-                event.unit,
-                event.stage_before.value if event.stage_before else None,
-                event.stage_after.value if event.stage_after else None,
-                event.milestone,
-                event.level,
-                event.recipients,
-                _storable(json.dumps(event.detail, ensure_ascii=False, default=str)),
-            )
-            for event in request.events
-        ]
-        outbox = [
-            (
-                request.workflow_id,
-                request.lineage,
-                event.seq,
-                channel,
-                _storable(
-                    json.dumps(
-                        {
-                            "workflow_id": request.workflow_id,
-                            "plan_id": projection.plan_id,
-                            "task_id": projection.task_id,
-                            "event": event.model_dump(mode="json"),
-                        },
-                        ensure_ascii=False,
-                    )
-                ),
-            )
-            for event in request.events
-            if event.recipients
-            for channel in self._channels
-        ]
-        async with self._pool.acquire() as connection, connection.transaction():
-            before = await connection.fetchval(
-                "SELECT count(*) FROM task_events WHERE workflow_id = $1 AND lineage = $2",
-                request.workflow_id,
-                request.lineage,
-            )
-            await connection.executemany(
-                """
-                INSERT INTO task_events (workflow_id, lineage, seq, plan_id, task_id, kind, at,
-                    actor_role, actor_unit, unit, stage_before, stage_after, milestone, level,
-                    recipients, detail)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-                        $16::jsonb)
-                ON CONFLICT (workflow_id, lineage, seq) DO NOTHING
-                """,
-                events,
-            )
-            await connection.execute(
-                """
-                INSERT INTO task_states (workflow_id, plan_id, task_id, stage, lead_unit,
-                    cooperating_units, next_due, next_due_at, escalation_level,
-                    extensions_granted, progress_percent, awaiting_reassignment, closed_at, seq,
-                    lineage)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-                ON CONFLICT (workflow_id) DO UPDATE SET
-                    stage = EXCLUDED.stage, lead_unit = EXCLUDED.lead_unit,
-                    cooperating_units = EXCLUDED.cooperating_units,
-                    next_due = EXCLUDED.next_due, next_due_at = EXCLUDED.next_due_at,
-                    escalation_level = EXCLUDED.escalation_level,
-                    extensions_granted = EXCLUDED.extensions_granted,
-                    progress_percent = EXCLUDED.progress_percent,
-                    awaiting_reassignment = EXCLUDED.awaiting_reassignment,
-                    closed_at = EXCLUDED.closed_at, seq = EXCLUDED.seq,
-                    lineage = EXCLUDED.lineage, updated_at = now()
-                -- Only forward within a lineage; a new lineage (the task came back) replaces.
-                WHERE task_states.seq < EXCLUDED.seq OR task_states.lineage <> EXCLUDED.lineage
-                """,
-                request.workflow_id,
-                projection.plan_id,
-                projection.task_id,
-                projection.stage.value,
-                projection.lead_unit,
-                projection.cooperating_units,
-                projection.next_due,
-                projection.next_due_at,
-                projection.escalation_level,
-                projection.extensions_granted,
-                projection.progress_percent,
-                projection.awaiting_reassignment,
-                projection.closed_at,
-                projection.seq,
-                request.lineage,
-            )
-            if outbox:
-                await connection.executemany(
-                    """
-                    INSERT INTO notification_outbox (workflow_id, lineage, seq, channel, payload)
-                    VALUES ($1, $2, $3, $4, $5::jsonb)
-                    ON CONFLICT (workflow_id, lineage, seq, channel) DO NOTHING
-                    """,
-                    outbox,
-                )
-            after = await connection.fetchval(
-                "SELECT count(*) FROM task_events WHERE workflow_id = $1 AND lineage = $2",
-                request.workflow_id,
-                request.lineage,
-            )
-        added = int(after) - int(before)
+        events = _EVENTS_JSON.dump_json(request.events).decode()
+        added: int = await self._pool.fetchval(
+            _RECORD,
+            request.workflow_id,
+            request.lineage,
+            projection.plan_id,
+            projection.task_id,
+            _storable(events),
+            self._channels,
+            projection.stage.value,
+            projection.lead_unit,
+            projection.cooperating_units,
+            projection.next_due,
+            projection.next_due_at,
+            projection.escalation_level,
+            projection.extensions_granted,
+            projection.progress_percent,
+            projection.awaiting_reassignment,
+            projection.closed_at,
+            projection.seq,
+        )
         log.info(
             "task events recorded",
             task_id=projection.task_id,
@@ -171,3 +102,52 @@ class TaskEventActivities:
             new=added,
         )
         return added
+
+
+# One statement, so one round trip and atomic without a transaction block: the events, the
+# task's row and the outbox rows all land or none do. Each event's JSON is stored whole in
+# its notifications, so the outbox and task_events say the same thing.
+_RECORD = """
+WITH batch AS (
+    SELECT event, (event ->> 'seq')::integer AS seq
+    FROM jsonb_array_elements($5::jsonb) AS event
+), new_events AS (
+    INSERT INTO task_events (workflow_id, lineage, seq, plan_id, task_id, kind, at,
+        actor_role, actor_unit, unit, stage_before, stage_after, milestone, level,
+        recipients, detail)
+    SELECT $1, $2, seq, $3, $4, event ->> 'kind', (event ->> 'at')::timestamptz,
+        event -> 'actor' ->> 'role', event -> 'actor' ->> 'unit', event ->> 'unit',
+        event ->> 'stage_before', event ->> 'stage_after', (event ->> 'milestone')::integer,
+        (event ->> 'level')::integer,
+        ARRAY(SELECT jsonb_array_elements_text(event -> 'recipients')), event -> 'detail'
+    FROM batch
+    ON CONFLICT (workflow_id, lineage, seq) DO NOTHING
+    RETURNING seq
+), outbox AS (
+    INSERT INTO notification_outbox (workflow_id, lineage, seq, channel, payload)
+    SELECT $1, $2, seq, channel,
+        jsonb_build_object('workflow_id', $1::text, 'plan_id', $3::text, 'task_id', $4::text,
+                           'event', event)
+    FROM batch CROSS JOIN unnest($6::text[]) AS channel
+    WHERE jsonb_array_length(event -> 'recipients') > 0
+    ON CONFLICT (workflow_id, lineage, seq, channel) DO NOTHING
+), state AS (
+    INSERT INTO task_states (workflow_id, plan_id, task_id, stage, lead_unit,
+        cooperating_units, next_due, next_due_at, escalation_level, extensions_granted,
+        progress_percent, awaiting_reassignment, closed_at, seq, lineage)
+    VALUES ($1, $3, $4, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $2)
+    ON CONFLICT (workflow_id) DO UPDATE SET
+        stage = EXCLUDED.stage, lead_unit = EXCLUDED.lead_unit,
+        cooperating_units = EXCLUDED.cooperating_units,
+        next_due = EXCLUDED.next_due, next_due_at = EXCLUDED.next_due_at,
+        escalation_level = EXCLUDED.escalation_level,
+        extensions_granted = EXCLUDED.extensions_granted,
+        progress_percent = EXCLUDED.progress_percent,
+        awaiting_reassignment = EXCLUDED.awaiting_reassignment,
+        closed_at = EXCLUDED.closed_at, seq = EXCLUDED.seq,
+        lineage = EXCLUDED.lineage, updated_at = now()
+    -- Only forward within a lineage; a new lineage (the task came back) replaces.
+    WHERE task_states.seq < EXCLUDED.seq OR task_states.lineage <> EXCLUDED.lineage
+)
+SELECT count(*)::integer FROM new_events
+"""

@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from domain.calendar import Anchor, WorkingCalendar
+from domain.calendar import Anchor, WorkingCalendar, local_date
 from domain.lifecycle import Offset, Stage, TaskState
 
 YELLOW_WORKING_DAYS = 3
@@ -191,6 +191,18 @@ def plan_schedule(state: TaskState, calendar: WorkingCalendar) -> Schedule:
     schedule.alarms.sort(key=lambda alarm: alarm.at)
     schedule.calendar_fallback = calendar.fallback_used
     return schedule
+
+
+def calendar_years_needed(state: TaskState, now: datetime) -> tuple[int, int]:
+    """The span of years a task's alarms will count working days in, with a year to spare
+    each side (reminders before an early-January deadline, escalations after a December
+    one). A later need (an extension into another year, an ongoing task's years going by)
+    shows up as a CalendarGapError and widens the span then."""
+    years = {
+        local_date(moment).year
+        for moment in (now, state.assigned_at, *(m.due_at for m in state.milestones))
+    }
+    return min(years) - 1, max(years) + 1
 
 
 def owes_monthly_progress(state: TaskState) -> bool:

@@ -1,10 +1,12 @@
 """Working days on the Chinese calendar (holidays and make-up working days, 调休).
 
 The holiday data comes from the ``chinesecalendar`` package and changes between its
-releases, so this module is never called from workflow code: the workflow asks a local
-activity, whose answer is recorded in history and replays without the calendar. For years
-the installed calendar does not know yet, Monday to Friday count as working days and the
-result says so (``fallback_used``).
+releases, so workflow code never reads the package. A local activity reads it once per
+span of years and returns :class:`CalendarYears`, the exceptions to Monday-to-Friday as
+data; that answer is recorded in history, and the workflow counts working days over it
+(``WorkingCalendar(years=...)``), so replay never depends on the installed release. For
+years the installed calendar does not know yet, Monday to Friday count as working days and
+the result says so (``fallback_used``).
 
 Beijing time has had no daylight saving since 1991, so Asia/Shanghai is a fixed UTC+8
 offset here; no time-zone database is needed.
@@ -14,9 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
+from functools import cache, cached_property
 from typing import Literal
 
 import chinese_calendar
+from pydantic import BaseModel, Field
 
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 WORKDAY_STARTS = time(9, 0)
@@ -33,10 +37,87 @@ def local_date(instant: datetime) -> date:
     return instant.astimezone(SHANGHAI).date()
 
 
+class CalendarGapError(LookupError):
+    """Recorded calendar data does not reach ``year``: ask the calendar for it first."""
+
+    def __init__(self, year: int) -> None:
+        super().__init__(f"no calendar data recorded for {year}")
+        self.year = year
+
+
+class CalendarYears(BaseModel):
+    """The installed calendar's answer for whole years, as data small enough to record: the
+    weekdays that are holidays and the weekend days that are make-up working days (调休)."""
+
+    first_year: int
+    last_year: int
+    days_off: list[date] = Field(default_factory=list, description="Monday-Friday holidays")
+    working_weekends: list[date] = Field(default_factory=list, description="调休 days")
+    guessed_years: list[int] = Field(
+        default_factory=list, description="unknown to the installed calendar: Monday-Friday"
+    )
+
+    def covers(self, year: int) -> bool:
+        return self.first_year <= year <= self.last_year
+
+    def is_working_day(self, day: date) -> tuple[bool, bool]:
+        """(working, guessed); raises CalendarGapError outside the recorded years."""
+        if not self.covers(day.year):
+            raise CalendarGapError(day.year)
+        if day.weekday() < 5:
+            return day not in self._days_off, day.year in self.guessed_years
+        return day in self._working_weekends, day.year in self.guessed_years
+
+    # Never mutated in place (a wider span is a new value), so the sets can be kept.
+    @cached_property
+    def _days_off(self) -> frozenset[date]:
+        return frozenset(self.days_off)
+
+    @cached_property
+    def _working_weekends(self) -> frozenset[date]:
+        return frozenset(self.working_weekends)
+
+
+def installed_calendar_years(first_year: int, last_year: int) -> CalendarYears:
+    """Read the installed ``chinesecalendar`` for whole years. Not for workflow code."""
+    years = [_installed_year(year) for year in range(first_year, last_year + 1)]
+    return CalendarYears(
+        first_year=first_year,
+        last_year=last_year,
+        days_off=[day for year in years for day in year.days_off],
+        working_weekends=[day for year in years for day in year.working_weekends],
+        guessed_years=[year for part in years for year in part.guessed_years],
+    )
+
+
+@cache
+def _installed_year(year: int) -> CalendarYears:
+    days_off: list[date] = []
+    working_weekends: list[date] = []
+    day = date(year, 1, 1)
+    while day.year == year:
+        try:
+            working = bool(chinese_calendar.is_workday(day))
+        except NotImplementedError:  # a year the installed calendar has no data for
+            return CalendarYears(first_year=year, last_year=year, guessed_years=[year])
+        weekday = day.weekday() < 5
+        if weekday and not working:
+            days_off.append(day)
+        elif working and not weekday:
+            working_weekends.append(day)
+        day += timedelta(days=1)
+    return CalendarYears(
+        first_year=year, last_year=year, days_off=days_off, working_weekends=working_weekends
+    )
+
+
 @dataclass
 class WorkingCalendar:
-    """Counts working days; remembers whether it had to guess for an unknown year."""
+    """Counts working days over recorded ``years``, or over the installed calendar when
+    there are none (outside workflows only); remembers whether it guessed for a year the
+    calendar does not know."""
 
+    years: CalendarYears | None = None
     fallback_used: bool = False
     _cache: dict[date, bool] = field(default_factory=dict)
 
@@ -44,11 +125,9 @@ class WorkingCalendar:
         cached = self._cache.get(day)
         if cached is not None:
             return cached
-        try:
-            working = bool(chinese_calendar.is_workday(day))
-        except NotImplementedError:  # a year the installed calendar has no data for
-            self.fallback_used = True
-            working = day.weekday() < 5
+        years = self.years or _installed_year(day.year)
+        working, guessed = years.is_working_day(day)
+        self.fallback_used = self.fallback_used or guessed
         self._cache[day] = working
         return working
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from domain.calendar import CalendarYears
 from domain.plan import PlanTask
 
 TIMELINE_LIMIT = 200  # the full history lives in PostgreSQL; the workflow keeps the recent
@@ -218,6 +219,9 @@ class TaskState(BaseModel):
     seq: int = 0
     timeline: list[TaskEvent] = Field(default_factory=list)
     applied_updates: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    calendar: CalendarYears | None = Field(
+        default=None, description="the holiday calendar's years this task's alarms need"
+    )
 
     @property
     def current_milestone(self) -> MilestoneState | None:

@@ -34,7 +34,7 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.task_events import plan_task_schedule
+from activities.task_events import plan_task_schedule, read_working_calendar
 from domain.calendar import SHANGHAI, end_of_day
 from domain.lifecycle import Actor, Stage, TaskEvent
 from domain.plan import ParsedPlan, PlanTask
@@ -240,7 +240,7 @@ async def _play(
         client,
         task_queue=queue,
         workflows=[TaskWorkflow, RecurringTaskWorkflow],
-        activities=[recorder.record_task_events, plan_task_schedule],
+        activities=[recorder.record_task_events, read_working_calendar, plan_task_schedule],
         workflow_runner=sandboxed_workflow_runner(),
     ):
         handles: dict[str, WorkflowHandle[Any, Any]] = {}

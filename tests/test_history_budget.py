@@ -62,3 +62,10 @@ async def test_happy_path_history_event_count(
     kinds = Counter(EventType.Name(event.event_type) for event in history.events)
     print(dict(kinds))  # noqa: T201 -- shown when the pinned number no longer holds
     assert HAPPY_PATH_EVENT_FLOOR <= len(history.events) <= HAPPY_PATH_EVENT_BUDGET
+    # Four of the actions reschedule the task; the holiday calendar is still read once.
+    local_activities = [
+        event
+        for event in history.events
+        if event.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    ]
+    assert len(local_activities) == 1

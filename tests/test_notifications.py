@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator, Generator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -114,6 +115,53 @@ async def test_a_retried_recording_adds_nothing(db_pool: asyncpg.Pool) -> None:
     assert await activities.record_task_events(_batch("plan/7")) == 0
     assert await db_pool.fetchval("SELECT count(*) FROM task_events") == 2
     assert await db_pool.fetchval("SELECT count(*) FROM notification_outbox") == 4
+
+
+async def test_an_event_reads_the_same_in_its_row_and_its_notification(
+    db_pool: asyncpg.Pool,
+) -> None:
+    """Every field lands in its column; the notification carries the same event, and an
+    event without recipients gets a row but no notification."""
+    at = datetime(2018, 6, 30, 16, 0, tzinfo=UTC)
+    event = TaskEvent(
+        seq=1,
+        kind="escalation",
+        at=at,
+        actor=COORDINATOR,
+        unit=LEAD,
+        stage_before=Stage.IN_PROGRESS,
+        stage_after=Stage.IN_PROGRESS,
+        milestone=0,
+        level=2,
+        recipients=[LEAD, "市政府办公室"],
+        detail={"scheduled_for": at.isoformat(), "superseded_alarms": 1, "说明": "逾期"},
+    )
+    silent = TaskEvent(seq=2, kind="due_passed", at=at)
+    batch = _batch("plan/8").model_copy(update={"events": [event, silent]})
+    assert await TaskEventActivities(db_pool, ["log"]).record_task_events(batch) == 2
+    row = await db_pool.fetchrow("SELECT * FROM task_events WHERE seq = 1")
+    assert row is not None
+    assert (row["kind"], row["at"], row["actor_role"], row["actor_unit"], row["unit"]) == (
+        "escalation",
+        at,
+        "coordinator",
+        None,
+        LEAD,
+    )
+    assert (row["stage_before"], row["stage_after"], row["milestone"], row["level"]) == (
+        "in_progress",
+        "in_progress",
+        0,
+        2,
+    )
+    assert row["recipients"] == [LEAD, "市政府办公室"]
+    assert json.loads(row["detail"]) == event.detail
+    payloads = await db_pool.fetch("SELECT seq, payload FROM notification_outbox")
+    assert [record["seq"] for record in payloads] == [1]
+    payload = json.loads(payloads[0]["payload"])
+    assert payload["workflow_id"] == "plan/8"
+    assert (payload["plan_id"], payload["task_id"]) == ("plan", "7")
+    assert TaskEvent.model_validate(payload["event"]) == event
 
 
 async def test_dispatcher_retries_with_backoff_and_delivers_once(

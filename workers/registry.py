@@ -8,7 +8,11 @@ from typing import Any
 import asyncpg
 
 from activities.stack_check import StackCheckActivities
-from activities.task_events import TaskEventActivities, plan_task_schedule
+from activities.task_events import (
+    TaskEventActivities,
+    plan_task_schedule,
+    read_working_calendar,
+)
 from workflows.recurring import RecurringTaskWorkflow
 from workflows.stack_check import StackCheckWorkflow
 from workflows.task import TaskWorkflow
@@ -21,4 +25,9 @@ def build_activities(
 ) -> list[Callable[..., Any]]:
     stack_check = StackCheckActivities(pool, worker_identity)
     task_events = TaskEventActivities(pool, notify_channels)
-    return [stack_check.record_stack_check, task_events.record_task_events, plan_task_schedule]
+    return [
+        stack_check.record_stack_check,
+        task_events.record_task_events,
+        read_working_calendar,
+        plan_task_schedule,
+    ]

@@ -25,7 +25,12 @@ from runtime.embedded import ensure_port_free
 from runtime.errors import ConfigurationError
 from runtime.log import get_logger
 from runtime.settings import Settings
-from runtime.temporal import connect_temporal, ensure_search_attributes, sandboxed_workflow_runner
+from runtime.temporal import (
+    connect_temporal,
+    ensure_search_attributes,
+    ensure_workflow_bytecode,
+    sandboxed_workflow_runner,
+)
 from store.db import create_pool
 from workers.health import HealthServer, WorkerHealth
 from workers.registry import WORKFLOWS, build_activities
@@ -46,6 +51,7 @@ def build_worker(
     identity: str | None = None,
 ) -> Worker:
     """The one way a Duban worker is made, in the service and in tests alike."""
+    ensure_workflow_bytecode(workflows)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,

@@ -8,17 +8,20 @@ The rules live in :mod:`domain.lifecycle`; this class is the durable shell aroun
   records them in PostgreSQL in batches through one activity (idempotent on workflow id
   and sequence number) and waits for the next alarm or action;
 * alarms (reminders, 催办, the 督办 ladder, unaccepted and progress reminders, sign-off
-  windows) come from a schedule computed by a local activity, because working days need
-  the holiday calendar and replay must not;
-* a caller's update id (the API's Idempotency-Key) is remembered with its result, across
-  continue-as-new too, so a retried request applies once.
+  windows) come from a schedule counted here over the holiday calendar's years as a local
+  activity read them once (recorded in history, kept in the state), because working days
+  need the calendar and replay must not;
+* a caller's Idempotency-Key is remembered with its request's fingerprint and result,
+  across continue-as-new too, so a retried request applies once and the same key sent
+  with another request is rejected (see ``task_contract.action_update_id``).
 
 Workflows started before the lifecycle existed only held their task; they keep doing so,
 guarded by the ``task-lifecycle`` patch.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: the sandbox imports this module afresh for
+# every workflow run, and the SDK reads each handler's type hints; string annotations would
+# be compiled again each time (about 2 ms a run).
 import asyncio
 import contextlib
 from datetime import datetime, timedelta
@@ -30,8 +33,16 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain import lifecycle
-    from domain.alarms import Alarm, AlarmKind, Schedule, due_alarms, owes_monthly_progress
-    from domain.calendar import end_of_day
+    from domain.alarms import (
+        Alarm,
+        AlarmKind,
+        Schedule,
+        calendar_years_needed,
+        due_alarms,
+        owes_monthly_progress,
+        plan_schedule,
+    )
+    from domain.calendar import CalendarGapError, CalendarYears, WorkingCalendar, end_of_day
     from domain.lifecycle import Actor, LifecycleError, MilestoneState, Stage, TaskEvent, TaskState
     from domain.plan import PlanTask
     from workflows.task_contract import (
@@ -40,10 +51,13 @@ with workflow.unsafe.imports_passed_through():
         OVERDUE_ATTRIBUTE,
         PLAN_ATTRIBUTE,
         PLAN_TASK_SCHEDULE,
+        READ_WORKING_CALENDAR,
         RECORD_TASK_EVENTS,
         STAGE_ATTRIBUTE,
         Accept,
         ActionResult,
+        AppliedUpdate,
+        CalendarSpan,
         Cancel,
         DecideExtension,
         Reassign,
@@ -58,6 +72,7 @@ with workflow.unsafe.imports_passed_through():
         TaskWorkflowInput,
         Withdrawal,
         action_result,
+        parse_update_id,
         projection_of,
         task_workflow_id,
     )
@@ -65,6 +80,7 @@ with workflow.unsafe.imports_passed_through():
 __all__ = ["TaskWorkflow", "TaskWorkflowInput", "Withdrawal", "task_workflow_id"]
 
 LIFECYCLE_PATCH = "task-lifecycle"
+RECORDED_CALENDAR_PATCH = "recorded-calendar"
 SYSTEM = Actor(role="coordinator", name="duban")
 APPLIED_UPDATES_KEPT = 500
 _RECORD_RETRY = RetryPolicy(
@@ -205,12 +221,15 @@ class TaskWorkflow:
     async def _refresh_schedule(self) -> None:
         state = self._state_or_fail()
         self._needs_schedule = False
-        self._schedule = await workflow.execute_local_activity(
-            PLAN_TASK_SCHEDULE,
-            state,
-            result_type=Schedule,
-            start_to_close_timeout=timedelta(seconds=30),
-        )
+        if workflow.patched(RECORDED_CALENDAR_PATCH):
+            self._schedule = await self._schedule_over_recorded_calendar(state)
+        else:  # started before: its history holds one schedule activity per refresh
+            self._schedule = await workflow.execute_local_activity(
+                PLAN_TASK_SCHEDULE,
+                state,
+                result_type=Schedule,
+                start_to_close_timeout=timedelta(seconds=30),
+            )
         for milestone in state.milestones:
             milestone.extension_deadline = self._schedule.extension_deadlines.get(
                 milestone.index, milestone.extension_deadline
@@ -218,6 +237,27 @@ class TaskWorkflow:
         for signoff in state.signoffs:
             if signoff.decision == "pending" and signoff.window_ends is None:
                 signoff.window_ends = self._schedule.signoff_windows.get(signoff.unit)
+
+    async def _schedule_over_recorded_calendar(self, state: TaskState) -> Schedule:
+        """Count the alarms here, over calendar years recorded in the state: one local
+        activity reads the calendar for a task's years, instead of one per refresh."""
+        first, last = calendar_years_needed(state, self._now())
+        while True:
+            known = state.calendar
+            if known is None or not (known.covers(first) and known.covers(last)):
+                if known is not None:
+                    first, last = min(first, known.first_year), max(last, known.last_year)
+                state.calendar = await workflow.execute_local_activity(
+                    READ_WORKING_CALENDAR,
+                    CalendarSpan(first_year=first, last_year=last),
+                    result_type=CalendarYears,
+                    start_to_close_timeout=timedelta(seconds=30),
+                )
+            try:
+                return plan_schedule(state, WorkingCalendar(years=state.calendar))
+            except CalendarGapError as gap:  # an alarm reached past the span: widen it,
+                # with a year to spare, as a count of working days tends to go on
+                first, last = min(first, gap.year - 1), max(last, gap.year + 1)
 
     def _fire_due_alarms(self) -> None:
         state = self._state_or_fail()
@@ -325,31 +365,63 @@ class TaskWorkflow:
         self._unrecorded.extend(events)
         self._attributes_dirty = True
 
-    def _already_applied(self) -> dict[str, Any] | None:
+    def _applied_before(self) -> AppliedUpdate | None:
+        """What this request's idempotency key applied before, if it did (in this run or
+        before a continue-as-new)."""
         info = workflow.current_update_info()
         if info is None or self._state is None:
             return None
-        return self._state.applied_updates.get(info.id)
+        key, _ = parse_update_id(info.id)
+        remembered = self._state.applied_updates.get(key)
+        if remembered is None:
+            return None
+        if "result" not in remembered:  # kept by a version that remembered only the result
+            return AppliedUpdate(update=info.name, result=ActionResult.model_validate(remembered))
+        return AppliedUpdate.model_validate(remembered)
 
     def _remember(self, result: dict[str, Any]) -> ActionResult:
         info = workflow.current_update_info()
         state = self._state_or_fail()
+        answer = ActionResult.model_validate(result)
         if info is not None:
-            state.applied_updates[info.id] = result
+            key, fingerprint = parse_update_id(info.id)
+            applied = AppliedUpdate(update=info.name, fingerprint=fingerprint, result=answer)
+            state.applied_updates[key] = applied.model_dump(mode="json")
             for stale in list(state.applied_updates)[:-APPLIED_UPDATES_KEPT]:
                 del state.applied_updates[stale]
-        return ActionResult.model_validate(result)
+        return answer
 
     def _validate(self, check: Any, *args: Any) -> None:
         """Run a domain check for a validator: a rejection carries the domain's reason."""
         if self._legacy:
             raise ApplicationError("this task predates the lifecycle and only holds its task")
-        if self._already_applied() is not None:
+        if (applied := self._applied_before()) is not None:
+            self._reject_reused_key(applied)
             return  # a retry of an applied request: the handler returns the first result
         try:
             check(self._state_or_fail(), *args)
         except LifecycleError as error:
             raise ApplicationError(str(error), type="LifecycleError", non_retryable=True) from None
+
+    @staticmethod
+    def _reject_reused_key(applied: AppliedUpdate) -> None:
+        """A key already spent on another request must not answer with that request's
+        result, as if this one had been applied."""
+        info = workflow.current_update_info()
+        assert info is not None  # only called while an update is handled
+        key, fingerprint = parse_update_id(info.id)
+        other_content = (
+            fingerprint is not None
+            and applied.fingerprint is not None
+            and fingerprint != applied.fingerprint
+        )
+        if applied.update != info.name or other_content:
+            raise ApplicationError(
+                f"the idempotency key {key!r} was already used for another request "
+                f"({applied.update}); send this one with a new key",
+                type="IdempotencyKeyReused",
+                non_retryable=True,
+            )
 
     def _act(self, events: list[TaskEvent], *, reschedule: bool = True) -> ActionResult:
         self._queue(*events)
@@ -397,8 +469,8 @@ class TaskWorkflow:
     @workflow.update
     def accept(self, action: Accept) -> ActionResult:
         """承办: the lead unit takes the task on."""
-        if (done := self._already_applied()) is not None:
-            return ActionResult.model_validate(done)
+        if (done := self._applied_before()) is not None:
+            return done.result
         return self._act(lifecycle.apply_accept(self._state_or_fail(), action.actor, self._now()))
 
     @accept.validator
@@ -408,8 +480,8 @@ class TaskWorkflow:
     @workflow.update
     def refuse(self, action: Refuse) -> ActionResult:
         """退回交办: the lead unit says the task is outside its remit."""
-        if (done := self._already_applied()) is not None:
-            return ActionResult.model_validate(done)
+        if (done := self._applied_before()) is not None:
+            return done.result
         state = self._state_or_fail()
         return self._act(lifecycle.apply_refuse(state, action.actor, action.reason, self._now()))
 
@@ -419,8 +491,8 @@ class TaskWorkflow:
 
     @workflow.update
     def report_progress(self, action: ReportProgress) -> ActionResult:
-        if (done := self._already_applied()) is not None:
-            return ActionResult.model_validate(done)
+        if (done := self._applied_before()) is not None:
+            return done.result
         state = self._state_or_fail()
         events = lifecycle.apply_progress(
             state, action.actor, action.percent, action.text, action.evidence, self._now()
@@ -435,8 +507,8 @@ class TaskWorkflow:
     @workflow.update
     def submit(self, action: Submit) -> ActionResult:
         """The lead unit reports the current milestone (or the task) done, with evidence."""
-        if (done := self._already_applied()) is not None:
-            return ActionResult.model_validate(done)
+        if (done := self._applied_before()) is not None:
+            return done.result
         state = self._state_or_fail()
         return self._act(
             lifecycle.apply_submit(
@@ -450,8 +522,8 @@ class TaskWorkflow:
 
     @workflow.update
     def request_extension(self, action: RequestExtension) -> ActionResult:
-        if (done := self._already_applied()) is not None:
-            return ActionResult.model_validate(done)
+        if (done := self._applied_before()) is not None:
+            return done.result
         state = self._state_or_fail()
         events = lifecycle.apply_request_extension(
             state, action.actor, action.new_due, action.reason, self._now()
@@ -473,8 +545,8 @@ class TaskWorkflow:
     @workflow.update
     def sign_off(self, action: SignOff) -> ActionResult:
         """会签: a cooperating unit approves the lead's submission, or objects with a reason."""
-        if (done := self._already_applied()) is not None:
-            return ActionResult.model_validate(done)
+        if (done := self._applied_before()) is not None:
+            return done.result
         state = self._state_or_fail()
         events = lifecycle.apply_signoff(
             state, action.actor, action.approve, action.reason, self._now()
@@ -492,8 +564,8 @@ class TaskWorkflow:
     @workflow.update
     def review(self, action: Review) -> ActionResult:
         """审核: the coordinator approves (the milestone, or the task, is done) or returns it."""
-        if (done := self._already_applied()) is not None:
-            return ActionResult.model_validate(done)
+        if (done := self._applied_before()) is not None:
+            return done.result
         state = self._state_or_fail()
         events = lifecycle.apply_review(
             state, action.actor, action.approve, action.reason, self._now()
@@ -506,8 +578,8 @@ class TaskWorkflow:
 
     @workflow.update
     def decide_extension(self, action: DecideExtension) -> ActionResult:
-        if (done := self._already_applied()) is not None:
-            return ActionResult.model_validate(done)
+        if (done := self._applied_before()) is not None:
+            return done.result
         state = self._state_or_fail()
         request = state.pending_extension
         new_due_at = end_of_day(request.requested_due) if request and action.approve else None
@@ -528,8 +600,8 @@ class TaskWorkflow:
 
     @workflow.update
     def reassign(self, action: Reassign) -> ActionResult:
-        if (done := self._already_applied()) is not None:
-            return ActionResult.model_validate(done)
+        if (done := self._applied_before()) is not None:
+            return done.result
         state = self._state_or_fail()
         return self._act(lifecycle.apply_reassign(state, action.actor, action.unit, self._now()))
 
@@ -540,8 +612,8 @@ class TaskWorkflow:
     @workflow.update
     def cancel(self, action: Cancel) -> ActionResult:
         """撤销: the coordinator closes the task; every pending timer stops with it."""
-        if (done := self._already_applied()) is not None:
-            return ActionResult.model_validate(done)
+        if (done := self._applied_before()) is not None:
+            return done.result
         state = self._state_or_fail()
         return self._act(lifecycle.apply_cancel(state, action.actor, action.reason, self._now()))
 
@@ -619,3 +691,19 @@ class TaskWorkflow:
         )
         if closed:
             raise ApplicationError("the task was already withdrawn or closed")
+
+    @workflow.signal(name="withdraw_occurrence")
+    def withdraw_occurrence(self, withdrawal: Withdrawal) -> None:
+        """The recurring task this occurrence belongs to left its plan: cancel as ``withdraw``
+        does. The parent workflow sends this, as a workflow cannot send an update; a signal
+        cannot be refused, so one that finds the task closed, or carries no reason, is
+        dropped."""
+        if not withdrawal.reason.strip():
+            return
+        if self._legacy or self._state is None:
+            # Legacy tasks only hold their task (a signal may come before run() says so).
+            if self._withdrawn_reason is None:
+                self._withdrawn_reason = withdrawal.reason
+            return
+        if self._state.stage.is_open:
+            self._act(lifecycle.apply_cancel(self._state, SYSTEM, withdrawal.reason, self._now()))

@@ -6,6 +6,8 @@ models, so each has one definition. Nothing here does I/O.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -17,7 +19,9 @@ from domain.lifecycle import Actor, Policy, Stage, TaskEvent, TaskState
 from domain.plan import PlanTask
 
 RECORD_TASK_EVENTS = "record_task_events"
+# Workflows started before the recorded calendar ask for their whole schedule each time.
 PLAN_TASK_SCHEDULE = "plan_task_schedule"
+READ_WORKING_CALENDAR = "read_working_calendar"
 
 # Searchable in the Temporal UI (registered on the namespace by the worker at start-up).
 PLAN_ATTRIBUTE = SearchAttributeKey.for_keyword("DubanPlan")
@@ -60,12 +64,52 @@ class TaskWorkflowInput(BaseModel):
     state: TaskState | None = None
 
 
+class CalendarSpan(BaseModel):
+    first_year: int
+    last_year: int
+
+
 class ActionResult(BaseModel):
     """What every action returns: where the task stands now."""
 
     stage: Stage
     seq: int
     message: str = ""
+
+
+class AppliedUpdate(BaseModel):
+    """What a task remembers of an applied request, under its idempotency key."""
+
+    update: str = Field(description="the update's name, e.g. accept")
+    fingerprint: str | None = Field(
+        default=None, description="of the request's content, when the caller sent one"
+    )
+    result: ActionResult
+
+
+# `{idempotency key}#{16 hex digits}`: see action_update_id.
+_FINGERPRINTED_ID = re.compile(r"^(?P<key>.+)#(?P<fingerprint>[0-9a-f]{16})$", re.DOTALL)
+
+
+def action_update_id(idempotency_key: str, update: str, action: BaseModel) -> str:
+    """The Temporal update id for a caller's request under its Idempotency-Key.
+
+    Temporal deduplicates updates by id within a run and answers a repeat with the first
+    result whatever the repeat asked for. The fingerprint of the request in the id keeps
+    that for true retries, while a different request under the same key gets another id,
+    reaches the task, and is rejected there as a reused key.
+    """
+    content = f"{update}\n{action.model_dump_json()}".encode()
+    return f"{idempotency_key}#{hashlib.sha256(content).hexdigest()[:16]}"
+
+
+def parse_update_id(update_id: str) -> tuple[str, str | None]:
+    """(idempotency key, fingerprint) of an update id; an id without a fingerprint (an
+    internal caller, or a client that does not use action_update_id) is its own key."""
+    match = _FINGERPRINTED_ID.match(update_id)
+    if match is None:
+        return update_id, None
+    return match["key"], match["fingerprint"]
 
 
 class Accept(BaseModel):

@@ -8,8 +8,13 @@ from datetime import date, timedelta
 import pytest
 
 from domain.alarms import AlarmKind, plan_schedule
-from domain.calendar import WorkingCalendar, end_of_day
-from domain.lifecycle import MilestoneState, Stage, TaskState
+from domain.calendar import (
+    CalendarGapError,
+    WorkingCalendar,
+    end_of_day,
+    installed_calendar_years,
+)
+from domain.lifecycle import EscalationRung, MilestoneState, Offset, Policy, Stage, TaskState
 from tests.support.lifecycle import (
     DEADLINE_KINDS,
     LEAD,
@@ -23,7 +28,7 @@ from tests.support.lifecycle import (
     working_days_from,
 )
 from workflows.task import TaskWorkflow
-from workflows.task_contract import Accept, ReportProgress
+from workflows.task_contract import Accept, ReportProgress, Submit
 
 
 def _wednesday_at_least(start: date, days: int) -> date:
@@ -230,3 +235,62 @@ async def test_long_task_without_progress_gets_a_monthly_reminder(
     second = reported_at + timedelta(days=30)
     assert second <= rows[1]["at"] < second + timedelta(minutes=1)
     assert (await handle.query(TaskWorkflow.snapshot)).state.stage is Stage.IN_PROGRESS
+
+
+def test_recorded_calendar_years_say_what_the_installed_calendar_says() -> None:
+    """Every day of 2017-2026 reads the same from the recorded exceptions as from
+    chinesecalendar, and a day outside the recorded span is refused, not guessed."""
+    years = installed_calendar_years(2017, 2026)
+    day = date(2017, 1, 1)
+    while day.year <= 2026:
+        working, guessed = years.is_working_day(day)
+        assert (working, guessed) == (is_working_day(day), False), day
+        day += timedelta(days=1)
+    with pytest.raises(CalendarGapError) as gap:
+        years.is_working_day(date(2027, 1, 4))
+    assert gap.value.year == 2027
+
+
+async def test_the_workflow_reads_the_calendar_once_and_counts_as_the_calendar_does(
+    lifecycle: LifecycleHarness,
+) -> None:
+    """Accept, progress and submit each reschedule the task, yet the calendar is read by one
+    local activity, plus one more when an alarm reaches past the years first read (a 督办
+    rung 800 working days after the due date); the alarms counted in the workflow over the
+    recorded years are those the installed calendar gives."""
+    policy = Policy(
+        escalation=[
+            EscalationRung(after_due=Offset(working_days=800), level=1, recipients=["coordinator"])
+        ]
+    )
+    handle = await lifecycle.start(make_task([await lifecycle.days_ahead(60)]), policy=policy)
+    lead = unit(LEAD)
+    await handle.execute_update(TaskWorkflow.accept, Accept(actor=lead))
+    await handle.execute_update(
+        TaskWorkflow.report_progress, ReportProgress(actor=lead, percent=30, text="推进")
+    )
+    await handle.execute_update(TaskWorkflow.submit, Submit(actor=lead, summary="已完成"))
+    snapshot = await lifecycle.settle(handle)
+    assert snapshot.schedule is not None
+    expected = plan_schedule(snapshot.state, WorkingCalendar())
+    assert snapshot.schedule.alarms == expected.alarms
+    assert snapshot.schedule.extension_deadlines == expected.extension_deadlines
+
+    history = await handle.fetch_history()
+    calendar_reads = [
+        event
+        for event in history.events
+        if event.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    ]
+    assert len(calendar_reads) == 2
+    # Waiting for sign-off, the task has no 督办 alarm; in progress, it had.
+    in_progress = snapshot.state.model_copy(update={"stage": Stage.IN_PROGRESS})
+    (escalation,) = [
+        alarm
+        for alarm in plan_schedule(in_progress, WorkingCalendar()).alarms
+        if alarm.kind is AlarmKind.ESCALATION
+    ]
+    escalation_year = beijing_date(escalation.at).year
+    assert escalation_year > beijing_date(snapshot.state.milestones[0].due_at).year + 1
+    assert snapshot.state.calendar is not None
+    assert snapshot.state.calendar.covers(escalation_year)

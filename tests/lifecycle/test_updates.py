@@ -18,7 +18,15 @@ from tests.support.lifecycle import (
     wait_until,
 )
 from workflows.task import TaskWorkflow
-from workflows.task_contract import Accept, ActionResult, ReportProgress, Review, SignOff, Submit
+from workflows.task_contract import (
+    Accept,
+    ActionResult,
+    ReportProgress,
+    Review,
+    SignOff,
+    Submit,
+    action_update_id,
+)
 
 
 async def _progress_count(lifecycle: LifecycleHarness, handle: WorkflowHandle[Any, Any]) -> int:
@@ -41,6 +49,49 @@ async def test_same_update_id_applies_once(lifecycle: LifecycleHarness) -> None:
     assert snapshot.state.progress_percent == 20
 
 
+def _progress_id(key: str, report: ReportProgress) -> str:
+    return action_update_id(key, "report_progress", report)
+
+
+async def test_a_key_reused_for_another_request_is_rejected(lifecycle: LifecycleHarness) -> None:
+    """An Idempotency-Key spent on one request, sent again with another action or other
+    content, is refused with a reason, and the second request changes nothing; the true
+    retry still answers with the first result."""
+    handle = await lifecycle.start(make_task([await lifecycle.days_ahead(30)]))
+    lead = unit(LEAD)
+    accept = Accept(actor=lead)
+    first = await handle.execute_update(
+        TaskWorkflow.accept, accept, id=action_update_id("key-1", "accept", accept)
+    )
+    report = ReportProgress(actor=lead, percent=20, text="完成需求调研")
+    with pytest.raises(WorkflowUpdateFailedError) as failure:
+        await handle.execute_update(
+            TaskWorkflow.report_progress, report, id=_progress_id("key-1", report)
+        )
+    assert "the idempotency key 'key-1' was already used for another request (accept)" in str(
+        failure.value.cause
+    )
+    await handle.execute_update(
+        TaskWorkflow.report_progress, report, id=_progress_id("key-2", report)
+    )
+    other = report.model_copy(update={"percent": 60, "text": "另一份报告"})
+    with pytest.raises(WorkflowUpdateFailedError) as failure:
+        await handle.execute_update(
+            TaskWorkflow.report_progress, other, id=_progress_id("key-2", other)
+        )
+    assert "'key-2' was already used for another request (report_progress)" in str(
+        failure.value.cause
+    )
+    retried = await handle.execute_update(
+        TaskWorkflow.accept, accept, id=action_update_id("key-1", "accept", accept)
+    )
+    assert retried == first
+    snapshot = await lifecycle.settle(handle)
+    assert snapshot.state.progress_percent == 20
+    assert await _progress_count(lifecycle, handle) == 1
+    assert snapshot.state.seq == 3  # assigned, accepted, one progress report
+
+
 async def test_update_id_is_remembered_across_continue_as_new(
     lifecycle: LifecycleHarness,
 ) -> None:
@@ -52,10 +103,9 @@ async def test_update_id_is_remembered_across_continue_as_new(
     first_run = (await handle.describe()).run_id
     lead = unit(LEAD)
     await handle.execute_update(TaskWorkflow.accept, Accept(actor=lead))
+    first_report = ReportProgress(actor=lead, percent=10, text="第1次")
     first = await handle.execute_update(
-        TaskWorkflow.report_progress,
-        ReportProgress(actor=lead, percent=10, text="第1次"),
-        id="idem-can-1",
+        TaskWorkflow.report_progress, first_report, id=_progress_id("idem-can-1", first_report)
     )
     latest = lifecycle.client.get_workflow_handle(handle.id)
 
@@ -77,12 +127,16 @@ async def test_update_id_is_remembered_across_continue_as_new(
     assert snapshot.state.seq == before + 2  # assigned, accepted
 
     again = await latest.execute_update(
-        TaskWorkflow.report_progress,
-        ReportProgress(actor=lead, percent=100, text="重复的请求"),
-        id="idem-can-1",
+        TaskWorkflow.report_progress, first_report, id=_progress_id("idem-can-1", first_report)
     )
     assert again == first
     assert again.seq == 3
+    changed = ReportProgress(actor=lead, percent=100, text="换了内容的请求")
+    with pytest.raises(WorkflowUpdateFailedError) as failure:
+        await latest.execute_update(
+            TaskWorkflow.report_progress, changed, id=_progress_id("idem-can-1", changed)
+        )
+    assert "'idem-can-1' was already used for another request" in str(failure.value.cause)
     snapshot = await lifecycle.settle(latest)
     assert await _progress_count(lifecycle, handle) == before
     assert snapshot.state.progress_percent == min(10 + n, 100)
