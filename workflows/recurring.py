@@ -5,19 +5,31 @@ occurrence (``plan/task@2018`` or ``plan/task@2018-03``) at the start of the occ
 period, with the period's due date as its one milestone. Children are abandoned rather
 than cancelled when the parent ends, so the last occurrence runs its course. An occurrence
 whose due date is before the plan was issued is not started.
+
+The parent stays open until its last occurrence closes, so that a re-import can still
+revise or withdraw the task; a withdrawal cancels every occurrence that may still be open.
+Each next occurrence is computed from the task's current reading, so a re-import that
+changes the recurrence moves the occurrences not yet started.
+
+Workflows started before these rules replay as they ran: each change in what the parent
+tells Temporal is guarded by its own patch, checked where the behaviour first differs, so a
+running workflow takes each rule up from the moment it first needs it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 import contextlib
+import functools
 import itertools
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
-from temporalio.workflow import ParentClosePolicy
+from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from domain.calendar import SHANGHAI
@@ -25,6 +37,19 @@ with workflow.unsafe.imports_passed_through():
     from domain.plan import Milestone, PlanTask, Recurrence
     from workflows.task import TaskWorkflow
     from workflows.task_contract import TaskWorkflowInput, Withdrawal
+
+# Earlier parents completed right after starting their last occurrence.
+AWAIT_LAST_OCCURRENCE_PATCH = "recurring-awaits-last-occurrence"
+# Earlier parents left running occurrences alone when the task was withdrawn.
+WITHDRAW_OCCURRENCES_PATCH = "recurring-withdraws-open-occurrences"
+# Earlier parents kept the recurrence they started with, whatever a revision said.
+FOLLOW_REVISED_RECURRENCE_PATCH = "recurring-follows-revised-recurrence"
+
+
+class Occurrence(BaseModel):
+    key: str
+    period_start: date
+    due: date
 
 
 class RecurringTaskInput(BaseModel):
@@ -35,13 +60,19 @@ class RecurringTaskInput(BaseModel):
     policy: Policy | None = None
     search_attributes: bool = True
     clock_offset: timedelta = timedelta(0)
-    next_period: date | None = Field(default=None, description="carried across continue-as-new")
-
-
-class Occurrence(BaseModel):
-    key: str
-    period_start: date
-    due: date
+    next_period: date | None = Field(
+        default=None,
+        description="what runs continued before last_occurrence existed carry: skip "
+        "occurrences whose period begins earlier",
+    )
+    last_occurrence: Occurrence | None = Field(
+        default=None, description="the latest occurrence started, carried across continue-as-new"
+    )
+    open_occurrences: list[str] = Field(
+        default_factory=list,
+        description="child ids started by earlier runs and not seen to close: a withdrawal "
+        "tells each of them to cancel itself",
+    )
 
 
 def occurrences(recurrence: Recurrence, first_year: int, until_year: int) -> list[Occurrence]:
@@ -72,44 +103,110 @@ class RecurringTaskWorkflow:
     def __init__(self, request: RecurringTaskInput) -> None:
         self._request = request
         self._template = request.task
+        # Kept apart from the template: a revision moves it only under its patch.
+        self._recurrence = request.task.recurrence
+        self._recurrence_revised = False
+        # Occurrences a revised recurrence puts before the revision are not started: nobody
+        # could have done them, and they would start overdue and escalated.
+        self._revised_on: date | None = None
         self._withdrawn: str | None = None
         self._started: list[str] = []
+        self._last_occurrence = request.last_occurrence
+        self._open_occurrences = list(request.open_occurrences)
+        self._latest_child: ChildWorkflowHandle[Any, Any] | None = None
+        self._today = self._now().astimezone(SHANGHAI).date()
 
     def _now(self) -> datetime:
         return workflow.now() - self._request.clock_offset
 
     @workflow.run
     async def run(self, request: RecurringTaskInput) -> list[str]:
-        recurrence = request.task.recurrence
-        if recurrence is None:
+        if request.task.recurrence is None:
             raise ApplicationError("the task does not recur", non_retryable=True)
-        today = self._now().astimezone(SHANGHAI).date()
-        first_year = (request.next_period or request.not_before or today).year
-        for occurrence in occurrences(recurrence, first_year, request.until_year):
-            if request.next_period and occurrence.period_start < request.next_period:
-                continue
-            if request.not_before and occurrence.due < request.not_before:
-                continue
-            wait = _instant(occurrence.period_start) - self._now()
-            if wait > timedelta(0):
-                with contextlib.suppress(TimeoutError):  # the period has begun
-                    await workflow.wait_condition(
-                        lambda: self._withdrawn is not None,
-                        timeout=wait,
-                        timeout_summary=f"occurrence {occurrence.key} begins",
-                    )
-            if self._withdrawn is not None:
+        while self._withdrawn is None:
+            occurrence = self._next_occurrence()
+            if occurrence is None:
+                if await self._await_latest_occurrence():
+                    continue
                 break
+            if not await self._period_has_begun(occurrence):
+                continue
             await self._start(occurrence)
-            if workflow.info().is_continue_as_new_suggested():
+            if workflow.info().is_continue_as_new_suggested() and self._may_continue_as_new():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 carried = {
                     "task": self._template,
-                    "next_period": occurrence.period_start + timedelta(days=1),
+                    "next_period": None,
+                    "last_occurrence": occurrence,
+                    "open_occurrences": self._open_occurrences,
                 }
                 workflow.continue_as_new(request.model_copy(update=carried))
+        if self._withdrawn is not None:
+            await self._withdraw_open_occurrences(self._withdrawn)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._started
+
+    def _next_occurrence(self) -> Occurrence | None:
+        """The first occurrence of the current recurrence due after the latest one started.
+
+        An occurrence in the latest one's own period (a revision moved the due day within
+        it) is skipped: that period has its occurrence, which keeps its own due date.
+        """
+        if self._recurrence is None:
+            return None
+        latest = self._last_occurrence
+        request = self._request
+        anchor = latest.due if latest else request.next_period or request.not_before or self._today
+        for occurrence in occurrences(self._recurrence, anchor.year, request.until_year):
+            if latest is not None:
+                if occurrence.due <= latest.due or occurrence.key == latest.key:
+                    continue
+            elif request.next_period and occurrence.period_start < request.next_period:
+                continue
+            if request.not_before and occurrence.due < request.not_before:
+                continue
+            if self._revised_on and occurrence.due < self._revised_on:
+                continue
+            return occurrence
+        return None
+
+    async def _period_has_begun(self, occurrence: Occurrence) -> bool:
+        """Wait for the occurrence's period; False if a withdrawal or a new recurrence came
+        first, and the next occurrence is to be looked for again."""
+        wait = _instant(occurrence.period_start) - self._now()
+        if wait > timedelta(0):
+            with contextlib.suppress(TimeoutError):  # the period has begun
+                await workflow.wait_condition(
+                    lambda: self._withdrawn is not None or self._recurrence_revised,
+                    timeout=wait,
+                    timeout_summary=f"occurrence {occurrence.key} begins",
+                )
+        if self._take_revision():
+            return False
+        return self._withdrawn is None
+
+    async def _await_latest_occurrence(self) -> bool:
+        """No occurrence is left to start: stay open while the latest one runs, so that a
+        withdrawal or a revision can still reach the task. True when a revision came and
+        the next occurrence is to be looked for again."""
+        child = self._latest_child
+        if child is None or child.done() or not workflow.patched(AWAIT_LAST_OCCURRENCE_PATCH):
+            return False
+        await workflow.wait_condition(
+            lambda: self._withdrawn is not None or self._recurrence_revised or child.done()
+        )
+        return self._take_revision()
+
+    def _may_continue_as_new(self) -> bool:
+        # A new run cannot wait for a child the previous run started: the last occurrence
+        # is awaited in the run that started it.
+        return self._next_occurrence() is not None or not workflow.patched(
+            AWAIT_LAST_OCCURRENCE_PATCH
+        )
+
+    def _take_revision(self) -> bool:
+        revised, self._recurrence_revised = self._recurrence_revised, False
+        return revised
 
     async def _start(self, occurrence: Occurrence) -> None:
         raw = self._template.recurrence.raw if self._template.recurrence else ""
@@ -117,7 +214,7 @@ class RecurringTaskWorkflow:
             update={"milestones": [Milestone(due=occurrence.due, raw=raw)], "recurrence": None}
         )
         child_id = f"{workflow.info().workflow_id}@{occurrence.key}"
-        await workflow.start_child_workflow(
+        child = await workflow.start_child_workflow(
             TaskWorkflow.run,
             TaskWorkflowInput(
                 plan_id=self._request.plan_id,
@@ -130,6 +227,40 @@ class RecurringTaskWorkflow:
             parent_close_policy=ParentClosePolicy.ABANDON,
         )
         self._started.append(child_id)
+        self._last_occurrence = occurrence
+        self._latest_child = child
+        self._open_occurrences.append(child_id)
+        child.add_done_callback(functools.partial(self._forget_closed, child_id))
+
+    def _forget_closed(self, child_id: str, child: asyncio.Future[Any]) -> None:
+        """Keep the list a withdrawal goes through to the occurrences that may be open."""
+        if not child.cancelled():
+            # A failed or terminated occurrence has closed all the same, and is no failure of
+            # the parent's: read its error only so that asyncio does not report it as lost.
+            child.exception()
+        if child_id in self._open_occurrences:
+            self._open_occurrences.remove(child_id)
+
+    async def _withdraw_open_occurrences(self, reason: str) -> None:
+        if not self._open_occurrences or not workflow.patched(WITHDRAW_OCCURRENCES_PATCH):
+            return
+        withdrawal = Withdrawal(reason=reason)
+        await asyncio.gather(
+            *(
+                self._withdraw_occurrence(child_id, withdrawal)
+                for child_id in self._open_occurrences
+            )
+        )
+
+    async def _withdraw_occurrence(self, child_id: str, withdrawal: Withdrawal) -> None:
+        try:
+            await workflow.get_external_workflow_handle(child_id).signal(
+                TaskWorkflow.withdraw_occurrence, withdrawal
+            )
+        except ApplicationError as error:
+            # A closed workflow cannot be signalled (type ExternalWorkflowExecutionNotFound):
+            # nothing left to cancel there, and the other occurrences still need the signal.
+            workflow.logger.info("occurrence %s not withdrawn: %s", child_id, error)
 
     @workflow.query
     def started(self) -> list[str]:
@@ -137,8 +268,15 @@ class RecurringTaskWorkflow:
 
     @workflow.update
     def revise(self, task: PlanTask) -> int:
-        """A re-import changed the task: later occurrences use the new reading."""
+        """A re-import changed the task: occurrences not yet started follow the new reading,
+        its recurrence included (no recurrence: none starts any more), from the next one due
+        after the revision. The running occurrence keeps its own due date."""
+        recurrence_changed = task.recurrence != self._template.recurrence
         self._template = task
+        if recurrence_changed and workflow.patched(FOLLOW_REVISED_RECURRENCE_PATCH):
+            self._recurrence = task.recurrence
+            self._recurrence_revised = True
+            self._revised_on = self._now().astimezone(SHANGHAI).date()
         return len(self._started)
 
     @revise.validator
@@ -148,7 +286,8 @@ class RecurringTaskWorkflow:
 
     @workflow.update
     def withdraw(self, withdrawal: Withdrawal) -> None:
-        """The task left its plan: no further occurrence starts (running ones go on)."""
+        """The task left its plan: no further occurrence starts, and every occurrence that
+        may still be open is cancelled with the reason."""
         self._withdrawn = withdrawal.reason
 
     @withdraw.validator

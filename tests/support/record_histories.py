@@ -2,9 +2,14 @@
 
 Run it only when a workflow changes on purpose (behind ``workflow.patched``); the files it
 writes are what running workflows in production look like, and CI replays them against the
-current code so an unguarded change fails. Files it no longer writes are kept on purpose:
-``task_held_revised_withdrawn.json`` is a TaskWorkflow from before the lifecycle, and must
-go on replaying through the ``task-lifecycle`` patch.
+current code so an unguarded change fails. Name scenarios (``... record_histories
+recurring_withdrawn``) to record only those and leave the other files as they are. Files it
+no longer writes are kept on purpose: ``task_held_revised_withdrawn.json`` is a TaskWorkflow
+from before the lifecycle, and must go on replaying through the ``task-lifecycle`` patch;
+``recurring_yearly.json`` is a RecurringTaskWorkflow from before its parent waited for the
+last occurrence and withdrew open ones, and must go on replaying through its patches;
+``lifecycle_*_schedule_activity.json`` are TaskWorkflows from before the recorded calendar
+(one schedule activity per refresh), kept for the ``recorded-calendar`` patch.
 
 The lifecycle scenarios run on a real dev server with deadlines seconds away (the
 workflow input carries absolute instants and durations), so they take about half a minute.
@@ -13,8 +18,10 @@ workflow input carries absolute instants and durations), so they take about half
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +30,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from domain.calendar import SHANGHAI
 from domain.lifecycle import Actor, EscalationRung, Offset, Policy
 from domain.plan import Milestone, PlanTask, Provenance, Recurrence
 from runtime.embedded import EmbeddedPostgres, free_port, installed_executable
@@ -44,12 +52,18 @@ from workflows.task_contract import (
     SignOff,
     Submit,
     TaskWorkflowInput,
+    Withdrawal,
 )
 
 HISTORIES = Path(__file__).parent.parent / "histories"
 
 
-async def record() -> None:
+async def record(names: Sequence[str] = ()) -> None:
+    unknown = set(names) - set(SCENARIOS)
+    if unknown:
+        raise SystemExit(
+            f"no such scenario: {', '.join(sorted(unknown))}; known: {', '.join(SCENARIOS)}"
+        )
     with tempfile.TemporaryDirectory() as scratch:
         postgres = EmbeddedPostgres(Path(scratch) / "data", port=free_port())
         await postgres.start()
@@ -65,21 +79,24 @@ async def record() -> None:
             settings = Settings(temporal_task_queue=queue)
             activities = build_activities(pool, "recorder")
             async with build_worker(env.client, settings, activities=activities):
-                handle = await env.client.start_workflow(
-                    StackCheckWorkflow.run,
-                    StackCheckRequest(check_id="recorded", requested_at=datetime.now(UTC)),
-                    id="stack-check-recorded",
-                    task_queue=queue,
-                )
-                await handle.result()
-                await _write(handle, "stack_check")
-                await _record_lifecycle(env.client, queue)
-                await _record_extension_then_cancel(env.client, queue)
-                await _record_recurring(env.client, queue)
+                for name, scenario in SCENARIOS.items():
+                    if not names or name in names:
+                        await scenario(env.client, queue)
         finally:
             await env.shutdown()
             await pool.close()
             await postgres.stop()
+
+
+async def _record_stack_check(client: Client, queue: str) -> None:
+    handle = await client.start_workflow(
+        StackCheckWorkflow.run,
+        StackCheckRequest(check_id="recorded", requested_at=datetime.now(UTC)),
+        id="stack-check-recorded",
+        task_queue=queue,
+    )
+    await handle.result()
+    await _write(handle, "stack_check")
 
 
 SECOND = timedelta(seconds=1)
@@ -184,27 +201,78 @@ async def _record_extension_then_cancel(client: Client, queue: str) -> None:
     await _write(handle, "lifecycle_extension_cancel")
 
 
-async def _record_recurring(client: Client, queue: str) -> None:
-    """A yearly task whose one occurrence of this year starts at once."""
-    task = _task("20", date.today()).model_copy(
-        update={
-            "milestones": [],
-            "recurrence": Recurrence(frequency="yearly", month=1, raw="每年1月底前"),
-        }
+def _recurring_task(task_id: str, recurrence: Recurrence) -> PlanTask:
+    return _task(task_id, date.today()).model_copy(
+        update={"milestones": [], "recurrence": recurrence}
     )
+
+
+async def _started(handle: WorkflowHandle[Any, Any], count: int) -> list[str]:
+    while len(started := await handle.query(RecurringTaskWorkflow.started)) < count:
+        await asyncio.sleep(0.2)
+    return list(started)
+
+
+async def _record_recurring_withdrawn(client: Client, queue: str) -> None:
+    """A monthly task (一月一通报) on a plan calendar set seconds before 1 March 2026:
+    February's occurrence starts at once and the coordinator closes it; March's starts at
+    midnight; a re-import moves the due day to the 20th while the parent waits for April;
+    then the task leaves its plan: March's occurrence is cancelled and the parent completes."""
+    march = datetime(2026, 3, 1, tzinfo=SHANGHAI)
     handle = await client.start_workflow(
         RecurringTaskWorkflow.run,
         RecurringTaskInput(
             plan_id="recorded",
-            task=task,
+            task=_recurring_task("21", Recurrence(frequency="monthly", raw="一月一通报")),
+            until_year=2026,
+            not_before=date(2026, 2, 28),
+            search_attributes=False,
+            clock_offset=datetime.now(UTC) - (march - 5 * SECOND),
+        ),
+        id="recorded/21",
+        task_queue=queue,
+    )
+    (february,) = await _started(handle, 1)
+    closed = client.get_workflow_handle(february)
+    await closed.execute_update(TaskWorkflow.cancel, Cancel(actor=COORDINATOR, reason="本月已通报"))
+    await closed.result()
+    _, march_id = await _started(handle, 2)
+    twentieth = Recurrence(frequency="monthly", day=20, raw="每月20日前")
+    await handle.execute_update(
+        RecurringTaskWorkflow.revise,
+        _recurring_task("21", twentieth),
+        id="revise-recorded",
+    )
+    await handle.execute_update(
+        RecurringTaskWorkflow.withdraw,
+        Withdrawal(reason="no longer in recorded.txt"),
+        id="withdraw",
+    )
+    await handle.result()
+    await client.get_workflow_handle(march_id).result()
+    await _write(handle, "recurring_withdrawn")
+
+
+async def _record_recurring_last_occurrence(client: Client, queue: str) -> None:
+    """A yearly task whose one occurrence of this year starts at once: the parent waits for
+    it, and completes when the coordinator closes it."""
+    handle = await client.start_workflow(
+        RecurringTaskWorkflow.run,
+        RecurringTaskInput(
+            plan_id="recorded",
+            task=_recurring_task("22", Recurrence(frequency="yearly", month=1, raw="每年1月底前")),
             until_year=date.today().year,
             search_attributes=False,
         ),
-        id="recorded/20",
+        id="recorded/22",
         task_queue=queue,
     )
+    (occurrence,) = await _started(handle, 1)
+    await client.get_workflow_handle(occurrence).execute_update(
+        TaskWorkflow.cancel, Cancel(actor=COORDINATOR, reason="任务已并入其他事项")
+    )
     await handle.result()
-    await _write(handle, "recurring_yearly")
+    await _write(handle, "recurring_last_occurrence")
 
 
 async def _write(handle: WorkflowHandle[Any, Any], name: str) -> None:
@@ -212,5 +280,14 @@ async def _write(handle: WorkflowHandle[Any, Any], name: str) -> None:
     (HISTORIES / f"{name}.json").write_text(history.to_json())
 
 
+SCENARIOS: dict[str, Callable[[Client, str], Awaitable[None]]] = {
+    "stack_check": _record_stack_check,
+    "lifecycle_full": _record_lifecycle,
+    "lifecycle_extension_cancel": _record_extension_then_cancel,
+    "recurring_withdrawn": _record_recurring_withdrawn,
+    "recurring_last_occurrence": _record_recurring_last_occurrence,
+}
+
+
 if __name__ == "__main__":
-    asyncio.run(record())
+    asyncio.run(record(sys.argv[1:]))
