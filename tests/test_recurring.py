@@ -192,6 +192,17 @@ async def _cancelled_events(pool: asyncpg.Pool, workflow_id: str) -> list[asyncp
     return await recorded_events(pool, workflow_id, "cancelled")
 
 
+async def _cancel_last_and_see_the_parent_complete(
+    env: WorkflowEnvironment, parent: WorkflowHandle[Any, Any], last_id: str
+) -> None:
+    """The coordinator cancels the last occurrence; its parent, which waited for it, ends."""
+    await env.client.get_workflow_handle(last_id).execute_update(
+        TaskWorkflow.cancel, Cancel(actor=COORDINATOR, reason="任务已并入其他事项")
+    )
+    with time_skipping_paused(env):
+        assert await parent.result() == [last_id]
+
+
 async def test_withdrawal_cancels_every_open_occurrence_and_starts_no_more(
     time_skipping_env: WorkflowEnvironment, db_pool: asyncpg.Pool, task_queue: str
 ) -> None:
@@ -257,11 +268,7 @@ async def test_parent_stays_open_until_its_last_occurrence_closes(
         await env.sleep(timedelta(days=1))  # ample for the parent to complete if it would
         assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
 
-        await client.get_workflow_handle(child_id).execute_update(
-            TaskWorkflow.cancel, Cancel(actor=COORDINATOR, reason="任务已并入其他事项")
-        )
-        with time_skipping_paused(env):
-            assert await handle.result() == [child_id]
+        await _cancel_last_and_see_the_parent_complete(env, handle, child_id)
 
 
 async def test_a_terminated_last_occurrence_does_not_fail_the_parent(
@@ -346,11 +353,7 @@ async def test_revision_without_recurrence_starts_no_more_occurrences(
         await env.sleep(timedelta(days=2))
         assert await handle.query(RecurringTaskWorkflow.started) == [first_id]
         assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
-        await client.get_workflow_handle(first_id).execute_update(
-            TaskWorkflow.cancel, Cancel(actor=COORDINATOR, reason="任务已并入其他事项")
-        )
-        with time_skipping_paused(env):
-            assert await handle.result() == [first_id]
+        await _cancel_last_and_see_the_parent_complete(env, handle, first_id)
 
 
 async def test_withdrawal_signal_to_a_closed_task_changes_nothing(
