@@ -265,6 +265,17 @@ def unsplit_group_lead_warning(cell: str, line: int, task_id: str) -> ParseWarni
     )
 
 
+def no_unit_warning(where: str, line: int, task_id: str) -> ParseWarning:
+    """The warning for a row whose document names no responsible unit; ``where`` is how the
+    document locates it (“row 12”)."""
+    return ParseWarning(
+        line=line,
+        code="no_unit",
+        message=f"{where} names no responsible unit",
+        task_id=task_id,
+    )
+
+
 # ---------------------------------------------------------------- deadlines
 
 

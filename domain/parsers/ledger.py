@@ -72,6 +72,7 @@ from domain.parsers.common import (
     find_document_number,
     find_issue_date,
     find_plan_period,
+    no_unit_warning,
     plan_id_from_file,
     roles_from_cell,
     roles_from_columns,
@@ -580,14 +581,7 @@ def _tasks_of_row(
             cell = row.lead if row.lead is not None else row.units
             warnings.append(unsplit_group_lead_warning(cell, lines[0], task.id))
         if TaskFlag.NO_UNIT in task.flags:
-            warnings.append(
-                ParseWarning(
-                    line=lines[0],
-                    code="no_unit",
-                    message=f"{where} names no responsible unit",
-                    task_id=task.id,
-                )
-            )
+            warnings.append(no_unit_warning(where, lines[0], task.id))
         if row.deadline and TaskFlag.IMPLICIT_DEADLINE in task.flags:
             warnings.append(
                 ParseWarning(

@@ -50,6 +50,7 @@ from domain.parsers.common import (
     find_document_number,
     find_issue_date,
     find_plan_period,
+    no_unit_warning,
     plan_id_from_file,
     unsplit_group_lead_warning,
 )
@@ -417,14 +418,7 @@ class PipeTableParser:
                 per_lead_cell = lead_cell if lead_cell is not None else units(Column.UNITS)
                 warnings.append(unsplit_group_lead_warning(per_lead_cell, lines[0], task.id))
             if TaskFlag.NO_UNIT in task.flags:
-                warnings.append(
-                    ParseWarning(
-                        line=lines[0],
-                        code="no_unit",
-                        message=f"row {row.seq} names no responsible unit",
-                        task_id=task.id,
-                    )
-                )
+                warnings.append(no_unit_warning(f"row {row.seq}", lines[0], task.id))
             tasks.append(task)
         return tasks
 
