@@ -9,6 +9,7 @@ channel that is down never holds the lifecycle up.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import asyncpg
@@ -58,10 +59,15 @@ async def plan_task_schedule(state: TaskState) -> Schedule:
     return schedule
 
 
+# A JSON ``\u0000`` escape: preceded by an even number of backslashes, so that the text
+# ``\u0000`` typed by a user (serialised as ``\\u0000``) is left alone.
+_NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
 def _storable(document: str) -> str:
     """PostgreSQL's jsonb cannot hold NUL; validators refuse it, this keeps a retry loop
     from ever forming on an old payload that slipped through."""
-    return document.replace("\\u0000", "")
+    return _NUL_ESCAPE.sub(r"\1", document)
 
 
 class TaskEventActivities:

@@ -3,8 +3,9 @@
 Every alarm has a key built from what it is about (milestone, kind, rung, and the instant
 it is anchored on), so it fires once: a key already fired is never fired again, and an
 extension, which moves the due date, makes new keys while the old alarms simply vanish.
-Computing a schedule needs the working-day calendar, so it runs in a local activity;
-deciding what to fire from a schedule is pure and runs in the workflow.
+Computing a schedule needs the working-day calendar: the workflow passes calendar years a
+local activity read and recorded (see domain.calendar), so the computation, like deciding
+what to fire from a schedule, is pure and runs in the workflow.
 """
 
 from __future__ import annotations

@@ -56,9 +56,18 @@ class CalendarYears(BaseModel):
     guessed_years: list[int] = Field(
         default_factory=list, description="unknown to the installed calendar: Monday-Friday"
     )
+    read_on: date | None = Field(
+        default=None, description="the day (Beijing) a workflow read this, set by the workflow"
+    )
 
     def covers(self, year: int) -> bool:
         return self.first_year <= year <= self.last_year
+
+    def worth_reading_again(self, first_year: int, last_year: int, today: date) -> bool:
+        """A guessed year in the span may be known by now (a calendar release comes out each
+        November or December with the next year's holidays): read again, once a day."""
+        guessed = any(first_year <= year <= last_year for year in self.guessed_years)
+        return guessed and (self.read_on is None or self.read_on < today)
 
     def is_working_day(self, day: date) -> tuple[bool, bool]:
         """(working, guessed); raises CalendarGapError outside the recorded years."""

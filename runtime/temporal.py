@@ -112,8 +112,9 @@ def ensure_workflow_bytecode(workflows: Iterable[type]) -> None:
     The sandbox imports a workflow's module afresh for every workflow run it creates. With
     no bytecode on disk (PYTHONDONTWRITEBYTECODE, an editable install) each of those imports
     compiles the source again: about 9 ms for workflows/task.py, paid by every task a
-    worker picks up. Images compile at build time (deploy/Dockerfile); this covers checkouts.
-    A read-only tree is left as it is: only speed depends on it.
+    worker picks up. Images compile at build time (deploy/Dockerfile); this covers checkouts,
+    and writes even under PYTHONDONTWRITEBYTECODE: these few files are where bytecode pays
+    for itself on every task. A read-only tree is left as it is: only speed depends on it.
     """
     for source in {
         path
@@ -121,10 +122,11 @@ def ensure_workflow_bytecode(workflows: Iterable[type]) -> None:
         for path in _module_and_packages(workflow.__module__)
         if path.suffix == ".py"
     }:
+        cached = Path(importlib.util.cache_from_source(str(source)))
         try:
-            py_compile.compile(
-                str(source), cfile=importlib.util.cache_from_source(str(source)), doraise=True
-            )
+            if cached.exists() and cached.stat().st_mtime >= source.stat().st_mtime:
+                continue  # Python checks the source's stamp in it when it imports
+            py_compile.compile(str(source), cfile=str(cached), doraise=True)
         except (OSError, py_compile.PyCompileError) as error:
             log.debug("workflow bytecode not written", module=str(source), reason=str(error))
 

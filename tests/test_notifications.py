@@ -164,6 +164,22 @@ async def test_an_event_reads_the_same_in_its_row_and_its_notification(
     assert TaskEvent.model_validate(payload["event"]) == event
 
 
+async def test_text_that_spells_a_nul_escape_is_kept_and_a_nul_is_dropped(
+    db_pool: asyncpg.Pool,
+) -> None:
+    """jsonb cannot hold NUL: a NUL character is dropped, but a user's literal text
+    ``C:\\u0000`` is an ordinary string and is stored as written."""
+    at = datetime(2018, 6, 30, 16, 0, tzinfo=UTC)
+    detail = {"evidence": "C:\\u0000\\report.docx", "reason": "逾期\x00说明"}
+    event = TaskEvent(seq=1, kind="progress", at=at, unit=LEAD, recipients=[LEAD], detail=detail)
+    batch = _batch("plan/9").model_copy(update={"events": [event]})
+    assert await TaskEventActivities(db_pool, ["log"]).record_task_events(batch) == 1
+    stored = json.loads(await db_pool.fetchval("SELECT detail FROM task_events"))
+    assert stored == {"evidence": "C:\\u0000\\report.docx", "reason": "逾期说明"}
+    payload = json.loads(await db_pool.fetchval("SELECT payload FROM notification_outbox"))
+    assert payload["event"]["detail"] == stored
+
+
 async def test_dispatcher_retries_with_backoff_and_delivers_once(
     db_pool: asyncpg.Pool, receiver: Receiver
 ) -> None:

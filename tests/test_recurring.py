@@ -271,6 +271,34 @@ async def test_parent_stays_open_until_its_last_occurrence_closes(
         await _cancel_last_and_see_the_parent_complete(env, handle, child_id)
 
 
+async def test_parent_waits_for_an_earlier_occurrence_still_open(
+    time_skipping_env: WorkflowEnvironment, db_pool: asyncpg.Pool, task_queue: str
+) -> None:
+    """An overdue occurrence can outlive the next: with the last one closed and the one
+    before still open, the parent stays open (a withdrawal must still reach it), and ends
+    when that one closes too."""
+    env = time_skipping_env
+    client = env.client
+    today = await _today(env)
+    second = _planned(today, 2)[1]
+    async with running_worker(client, db_pool, task_queue):
+        handle = await _start_parent(client, task_queue, today, until_year=second.due.year)
+        await env.sleep(
+            _midnight(second.period_start) + timedelta(days=1) - await env.get_current_time()
+        )
+        first_id, second_id = await _wait_for_started(handle, 2)
+        await client.get_workflow_handle(second_id).execute_update(
+            TaskWorkflow.cancel, Cancel(actor=COORDINATOR, reason="任务已并入其他事项")
+        )
+        await env.sleep(timedelta(days=1))
+        assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+        await client.get_workflow_handle(first_id).execute_update(
+            TaskWorkflow.cancel, Cancel(actor=COORDINATOR, reason="逾期事项已另行处理")
+        )
+        with time_skipping_paused(env):
+            assert await handle.result() == [first_id, second_id]
+
+
 async def test_a_terminated_last_occurrence_does_not_fail_the_parent(
     dev_server_env: WorkflowEnvironment, db_pool: asyncpg.Pool, task_queue: str
 ) -> None:

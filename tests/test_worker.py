@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
+import importlib.util
 import os
 import signal
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -18,6 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from runtime.embedded import free_port
 from runtime.settings import Settings
+from runtime.temporal import ensure_workflow_bytecode
 from workers.registry import build_activities
 from workers.service import build_worker
 from workflows.stack_check import StackCheckRequest, StackCheckWorkflow
@@ -134,3 +138,37 @@ async def test_sigterm_drains_in_flight_activity(
     assert worker.stderr is not None
     logs = (await worker.stderr.read()).decode()
     assert '"worker draining"' in logs
+
+
+def test_workflow_bytecode_is_written_once_and_a_read_only_tree_is_no_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sandbox re-imports a workflow's module for every run: the worker writes its
+    bytecode (and its package's), leaves fresh bytecode alone, and shrugs at a tree it
+    cannot write."""
+    package = tmp_path / "bytecode_probe"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "flows.py").write_text("class Flow:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    flows = importlib.import_module("bytecode_probe.flows")
+    cached = [
+        Path(importlib.util.cache_from_source(str(package / name)))
+        for name in ("__init__.py", "flows.py")
+    ]
+    assert not any(path.exists() for path in cached)
+
+    ensure_workflow_bytecode([flows.Flow])
+    assert all(path.exists() for path in cached)
+    written = [path.stat().st_mtime_ns for path in cached]
+    ensure_workflow_bytecode([flows.Flow])
+    assert [path.stat().st_mtime_ns for path in cached] == written
+
+    # A tree it cannot write (a file where __pycache__ goes fails even for root).
+    for path in cached:
+        path.unlink()
+    (package / "__pycache__").rmdir()
+    (package / "__pycache__").write_text("")
+    ensure_workflow_bytecode([flows.Flow])
+    assert not cached[1].exists()

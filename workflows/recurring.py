@@ -6,8 +6,9 @@ period, with the period's due date as its one milestone. Children are abandoned 
 than cancelled when the parent ends, so the last occurrence runs its course. An occurrence
 whose due date is before the plan was issued is not started.
 
-The parent stays open until its last occurrence closes, so that a re-import can still
-revise or withdraw the task; a withdrawal cancels every occurrence that may still be open.
+The parent stays open until every occurrence it started has closed, so that a re-import
+can still revise or withdraw the task; a withdrawal cancels every occurrence that may still
+be open.
 Each next occurrence is computed from the task's current reading, so a re-import that
 changes the recurrence moves the occurrences not yet started.
 
@@ -38,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.task import TaskWorkflow
     from workflows.task_contract import TaskWorkflowInput, Withdrawal
 
-# Earlier parents completed right after starting their last occurrence.
+# Earlier parents completed right after starting their last occurrence, open ones or not.
 AWAIT_LAST_OCCURRENCE_PATCH = "recurring-awaits-last-occurrence"
 # Earlier parents left running occurrences alone when the task was withdrawn.
 WITHDRAW_OCCURRENCES_PATCH = "recurring-withdraws-open-occurrences"
@@ -67,6 +68,9 @@ class RecurringTaskInput(BaseModel):
     )
     last_occurrence: Occurrence | None = Field(
         default=None, description="the latest occurrence started, carried across continue-as-new"
+    )
+    revised_on: date | None = Field(
+        default=None, description="occurrences due before this day are not started"
     )
     open_occurrences: list[str] = Field(
         default_factory=list,
@@ -108,12 +112,12 @@ class RecurringTaskWorkflow:
         self._recurrence_revised = False
         # Occurrences a revised recurrence puts before the revision are not started: nobody
         # could have done them, and they would start overdue and escalated.
-        self._revised_on: date | None = None
+        self._revised_on = request.revised_on
         self._withdrawn: str | None = None
         self._started: list[str] = []
         self._last_occurrence = request.last_occurrence
         self._open_occurrences = list(request.open_occurrences)
-        self._latest_child: ChildWorkflowHandle[Any, Any] | None = None
+        self._children: list[ChildWorkflowHandle[Any, Any]] = []  # started by this run
         self._today = self._now().astimezone(SHANGHAI).date()
 
     def _now(self) -> datetime:
@@ -126,7 +130,7 @@ class RecurringTaskWorkflow:
         while self._withdrawn is None:
             occurrence = self._next_occurrence()
             if occurrence is None:
-                if await self._await_latest_occurrence():
+                if await self._await_open_occurrences():
                     continue
                 break
             if not await self._period_has_begun(occurrence):
@@ -139,6 +143,7 @@ class RecurringTaskWorkflow:
                     "next_period": None,
                     "last_occurrence": occurrence,
                     "open_occurrences": self._open_occurrences,
+                    "revised_on": self._revised_on,
                 }
                 workflow.continue_as_new(request.model_copy(update=carried))
         if self._withdrawn is not None:
@@ -185,24 +190,29 @@ class RecurringTaskWorkflow:
             return False
         return self._withdrawn is None
 
-    async def _await_latest_occurrence(self) -> bool:
-        """No occurrence is left to start: stay open while the latest one runs, so that a
-        withdrawal or a revision can still reach the task. True when a revision came and
-        the next occurrence is to be looked for again."""
-        child = self._latest_child
-        if child is None or child.done() or not workflow.patched(AWAIT_LAST_OCCURRENCE_PATCH):
+    async def _await_open_occurrences(self) -> bool:
+        """No occurrence is left to start: stay open while any occurrence runs (an overdue
+        one can outlive the next), so that a withdrawal or a revision can still reach the
+        task. True when a revision came and the next occurrence is to be looked for again."""
+        if self._all_children_closed() or not workflow.patched(AWAIT_LAST_OCCURRENCE_PATCH):
             return False
         await workflow.wait_condition(
-            lambda: self._withdrawn is not None or self._recurrence_revised or child.done()
+            lambda: (
+                self._withdrawn is not None
+                or self._recurrence_revised
+                or self._all_children_closed()
+            )
         )
         return self._take_revision()
 
+    def _all_children_closed(self) -> bool:
+        return all(child.done() for child in self._children)
+
     def _may_continue_as_new(self) -> bool:
-        # A new run cannot wait for a child the previous run started: the last occurrence
-        # is awaited in the run that started it.
-        return self._next_occurrence() is not None or not workflow.patched(
-            AWAIT_LAST_OCCURRENCE_PATCH
-        )
+        # A new run cannot wait for children an earlier run started, so the run that
+        # started them stays while any is open. Its history grows by some ten events an
+        # occurrence, bounded by the plan's period.
+        return self._all_children_closed() or not workflow.patched(AWAIT_LAST_OCCURRENCE_PATCH)
 
     def _take_revision(self) -> bool:
         revised, self._recurrence_revised = self._recurrence_revised, False
@@ -228,7 +238,7 @@ class RecurringTaskWorkflow:
         )
         self._started.append(child_id)
         self._last_occurrence = occurrence
-        self._latest_child = child
+        self._children.append(child)
         self._open_occurrences.append(child_id)
         child.add_done_callback(functools.partial(self._forget_closed, child_id))
 

@@ -42,7 +42,13 @@ with workflow.unsafe.imports_passed_through():
         owes_monthly_progress,
         plan_schedule,
     )
-    from domain.calendar import CalendarGapError, CalendarYears, WorkingCalendar, end_of_day
+    from domain.calendar import (
+        CalendarGapError,
+        CalendarYears,
+        WorkingCalendar,
+        end_of_day,
+        local_date,
+    )
     from domain.lifecycle import Actor, LifecycleError, MilestoneState, Stage, TaskEvent, TaskState
     from domain.plan import PlanTask
     from workflows.task_contract import (
@@ -242,22 +248,28 @@ class TaskWorkflow:
         """Count the alarms here, over calendar years recorded in the state: one local
         activity reads the calendar for a task's years, instead of one per refresh."""
         first, last = calendar_years_needed(state, self._now())
+        today = local_date(self._now())
         while True:
             known = state.calendar
-            if known is None or not (known.covers(first) and known.covers(last)):
+            if known is None or self._calendar_is_stale(known, first, last):
                 if known is not None:
                     first, last = min(first, known.first_year), max(last, known.last_year)
-                state.calendar = await workflow.execute_local_activity(
+                years = await workflow.execute_local_activity(
                     READ_WORKING_CALENDAR,
                     CalendarSpan(first_year=first, last_year=last),
                     result_type=CalendarYears,
                     start_to_close_timeout=timedelta(seconds=30),
                 )
+                state.calendar = years.model_copy(update={"read_on": today})
             try:
                 return plan_schedule(state, WorkingCalendar(years=state.calendar))
             except CalendarGapError as gap:  # an alarm reached past the span: widen it,
                 # with a year to spare, as a count of working days tends to go on
                 first, last = min(first, gap.year - 1), max(last, gap.year + 1)
+
+    def _calendar_is_stale(self, known: CalendarYears, first: int, last: int) -> bool:
+        covered = known.covers(first) and known.covers(last)
+        return not covered or known.worth_reading_again(first, last, local_date(self._now()))
 
     def _fire_due_alarms(self) -> None:
         state = self._state_or_fail()
@@ -270,6 +282,15 @@ class TaskWorkflow:
             self._fire(alarm, now, skipped=len(to_skip))
         if to_fire or to_skip:
             self._attributes_dirty = True
+        # A task asleep between alarms reschedules on waking if the calendar it counted with
+        # guessed a year: the next alarm should not land on a holiday a release now knows.
+        known = state.calendar
+        if (
+            to_fire
+            and known is not None
+            and known.worth_reading_again(known.first_year, known.last_year, local_date(now))
+        ):
+            self._needs_schedule = True
 
     def _fire(self, alarm: Alarm, now: datetime, skipped: int) -> None:
         state = self._state_or_fail()

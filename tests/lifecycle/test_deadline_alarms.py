@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 
@@ -294,3 +295,35 @@ async def test_the_workflow_reads_the_calendar_once_and_counts_as_the_calendar_d
     assert escalation_year > beijing_date(snapshot.state.milestones[0].due_at).year + 1
     assert snapshot.state.calendar is not None
     assert snapshot.state.calendar.covers(escalation_year)
+
+
+async def _calendar_reads(handle: Any) -> int:
+    history = await handle.fetch_history()
+    return sum(
+        event.marker_recorded_event_attributes.marker_name == "core_local_activity"
+        for event in history.events
+    )
+
+
+async def test_a_guessed_year_is_read_again_on_a_later_day(lifecycle: LifecycleHarness) -> None:
+    """A task due in a year the installed calendar does not know counts it Monday to Friday
+    for now. A reschedule on a later day reads the calendar again, as a release may know
+    the year by then; a reschedule the same day does not."""
+    today = await lifecycle.today()
+    due = date(today.year + 2, 3, 13)
+    if calendar_knows(due):
+        pytest.skip("the installed holiday calendar knows the year")
+    handle = await lifecycle.start(make_task([due]))
+    lead = unit(LEAD)
+    await handle.execute_update(TaskWorkflow.accept, Accept(actor=lead))
+    await lifecycle.settle(handle)
+    assert await _calendar_reads(handle) == 1
+    await lifecycle.sleep(timedelta(days=1))
+    await handle.execute_update(
+        TaskWorkflow.report_progress, ReportProgress(actor=lead, percent=10, text="启动")
+    )
+    snapshot = await lifecycle.settle(handle)
+    assert await _calendar_reads(handle) == 2
+    assert snapshot.state.calendar is not None
+    assert due.year in snapshot.state.calendar.guessed_years
+    assert snapshot.state.calendar.read_on == today + timedelta(days=1)
