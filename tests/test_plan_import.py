@@ -19,6 +19,7 @@ from runtime.embedded import installed_executable
 from runtime.errors import DubanError
 from runtime.settings import Settings
 from services.plan_import import ImportOutcome, ImportRefusedError, import_plan
+from tests.support.lifecycle import settled
 from workers.registry import build_activities
 from workers.service import build_worker
 from workflows.task import TaskWorkflow, task_workflow_id
@@ -129,6 +130,9 @@ async def test_changed_document_needs_update_and_then_applies_it(
         task_queue,
     )
     await _import(first, dev_server_env, db_pool, task_queue)
+    # The task is past due: let it record its hand-off and 督办 before the re-import, so
+    # that the revision is the last thing it did.
+    await settled(dev_server_env.client.get_workflow_handle(task_workflow_id(task_queue, "2")))
     second = make_plan(
         [make_task(1, "建设平台"), make_task(2, "整合全部系统"), make_task(4, "开放数据")],
         task_queue,
