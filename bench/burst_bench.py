@@ -33,7 +33,6 @@ import argparse
 import asyncio
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -45,13 +44,16 @@ from temporalio.worker import Worker
 
 from bench.bare_activities import BareActivities, create_table
 from bench.bare_workflows import BareTimerWorkflow
-from bench.lifecycle_bench import CONCURRENCY, QUEUE, fresh_temporal, quiet_logging
+from bench.lifecycle_bench import (
+    CONCURRENCY,
+    QUEUE,
+    bench_database,
+    fresh_temporal,
+    quiet_logging,
+)
 from domain.calendar import local_date
 from domain.lifecycle import EscalationRung, Offset, Policy
-from runtime.embedded import EmbeddedPostgres, free_port
 from runtime.settings import Settings
-from store.db import create_pool
-from store.migrate import migrate_database
 from tests.support.lifecycle import make_task
 from workers.registry import build_activities
 from workers.service import build_worker
@@ -213,18 +215,9 @@ async def run_bare(
 async def main(tasks: int, lead: float, before: float, cache: int) -> None:
     quiet_logging()
     settings = Settings(temporal_task_queue=QUEUE, worker_max_cached_workflows=cache)
-    with tempfile.TemporaryDirectory() as directory:
-        scratch = Path(directory)
-        postgres = EmbeddedPostgres(scratch / "postgres" / "data", port=free_port())
-        await postgres.start()
-        await migrate_database(postgres.dsn)
-        pool = await create_pool(postgres.dsn, max_size=10)
-        try:
-            bare = await run_bare(scratch, pool, tasks, lead, settings)
-            duban = await run_duban(scratch, pool, tasks, lead, settings, before)
-        finally:
-            await pool.close()
-            await postgres.stop()
+    async with bench_database() as (scratch, pool):
+        bare = await run_bare(scratch, pool, tasks, lead, settings)
+        duban = await run_duban(scratch, pool, tasks, lead, settings, before)
 
     print(
         f"{tasks} reminders due at one instant R (T = R + {before:.0f} s), workflow cache "

@@ -228,20 +228,29 @@ def describe_history(history: Counter[str]) -> str:
     return ", ".join(f"{kind.lower()} {count}" for kind, count in history.most_common())
 
 
-async def main(tasks: int, timeout: float) -> None:
-    quiet_logging()
+@asynccontextmanager
+async def bench_database() -> AsyncIterator[tuple[Path, asyncpg.Pool]]:
+    """A scratch directory and a migrated PostgreSQL in it, for one benchmark run."""
     with tempfile.TemporaryDirectory() as directory:
         scratch = Path(directory)
         postgres = EmbeddedPostgres(scratch / "postgres" / "data", port=free_port())
         await postgres.start()
-        await migrate_database(postgres.dsn)
-        pool = await create_pool(postgres.dsn, max_size=10)
         try:
-            bare = await run_bare(scratch, pool, tasks, timeout)
-            duban = await run_duban(scratch, pool, tasks, timeout)
+            await migrate_database(postgres.dsn)
+            pool = await create_pool(postgres.dsn, max_size=10)
+            try:
+                yield scratch, pool
+            finally:
+                await pool.close()
         finally:
-            await pool.close()
             await postgres.stop()
+
+
+async def main(tasks: int, timeout: float) -> None:
+    quiet_logging()
+    async with bench_database() as (scratch, pool):
+        bare = await run_bare(scratch, pool, tasks, timeout)
+        duban = await run_duban(scratch, pool, tasks, timeout)
 
     def ms(seconds: float) -> str:
         return f"{seconds * 1000:7.1f} ms"

@@ -63,9 +63,12 @@ class CalendarYears(BaseModel):
     def covers(self, year: int) -> bool:
         return self.first_year <= year <= self.last_year
 
-    def worth_reading_again(self, first_year: int, last_year: int, today: date) -> bool:
-        """A guessed year in the span may be known by now (a calendar release comes out each
-        November or December with the next year's holidays): read again, once a day."""
+    def needs_reading(self, first_year: int, last_year: int, today: date) -> bool:
+        """Whether the calendar must be read (again) for the span: it is not all here, or a
+        guessed year in it may be known by now (a release comes out each November or
+        December with the next year's holidays), read again once a day."""
+        if not (self.covers(first_year) and self.covers(last_year)):
+            return True
         guessed = any(first_year <= year <= last_year for year in self.guessed_years)
         return guessed and (self.read_on is None or self.read_on < today)
 

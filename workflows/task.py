@@ -251,7 +251,7 @@ class TaskWorkflow:
         today = local_date(self._now())
         while True:
             known = state.calendar
-            if known is None or self._calendar_is_stale(known, first, last):
+            if known is None or known.needs_reading(first, last, today):
                 if known is not None:
                     first, last = min(first, known.first_year), max(last, known.last_year)
                 years = await workflow.execute_local_activity(
@@ -266,10 +266,6 @@ class TaskWorkflow:
             except CalendarGapError as gap:  # an alarm reached past the span: widen it,
                 # with a year to spare, as a count of working days tends to go on
                 first, last = min(first, gap.year - 1), max(last, gap.year + 1)
-
-    def _calendar_is_stale(self, known: CalendarYears, first: int, last: int) -> bool:
-        covered = known.covers(first) and known.covers(last)
-        return not covered or known.worth_reading_again(first, last, local_date(self._now()))
 
     def _fire_due_alarms(self) -> None:
         state = self._state_or_fail()
@@ -288,7 +284,7 @@ class TaskWorkflow:
         if (
             to_fire
             and known is not None
-            and known.worth_reading_again(known.first_year, known.last_year, local_date(now))
+            and known.needs_reading(known.first_year, known.last_year, local_date(now))
         ):
             self._needs_schedule = True
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from domain.alarms import AlarmKind, plan_schedule
+from domain.alarms import AlarmKind, Schedule, plan_schedule
 from domain.calendar import (
     CalendarGapError,
     WorkingCalendar,
@@ -37,20 +37,26 @@ def _wednesday_at_least(start: date, days: int) -> date:
     return day + timedelta(days=(2 - day.weekday()) % 7)
 
 
-def test_reminders_count_working_days_across_a_public_holiday() -> None:
-    """Counting back 7 working days from 2026-10-14 skips 国庆 (Oct 1-7) and counts the 调休
-    Saturday Oct 10 as a working day: the reminders are on Sep 29 and Oct 13."""
-    due = date(2026, 10, 14)
+def _schedule_in_progress(due: date, *, accepted: date) -> Schedule:
+    """The schedule of a one-milestone task accepted on ``accepted``, over the installed
+    calendar."""
     state = TaskState(
         plan_id="p",
         task=make_task([due]),
         stage=Stage.IN_PROGRESS,
         lead_unit=LEAD,
         milestones=[MilestoneState(index=0, due=due, due_at=end_of_day(due))],
-        assigned_at=end_of_day(date(2026, 9, 1)),
-        accepted_at=end_of_day(date(2026, 9, 1)),
+        assigned_at=end_of_day(accepted),
+        accepted_at=end_of_day(accepted),
     )
-    schedule = plan_schedule(state, WorkingCalendar())
+    return plan_schedule(state, WorkingCalendar())
+
+
+def test_reminders_count_working_days_across_a_public_holiday() -> None:
+    """Counting back 7 working days from 2026-10-14 skips 国庆 (Oct 1-7) and counts the 调休
+    Saturday Oct 10 as a working day: the reminders are on Sep 29 and Oct 13."""
+    due = date(2026, 10, 14)
+    schedule = _schedule_in_progress(due, accepted=date(2026, 9, 1))
     reminders = [a.at for a in schedule.alarms if a.kind is AlarmKind.REMINDER]
     assert reminders == [beijing_morning(date(2026, 9, 29)), beijing_morning(date(2026, 10, 13))]
     assert not schedule.calendar_fallback
@@ -62,16 +68,7 @@ def test_a_year_the_calendar_does_not_know_counts_monday_to_friday() -> None:
     due = date(2027, 1, 6)  # a Wednesday
     if calendar_knows(due):
         pytest.skip("the installed holiday calendar knows 2027")
-    state = TaskState(
-        plan_id="p",
-        task=make_task([due]),
-        stage=Stage.IN_PROGRESS,
-        lead_unit=LEAD,
-        milestones=[MilestoneState(index=0, due=due, due_at=end_of_day(due))],
-        assigned_at=end_of_day(date(2026, 11, 1)),
-        accepted_at=end_of_day(date(2026, 11, 1)),
-    )
-    schedule = plan_schedule(state, WorkingCalendar())
+    schedule = _schedule_in_progress(due, accepted=date(2026, 11, 1))
     reminders = [a.at for a in schedule.alarms if a.kind is AlarmKind.REMINDER]
     # Back from Wed 6 Jan: 5, 4, (weekend), 1 (元旦, counted), then 31, 30, 29, 28 Dec.
     assert reminders == [beijing_morning(date(2026, 12, 28)), beijing_morning(date(2027, 1, 5))]
