@@ -1,4 +1,4 @@
-"""The lifecycle's side effects: its schedule (needs the holiday calendar) and its record.
+"""The lifecycle's side effects: the holiday calendar it counts over, and its record.
 
 ``record_task_events`` writes a batch of events, the task's current state and one outbox
 row per notification and channel in one transaction, keyed by workflow id and sequence
@@ -16,12 +16,10 @@ import asyncpg
 from pydantic import TypeAdapter
 from temporalio import activity
 
-from domain.alarms import Schedule, plan_schedule
-from domain.calendar import CalendarYears, WorkingCalendar, installed_calendar_years
-from domain.lifecycle import TaskEvent, TaskState
+from domain.calendar import CalendarYears, installed_calendar_years
+from domain.lifecycle import TaskEvent
 from runtime.log import get_logger
 from workflows.task_contract import (
-    PLAN_TASK_SCHEDULE,
     READ_WORKING_CALENDAR,
     RECORD_TASK_EVENTS,
     CalendarSpan,
@@ -43,20 +41,6 @@ async def read_working_calendar(span: CalendarSpan) -> CalendarYears:
             years=years.guessed_years,
         )
     return years
-
-
-@activity.defn(name=PLAN_TASK_SCHEDULE)
-async def plan_task_schedule(state: TaskState) -> Schedule:
-    """Every alarm of the task from now on, for workflows started before the recorded
-    calendar (a local activity: its answer is recorded)."""
-    schedule = plan_schedule(state, WorkingCalendar())
-    if schedule.calendar_fallback:
-        log.warning(
-            "holiday calendar has no data for a year of this task; counted Monday to Friday",
-            plan_id=state.plan_id,
-            task_id=state.task.id,
-        )
-    return schedule
 
 
 # A JSON ``\u0000`` escape: preceded by an even number of backslashes, so that the text
@@ -99,6 +83,7 @@ class TaskEventActivities:
             projection.awaiting_reassignment,
             projection.closed_at,
             projection.seq,
+            projection.yellow_from,
         )
         log.info(
             "task events recorded",
@@ -140,8 +125,8 @@ WITH batch AS (
 ), state AS (
     INSERT INTO task_states (workflow_id, plan_id, task_id, stage, lead_unit,
         cooperating_units, next_due, next_due_at, escalation_level, extensions_granted,
-        progress_percent, awaiting_reassignment, closed_at, seq, lineage)
-    VALUES ($1, $3, $4, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $2)
+        progress_percent, awaiting_reassignment, closed_at, seq, lineage, yellow_from)
+    VALUES ($1, $3, $4, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $2, $18)
     ON CONFLICT (workflow_id) DO UPDATE SET
         stage = EXCLUDED.stage, lead_unit = EXCLUDED.lead_unit,
         cooperating_units = EXCLUDED.cooperating_units,
@@ -151,7 +136,7 @@ WITH batch AS (
         progress_percent = EXCLUDED.progress_percent,
         awaiting_reassignment = EXCLUDED.awaiting_reassignment,
         closed_at = EXCLUDED.closed_at, seq = EXCLUDED.seq,
-        lineage = EXCLUDED.lineage, updated_at = now()
+        yellow_from = EXCLUDED.yellow_from, lineage = EXCLUDED.lineage, updated_at = now()
     -- Only forward within a lineage; a new lineage (the task came back) replaces.
     WHERE task_states.seq < EXCLUDED.seq OR task_states.lineage <> EXCLUDED.lineage
 )

@@ -1,4 +1,12 @@
-"""The coordinator HTTP API: application factory, request context, health and readiness."""
+"""The coordinator HTTP API: application factory, request context, errors, audit, health.
+
+Every request gets an id (the caller's ``X-Request-ID`` or a new one) bound to its log lines
+and returned. Every mutation under ``/api/v1`` (accepted or refused, by whoever) leaves one
+row in the audit log. Every error is a problem document (see :mod:`api.problems`); a
+PostgreSQL or Temporal that does not answer is a 503, and the next request tries again, so
+the API recovers by itself when they come back. ``/docs`` and ``/redoc`` load their assets
+from this process: offices run on networks without internet.
+"""
 
 from __future__ import annotations
 
@@ -6,63 +14,217 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import structlog
 from fastapi import FastAPI, Request, Response
-from temporalio.client import Client
+from fastapi.exceptions import RequestValidationError
+from fastapi_offline import FastAPIOffline
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import directory, plans, tasks
+from api.auth import RateLimiter
+from api.deps import ApiDependencies, ApiLimits
+from api.problems import Problem, problem_response
 from runtime.log import get_logger
 from runtime.temporal import temporal_answers
+from services.tasks import TemporalUnavailableError
+from store import audit
 from store.db import database_answers
+
+__all__ = ["REQUEST_ID_HEADER", "ApiDependencies", "ApiLimits", "create_app"]
 
 log = get_logger(__name__)
 REQUEST_ID_HEADER = "X-Request-ID"
+_MUTATIONS = {"POST", "PUT", "PATCH", "DELETE"}
+_NOT_AUDITED = {"/api/v1/plans/preview"}  # a dry run changes nothing
+DATABASE_DOWN: tuple[type[Exception], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,
+)
 
 
-@dataclass(frozen=True)
-class ApiDependencies:
-    """What every request handler may use; connected before the server accepts traffic."""
+class BodyLimit:
+    """413 for a body over its route's limit, counted as it arrives (chunked bodies too)."""
 
-    pool: asyncpg.Pool
-    temporal: Client
+    def __init__(self, app: ASGIApp, limits: ApiLimits) -> None:
+        self.app = app
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in _MUTATIONS:
+            await self.app(scope, receive, send)
+            return
+        uploads = scope["path"].startswith("/api/v1/plans")
+        # Multipart framing and the form fields come on top of the document itself.
+        limit = self.limits.max_upload_bytes + 64 * 1024 if uploads else self.limits.max_body_bytes
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _too_large(scope, send, limit)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise Problem(413, "payload_too_large", f"the body is over {limit} bytes")
+            return message
+
+        await self.app(scope, counted, send)
 
 
-async def _temporal_answers(client: Client) -> bool:
-    try:
-        return await asyncio.wait_for(client.service_client.check_health(), timeout=2)
-    except Exception:
-        return False
+async def _too_large(scope: Scope, send: Send, limit: int) -> None:
+    request = Request(scope)
+    response = problem_response(
+        request, Problem(413, "payload_too_large", f"the body is over {limit // 1024} KiB")
+    )
+    await response(scope, _no_body, send)
+
+
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
 
 
 def create_app(dependencies: ApiDependencies) -> FastAPI:
-    app = FastAPI(
+    app = FastAPIOffline(
         title="Duban coordinator API",
         summary="督办: plan tasks as durable workflows, for coordinators and units",
+        description=(
+            "Authenticate with `Authorization: Bearer <token>` (issue one with "
+            "`duban token issue`). Every mutation takes an `Idempotency-Key` header. "
+            "Errors are RFC 9457 problem details with a stable `code`."
+        ),
         version="0.1.0",
+        swagger_ui_parameters={"persistAuthorization": True},
     )
     app.state.dependencies = dependencies
+    app.state.rate_limiter = RateLimiter(dependencies.limits.rate_limit)
+    app.include_router(plans.router)
+    app.include_router(tasks.router)
+    app.include_router(directory.router)
+    _add_error_handlers(app)
+    _add_health(app, dependencies)
 
     @app.middleware("http")
-    async def bind_request_context(
+    async def request_context(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        """Give every request an id (the caller's, or a new one) and put it on every log line."""
+        """Give every request an id, log it once, and audit it if it is a mutation."""
         request_id = request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
+        request_id = request_id[:100]
+        request.state.request_id = request_id
         started = time.perf_counter()
         with structlog.contextvars.bound_contextvars(request_id=request_id):
-            response = await call_next(request)
+            status = 500
+            try:
+                response = await call_next(request)
+                status = response.status_code
+            finally:
+                if _audited(request):
+                    await _audit(request, request_id, status)
             log.info(
                 "request served",
                 method=request.method,
                 path=request.url.path,
-                status=response.status_code,
+                status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 1),
             )
         response.headers[REQUEST_ID_HEADER] = request_id
         return response
 
+    app.add_middleware(BodyLimit, limits=dependencies.limits)
+    return app
+
+
+def _audited(request: Request) -> bool:
+    path = request.url.path
+    return request.method in _MUTATIONS and path.startswith("/api/") and path not in _NOT_AUDITED
+
+
+async def _audit(request: Request, request_id: str, status: int) -> None:
+    """One row for this mutation. A failure to write it is logged, loudly: the request's
+    own outcome stands (a refused request changed nothing; an applied one is in the
+    task's event log)."""
+    state = request.state
+    principal = getattr(state, "principal", None)
+    context: dict[str, Any] = getattr(state, "audit", {})
+    entry = audit.AuditEntry(
+        request_id=request_id,
+        method=request.method,
+        route=request.url.path[:500],
+        status=status,
+        token_id=principal.token_id if principal else None,
+        role=principal.role if principal else None,
+        unit=principal.unit if principal else None,
+        plan_id=context.get("plan_id"),
+        task_id=context.get("task_id"),
+        action=context.get("action"),
+        idempotency_key=getattr(state, "idempotency_key", None),
+        payload_digest=getattr(state, "payload_digest", None),
+        error_code=getattr(state, "error_code", None),
+    )
+    try:
+        async with request.app.state.dependencies.pool.acquire(timeout=5) as connection:
+            await audit.append(connection, entry)
+    except DATABASE_DOWN as error:
+        log.error("audit row not written", route=entry.route, status=status, error=str(error))
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def on_problem(request: Request, problem: Problem) -> Response:
+        return problem_response(request, problem)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, error: RequestValidationError) -> Response:
+        problems = [
+            {"loc": list(item["loc"]), "msg": item["msg"], "type": item["type"]}
+            for item in error.errors()
+        ]
+        missing_key = any(
+            item["type"] == "missing" and list(item["loc"]) == ["header", "Idempotency-Key"]
+            for item in problems
+        )
+        code = "idempotency_key_required" if missing_key else "invalid_payload"
+        where = "; ".join(f"{'.'.join(map(str, p['loc']))}: {p['msg']}" for p in problems[:5])
+        return problem_response(request, Problem(422, code, where, errors=problems))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, error: StarletteHTTPException) -> Response:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        return problem_response(request, Problem(error.status_code, code, str(error.detail)))
+
+    @app.exception_handler(TemporalUnavailableError)
+    async def on_temporal_down(request: Request, error: TemporalUnavailableError) -> Response:
+        log.warning("temporal unavailable", error=error.message)
+        return problem_response(
+            request,
+            Problem(503, "temporal_unavailable", error.message, headers={"Retry-After": "5"}),
+        )
+
+    async def on_database_down(request: Request, error: Exception) -> Response:
+        log.warning("postgresql unavailable", error=str(error) or type(error).__name__)
+        problem = Problem(
+            503,
+            "database_unavailable",
+            "PostgreSQL does not answer; retry shortly",
+            headers={"Retry-After": "5"},
+        )
+        return problem_response(request, problem)
+
+    for error_type in DATABASE_DOWN:
+        app.add_exception_handler(error_type, on_database_down)
+
+
+def _add_health(app: FastAPI, dependencies: ApiDependencies) -> None:
     @app.get("/healthz", tags=["operations"], summary="Liveness: the process serves requests")
     async def healthz() -> dict[str, str]:
         return {"status": "alive"}
@@ -80,5 +242,3 @@ def create_app(dependencies: ApiDependencies) -> FastAPI:
         ready = database and temporal
         response.status_code = 200 if ready else 503
         return {"ready": ready, "checks": {"postgresql": database, "temporal": temporal}}
-
-    return app

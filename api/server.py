@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
-from api.app import ApiDependencies, create_app
+from api.app import ApiDependencies, ApiLimits, create_app
 from runtime.embedded import ensure_port_free
 from runtime.log import get_logger
 from runtime.settings import Settings
@@ -20,7 +20,16 @@ async def run_api(settings: Settings) -> None:
     pool = await create_pool(settings.effective_database_url, settings=settings)
     try:
         temporal = await connect_temporal(settings)
-        app = create_app(ApiDependencies(pool=pool, temporal=temporal))
+        limits = ApiLimits(
+            max_upload_bytes=settings.api_max_upload_bytes, rate_limit=settings.api_rate_limit
+        )
+        dependencies = ApiDependencies(
+            pool=pool,
+            temporal=temporal,
+            task_queue=settings.temporal_task_queue,
+            limits=limits,
+        )
+        app = create_app(dependencies)
         config = uvicorn.Config(
             app,
             host=settings.api_host,

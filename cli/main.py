@@ -23,10 +23,10 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from cli.preview import preview_json, render_preview, render_simulation
+from cli.preview import render_preview, render_simulation
 from domain.errors import DocumentError
 from domain.parsers import parse_file
-from domain.plan import ParsedPlan
+from domain.plan import ParsedPlan, preview_json
 from domain.units import load_directory
 from runtime.errors import ConfigurationError, DubanError
 from runtime.log import configure_logging

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -17,14 +17,6 @@ if TYPE_CHECKING:  # the simulator pulls in Temporal's test server; parse must s
 _TEXT_WIDTH = 30
 # Piped into a file or a pager, a preview is read whole: do not squeeze it to 80 columns.
 _MIN_WIDTH_WHEN_PIPED = 160
-
-
-def preview_json(parsed: ParsedPlan) -> dict[str, Any]:
-    """The ``duban parse --json`` object: plan, tasks and warnings, dates as YYYY-MM-DD."""
-    document = parsed.model_dump(mode="json")
-    for task in document["tasks"]:
-        task["source"] = {"file": task["source"]["file"], "lines": task["source"]["lines"]}
-    return document
 
 
 def _due(task: PlanTask) -> str:

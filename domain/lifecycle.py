@@ -2,11 +2,12 @@
 
 交办 ASSIGNED → 承办 IN_PROGRESS → 会签 SIGNOFF → 审核 REVIEW → 办结 COMPLETED, and 撤销
 CANCELLED from any open stage. TaskWorkflow holds a :class:`TaskState` and calls these
-functions: ``check_*`` raise :class:`LifecycleError` with a reason a person can read (the
-update validators turn it into a rejection, so nothing is recorded), ``apply_*`` change
-the state and return the events to record. Nothing here reads a clock or a calendar:
-``now`` is passed in (the workflow's time), and every instant that needs working-day
-arithmetic was computed outside (see :mod:`domain.alarms`).
+functions: ``check_*`` raise a :class:`LifecycleError` with a reason a person can read
+(:class:`WrongStageError`, :class:`ActorNotAllowedError` or :class:`InvalidActionError`;
+the update validators turn it into a rejection of that type, so nothing is recorded),
+``apply_*`` change the state and return the events to record. Nothing here reads a clock
+or a calendar: ``now`` is passed in (the workflow's time), and every instant that needs
+working-day arithmetic was computed outside (see :mod:`domain.alarms`).
 """
 
 from __future__ import annotations
@@ -52,7 +53,30 @@ _STAGE_LABELS = {
 
 
 class LifecycleError(ValueError):
-    """An action that is not allowed now: wrong actor, wrong stage, or a bad payload."""
+    """An action that is not allowed now: wrong actor, wrong stage, or a bad payload.
+
+    Checks raise one of the three subclasses, so a caller can tell them apart."""
+
+
+class WrongStageError(LifecycleError):
+    """The task's stage (or its state: closed, awaiting reassignment, already decided) does
+    not allow the action now."""
+
+    def __init__(self, message: str, stage: Stage) -> None:
+        super().__init__(message)
+        self.stage = stage
+
+    def __reduce__(self) -> tuple[type[WrongStageError], tuple[str, Stage]]:
+        return type(self), (str(self), self.stage)  # copies and pickles keep the stage
+
+
+class ActorNotAllowedError(LifecycleError):
+    """The actor may not take this action on this task: wrong role or wrong unit."""
+
+
+class InvalidActionError(LifecycleError):
+    """The action's payload is not acceptable: a missing reason, a bad date or percent, an
+    extension past its limits."""
 
 
 # ---------------------------------------------------------------- policy
@@ -239,9 +263,10 @@ class TaskState(BaseModel):
             return 0
         return (now - milestone.due_at).days + 1
 
-    def status_light(self, now: datetime, due_soon: datetime | None) -> str:
-        """red: overdue; yellow: due within three working days (``due_soon`` is that
-        instant, computed outside) or behind schedule; green otherwise."""
+    def status_light(self, now: datetime, yellow_from: datetime | None) -> str:
+        """red: overdue; yellow: due within three working days (from ``yellow_from``, the
+        morning three working days before the due date, computed outside); green otherwise.
+        The projection's list works the light out the same way (store.task_reads)."""
         if not self.stage.is_open:
             return "none"
         milestone = self.current_milestone
@@ -249,7 +274,7 @@ class TaskState(BaseModel):
             return "green"
         if now > milestone.due_at:
             return "red"
-        if due_soon is not None and milestone.due_at <= due_soon:
+        if yellow_from is not None and now >= yellow_from:
             return "yellow"
         return "green"
 
@@ -292,27 +317,30 @@ def record(
 
 def _require_open(state: TaskState) -> None:
     if not state.stage.is_open:
-        raise LifecycleError(f"the task is {state.stage.value} ({state.stage.label}); it is closed")
+        raise WrongStageError(
+            f"the task is {state.stage.value} ({state.stage.label}); it is closed", state.stage
+        )
 
 
 def _require_stage(state: TaskState, *stages: Stage) -> None:
     if state.stage not in stages:
         wanted = " or ".join(f"{stage.value} ({stage.label})" for stage in stages)
-        raise LifecycleError(
-            f"the task is {state.stage.value} ({state.stage.label}); this needs {wanted}"
+        raise WrongStageError(
+            f"the task is {state.stage.value} ({state.stage.label}); this needs {wanted}",
+            state.stage,
         )
 
 
 def _require_lead(state: TaskState, actor: Actor) -> None:
     if actor.role != "unit" or actor.unit is None or actor.unit != state.lead_unit:
-        raise LifecycleError(
+        raise ActorNotAllowedError(
             f"only the lead unit (牵头单位) {state.lead_unit or '(none assigned)'} may do this"
         )
 
 
 def _require_coordinator(actor: Actor) -> None:
     if actor.role != "coordinator":
-        raise LifecycleError("only the coordinator may do this")
+        raise ActorNotAllowedError("only the coordinator may do this")
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -322,19 +350,21 @@ def _require_clean(*texts: str | None) -> None:
     """Text that PostgreSQL and every channel can carry: no NUL or other control bytes."""
     for text in texts:
         if text and _CONTROL.search(text):
-            raise LifecycleError("the text contains control characters; remove them")
+            raise InvalidActionError("the text contains control characters; remove them")
 
 
 def _require_reason(reason: str) -> None:
     _require_clean(reason)
     if not reason.strip():
-        raise LifecycleError("a reason is required")
+        raise InvalidActionError("a reason is required")
 
 
 def check_accept(state: TaskState, actor: Actor) -> None:
     _require_stage(state, Stage.ASSIGNED)
     if state.awaiting_reassignment:
-        raise LifecycleError("the task was returned (退回交办) and awaits reassignment")
+        raise WrongStageError(
+            "the task was returned (退回交办) and awaits reassignment", state.stage
+        )
     _require_lead(state, actor)
 
 
@@ -347,11 +377,11 @@ def check_progress(state: TaskState, actor: Actor, percent: int, text: str) -> N
     _require_stage(state, Stage.IN_PROGRESS)
     _require_lead(state, actor)
     if not 0 <= percent <= 100:
-        raise LifecycleError("percent must be between 0 and 100")
+        raise InvalidActionError("percent must be between 0 and 100")
     if percent < state.progress_percent:
-        raise LifecycleError(f"progress cannot go back from {state.progress_percent}%")
+        raise InvalidActionError(f"progress cannot go back from {state.progress_percent}%")
     if not text.strip():
-        raise LifecycleError("a progress report needs a text")
+        raise InvalidActionError("a progress report needs a text")
     _require_clean(text)
 
 
@@ -359,19 +389,19 @@ def check_submit(state: TaskState, actor: Actor, summary: str) -> None:
     _require_stage(state, Stage.IN_PROGRESS)
     _require_lead(state, actor)
     if not summary.strip():
-        raise LifecycleError("a submission needs a summary of what was done")
+        raise InvalidActionError("a submission needs a summary of what was done")
     _require_clean(summary)
 
 
 def check_signoff(state: TaskState, actor: Actor, approve: bool, reason: str | None) -> None:
     _require_stage(state, Stage.SIGNOFF)
     if actor.role != "unit" or actor.unit is None:
-        raise LifecycleError("only a cooperating unit (配合单位) may sign off")
+        raise ActorNotAllowedError("only a cooperating unit (配合单位) may sign off")
     signoff = next((s for s in state.signoffs if s.unit == actor.unit), None)
     if signoff is None:
-        raise LifecycleError(f"{actor.unit} is not a cooperating unit of this task")
+        raise ActorNotAllowedError(f"{actor.unit} is not a cooperating unit of this task")
     if signoff.decision != "pending":
-        raise LifecycleError(f"{actor.unit} already decided ({signoff.decision})")
+        raise WrongStageError(f"{actor.unit} already decided ({signoff.decision})", state.stage)
     if not approve:
         _require_reason(reason or "")
 
@@ -389,40 +419,42 @@ def check_request_extension(
     _require_open(state)
     _require_stage(state, Stage.ASSIGNED, Stage.IN_PROGRESS)
     if state.awaiting_reassignment:
-        raise LifecycleError("the task was returned (退回交办) and awaits reassignment")
+        raise WrongStageError(
+            "the task was returned (退回交办) and awaits reassignment", state.stage
+        )
     _require_lead(state, actor)
     _require_reason(reason)
     milestone = state.current_milestone
     if milestone is None:
-        raise LifecycleError("the task has no open deadline to extend")
+        raise InvalidActionError("the task has no open deadline to extend")
     if milestone.extension_deadline is None:
-        raise LifecycleError("the task's deadlines are being recalculated; try again shortly")
+        raise InvalidActionError("the task's deadlines are being recalculated; try again shortly")
     if state.pending_extension is not None:
-        raise LifecycleError("an extension request is already waiting for a decision")
+        raise InvalidActionError("an extension request is already waiting for a decision")
     if state.extensions_granted >= state.policy.max_extensions:
-        raise LifecycleError(
+        raise InvalidActionError(
             f"the task already had {state.extensions_granted} extensions, the most allowed"
         )
     if now > milestone.due_at:
-        raise LifecycleError(
+        raise InvalidActionError(
             f"the due date {milestone.due.isoformat()} has passed: an extension can no longer "
             "be requested and the task stays overdue"
         )
     if now > milestone.extension_deadline:
-        raise LifecycleError(
+        raise InvalidActionError(
             "extensions must be requested at least "
             f"{state.policy.extension_notice.label} before the due date "
             f"({milestone.due.isoformat()})"
         )
     if requested_due <= milestone.due:
-        raise LifecycleError(f"the new date must be after {milestone.due.isoformat()}")
+        raise InvalidActionError(f"the new date must be after {milestone.due.isoformat()}")
 
 
 def check_decide_extension(state: TaskState, actor: Actor, approve: bool, reason: str) -> None:
     _require_open(state)
     _require_coordinator(actor)
     if state.pending_extension is None:
-        raise LifecycleError("no extension request is waiting")
+        raise InvalidActionError("no extension request is waiting")
     if not approve:
         _require_reason(reason)
 
@@ -432,9 +464,9 @@ def check_reassign(state: TaskState, actor: Actor, unit: str) -> None:
     _require_stage(state, Stage.ASSIGNED, Stage.IN_PROGRESS)
     _require_coordinator(actor)
     if not unit.strip():
-        raise LifecycleError("name the unit that takes the lead")
+        raise InvalidActionError("name the unit that takes the lead")
     if unit == state.lead_unit and not state.awaiting_reassignment:
-        raise LifecycleError(f"{unit} already leads this task")
+        raise InvalidActionError(f"{unit} already leads this task")
 
 
 def check_cancel(state: TaskState, actor: Actor, reason: str) -> None:

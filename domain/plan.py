@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -125,3 +125,12 @@ class ParsedPlan(BaseModel):
     plan: Plan
     tasks: list[PlanTask]
     warnings: list[ParseWarning] = Field(default_factory=list)
+
+
+def preview_json(parsed: ParsedPlan) -> dict[str, Any]:
+    """What a parse preview shows (``duban parse --json``, the API's dry run): the plan, its
+    tasks and warnings, dates as YYYY-MM-DD, provenance as file and lines."""
+    document = parsed.model_dump(mode="json")
+    for task in document["tasks"]:
+        task["source"] = {"file": task["source"]["file"], "lines": task["source"]["lines"]}
+    return document

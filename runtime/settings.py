@@ -52,6 +52,10 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
+    api_rate_limit: str = Field(
+        default="600/minute", description="requests per token and API process, e.g. 20/second"
+    )
+    api_max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=50 * 1024 * 1024)
 
     worker_health_host: str = "127.0.0.1"
     worker_health_port: int = Field(default=8001, ge=0, le=65535, description="0 disables it.")
@@ -84,6 +88,17 @@ class Settings(BaseSettings):
     def _host_and_port(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"[A-Za-z0-9.\-\[\]:]+:\d{1,5}", value):
             raise ValueError("expected host:port, e.g. temporal.internal:7233")
+        return value
+
+    @field_validator("api_rate_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse  # only this setting needs it
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError("expected a rate such as 600/minute or 20/second") from None
         return value
 
     @field_validator("notify_channels")

@@ -21,17 +21,17 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import asyncpg
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from domain.plan import ParsedPlan, PlanTask
 from domain.plan_diff import PlanDiff, diff_tasks, plan_fingerprint, task_fingerprint
 from runtime.errors import DubanError
 from runtime.log import get_logger
+from services.tasks import TemporalUnavailableError, revise_task, start_task, withdraw_task
 from store import plans as plan_rows
-from workflows.recurring import RecurringTaskInput, RecurringTaskWorkflow
-from workflows.task import TaskWorkflow, TaskWorkflowInput, Withdrawal, task_workflow_id
+from workflows.task_contract import task_workflow_id
 
 log = get_logger(__name__)
 
@@ -180,32 +180,21 @@ async def _catch_up_workflows(
 
     async def start(task: PlanTask) -> tuple[str, str]:
         fingerprint = task_fingerprint(task)
-        workflow_id = task_workflow_id(plan.id, task.id)
         async with semaphore:
             try:
-                if task.recurrence is not None:
-                    await client.start_workflow(
-                        RecurringTaskWorkflow.run,
-                        RecurringTaskInput(
-                            plan_id=plan.id,
-                            task=task,
-                            until_year=plan.period_end,
-                            not_before=plan.issue_date,
-                        ),
-                        id=workflow_id,
-                        task_queue=task_queue,
-                    )
-                else:
-                    await client.start_workflow(
-                        TaskWorkflow.run,
-                        TaskWorkflowInput(plan_id=plan.id, task=task),
-                        id=workflow_id,
-                        task_queue=task_queue,
-                    )
+                await start_task(
+                    client,
+                    task_queue=task_queue,
+                    plan_id=plan.id,
+                    task=task,
+                    until_year=plan.period_end,
+                    not_before=plan.issue_date,
+                )
             except WorkflowAlreadyStartedError:
                 # Started by an import that stopped before recording it, perhaps holding an
                 # older reading: bring it to this one (a no-op if it already holds it).
-                await _send_update(client, workflow_id, "revise", task, f"revise-{fingerprint}")
+                workflow_id = task_workflow_id(plan.id, task.id)
+                await _saved_rows_hint(revise_task(client, workflow_id, task, fingerprint))
             advance()
             return task.id, fingerprint
 
@@ -226,15 +215,15 @@ async def _catch_up_workflows(
         task = tasks_by_id[task_id]
         fingerprint = task_fingerprint(task)
         workflow_id = task_workflow_id(plan.id, task_id)
-        if await _send_update(client, workflow_id, "revise", task, f"revise-{fingerprint}"):
+        if await _saved_rows_hint(revise_task(client, workflow_id, task, fingerprint)):
             outcome.revised += 1
         async with pool.acquire() as connection:
             await plan_rows.mark_workflow_revised(connection, plan.id, task_id, fingerprint)
         advance()
     for task_id in backlog.to_withdraw:
-        withdrawal = Withdrawal(reason=f"no longer in {plan.source_file}")
         workflow_id = task_workflow_id(plan.id, task_id)
-        if await _send_update(client, workflow_id, "withdraw", withdrawal, "withdraw"):
+        reason = f"no longer in {plan.source_file}"
+        if await _saved_rows_hint(withdraw_task(client, workflow_id, reason)):
             outcome.withdrawn += 1
         async with pool.acquire() as connection:
             await plan_rows.mark_withdrawal_sent(connection, plan.id, task_id)
@@ -251,33 +240,16 @@ async def _run_starts(
     return started, failures
 
 
-# An update needs a worker to run it; without one it would wait for ever.
-UPDATE_TIMEOUT_SECONDS = 30.0
-
-
-async def _send_update(
-    client: Client, workflow_id: str, update: str, argument: object, update_id: str
-) -> bool:
-    """Apply an update once (the id makes a repeated import a no-op); False if it is gone."""
-    handle = client.get_workflow_handle(workflow_id)
+async def _saved_rows_hint(sent: Coroutine[Any, Any, bool]) -> bool:
+    """A revision or withdrawal that Temporal could not take: the rows are committed, so
+    the same import run again finishes the job."""
     try:
-        await asyncio.wait_for(
-            handle.execute_update(update, argument, id=update_id),
-            timeout=UPDATE_TIMEOUT_SECONDS,
-        )
-    except TimeoutError:
+        return await sent
+    except TemporalUnavailableError as error:
         raise DubanError(
-            f"no worker applied the {update} of {workflow_id} within "
-            f"{UPDATE_TIMEOUT_SECONDS:.0f} s; is `duban worker` running? The rows are saved: "
-            "run the same import again once a worker runs"
+            f"{error.message}. The rows are saved: run the same import again once Temporal "
+            "and a worker run"
         ) from None
-    except WorkflowUpdateFailedError:
-        return False  # the workflow refused: already withdrawn, or a newer revision
-    except RPCError as error:
-        if error.status in {RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION}:
-            return False  # closed already: nothing left to revise or withdraw
-        raise
-    return True
 
 
 async def _require_temporal(client: Client) -> None:

@@ -27,20 +27,23 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
+from pydantic import BaseModel
 from temporalio import activity
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.task_events import plan_task_schedule, read_working_calendar
+from activities.task_events import read_working_calendar
+from domain.access import ActionKind
 from domain.calendar import SHANGHAI, end_of_day
 from domain.lifecycle import Actor, Stage, TaskEvent
 from domain.plan import ParsedPlan, PlanTask
 from runtime.embedded import installed_executable
 from runtime.temporal import sandboxed_workflow_runner
-from workflows.recurring import RecurringTaskInput, RecurringTaskWorkflow
+from services.tasks import TaskActionRefusedError, read_snapshot, send_action, start_task
+from workflows.recurring import RecurringTaskWorkflow
 from workflows.task import TaskWorkflow
 from workflows.task_contract import (
     RECORD_TASK_EVENTS,
@@ -50,7 +53,6 @@ from workflows.task_contract import (
     Review,
     SignOff,
     Submit,
-    TaskWorkflowInput,
 )
 
 Behaviour = Literal["on-time", "late", "silent", "mixed"]
@@ -123,7 +125,8 @@ class _Action:
     at: datetime
     order: int
     task_id: str = field(compare=False)
-    run: Callable[[WorkflowHandle[Any, Any]], Any] = field(compare=False)
+    kind: ActionKind = field(compare=False)
+    payload: BaseModel = field(compare=False)
 
 
 def behaviour_of(task: PlanTask, behaviour: Behaviour) -> Behaviour:
@@ -133,59 +136,33 @@ def behaviour_of(task: PlanTask, behaviour: Behaviour) -> Behaviour:
     return ("on-time", "on-time", "late", "silent")[digest % 4]
 
 
-def _script(task: PlanTask, behaviour: Behaviour, assigned: datetime) -> list[tuple[datetime, Any]]:
-    """(plan time, update call) pairs for one task's units and coordinator."""
+def _script(
+    task: PlanTask, behaviour: Behaviour, assigned: datetime
+) -> list[tuple[datetime, ActionKind, BaseModel]]:
+    """(plan time, action, payload) for one task's units and coordinator."""
     if behaviour == "silent" or not task.lead_units or not task.milestones:
         return []
     lead = Actor(role="unit", unit=task.lead_units[0])
     cooperating = [*task.lead_units[1:], *task.cooperating_units]
     late = behaviour == "late"
-    steps: list[tuple[datetime, Any]] = []
+    steps: list[tuple[datetime, ActionKind, BaseModel]] = []
     accept_at = assigned + timedelta(days=2 if late else 1)
-    steps.append((accept_at, lambda h: h.execute_update(TaskWorkflow.accept, Accept(actor=lead))))
+    steps.append((accept_at, ActionKind.ACCEPT, Accept(actor=lead)))
     cursor = accept_at
     for milestone in task.milestones:
         due = end_of_day(milestone.due)
         submit_at = due + timedelta(days=20) if late else due - timedelta(days=5)
         submit_at = max(submit_at, cursor + timedelta(days=2))
         halfway = cursor + (submit_at - cursor) / 2
-        steps.append(
-            (
-                halfway,
-                lambda h: h.execute_update(
-                    TaskWorkflow.report_progress,
-                    ReportProgress(actor=lead, percent=50, text="按计划推进"),
-                ),
-            )
-        )
-        steps.append(
-            (
-                submit_at,
-                lambda h: h.execute_update(
-                    TaskWorkflow.submit, Submit(actor=lead, summary="已完成")
-                ),
-            )
-        )
+        progress = ReportProgress(actor=lead, percent=50, text="按计划推进")
+        steps.append((halfway, ActionKind.PROGRESS, progress))
+        steps.append((submit_at, ActionKind.SUBMIT, Submit(actor=lead, summary="已完成")))
         sign_at = submit_at + timedelta(days=2 if late else 1)
         for unit in cooperating:
-            actor = Actor(role="unit", unit=unit)
-            steps.append(
-                (
-                    sign_at,
-                    lambda h, a=actor: h.execute_update(
-                        TaskWorkflow.sign_off, SignOff(actor=a, approve=True)
-                    ),
-                )
-            )
+            approval = SignOff(actor=Actor(role="unit", unit=unit), approve=True)
+            steps.append((sign_at, ActionKind.SIGN_OFF, approval))
         review_at = sign_at + timedelta(days=1)
-        steps.append(
-            (
-                review_at,
-                lambda h: h.execute_update(
-                    TaskWorkflow.review, Review(actor=COORDINATOR, approve=True)
-                ),
-            )
-        )
+        steps.append((review_at, ActionKind.REVIEW, Review(actor=COORDINATOR, approve=True)))
         cursor = review_at
     return steps
 
@@ -240,44 +217,30 @@ async def _play(
         client,
         task_queue=queue,
         workflows=[TaskWorkflow, RecurringTaskWorkflow],
-        activities=[recorder.record_task_events, read_working_calendar, plan_task_schedule],
+        activities=[recorder.record_task_events, read_working_calendar],
         workflow_runner=sandboxed_workflow_runner(),
     ):
-        handles: dict[str, WorkflowHandle[Any, Any]] = {}
+        workflow_ids: dict[str, str] = {}
         actions: list[_Action] = []
         for task in parsed.tasks:
-            workflow_id = f"{parsed.plan.id}/{task.id}"
-            if task.recurrence is not None:
-                handles[task.id] = await client.start_workflow(
-                    RecurringTaskWorkflow.run,
-                    RecurringTaskInput(
-                        plan_id=parsed.plan.id,
-                        task=task,
-                        until_year=end.year,
-                        not_before=start,
-                        search_attributes=False,
-                        clock_offset=offset,
-                    ),
-                    id=workflow_id,
-                    task_queue=queue,
-                )
-                continue
-            handles[task.id] = await client.start_workflow(
-                TaskWorkflow.run,
-                TaskWorkflowInput(
-                    plan_id=parsed.plan.id,
-                    task=task,
-                    search_attributes=False,
-                    clock_offset=offset,
-                ),
-                id=workflow_id,
+            handle = await start_task(
+                client,
                 task_queue=queue,
+                plan_id=parsed.plan.id,
+                task=task,
+                until_year=end.year,
+                not_before=start,
+                search_attributes=False,
+                clock_offset=offset,
             )
-            for order, (at, run) in enumerate(
+            workflow_ids[task.id] = handle.id
+            if task.recurrence is not None:
+                continue
+            for order, (at, kind, payload) in enumerate(
                 _script(task, behaviour_of(task, behaviour), plan_start)
             ):
                 if at.date() <= end:
-                    actions.append(_Action(at=at, order=order, task_id=task.id, run=run))
+                    actions.append(_Action(at, order, task.id, kind, payload))
         actions.sort()
         finish = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=SHANGHAI)
         month_ends = _month_ends(start, end)
@@ -288,16 +251,16 @@ async def _play(
                 await _advance_to(env, month_ends[0] + offset)
                 month_end = month_ends.pop(0)
                 simulation.month_end[_month_label(month_end)] = await _snapshot(
-                    handles, parsed, month_end
+                    client, workflow_ids, parsed, month_end
                 )
             await _advance_to(env, at + offset)
             # Actions due at the same moment (a whole plan's sign-offs) go out together.
             outcomes = await asyncio.gather(
-                *(action.run(handles[action.task_id]) for action in batch),
+                *(send_action(client, workflow_ids[a.task_id], a.kind, a.payload) for a in batch),
                 return_exceptions=True,
             )
             for outcome in outcomes:
-                if isinstance(outcome, WorkflowUpdateFailedError):
+                if isinstance(outcome, TaskActionRefusedError):
                     simulation.rejected_actions += 1  # e.g. the task was cancelled meanwhile
                 elif isinstance(outcome, BaseException):
                     raise outcome
@@ -307,7 +270,7 @@ async def _play(
         for month_end in month_ends:
             await _advance_to(env, month_end + offset)
             simulation.month_end[_month_label(month_end)] = await _snapshot(
-                handles, parsed, month_end
+                client, workflow_ids, parsed, month_end
             )
         await _advance_to(env, finish + offset)
     simulation.events = sorted(
@@ -351,14 +314,14 @@ def _month_label(month_end: datetime) -> str:
 
 
 async def _snapshot(
-    handles: dict[str, WorkflowHandle[Any, Any]], parsed: ParsedPlan, as_of: datetime
+    client: Client, workflow_ids: dict[str, str], parsed: ParsedPlan, as_of: datetime
 ) -> dict[str, int]:
     """How many tasks stand where at this moment (recurring parents count as open)."""
     counts = {stage.value: 0 for stage in Stage} | {"overdue": 0, "escalated": 0}
     for task in parsed.tasks:
         if task.recurrence is not None:
             continue
-        snapshot = await handles[task.id].query(TaskWorkflow.snapshot)
+        snapshot = await read_snapshot(client, workflow_ids[task.id])
         counts[snapshot.state.stage.value] += 1
         counts["overdue"] += snapshot.overdue_days_as_of(as_of) > 0
         counts["escalated"] += snapshot.state.escalation_level > 0

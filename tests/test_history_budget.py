@@ -28,9 +28,10 @@ from workflows.task_contract import Accept, ReportProgress, Review, SignOff, Sub
 # action recorded before the next is sent (the slowest, least batched way through). The
 # count varies by a workflow task or two (three events each) with how the worker's
 # activations interleave, so it is pinned as a budget with a floor: adding an event per
-# action (a timer, an activity, a search-attribute upsert) breaks it.
-HAPPY_PATH_EVENT_BUDGET = 100
-HAPPY_PATH_EVENT_FLOOR = 90
+# action (a timer, an activity, a search-attribute upsert) breaks it. It measures 90 to 93
+# (94 to 97 while two patches each added a marker and a TemporalChangeVersion upsert).
+HAPPY_PATH_EVENT_BUDGET = 96
+HAPPY_PATH_EVENT_FLOOR = 86
 
 
 async def test_happy_path_history_event_count(

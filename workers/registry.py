@@ -8,11 +8,7 @@ from typing import Any
 import asyncpg
 
 from activities.stack_check import StackCheckActivities
-from activities.task_events import (
-    TaskEventActivities,
-    plan_task_schedule,
-    read_working_calendar,
-)
+from activities.task_events import TaskEventActivities, read_working_calendar
 from workflows.recurring import RecurringTaskWorkflow
 from workflows.stack_check import StackCheckWorkflow
 from workflows.task import TaskWorkflow
@@ -29,5 +25,4 @@ def build_activities(
         stack_check.record_stack_check,
         task_events.record_task_events,
         read_working_calendar,
-        plan_task_schedule,
     ]

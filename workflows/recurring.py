@@ -12,9 +12,8 @@ be open.
 Each next occurrence is computed from the task's current reading, so a re-import that
 changes the recurrence moves the occurrences not yet started.
 
-Workflows started before these rules replay as they ran: each change in what the parent
-tells Temporal is guarded by its own patch, checked where the behaviour first differs, so a
-running workflow takes each rule up from the moment it first needs it.
+A change here that alters what a running workflow does needs a ``workflow.patched`` guard,
+a kept history in ``tests/histories`` and an entry in ``tests/test_replay.KNOWN_PATCHES``.
 """
 
 from __future__ import annotations
@@ -39,13 +38,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.task import TaskWorkflow
     from workflows.task_contract import TaskWorkflowInput, Withdrawal
 
-# Earlier parents completed right after starting their last occurrence, open ones or not.
-AWAIT_LAST_OCCURRENCE_PATCH = "recurring-awaits-last-occurrence"
-# Earlier parents left running occurrences alone when the task was withdrawn.
-WITHDRAW_OCCURRENCES_PATCH = "recurring-withdraws-open-occurrences"
-# Earlier parents kept the recurrence they started with, whatever a revision said.
-FOLLOW_REVISED_RECURRENCE_PATCH = "recurring-follows-revised-recurrence"
-
 
 class Occurrence(BaseModel):
     key: str
@@ -61,11 +53,6 @@ class RecurringTaskInput(BaseModel):
     policy: Policy | None = None
     search_attributes: bool = True
     clock_offset: timedelta = timedelta(0)
-    next_period: date | None = Field(
-        default=None,
-        description="what runs continued before last_occurrence existed carry: skip "
-        "occurrences whose period begins earlier",
-    )
     last_occurrence: Occurrence | None = Field(
         default=None, description="the latest occurrence started, carried across continue-as-new"
     )
@@ -107,8 +94,6 @@ class RecurringTaskWorkflow:
     def __init__(self, request: RecurringTaskInput) -> None:
         self._request = request
         self._template = request.task
-        # Kept apart from the template: a revision moves it only under its patch.
-        self._recurrence = request.task.recurrence
         self._recurrence_revised = False
         # Occurrences a revised recurrence puts before the revision are not started: nobody
         # could have done them, and they would start overdue and escalated.
@@ -140,7 +125,6 @@ class RecurringTaskWorkflow:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 carried = {
                     "task": self._template,
-                    "next_period": None,
                     "last_occurrence": occurrence,
                     "open_occurrences": self._open_occurrences,
                     "revised_on": self._revised_on,
@@ -157,16 +141,16 @@ class RecurringTaskWorkflow:
         An occurrence in the latest one's own period (a revision moved the due day within
         it) is skipped: that period has its occurrence, which keeps its own due date.
         """
-        if self._recurrence is None:
+        recurrence = self._template.recurrence
+        if recurrence is None:
             return None
         latest = self._last_occurrence
         request = self._request
-        anchor = latest.due if latest else request.next_period or request.not_before or self._today
-        for occurrence in occurrences(self._recurrence, anchor.year, request.until_year):
-            if latest is not None:
-                if occurrence.due <= latest.due or occurrence.key == latest.key:
-                    continue
-            elif request.next_period and occurrence.period_start < request.next_period:
+        anchor = latest.due if latest else request.not_before or self._today
+        for occurrence in occurrences(recurrence, anchor.year, request.until_year):
+            if latest is not None and (
+                occurrence.due <= latest.due or occurrence.key == latest.key
+            ):
                 continue
             if request.not_before and occurrence.due < request.not_before:
                 continue
@@ -194,7 +178,7 @@ class RecurringTaskWorkflow:
         """No occurrence is left to start: stay open while any occurrence runs (an overdue
         one can outlive the next), so that a withdrawal or a revision can still reach the
         task. True when a revision came and the next occurrence is to be looked for again."""
-        if self._all_children_closed() or not workflow.patched(AWAIT_LAST_OCCURRENCE_PATCH):
+        if self._all_children_closed():
             return False
         await workflow.wait_condition(
             lambda: (
@@ -212,7 +196,7 @@ class RecurringTaskWorkflow:
         # A new run cannot wait for children an earlier run started, so the run that
         # started them stays while any is open. Its history grows by some ten events an
         # occurrence, bounded by the plan's period.
-        return self._all_children_closed() or not workflow.patched(AWAIT_LAST_OCCURRENCE_PATCH)
+        return self._all_children_closed()
 
     def _take_revision(self) -> bool:
         revised, self._recurrence_revised = self._recurrence_revised, False
@@ -252,7 +236,7 @@ class RecurringTaskWorkflow:
             self._open_occurrences.remove(child_id)
 
     async def _withdraw_open_occurrences(self, reason: str) -> None:
-        if not self._open_occurrences or not workflow.patched(WITHDRAW_OCCURRENCES_PATCH):
+        if not self._open_occurrences:
             return
         withdrawal = Withdrawal(reason=reason)
         await asyncio.gather(
@@ -283,8 +267,7 @@ class RecurringTaskWorkflow:
         after the revision. The running occurrence keeps its own due date."""
         recurrence_changed = task.recurrence != self._template.recurrence
         self._template = task
-        if recurrence_changed and workflow.patched(FOLLOW_REVISED_RECURRENCE_PATCH):
-            self._recurrence = task.recurrence
+        if recurrence_changed:
             self._recurrence_revised = True
             self._revised_on = self._now().astimezone(SHANGHAI).date()
         return len(self._started)

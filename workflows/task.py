@@ -13,10 +13,13 @@ The rules live in :mod:`domain.lifecycle`; this class is the durable shell aroun
   need the calendar and replay must not;
 * a caller's Idempotency-Key is remembered with its request's fingerprint and result,
   across continue-as-new too, so a retried request applies once and the same key sent
-  with another request is rejected (see ``task_contract.action_update_id``).
+  with another request is rejected (see ``task_contract.action_update_id``);
+* a rejection's type says why: ``WrongStageError``, ``ActorNotAllowedError`` or
+  ``InvalidActionError`` (the domain's), or ``IdempotencyKeyReused``; its first detail
+  gives the task's current stage.
 
-Workflows started before the lifecycle existed only held their task; they keep doing so,
-guarded by the ``task-lifecycle`` patch.
+A change here that alters what a running workflow does needs a ``workflow.patched`` guard,
+a kept history in ``tests/histories`` and an entry in ``tests/test_replay.KNOWN_PATCHES``.
 """
 
 # No ``from __future__ import annotations`` here: the sandbox imports this module afresh for
@@ -49,14 +52,22 @@ with workflow.unsafe.imports_passed_through():
         end_of_day,
         local_date,
     )
-    from domain.lifecycle import Actor, LifecycleError, MilestoneState, Stage, TaskEvent, TaskState
+    from domain.lifecycle import (
+        Actor,
+        InvalidActionError,
+        LifecycleError,
+        MilestoneState,
+        Stage,
+        TaskEvent,
+        TaskState,
+        WrongStageError,
+    )
     from domain.plan import PlanTask
     from workflows.task_contract import (
         LEAD_UNIT_ATTRIBUTE,
         NEXT_DUE_ATTRIBUTE,
         OVERDUE_ATTRIBUTE,
         PLAN_ATTRIBUTE,
-        PLAN_TASK_SCHEDULE,
         READ_WORKING_CALENDAR,
         RECORD_TASK_EVENTS,
         STAGE_ATTRIBUTE,
@@ -85,8 +96,6 @@ with workflow.unsafe.imports_passed_through():
 
 __all__ = ["TaskWorkflow", "TaskWorkflowInput", "Withdrawal", "task_workflow_id"]
 
-LIFECYCLE_PATCH = "task-lifecycle"
-RECORDED_CALENDAR_PATCH = "recorded-calendar"
 SYSTEM = Actor(role="coordinator", name="duban")
 APPLIED_UPDATES_KEPT = 500
 _RECORD_RETRY = RetryPolicy(
@@ -128,11 +137,6 @@ class TaskWorkflow:
     @workflow.init
     def __init__(self, request: TaskWorkflowInput) -> None:
         self._input = request
-        self._legacy = False
-        # The placeholder's state, for workflows started before the lifecycle existed.
-        self._held_task: PlanTask = request.task
-        self._held_revision = 1
-        self._withdrawn_reason: str | None = None
         self._state: TaskState | None = request.state
         self._unrecorded: list[TaskEvent] = []
         self._schedule = Schedule()
@@ -144,7 +148,7 @@ class TaskWorkflow:
         self._alarm_rang = False
         # An update sent with the start (accept right after import) runs before run():
         # the state must exist from the first activation. run() reports a bad input.
-        if self._state is None and workflow.patched(LIFECYCLE_PATCH):
+        if self._state is None:
             with contextlib.suppress(ApplicationError):
                 self._begin_lifecycle(request)
 
@@ -167,11 +171,6 @@ class TaskWorkflow:
 
     @workflow.run
     async def run(self, request: TaskWorkflowInput) -> TaskSnapshot:
-        if not workflow.patched(LIFECYCLE_PATCH):
-            self._legacy = True
-            await workflow.wait_condition(lambda: self._withdrawn_reason is not None)
-            await workflow.wait_condition(workflow.all_handlers_finished)
-            return self._legacy_snapshot()
         if self._state is None:
             self._begin_lifecycle(request)
         state = self._state_or_fail()
@@ -227,15 +226,7 @@ class TaskWorkflow:
     async def _refresh_schedule(self) -> None:
         state = self._state_or_fail()
         self._needs_schedule = False
-        if workflow.patched(RECORDED_CALENDAR_PATCH):
-            self._schedule = await self._schedule_over_recorded_calendar(state)
-        else:  # started before: its history holds one schedule activity per refresh
-            self._schedule = await workflow.execute_local_activity(
-                PLAN_TASK_SCHEDULE,
-                state,
-                result_type=Schedule,
-                start_to_close_timeout=timedelta(seconds=30),
-            )
+        self._schedule = await self._schedule_over_recorded_calendar(state)
         for milestone in state.milestones:
             milestone.extension_deadline = self._schedule.extension_deadlines.get(
                 milestone.index, milestone.extension_deadline
@@ -330,7 +321,7 @@ class TaskWorkflow:
                 workflow_id=workflow.info().workflow_id,
                 lineage=workflow.info().first_execution_run_id,
                 events=batch,
-                projection=projection_of(state),
+                projection=projection_of(state, self._yellow_from(state)),
             ),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=_RECORD_RETRY,
@@ -373,6 +364,11 @@ class TaskWorkflow:
         """The plan's clock: the server's, less the offset a simulation runs at."""
         return workflow.now() - self._input.clock_offset
 
+    def _yellow_from(self, state: TaskState) -> datetime | None:
+        """The instant from which the current milestone shows yellow (None: no milestone)."""
+        milestone = state.current_milestone
+        return self._schedule.yellow_from.get(milestone.index) if milestone else None
+
     def _state_or_fail(self) -> TaskState:
         if self._state is None:
             raise ApplicationError("the task has not started its lifecycle", non_retryable=True)
@@ -392,8 +388,6 @@ class TaskWorkflow:
         remembered = self._state.applied_updates.get(key)
         if remembered is None:
             return None
-        if "result" not in remembered:  # kept by a version that remembered only the result
-            return AppliedUpdate(update=info.name, result=ActionResult.model_validate(remembered))
         return AppliedUpdate.model_validate(remembered)
 
     def _remember(self, result: dict[str, Any]) -> ActionResult:
@@ -409,16 +403,26 @@ class TaskWorkflow:
         return answer
 
     def _validate(self, check: Any, *args: Any) -> None:
-        """Run a domain check for a validator: a rejection carries the domain's reason."""
-        if self._legacy:
-            raise ApplicationError("this task predates the lifecycle and only holds its task")
+        """Run a domain check for a validator: a rejection carries the domain's reason, its
+        error type (WrongStageError, ActorNotAllowedError, InvalidActionError) and the
+        task's current stage."""
         if (applied := self._applied_before()) is not None:
             self._reject_reused_key(applied)
             return  # a retry of an applied request: the handler returns the first result
+        state = self._state_or_fail()
         try:
-            check(self._state_or_fail(), *args)
+            check(state, *args)
         except LifecycleError as error:
-            raise ApplicationError(str(error), type="LifecycleError", non_retryable=True) from None
+            raise self._rejection(error) from None
+
+    def _rejection(self, error: LifecycleError) -> ApplicationError:
+        """A validator's rejection: the reason, the error's type and the task's stage."""
+        return ApplicationError(
+            str(error),
+            {"stage": self._state_or_fail().stage.value},
+            type=type(error).__name__,
+            non_retryable=True,
+        )
 
     @staticmethod
     def _reject_reused_key(applied: AppliedUpdate) -> None:
@@ -450,35 +454,16 @@ class TaskWorkflow:
 
     @workflow.query
     def snapshot(self) -> TaskSnapshot:
-        if self._legacy or self._state is None:
-            return self._legacy_snapshot()
-        state = self._state
+        state = self._state_or_fail()
         now = self._now()
-        milestone = state.current_milestone
-        yellow_from = self._schedule.yellow_from.get(milestone.index) if milestone else None
         return TaskSnapshot(
             workflow_id=workflow.info().workflow_id,
             state=state,
             overdue_days=state.overdue_days(now),
-            status_light=state.status_light(now, yellow_from),
+            status_light=state.status_light(now, self._yellow_from(state)),
             next_alarm_at=self._schedule.next_at(set(state.fired_alarms)),
             schedule=self._schedule,
             recorded_seq=self._recorded_seq,
-        )
-
-    def _legacy_snapshot(self) -> TaskSnapshot:
-        state = TaskState(
-            plan_id=self._input.plan_id,
-            task=self._held_task,
-            assigned_at=workflow.info().start_time,
-            stage=Stage.CANCELLED if self._withdrawn_reason else Stage.ASSIGNED,
-            close_reason=self._withdrawn_reason,
-        )
-        return TaskSnapshot(
-            workflow_id=workflow.info().workflow_id,
-            state=state,
-            overdue_days=0,
-            status_light="none",
         )
 
     # ------------------------------------------------------------------ lead unit
@@ -649,10 +634,6 @@ class TaskWorkflow:
         is recorded on the event for the coordinator, who reassigns (the current lead may
         have accepted and be half-way through).
         """
-        if self._legacy:
-            self._held_task = task
-            self._held_revision += 1
-            return self._held_revision
         state = self._state_or_fail()
         moved: list[str] = []
         if len(task.milestones) == len(state.milestones):
@@ -680,34 +661,39 @@ class TaskWorkflow:
 
     @revise.validator
     def _validate_revise(self, task: PlanTask) -> None:
-        current = self._held_task if self._legacy else self._state_or_fail().task
-        if task.id != current.id:
-            raise ApplicationError(f"task {task.id} cannot revise task {current.id}")
-        if self._legacy and self._withdrawn_reason is not None:
-            raise ApplicationError(f"task {current.id} was withdrawn")
-        if not self._legacy and not self._state_or_fail().stage.is_open:
-            raise ApplicationError(f"task {current.id} is closed")
+        state = self._state_or_fail()
+        if task.id != state.task.id:
+            raise self._rejection(
+                InvalidActionError(f"task {task.id} cannot revise task {state.task.id}")
+            )
+        if not state.stage.is_open:
+            raise self._rejection(
+                WrongStageError(
+                    f"task {state.task.id} is {state.stage.value} ({state.stage.label}); "
+                    "it is closed",
+                    state.stage,
+                )
+            )
 
     @workflow.update
     def withdraw(self, withdrawal: Withdrawal) -> None:
         """The task left its plan: it is cancelled, by the system, with the reason."""
-        if self._legacy:
-            self._withdrawn_reason = withdrawal.reason
-            return
         state = self._state_or_fail()
         self._act(lifecycle.apply_cancel(state, SYSTEM, withdrawal.reason, self._now()))
 
     @withdraw.validator
     def _validate_withdraw(self, withdrawal: Withdrawal) -> None:
+        state = self._state_or_fail()
         if not withdrawal.reason.strip():
-            raise ApplicationError("a withdrawal needs a reason")
-        closed = (
-            self._withdrawn_reason is not None
-            if self._legacy
-            else not self._state_or_fail().stage.is_open
-        )
-        if closed:
-            raise ApplicationError("the task was already withdrawn or closed")
+            raise self._rejection(InvalidActionError("a withdrawal needs a reason"))
+        if not state.stage.is_open:
+            raise self._rejection(
+                WrongStageError(
+                    f"the task is {state.stage.value} ({state.stage.label}); it was already "
+                    "withdrawn or closed",
+                    state.stage,
+                )
+            )
 
     @workflow.signal(name="withdraw_occurrence")
     def withdraw_occurrence(self, withdrawal: Withdrawal) -> None:
@@ -715,12 +701,7 @@ class TaskWorkflow:
         does. The parent workflow sends this, as a workflow cannot send an update; a signal
         cannot be refused, so one that finds the task closed, or carries no reason, is
         dropped."""
-        if not withdrawal.reason.strip():
-            return
-        if self._legacy or self._state is None:
-            # Legacy tasks only hold their task (a signal may come before run() says so).
-            if self._withdrawn_reason is None:
-                self._withdrawn_reason = withdrawal.reason
-            return
+        if not withdrawal.reason.strip() or self._state is None:
+            return  # no state: the input was bad, and run() fails with the reason
         if self._state.stage.is_open:
             self._act(lifecycle.apply_cancel(self._state, SYSTEM, withdrawal.reason, self._now()))

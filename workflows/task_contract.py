@@ -19,8 +19,6 @@ from domain.lifecycle import Actor, Policy, Stage, TaskEvent, TaskState
 from domain.plan import PlanTask
 
 RECORD_TASK_EVENTS = "record_task_events"
-# Workflows started before the recorded calendar ask for their whole schedule each time.
-PLAN_TASK_SCHEDULE = "plan_task_schedule"
 READ_WORKING_CALENDAR = "read_working_calendar"
 
 # Searchable in the Temporal UI (registered on the namespace by the worker at start-up).
@@ -209,6 +207,11 @@ class TaskProjection(BaseModel):
     awaiting_reassignment: bool
     closed_at: datetime | None
     seq: int
+    yellow_from: datetime | None = Field(
+        default=None,
+        description="the instant from which the current milestone shows yellow (due within "
+        "three working days); None when there is no current milestone",
+    )
 
 
 class RecordEvents(BaseModel):
@@ -222,7 +225,9 @@ class RecordEvents(BaseModel):
     projection: TaskProjection
 
 
-def projection_of(state: TaskState) -> TaskProjection:
+def projection_of(state: TaskState, yellow_from: datetime | None = None) -> TaskProjection:
+    """The row for ``task_states``; ``yellow_from`` comes from the task's schedule, which
+    the state does not hold."""
     milestone = state.current_milestone
     return TaskProjection(
         plan_id=state.plan_id,
@@ -238,6 +243,7 @@ def projection_of(state: TaskState) -> TaskProjection:
         awaiting_reassignment=state.awaiting_reassignment,
         closed_at=state.closed_at,
         seq=state.seq,
+        yellow_from=yellow_from if milestone else None,
     )
 
 

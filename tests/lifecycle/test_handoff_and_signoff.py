@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 
 from domain.calendar import end_of_day
 from domain.lifecycle import Stage
@@ -34,6 +35,13 @@ NEW_LEAD = "市数据资源局"
 FINANCE, AUDIT = COOPERATING
 
 
+def _kind(failure: WorkflowUpdateFailedError) -> tuple[str | None, object]:
+    """A rejection's type and its first detail (the task's stage)."""
+    cause = failure.cause
+    assert isinstance(cause, ApplicationError)
+    return cause.type, cause.details[0]
+
+
 async def test_refusal_is_counted_against_the_unit_and_the_new_lead_accepts(
     lifecycle: LifecycleHarness,
 ) -> None:
@@ -45,6 +53,7 @@ async def test_refusal_is_counted_against_the_unit_and_the_new_lead_accepts(
     with pytest.raises(WorkflowUpdateFailedError) as no_reason:
         await handle.execute_update(TaskWorkflow.refuse, Refuse(actor=old_lead, reason="  "))
     assert "a reason is required" in str(no_reason.value.cause)
+    assert _kind(no_reason.value) == ("InvalidActionError", {"stage": "assigned"})
 
     refused = await handle.execute_update(
         TaskWorkflow.refuse, Refuse(actor=old_lead, reason="不属于本单位职责")
@@ -53,6 +62,7 @@ async def test_refusal_is_counted_against_the_unit_and_the_new_lead_accepts(
     with pytest.raises(WorkflowUpdateFailedError) as waiting:
         await handle.execute_update(TaskWorkflow.accept, Accept(actor=old_lead))
     assert "awaits reassignment" in str(waiting.value.cause)
+    assert _kind(waiting.value) == ("WrongStageError", {"stage": "assigned"})
 
     reassigned = await handle.execute_update(
         TaskWorkflow.reassign, Reassign(actor=COORDINATOR, unit=NEW_LEAD)
@@ -61,6 +71,7 @@ async def test_refusal_is_counted_against_the_unit_and_the_new_lead_accepts(
     with pytest.raises(WorkflowUpdateFailedError) as not_lead:
         await handle.execute_update(TaskWorkflow.accept, Accept(actor=old_lead))
     assert f"only the lead unit (牵头单位) {NEW_LEAD}" in str(not_lead.value.cause)
+    assert _kind(not_lead.value) == ("ActorNotAllowedError", {"stage": "assigned"})
     accepted = await handle.execute_update(TaskWorkflow.accept, Accept(actor=unit(NEW_LEAD)))
     assert accepted.stage is Stage.IN_PROGRESS
 

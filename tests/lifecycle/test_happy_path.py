@@ -12,6 +12,7 @@ from tests.support.lifecycle import (
     COOPERATING,
     COORDINATOR,
     LEAD,
+    LifecycleHarness,
     beijing_date,
     make_task,
     recorded_kinds,
@@ -21,7 +22,7 @@ from tests.support.lifecycle import (
     unit,
 )
 from workflows.task import TaskWorkflow
-from workflows.task_contract import Accept, ReportProgress, Review, SignOff, Submit
+from workflows.task_contract import Accept, Cancel, ReportProgress, Review, SignOff, Submit
 
 
 async def test_happy_path(
@@ -63,3 +64,27 @@ async def test_happy_path(
         "milestone_done",
         "completed",
     ]
+
+
+async def test_the_status_light_s_yellow_instant_is_recorded(lifecycle: LifecycleHarness) -> None:
+    """task_states holds the instant the current milestone turns yellow, as the workflow's
+    schedule counted it over the holiday calendar; a closed task has none."""
+    handle = await lifecycle.start(make_task([await lifecycle.days_ahead(60)]))
+    snapshot = await lifecycle.settle(handle)
+    assert snapshot.schedule is not None
+    expected = snapshot.schedule.yellow_from[0]
+    assert expected < snapshot.state.milestones[0].due_at
+    row = await lifecycle.pool.fetchval(
+        "SELECT yellow_from FROM task_states WHERE workflow_id = $1", handle.id
+    )
+    assert row == expected
+    await handle.execute_update(
+        TaskWorkflow.cancel, Cancel(actor=COORDINATOR, reason="并入其他事项")
+    )
+    await lifecycle.result(handle)
+    await lifecycle.settle(handle)
+    closed = await lifecycle.pool.fetchrow(
+        "SELECT stage, yellow_from FROM task_states WHERE workflow_id = $1", handle.id
+    )
+    assert closed is not None
+    assert (closed["stage"], closed["yellow_from"]) == ("cancelled", None)

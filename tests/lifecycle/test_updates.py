@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 
 from domain.lifecycle import Stage
 from tests.support.lifecycle import (
@@ -25,6 +26,7 @@ from workflows.task_contract import (
     Review,
     SignOff,
     Submit,
+    Withdrawal,
     action_update_id,
 )
 
@@ -160,18 +162,51 @@ async def _accepted_update_ids(handle: WorkflowHandle[Any, Any]) -> set[str]:
     }
 
 
+def _kind_and_details(failure: WorkflowUpdateFailedError) -> tuple[str | None, Any]:
+    """The rejection's ApplicationError type and details, as a caller reads them."""
+    cause = failure.cause
+    assert isinstance(cause, ApplicationError)
+    return cause.type, cause.details
+
+
+async def test_re_import_updates_reject_a_bad_payload_by_kind(
+    lifecycle: LifecycleHarness,
+) -> None:
+    """A revision of another task and a withdrawal without a reason are InvalidActionError,
+    with the task's stage, and change nothing; a good withdrawal then cancels the task."""
+    task = make_task([await lifecycle.days_ahead(30)])
+    handle = await lifecycle.start(task)
+    before = (await lifecycle.settle(handle)).state.seq
+    with pytest.raises(WorkflowUpdateFailedError) as other_task:
+        await handle.execute_update(TaskWorkflow.revise, task.model_copy(update={"id": "8"}))
+    assert "task 8 cannot revise task 7" in str(other_task.value.cause)
+    assert _kind_and_details(other_task.value) == ("InvalidActionError", ({"stage": "assigned"},))
+    with pytest.raises(WorkflowUpdateFailedError) as no_reason:
+        await handle.execute_update(TaskWorkflow.withdraw, Withdrawal(reason="  "))
+    assert "a withdrawal needs a reason" in str(no_reason.value.cause)
+    assert _kind_and_details(no_reason.value) == ("InvalidActionError", ({"stage": "assigned"},))
+    assert (await lifecycle.settle(handle)).state.seq == before
+    await handle.execute_update(TaskWorkflow.withdraw, Withdrawal(reason="no longer in plan.txt"))
+    snapshot = await lifecycle.result(handle)
+    assert snapshot.state.stage is Stage.CANCELLED
+
+
 async def test_validators_reject_without_a_trace(lifecycle: LifecycleHarness) -> None:
     """Wrong actor, wrong stage and a bad payload are each rejected with a reason naming the
-    problem, and leave no event in PostgreSQL and no accepted update in history."""
+    problem, typed by its kind and carrying the task's stage, and leave no event in
+    PostgreSQL and no accepted update in history."""
     handle = await lifecycle.start(make_task([await lifecycle.days_ahead(30)]))
     lead = unit(LEAD)
     await lifecycle.settle(handle)
 
-    async def rejected(update: Any, action: Any, update_id: str, reason: str) -> None:
+    async def rejected(
+        update: Any, action: Any, update_id: str, reason: str, kind: str, stage: Stage
+    ) -> None:
         before = (await lifecycle.settle(handle)).state.seq
         with pytest.raises(WorkflowUpdateFailedError) as failure:
             await handle.execute_update(update, action, id=update_id)
         assert reason in str(failure.value.cause)
+        assert _kind_and_details(failure.value) == (kind, ({"stage": stage.value},))
         snapshot = await lifecycle.settle(handle)
         assert snapshot.state.seq == before
         assert len(await lifecycle.events(handle)) == before
@@ -182,12 +217,16 @@ async def test_validators_reject_without_a_trace(lifecycle: LifecycleHarness) ->
         Accept(actor=cooperating),
         "bad-accept",
         f"only the lead unit (牵头单位) {LEAD}",
+        "ActorNotAllowedError",
+        Stage.ASSIGNED,
     )
     await rejected(
         TaskWorkflow.submit,
         Submit(actor=lead, summary="已完成"),
         "bad-submit",
         "the task is assigned (交办); this needs in_progress (承办)",
+        "WrongStageError",
+        Stage.ASSIGNED,
     )
     await handle.execute_update(TaskWorkflow.accept, Accept(actor=lead), id="good-accept")
     await rejected(
@@ -195,6 +234,8 @@ async def test_validators_reject_without_a_trace(lifecycle: LifecycleHarness) ->
         ReportProgress(actor=lead, percent=150, text="超额完成"),
         "bad-percent",
         "percent must be between 0 and 100",
+        "InvalidActionError",
+        Stage.IN_PROGRESS,
     )
     await handle.execute_update(TaskWorkflow.submit, Submit(actor=lead, summary="已完成"))
     for name in COOPERATING:
@@ -204,6 +245,8 @@ async def test_validators_reject_without_a_trace(lifecycle: LifecycleHarness) ->
         Review(actor=unit(COOPERATING[1]), approve=True),
         "bad-review",
         "only the coordinator may do this",
+        "ActorNotAllowedError",
+        Stage.REVIEW,
     )
     result = await handle.execute_update(
         TaskWorkflow.review, Review(actor=COORDINATOR, approve=True), id="good-review"

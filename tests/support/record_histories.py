@@ -1,15 +1,13 @@
 """Record workflow histories for the replay tests: ``python -m tests.support.record_histories``.
 
-Run it only when a workflow changes on purpose (behind ``workflow.patched``); the files it
-writes are what running workflows in production look like, and CI replays them against the
-current code so an unguarded change fails. Name scenarios (``... record_histories
-recurring_withdrawn``) to record only those and leave the other files as they are. Files it
-no longer writes are kept on purpose: ``task_held_revised_withdrawn.json`` is a TaskWorkflow
-from before the lifecycle, and must go on replaying through the ``task-lifecycle`` patch;
-``recurring_yearly.json`` is a RecurringTaskWorkflow from before its parent waited for the
-last occurrence and withdrew open ones, and must go on replaying through its patches;
-``lifecycle_*_schedule_activity.json`` are TaskWorkflows from before the recorded calendar
-(one schedule activity per refresh), kept for the ``recorded-calendar`` patch.
+The files it writes are the first history baseline: nothing is deployed yet, so there are no
+patches and nothing is kept from before. From now on the files are what running workflows
+look like, and CI replays them against the current code so an unguarded change fails.
+Record a history again only when no running workflow can have the old one. A change that
+alters running workflows instead goes behind ``workflow.patched``, keeps the files recorded
+before it (under new names, as this script overwrites its own) and lists the patch id in
+``tests/test_replay.KNOWN_PATCHES``. Name scenarios (``... record_histories
+recurring_withdrawn``) to record only those and leave the other files as they are.
 
 The lifecycle scenarios run on a real dev server with deadlines seconds away (the
 workflow input carries absolute instants and durations), so they take about half a minute.

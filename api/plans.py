@@ -1,0 +1,161 @@
+"""Plans: a dry-run preview of an uploaded document, the import itself, the list, the detail.
+
+An upload is read in memory, bounded by ``DUBAN_API_MAX_UPLOAD_BYTES``, and parsed by the
+same readers as ``duban parse``. The import is ``duban import``'s service: all or nothing,
+with the same refusals, and deduplicated by the Idempotency-Key like every mutation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Path, Request, UploadFile
+
+from api import schemas
+from api.deps import Caller, IdempotencyKey, connection, dependencies_of, digest, once_per_key
+from api.problems import COMMON_PROBLEMS, Problem, problem_responses
+from domain.access import AccessDeniedError, Principal, require_plan_coordinator
+from domain.errors import DocumentError
+from domain.parsers import parse_document
+from domain.plan import ParsedPlan, preview_json
+from runtime.errors import DubanError
+from services.plan_import import ImportRefusedError, import_plan
+from store import task_reads
+
+router = APIRouter(prefix="/api/v1/plans", tags=["plans"])
+
+PlanId = Annotated[str, Path(min_length=1, max_length=200)]
+Document = Annotated[UploadFile, File(description="the plan document: text, HTML, CSV, XLSX, DOCX")]
+
+
+async def _read_upload(request: Request, upload: UploadFile) -> tuple[str, bytes]:
+    limit = dependencies_of(request).limits.max_upload_bytes
+    data = await upload.read(limit + 1)
+    if len(data) > limit:
+        raise Problem(413, "payload_too_large", f"the document is over {limit // 1024} KiB")
+    name = (upload.filename or "upload.txt").replace("/", "_").replace("\\", "_")[-200:]
+    return name, data
+
+
+async def _parse(file_name: str, data: bytes) -> ParsedPlan:
+    try:
+        # Parsing is CPU work: keep the event loop serving other requests meanwhile.
+        return await asyncio.to_thread(parse_document, file_name, data)
+    except DocumentError as error:
+        raise Problem(422, "document_error", str(error), file=error.file, line=error.line) from None
+
+
+def _require_coordinator(principal: Principal) -> None:
+    if principal.role != "coordinator":
+        raise Problem(403, "forbidden", "only a coordinator may preview or import plans")
+
+
+@router.post(
+    "/preview",
+    summary="Dry run: parse an uploaded document and show what would be imported",
+    response_model=schemas.PlanPreview,
+    responses=problem_responses(403, 413, *COMMON_PROBLEMS),
+)
+async def preview_plan(request: Request, principal: Caller, file: Document) -> dict[str, Any]:
+    _require_coordinator(principal)
+    name, data = await _read_upload(request, file)
+    return preview_json(await _parse(name, data))
+
+
+@router.post(
+    "",
+    summary="Import an uploaded plan: all tasks or none, one workflow per task",
+    response_model=schemas.PlanImportResult,
+    responses=problem_responses(403, 409, 413, *COMMON_PROBLEMS),
+)
+async def import_plan_upload(
+    request: Request,
+    principal: Caller,
+    key: IdempotencyKey,
+    file: Document,
+    accept_warnings: Annotated[
+        bool, Form(description="import although there are warnings")
+    ] = False,
+    update: Annotated[bool, Form(description="apply changes to an imported plan")] = False,
+    plan_id: Annotated[
+        str | None,
+        Form(
+            max_length=100,
+            pattern=r"^[a-z0-9][a-z0-9-]*$",
+            description="default: from the file name",
+        ),
+    ] = None,
+) -> Any:
+    request.state.audit = {"action": "import", "plan_id": plan_id}
+    _require_coordinator(principal)
+    name, data = await _read_upload(request, file)
+    payload = digest(name, data, f"{accept_warnings}:{update}:{plan_id or ''}")
+
+    async def run_import() -> tuple[int, dict[str, Any]]:
+        parsed = await _parse(name, data)
+        if plan_id:
+            plan = parsed.plan.model_copy(update={"id": plan_id})
+            parsed = parsed.model_copy(update={"plan": plan})
+        request.state.audit["plan_id"] = parsed.plan.id
+        try:
+            require_plan_coordinator(principal, parsed.plan.id)
+        except AccessDeniedError as error:
+            raise Problem(403, "forbidden", str(error)) from None
+        deps = dependencies_of(request)
+        try:
+            outcome = await import_plan(
+                parsed,
+                pool=deps.pool,
+                client=deps.temporal,
+                task_queue=deps.task_queue,
+                update=update,
+                accept_warnings=accept_warnings,
+            )
+        except ImportRefusedError as error:
+            raise Problem(409, "import_refused", error.message) from None
+        except DubanError as error:
+            raise Problem(503, "temporal_unavailable", error.message) from None
+        result = schemas.PlanImportResult(
+            plan_id=outcome.plan_id,
+            status=outcome.status,
+            added=len(outcome.diff.added),
+            changed=len(outcome.diff.changed),
+            removed=len(outcome.diff.removed),
+            unchanged=outcome.diff.unchanged,
+            workflows_started=outcome.workflows_started,
+            revised=outcome.revised,
+            withdrawn=outcome.withdrawn,
+            warnings=len(parsed.warnings),
+        )
+        return 200, result.model_dump(mode="json")
+
+    return await once_per_key(request, principal, key, payload, run_import)
+
+
+@router.get(
+    "",
+    summary="Plans the caller may see, with task counts",
+    response_model=list[schemas.PlanSummary],
+    responses=problem_responses(*COMMON_PROBLEMS),
+)
+async def list_plans(request: Request, principal: Caller) -> list[dict[str, Any]]:
+    async with connection(request) as conn:
+        return await task_reads.list_plans(conn, principal)
+
+
+@router.get(
+    "/{plan_id}",
+    summary="One plan with its tasks counted by stage and status light",
+    response_model=schemas.PlanDetail,
+    responses=problem_responses(404, *COMMON_PROBLEMS),
+)
+async def plan_detail(request: Request, principal: Caller, plan_id: PlanId) -> dict[str, Any]:
+    async with connection(request) as conn:
+        visible = principal.covers_plan(plan_id) or await task_reads.plan_units(
+            conn, principal, plan_id
+        )
+        detail = await task_reads.plan_detail(conn, plan_id) if visible else None
+    if detail is None:
+        raise Problem(404, "not_found", f"no plan {plan_id} that you can see")
+    return detail

@@ -1,0 +1,66 @@
+"""Issuing and revoking API tokens: the rules ``duban token`` and the admin API share.
+
+A unit token names a unit the directory (or an imported plan) knows, under its canonical
+name, so an alias never becomes a second identity. A coordinator token covers the plans it
+names, or every plan. Expiry is mandatory and bounded.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from domain.access import Role
+from runtime.errors import DubanError
+from services.units import resolve_unit
+from store import tokens
+from store.db import Connection
+
+DEFAULT_EXPIRY = timedelta(days=90)
+MAX_EXPIRY = timedelta(days=3650)
+_EXPIRY = re.compile(r"^(?P<count>\d{1,5})(?P<unit>[hdw])$")
+_UNIT_SPANS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+
+
+class TokenRequestError(DubanError):
+    exit_code = 2
+
+
+def parse_expiry(text: str) -> timedelta:
+    """``90d``, ``12h`` or ``2w``; at least an hour, at most ten years."""
+    match = _EXPIRY.fullmatch(text.strip())
+    if match is None:
+        raise TokenRequestError(f"--expires {text!r}: expected hours, days or weeks, e.g. 90d")
+    span = int(match["count"]) * _UNIT_SPANS[match["unit"]]
+    if not timedelta(hours=1) <= span <= MAX_EXPIRY:
+        raise TokenRequestError(f"--expires {text!r}: between 1h and {MAX_EXPIRY.days}d")
+    return span
+
+
+async def issue(
+    connection: Connection,
+    *,
+    role: Role,
+    expires_in: timedelta = DEFAULT_EXPIRY,
+    unit: str | None = None,
+    plans: tuple[str, ...] | None = None,
+    name: str | None = None,
+) -> tokens.IssuedToken:
+    if role == "unit":
+        if not unit:
+            raise TokenRequestError("a unit token needs --unit (the unit it acts for)")
+        unit = await resolve_unit(connection, unit)
+    elif unit:
+        raise TokenRequestError(f"--unit is only for unit tokens, not {role} tokens")
+    if plans is not None and role != "coordinator":
+        raise TokenRequestError("--plan is only for coordinator tokens")
+    if plans is not None:
+        plans = tuple(dict.fromkeys(plan.strip() for plan in plans if plan.strip())) or None
+    if not timedelta(hours=1) <= expires_in <= MAX_EXPIRY:
+        raise TokenRequestError(f"a token expires between 1 hour and {MAX_EXPIRY.days} days")
+    label = (name or unit or role).strip()
+    if not label or len(label) > 200:
+        raise TokenRequestError("a token name is 1 to 200 characters")
+    return await tokens.issue_token(
+        connection, role=role, name=label, expires_in=expires_in, unit=unit, plans=plans
+    )
