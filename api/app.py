@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import unquote
 
 import asyncpg
 import structlog
@@ -28,6 +29,7 @@ from api import directory, plans, tasks
 from api.auth import RateLimiter
 from api.deps import ApiDependencies, ApiLimits
 from api.problems import Problem, problem_response
+from domain.lifecycle import CONTROL_CHARACTERS
 from runtime.log import get_logger
 from runtime.temporal import temporal_answers
 from services.tasks import TemporalUnavailableError
@@ -47,6 +49,22 @@ DATABASE_DOWN: tuple[type[Exception], ...] = (
     asyncpg.InterfaceError,
     asyncpg.exceptions.OperatorInterventionError,
 )
+
+
+class PrintableAddress:
+    """422 for a path or query with control characters (NUL cannot reach PostgreSQL)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            address = scope["path"] + unquote(scope.get("query_string", b"").decode("latin-1"))
+            if CONTROL_CHARACTERS.search(address):
+                problem = Problem(422, "invalid_payload", "control characters in the path or query")
+                await problem_response(Request(scope), problem)(scope, _no_body, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class BodyLimit:
@@ -141,6 +159,7 @@ def create_app(dependencies: ApiDependencies) -> FastAPI:
         return response
 
     app.add_middleware(BodyLimit, limits=dependencies.limits)
+    app.add_middleware(PrintableAddress)
     return app
 
 

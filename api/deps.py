@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Depends, Header, Request, Security
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from temporalio.client import Client
@@ -123,7 +124,8 @@ async def once_per_key(
             held.response, status_code=held.status, headers={"Idempotent-Replayed": "true"}
         )
     try:
-        status, body = await mutate()
+        status, answer = await mutate()
+        body = jsonable_encoder(answer)
     except BaseException:
         # Give the key back so that the caller may retry; if the database is what failed,
         # the reservation is taken over by a retry after a minute instead.

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request
 
 from api import schemas
 from api.deps import Caller, IdempotencyKey, body_digest, connection, once_per_key
-from api.problems import COMMON_PROBLEMS, Problem, problem_responses
+from api.problems import COMMON_PROBLEMS, MUTATION_PROBLEMS, Problem, problem_responses
 from domain.access import AccessDeniedError, Principal, require_admin, require_audit_reader
 from services import access_tokens
 from services.units import UnknownUnitError, unit_entries
@@ -114,8 +114,9 @@ async def list_tokens(request: Request, principal: Caller) -> list[dict[str, Any
     "/tokens",
     tags=["tokens"],
     summary="Issue a token (admins); its secret is in this answer only",
+    status_code=201,
     response_model=schemas.IssuedTokenModel,
-    responses=problem_responses(403, 409, *COMMON_PROBLEMS),
+    responses=problem_responses(403, *MUTATION_PROBLEMS),
 )
 async def issue_token(
     request: Request, principal: Caller, key: IdempotencyKey, body: schemas.TokenRequest
@@ -157,7 +158,7 @@ async def issue_token(
     tags=["tokens"],
     summary="Revoke a token (admins); it is refused from the next request on",
     response_model=schemas.TokenModel,
-    responses=problem_responses(403, 404, *COMMON_PROBLEMS),
+    responses=problem_responses(403, 404, *MUTATION_PROBLEMS),
 )
 async def revoke_token(
     request: Request,

@@ -8,13 +8,14 @@ with the same refusals, and deduplicated by the Idempotency-Key like every mutat
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Path, Request, UploadFile
 
 from api import schemas
 from api.deps import Caller, IdempotencyKey, connection, dependencies_of, digest, once_per_key
-from api.problems import COMMON_PROBLEMS, Problem, problem_responses
+from api.problems import COMMON_PROBLEMS, MUTATION_PROBLEMS, Problem, problem_responses
 from domain.access import AccessDeniedError, Principal, require_plan_coordinator
 from domain.errors import DocumentError
 from domain.parsers import parse_document
@@ -29,12 +30,16 @@ PlanId = Annotated[str, Path(min_length=1, max_length=200)]
 Document = Annotated[UploadFile, File(description="the plan document: text, HTML, CSV, XLSX, DOCX")]
 
 
+# The file name becomes the default plan id and the provenance: no paths, no control bytes.
+_SAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+
 async def _read_upload(request: Request, upload: UploadFile) -> tuple[str, bytes]:
     limit = dependencies_of(request).limits.max_upload_bytes
     data = await upload.read(limit + 1)
     if len(data) > limit:
         raise Problem(413, "payload_too_large", f"the document is over {limit // 1024} KiB")
-    name = (upload.filename or "upload.txt").replace("/", "_").replace("\\", "_")[-200:]
+    name = _SAFE_NAME.sub("_", upload.filename or "upload.txt")[-200:]
     return name, data
 
 
@@ -67,7 +72,7 @@ async def preview_plan(request: Request, principal: Caller, file: Document) -> d
     "",
     summary="Import an uploaded plan: all tasks or none, one workflow per task",
     response_model=schemas.PlanImportResult,
-    responses=problem_responses(403, 409, 413, *COMMON_PROBLEMS),
+    responses=problem_responses(403, *MUTATION_PROBLEMS),
 )
 async def import_plan_upload(
     request: Request,

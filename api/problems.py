@@ -113,3 +113,5 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 # What every authenticated route can answer, whatever it does.
 COMMON_PROBLEMS = (401, 422, 429, 503)
+# ... and every mutation: a reused or busy Idempotency-Key, a body over the limit.
+MUTATION_PROBLEMS = (*COMMON_PROBLEMS, 409, 413)

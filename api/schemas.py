@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from domain.lifecycle import Stage
+from domain.lifecycle import CONTROL_CHARACTERS, Stage
 
 Text: Any = Field(min_length=1, max_length=4000)
 Reason: Any = Field(min_length=1, max_length=2000, description="required; shown to the other side")
@@ -22,8 +22,24 @@ Evidence: Any = Field(
 )
 
 
+def _refuse_control_characters(value: Any) -> Any:
+    if isinstance(value, str) and CONTROL_CHARACTERS.search(value):
+        raise ValueError("control characters (such as NUL) are not allowed")
+    if isinstance(value, list):
+        for item in value:
+            _refuse_control_characters(item)
+    return value
+
+
 class Body(BaseModel):
+    """A request body: unknown fields and control characters are refused."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _printable(cls, value: Any) -> Any:
+        return _refuse_control_characters(value)
 
 
 class AcceptBody(Body):

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from api import schemas
 from api.deps import Caller, IdempotencyKey, body_digest, connection, dependencies_of, once_per_key
-from api.problems import COMMON_PROBLEMS, Problem, problem_responses
+from api.problems import COMMON_PROBLEMS, MUTATION_PROBLEMS, Problem, problem_responses
 from domain.access import AccessDeniedError, ActionKind, Principal, can_see, require_action
 from domain.lifecycle import Stage
 from services import tasks as task_service
@@ -233,7 +233,7 @@ def _action_route(kind: ActionKind, body_type: type[BaseModel], summary: str) ->
         methods=["POST"],
         summary=summary,
         response_model=schemas.ActionResponse,
-        responses=problem_responses(403, 404, 409, *COMMON_PROBLEMS),
+        responses=problem_responses(403, 404, *MUTATION_PROBLEMS),
         openapi_extra=None if optional_body else {"requestBody": {"required": True}},
     )
 

@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from cli.operators import task_app, tasks_command, token_app
 from cli.preview import render_preview, render_simulation
 from domain.errors import DocumentError
 from domain.parsers import parse_file
@@ -106,6 +107,8 @@ def dev() -> None:
         table = Table(title="Duban is running", show_header=False, title_justify="left")
         table.add_row("API", urls.api)
         table.add_row("API docs", urls.api_docs)
+        if urls.coordinator_token:
+            table.add_row("Coordinator token", urls.coordinator_token)
         table.add_row("Temporal", urls.temporal_address)
         if urls.temporal_ui:
             table.add_row("Temporal UI", urls.temporal_ui)
@@ -368,6 +371,11 @@ def simulate(
         render_simulation(result, stdout)
 
     _run(main)
+
+
+app.add_typer(token_app, name="token")
+app.add_typer(task_app, name="task")
+app.command(name="tasks")(tasks_command)
 
 
 def main() -> None:

@@ -343,13 +343,13 @@ def _require_coordinator(actor: Actor) -> None:
         raise ActorNotAllowedError("only the coordinator may do this")
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _require_clean(*texts: str | None) -> None:
     """Text that PostgreSQL and every channel can carry: no NUL or other control bytes."""
     for text in texts:
-        if text and _CONTROL.search(text):
+        if text and CONTROL_CHARACTERS.search(text):
             raise InvalidActionError("the text contains control characters; remove them")
 
 

@@ -21,6 +21,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import IO
 
@@ -43,6 +44,7 @@ from store.migrate import migrate_database
 
 log = get_logger(__name__)
 
+DEV_TOKEN_NAME = "duban dev"  # noqa: S105 - the token's name, not its secret
 # The five reference plans: beside the packages in a checkout and in an installed wheel.
 EXAMPLE_PLANS = Path(__file__).resolve().parent.parent / "examples" / "plans"
 
@@ -57,6 +59,7 @@ class DevStackUrls:
     worker_health: str | None
     state_dir: Path
     example_plans: list[str] = field(default_factory=list)
+    coordinator_token: str | None = None  # for trying the API in /docs at once
 
 
 @dataclass
@@ -127,6 +130,7 @@ class DevStack:
             raise group.exceptions[0] from None  # one line for the user, not a group
         applied = await migrate_database(s.effective_database_url, settings=s)
         log.info("migrations applied", versions=[migration.version for migration in applied])
+        token = await self._issue_dev_token()
         env = {
             **os.environ,
             "DUBAN_STATE_DIR": str(state),
@@ -144,6 +148,7 @@ class DevStack:
             await self._wait_healthy("worker", f"{worker_health}/readyz")
         examples = await self._load_example_plans() if s.dev_load_examples else []
         return DevStackUrls(
+            coordinator_token=token,
             example_plans=examples,
             api=api,
             api_docs=f"{api}/docs",
@@ -204,6 +209,27 @@ class DevStack:
             if server is not None and server.process is not None
         ]
         return [*self.children, *servers]
+
+    async def _issue_dev_token(self) -> str:
+        """A coordinator token for every plan, for this run: the previous run's is revoked
+        (its secret was shown once and is gone), so only one dev token is ever live."""
+        from services.access_tokens import issue
+        from store.tokens import revoke_tokens_named
+
+        s = self.settings
+        pool = await create_pool(s.effective_database_url, settings=s, max_size=1)
+        try:
+            async with pool.acquire() as connection, connection.transaction():
+                await revoke_tokens_named(connection, DEV_TOKEN_NAME)
+                issued = await issue(
+                    connection,
+                    role="coordinator",
+                    name=DEV_TOKEN_NAME,
+                    expires_in=timedelta(days=7),
+                )
+        finally:
+            await pool.close()
+        return issued.secret
 
     async def _load_example_plans(self) -> list[str]:
         """Import the reference plans (with their known warnings), once; later runs resume."""

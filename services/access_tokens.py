@@ -46,6 +46,7 @@ async def issue(
     plans: tuple[str, ...] | None = None,
     name: str | None = None,
 ) -> tokens.IssuedToken:
+    unit = (unit or "").strip() or None
     if role == "unit":
         if not unit:
             raise TokenRequestError("a unit token needs --unit (the unit it acts for)")

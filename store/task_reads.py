@@ -83,8 +83,9 @@ class _Where:
 
 
 def _unit_clause(where: _Where, unit: str, role: str | None) -> str:
-    lead = f"ts.lead_unit = {where.param(unit)}"
-    cooperating = f"ts.cooperating_units @> ARRAY[{where.param(unit)}]::text[]"
+    value = where.param(unit)
+    lead = f"ts.lead_unit = {value}"
+    cooperating = f"ts.cooperating_units @> ARRAY[{value}::text]"
     if role == "lead":
         return lead
     if role == "cooperating":

@@ -50,6 +50,19 @@ class ApiStack:
         self.secrets.append(issued.secret)
         return issued.secret
 
+    async def settled_history(self, workflow_id: str) -> int:
+        """The workflow's history length once it stops growing (its last action's events
+        recorded): what a refused or replayed request must leave as it is."""
+        handle = self.temporal.get_workflow_handle(workflow_id)
+        lengths: list[int] = []
+        for _ in range(200):
+            description = await handle.describe()
+            lengths.append(description.raw_description.workflow_execution_info.history_length)
+            if len(lengths) >= 4 and len(set(lengths[-4:])) == 1:
+                return lengths[-1]
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{workflow_id} kept growing: {lengths[-5:]}")
+
     async def post(
         self, path: str, token: str | None, body: Any = None, *, key: str | None = None
     ) -> httpx.Response:
