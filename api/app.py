@@ -4,7 +4,7 @@ Every request gets an id (the caller's ``X-Request-ID`` or a new one) bound to i
 and returned. Every mutation under ``/api/v1`` (accepted or refused, by whoever) leaves one
 row in the audit log. Every error is a problem document (see :mod:`api.problems`); a
 PostgreSQL or Temporal that does not answer is a 503, and the next request tries again, so
-the API recovers by itself when they come back. ``/docs`` and ``/redoc`` load their assets
+the API recovers by itself when they come back. ``/docs`` (Swagger UI) loads its assets
 from this process: offices run on networks without internet.
 """
 
@@ -113,6 +113,8 @@ async def _no_body() -> Message:
 
 def create_app(dependencies: ApiDependencies) -> FastAPI:
     app = FastAPIOffline(
+        # ReDoc's standalone bundle fetches its logo from a CDN; Swagger UI needs nothing.
+        redoc_url=None,
         title="Duban coordinator API",
         summary="督办: plan tasks as durable workflows, for coordinators and units",
         description=(

@@ -47,23 +47,30 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import psutil
 from pydantic import BaseModel
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from api.deps import ApiLimits
 from bench.lifecycle_bench import bench_database, fresh_temporal, percentile, quiet_logging
+from bench.memory_bench import wait_until, worker_environment
 from domain.access import ActionKind
 from domain.calendar import SHANGHAI
 from domain.lifecycle import Actor, Stage
 from domain.plan import PlanTask
+from runtime.embedded import free_port, spawn_child, stop_child
 from runtime.settings import Settings
 from services.tasks import WrongStageError, send_action, start_task
 from tests.support.api import ApiStack, serve_api
@@ -75,6 +82,7 @@ from workflows.task_contract import Accept, ReportProgress, Review, SignOff, Sub
 TASKS = 1_000  # per path and round: 5,000 actions each
 CLIENTS = 50
 ROUNDS = 1
+LAYOUTS = ("in-process", "processes")
 QUEUE = "bench-api"
 RATE_LIMIT = "100000/minute"
 DUE_IN = timedelta(days=180)
@@ -125,19 +133,28 @@ def bench_task(index: int) -> PlanTask:
     )
 
 
+CPU_GROUPS = ("this process", "worker", "api", "temporal", "postgres")
+
+
 def cpu_seconds() -> dict[str, float]:
-    """CPU seconds (user + system) used so far by this process (benchmark clients, worker
-    and API alike), by the dev server, and by PostgreSQL with its backends."""
-    used = {"python": 0.0, "temporal": 0.0, "postgres": 0.0}
+    """CPU seconds (user + system) used so far: by this process (the benchmark's clients,
+    and in the in-process layout the worker and the API too), by the worker and API
+    processes (processes layout), by the dev server, and by PostgreSQL with its backends."""
+    used = dict.fromkeys(CPU_GROUPS, 0.0)
     me = psutil.Process()
     for process in [me, *me.children(recursive=True)]:
         try:
             times = process.cpu_times()
             name = process.name()
+            command = process.cmdline() if process.pid != me.pid else []
         except psutil.Error:
             continue
-        group = "python" if process.pid == me.pid else name
-        group = "postgres" if group.startswith("postgres") else group
+        if process.pid == me.pid:
+            group = "this process"
+        elif command[-2:] in (["cli", "worker"], ["cli", "api"]):
+            group = command[-1]
+        else:
+            group = "postgres" if name.startswith("postgres") else name
         if group in used:
             used[group] += times.user + times.system
     return used
@@ -293,25 +310,99 @@ async def issue_tokens(stack: ApiStack) -> dict[ActionKind, str]:
     }
 
 
-async def main(tasks: int, clients: int, rounds: int, timeout: float) -> None:
+@asynccontextmanager
+async def served_in_process(
+    temporal: Client, pool: asyncpg.Pool, dsn: str
+) -> AsyncIterator[tuple[ApiStack, str]]:
+    """The worker (on the benchmark's pool) and ``serve_api`` (its own pool), in this
+    process, on the benchmark's Temporal client."""
+    worker = build_worker(
+        temporal, Settings(temporal_task_queue=QUEUE), activities=build_activities(pool, "bench")
+    )
+    limits = ApiLimits(rate_limit=RATE_LIMIT)
+    async with worker, serve_api(temporal, dsn, QUEUE, limits=limits, worker=False) as stack:
+        yield stack, "worker and API (uvicorn, serve_api) in this process"
+
+
+@asynccontextmanager
+async def served_as_processes(
+    scratch: Path, temporal: Client, pool: asyncpg.Pool, dsn: str
+) -> AsyncIterator[tuple[ApiStack, str]]:
+    """``duban worker`` and ``duban api`` (``python -m cli ...``), each in its own process
+    with its own pool and Temporal connection, as production runs them."""
+    environment = worker_environment(
+        temporal.service_client.config.target_host, dsn, Settings().worker_max_cached_workflows
+    )
+    port = free_port()
+    environment.update(
+        DUBAN_TEMPORAL_TASK_QUEUE=QUEUE,
+        DUBAN_API_PORT=str(port),
+        DUBAN_API_RATE_LIMIT=RATE_LIMIT,
+    )
+    children: list[asyncio.subprocess.Process] = []
+    try:
+        for command in ("worker", "api"):
+            children.append(
+                await spawn_child(
+                    [sys.executable, "-m", "cli", command],
+                    log_file=scratch / f"{command}.log",
+                    env=environment,
+                )
+            )
+        base_url = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+
+            async def ready() -> bool:
+                try:
+                    answer = await http.get("/readyz")
+                except httpx.TransportError:
+                    return False
+                return answer.status_code == 200 and await worker_polls(temporal)
+
+            await wait_until(ready, "the API and the worker", 60)
+            yield (
+                ApiStack(http, pool, temporal, QUEUE, base_url),
+                "`duban worker` and `duban api` each in its own process",
+            )
+    finally:
+        for child in reversed(children):
+            await stop_child(child)
+
+
+async def worker_polls(client: Client) -> bool:
+    response = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace="default",
+            task_queue=TaskQueue(name=QUEUE),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+    )
+    return bool(response.pollers)
+
+
+async def main(tasks: int, clients: int, rounds: int, timeout: float, layout: str) -> None:
     quiet_logging()
+    # httpcore 1.0 tries `import sniffio` on every connection-pool lock, and this
+    # environment lacks sniffio, so each attempt walks sys.path again (about 1 ms of the
+    # benchmark client's own time per request). Marking it absent makes the import fail at
+    # once; anyio and httpcore then assume asyncio, as they would anyway.
+    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
     direct = Outcome("direct")
     through_api = Outcome("api")
-    rounds_seen: list[tuple[str, float, float, float, float]] = []
+    rounds_seen: list[tuple[str, Outcome, Outcome]] = []
     async with (
         bench_database() as (scratch, pool),
         fresh_temporal(scratch, "temporal") as temporal,
     ):
-        worker = build_worker(
-            temporal,
-            Settings(temporal_task_queue=QUEUE),
-            activities=build_activities(pool, "bench"),
+        dsn = await dsn_of(pool)
+        serving = (
+            served_in_process(temporal, pool, dsn)
+            if layout == "in-process"
+            else served_as_processes(scratch, temporal, pool, dsn)
         )
-        limits = ApiLimits(rate_limit=RATE_LIMIT)
         pool_limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
         async with (
-            worker,
-            serve_api(temporal, await dsn_of(pool), QUEUE, limits=limits, worker=False) as stack,
+            serving as (stack, described),
             httpx.AsyncClient(base_url=stack.base_url, timeout=60, limits=pool_limits) as http,
         ):
             tokens = await issue_tokens(stack)
@@ -335,21 +426,18 @@ async def main(tasks: int, clients: int, rounds: int, timeout: float) -> None:
                         drive(name, sets[name], clients, paths[name]), timeout
                     )
                     totals[name].add(seen[name])
-                rounds_seen.append(
-                    (
-                        " then ".join(order),
-                        seen["direct"].rate,
-                        seen["api"].rate,
-                        percentile(seen["direct"].latencies, 0.99),
-                        percentile(seen["api"].latencies, 0.99),
-                    )
-                )
+                rounds_seen.append((" then ".join(order), seen["direct"], seen["api"]))
         audited = await pool.fetchval(
             "SELECT count(*) FROM audit_log WHERE status = 200 AND route LIKE '/api/v1/tasks/r%'"
         )
     expected_api = tasks * rounds * len(ACTIONS)
     assert audited == expected_api, f"{audited} audit rows for {expected_api} API actions"
-    report(tasks, clients, rounds, direct, through_api, rounds_seen)
+    print(
+        f"{tasks} tasks x {len(ACTIONS)} actions per path and round, {rounds} round(s),"
+        f" {clients} concurrent clients, {os.cpu_count()} cores, Python"
+        f" {sys.version.split()[0]}; one fresh dev server, {described}:"
+    )
+    report(direct, through_api, rounds_seen)
 
 
 def ms(seconds: float) -> str:
@@ -357,19 +445,8 @@ def ms(seconds: float) -> str:
 
 
 def report(
-    tasks: int,
-    clients: int,
-    rounds: int,
-    direct: Outcome,
-    through_api: Outcome,
-    rounds_seen: list[tuple[str, float, float, float, float]],
+    direct: Outcome, through_api: Outcome, rounds_seen: list[tuple[str, Outcome, Outcome]]
 ) -> None:
-    print(
-        f"{tasks} tasks x {len(ACTIONS)} actions per path and round, {rounds} round(s),"
-        f" {clients} concurrent clients, {os.cpu_count()} cores, Python"
-        f" {sys.version.split()[0]}; one fresh dev server, worker and API (uvicorn) in"
-        " this process:"
-    )
     for outcome, label in ((direct, "direct send_action"), (through_api, "API over HTTP")):
         print(
             f"  {label:<20} {outcome.rate:7.1f} actions/s  {outcome.actions} actions in"
@@ -382,11 +459,13 @@ def report(
     print(f"  API / direct         {through_api.rate / direct.rate:7.2f}   (target >= 0.8)")
     print(f"  p99 API - direct     {p99_gap * 1000:+7.1f} ms (target <= 50 ms)")
     print(f"  p50 API - direct     {p50_gap * 1000:+7.1f} ms")
-    if rounds > 1:
-        for number, (order, d_rate, a_rate, d_p99, a_p99) in enumerate(rounds_seen, 1):
+    if len(rounds_seen) > 1:
+        for number, (order, one, other) in enumerate(rounds_seen, 1):
             print(
-                f"  round {number} ({order}): direct {d_rate:6.1f}/s p99 {ms(d_p99)};"
-                f" API {a_rate:6.1f}/s p99 {ms(a_p99)}; ratio {a_rate / d_rate:4.2f}"
+                f"  round {number} ({order}): direct {one.rate:6.1f}/s"
+                f" p99 {ms(percentile(one.latencies, 0.99))}; API {other.rate:6.1f}/s"
+                f" p99 {ms(percentile(other.latencies, 0.99))};"
+                f" API / direct {other.rate / one.rate:4.2f}"
             )
     print("by action, p50 / p99 (direct | API):")
     for kind in ACTIONS:
@@ -400,7 +479,8 @@ def report(
         parts = "  ".join(
             f"{group} {outcome.cpu[group] / outcome.actions * 1000:5.2f}"
             f" ({outcome.cpu[group] / outcome.seconds:4.0%})"
-            for group in ("python", "temporal", "postgres")
+            for group in CPU_GROUPS
+            if outcome.cpu[group] > 0
         )
         print(f"  {label:<7} {parts}")
 
@@ -431,5 +511,20 @@ if __name__ == "__main__":
         help="rounds of both paths; odd rounds run direct first, even ones API first",
     )
     parser.add_argument("--timeout", type=float, default=TIMEOUT, help="seconds per path and round")
+    parser.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default=LAYOUTS[0],
+        help="in-process: worker and serve_api in this process (default); processes:"
+        " `duban worker` and `duban api` each in its own process",
+    )
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.tasks, arguments.clients, arguments.rounds, arguments.timeout))
+    asyncio.run(
+        main(
+            arguments.tasks,
+            arguments.clients,
+            arguments.rounds,
+            arguments.timeout,
+            arguments.layout,
+        )
+    )

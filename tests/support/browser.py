@@ -1,0 +1,56 @@
+"""Debian's Chromium driven by Playwright, headless and cut off from everything outside
+this machine: a page that reaches for the internet is caught, not silently served."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from playwright.async_api import Browser, Page, Route, async_playwright
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+@asynccontextmanager
+async def chromium() -> AsyncIterator[Browser]:
+    if not os.access(CHROMIUM, os.X_OK):
+        raise RuntimeError(
+            f"{CHROMIUM} is missing: browser tests need Debian's chromium "
+            "(`make test` installs it as root with apt-get; or `apt-get install chromium`)"
+        )
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=FLAGS
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def offline_page(browser: Browser, outside: list[str]) -> Page:
+    """A page whose every request off this machine is refused and listed in ``outside``."""
+    page = await browser.new_page()
+
+    async def guard(route: Route) -> None:
+        url = route.request.url
+        host = urlsplit(url).hostname or ""
+        if url.startswith(("data:", "blob:")) or host in LOCAL_HOSTS:
+            await route.continue_()
+        else:
+            outside.append(url)
+            await route.abort()
+
+    await page.route("**/*", guard)
+    return page
