@@ -24,6 +24,7 @@ async def test_audit_rows_cannot_be_changed_or_deleted(api_stack: ApiStack) -> N
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
             await api_stack.pool.execute(statement)
     row = await api_stack.pool.fetchrow("SELECT status, error_code, route FROM audit_log")
+    assert row is not None
     assert dict(row) == {
         "status": 404,
         "error_code": "not_found",
@@ -41,6 +42,7 @@ async def test_every_mutation_is_audited_with_who_and_what(api_stack: ApiStack) 
     row = await api_stack.pool.fetchrow(
         "SELECT * FROM audit_log WHERE idempotency_key = 'audit-me'"
     )
+    assert row is not None
     assert row["request_id"] == response.headers["X-Request-ID"]
     assert (row["role"], row["unit"], row["plan_id"], row["task_id"], row["action"]) == (
         "unit",
