@@ -82,6 +82,7 @@ from workflows.task_contract import Accept, ReportProgress, Review, SignOff, Sub
 TASKS = 1_000  # per path and round: 5,000 actions each
 CLIENTS = 50
 ROUNDS = 1
+UNLOADED_TASKS = 20
 LAYOUTS = ("in-process", "processes")
 QUEUE = "bench-api"
 RATE_LIMIT = "100000/minute"
@@ -380,7 +381,9 @@ async def worker_polls(client: Client) -> bool:
     return bool(response.pollers)
 
 
-async def main(tasks: int, clients: int, rounds: int, timeout: float, layout: str) -> None:
+async def main(
+    tasks: int, clients: int, rounds: int, timeout: float, layout: str, unloaded_tasks: int
+) -> None:
     quiet_logging()
     # httpcore 1.0 tries `import sniffio` on every connection-pool lock, and this
     # environment lacks sniffio, so each attempt walks sys.path again (about 1 ms of the
@@ -427,6 +430,11 @@ async def main(tasks: int, clients: int, rounds: int, timeout: float, layout: st
                     )
                     totals[name].add(seen[name])
                 rounds_seen.append((" then ".join(order), seen["direct"], seen["api"]))
+            unloaded: dict[str, Outcome] = {}
+            if unloaded_tasks:  # one client: what a request costs without queueing
+                for name, act in paths.items():
+                    alone = await start_tasks(temporal, pool, f"alone-{name}", unloaded_tasks)
+                    unloaded[name] = await drive(name, alone, 1, act)
         audited = await pool.fetchval(
             "SELECT count(*) FROM audit_log WHERE status = 200 AND route LIKE '/api/v1/tasks/r%'"
         )
@@ -438,6 +446,17 @@ async def main(tasks: int, clients: int, rounds: int, timeout: float, layout: st
         f" {sys.version.split()[0]}; one fresh dev server, {described}:"
     )
     report(direct, through_api, rounds_seen)
+    if unloaded:
+        direct_alone, api_alone = unloaded["direct"], unloaded["api"]
+        print(f"one client alone, {unloaded_tasks} tasks per path (direct first), no queueing:")
+        for outcome, label in ((direct_alone, "direct"), (api_alone, "API")):
+            print(
+                f"  {label:<7} p50 {ms(percentile(outcome.latencies, 0.5))}"
+                f"  p99 {ms(percentile(outcome.latencies, 0.99))}"
+                f"  mean {ms(statistics.fmean(outcome.latencies))}"
+            )
+        added = statistics.median(api_alone.latencies) - statistics.median(direct_alone.latencies)
+        print(f"  the API adds {added * 1000:+.1f} ms at the median")
 
 
 def ms(seconds: float) -> str:
@@ -518,6 +537,12 @@ if __name__ == "__main__":
         help="in-process: worker and serve_api in this process (default); processes:"
         " `duban worker` and `duban api` each in its own process",
     )
+    parser.add_argument(
+        "--unloaded-tasks",
+        type=int,
+        default=UNLOADED_TASKS,
+        help="tasks per path for a last run with one client alone (0 skips it)",
+    )
     arguments = parser.parse_args()
     asyncio.run(
         main(
@@ -526,5 +551,6 @@ if __name__ == "__main__":
             arguments.rounds,
             arguments.timeout,
             arguments.layout,
+            arguments.unloaded_tasks,
         )
     )

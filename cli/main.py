@@ -107,8 +107,6 @@ def dev() -> None:
         table = Table(title="Duban is running", show_header=False, title_justify="left")
         table.add_row("API", urls.api)
         table.add_row("API docs", urls.api_docs)
-        if urls.coordinator_token:
-            table.add_row("Coordinator token", urls.coordinator_token)
         table.add_row("Temporal", urls.temporal_address)
         if urls.temporal_ui:
             table.add_row("Temporal UI", urls.temporal_ui)
@@ -119,6 +117,12 @@ def dev() -> None:
         for line in urls.example_plans:
             table.add_row("Example plan", line)
         stdout.print(table)
+        if urls.coordinator_token:
+            # On a line of its own, so no table wraps it: it is meant to be copied.
+            stdout.print(
+                "Coordinator token for every plan (7 days; in /docs: Authorize), shown once:"
+            )
+            print(urls.coordinator_token, flush=True)
         stdout.print("Press Ctrl-C to stop.")
 
     async def main(settings: Settings, stop: asyncio.Event) -> None:

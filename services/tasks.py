@@ -195,6 +195,7 @@ async def start_task(
     due_at: list[datetime] | None = None,
     search_attributes: bool = True,
     clock_offset: timedelta = timedelta(0),
+    continue_as_new_after_events: int | None = None,
 ) -> WorkflowHandle[Any, Any]:
     """Start the task's workflow by its kind: a RecurringTaskWorkflow for a recurring task
     (one occurrence per period, up to ``until_year``), a TaskWorkflow otherwise.
@@ -228,6 +229,11 @@ async def start_task(
             due_at=due_at,
             search_attributes=search_attributes,
             clock_offset=clock_offset,
+            **(
+                {"continue_as_new_after_events": continue_as_new_after_events}
+                if continue_as_new_after_events is not None
+                else {}
+            ),
         ),
         id=workflow_id,
         task_queue=task_queue,

@@ -130,6 +130,27 @@ def run_check(stack: Stack) -> str:
     return match.group(0)
 
 
+def printed_token(stack: Stack, log_name: str, timeout: float = 60.0) -> str:
+    """The coordinator token `duban dev` printed on its own line once it was up."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = (stack.cwd / log_name).read_text(errors="replace")
+        found = re.search(r"^(dbn_[a-z0-9]{10}_[A-Za-z0-9_-]{43})$", text, re.MULTILINE)
+        if found:
+            return found.group(1)
+        time.sleep(0.2)
+    raise AssertionError(f"no coordinator token printed in {log_name}")
+
+
+def assert_token_sees_the_example_plans(stack: Stack, token: str) -> None:
+    """A newcomer's first call: the printed token is a coordinator's and sees tasks."""
+    headers = {"Authorization": f"Bearer {token}"}
+    me = httpx.get(f"{stack.api}/api/v1/me", headers=headers, timeout=10)
+    assert (me.status_code, me.json()["role"]) == (200, "coordinator")
+    plans = httpx.get(f"{stack.api}/api/v1/plans", headers=headers, timeout=10).json()
+    assert len(plans) == 5
+
+
 def test_dev_stack_runs_stops_and_resumes(stack: Stack, running: StartDev) -> None:
     """Health 200 within 60 s, the UI answers, a check passes, Ctrl-C leaves no process
     behind, and the next run still shows the first run's workflow and row."""
@@ -138,10 +159,17 @@ def test_dev_stack_runs_stops_and_resumes(stack: Stack, running: StartDev) -> No
     assert wait_for_status(f"{stack.api}/readyz") == 200
     assert wait_for_status(stack.temporal_ui) == 200
     check_id = run_check(stack)
+    first_token = printed_token(stack, "dev-0.log")
+    assert_token_sees_the_example_plans(stack, first_token)
     stop_and_assert_nothing_left(first)
 
     second = running()
     assert wait_for_status(f"{stack.api}/healthz") == 200
+    assert_token_sees_the_example_plans(stack, printed_token(stack, "dev-1.log"))
+    revoked = httpx.get(
+        f"{stack.api}/api/v1/me", headers={"Authorization": f"Bearer {first_token}"}
+    )
+    assert (revoked.status_code, revoked.json()["code"]) == (401, "token_revoked")
 
     async def find_first_runs_work() -> tuple[WorkflowExecutionStatus | None, int]:
         client = await Client.connect(stack.temporal_address)

@@ -24,6 +24,7 @@ from temporalio.client import (
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+import services.tasks
 from domain.calendar import SHANGHAI, local_date
 from domain.lifecycle import Actor, Policy
 from domain.plan import Milestone, PlanTask, Provenance
@@ -31,7 +32,7 @@ from runtime.settings import Settings
 from workers.registry import build_activities
 from workers.service import build_worker
 from workflows.task import TaskWorkflow
-from workflows.task_contract import TaskSnapshot, TaskWorkflowInput
+from workflows.task_contract import TaskSnapshot
 
 COORDINATOR = Actor(role="coordinator", name="督查室")
 LEAD = "市信息办"
@@ -83,23 +84,19 @@ async def start_task(
     search_attributes: bool = False,
     continue_as_new_after_events: int | None = None,
 ) -> WorkflowHandle[TaskWorkflow, TaskSnapshot]:
-    plan_id = f"plan-{uuid.uuid4().hex[:8]}"
-    extra = {}
-    if continue_as_new_after_events is not None:
-        extra["continue_as_new_after_events"] = continue_as_new_after_events
-    return await client.start_workflow(
-        TaskWorkflow.run,
-        TaskWorkflowInput(
-            plan_id=plan_id,
-            task=task,
-            policy=policy,
-            due_at=due_at,
-            search_attributes=search_attributes,
-            **extra,
-        ),
-        id=f"{plan_id}/{task.id}",
+    handle: WorkflowHandle[TaskWorkflow, TaskSnapshot] = await services.tasks.start_task(
+        client,
         task_queue=task_queue,
+        plan_id=f"plan-{uuid.uuid4().hex[:8]}",
+        task=task,
+        until_year=task.final_due.year if task.final_due else 2030,
+        not_before=None,
+        policy=policy,
+        due_at=due_at,
+        search_attributes=search_attributes,
+        continue_as_new_after_events=continue_as_new_after_events,
     )
+    return handle
 
 
 async def recorded_kinds(pool: asyncpg.Pool, workflow_id: str) -> list[str]:
