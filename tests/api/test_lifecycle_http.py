@@ -192,3 +192,40 @@ async def test_extension_granted_over_http(api_stack: ApiStack) -> None:
     assert detail["extensions_granted"] == 1
     granted = next(e for e in detail["timeline"] if e["kind"] == "extension_granted")
     assert granted["detail"]["old_due"] == "2030-12-31"
+
+
+async def test_wrong_stage_is_409_naming_the_stage(api_stack: ApiStack) -> None:
+    """An action the stage does not allow is a 409 that says where the task is, whether the
+    task is open (review before submission) or closed (accept after cancellation); an
+    invalid content is a 422, and none of them is recorded."""
+    coordinator = await api_stack.token("coordinator")
+    plan_id = await import_ledger(api_stack, coordinator)
+    lead = await api_stack.token("unit", unit="市信息办")
+    early = await api_stack.post(
+        f"/api/v1/tasks/{plan_id}/3/review", coordinator, {"approve": True}
+    )
+    assert (early.status_code, early.json()["code"], early.json()["stage"]) == (
+        409,
+        "wrong_stage",
+        "assigned",
+    )
+    assert "assigned" in early.json()["detail"]
+    await act(api_stack, lead, plan_id, "3", "accept")
+    backwards = await api_stack.post(
+        f"/api/v1/tasks/{plan_id}/3/progress", lead, {"percent": 101, "text": "x"}
+    )
+    assert (backwards.status_code, backwards.json()["code"]) == (422, "invalid_payload")
+    blank = await api_stack.post(
+        f"/api/v1/tasks/{plan_id}/3/progress", lead, {"percent": 5, "text": " "}
+    )
+    assert (blank.status_code, blank.json()["code"]) == (422, "invalid_action")
+    await act(api_stack, coordinator, plan_id, "3", "cancel", {"reason": "计划调整"})
+    await wait_for_stage(api_stack, coordinator, plan_id, "3", "cancelled")
+    closed = await api_stack.post(f"/api/v1/tasks/{plan_id}/3/submit", lead, {"summary": "完成"})
+    assert (closed.status_code, closed.json()["code"], closed.json()["stage"]) == (
+        409,
+        "wrong_stage",
+        "cancelled",
+    )
+    kinds = [e["kind"] for e in (await task_json(api_stack, lead, plan_id, "3"))["timeline"]]
+    assert kinds == ["assigned", "accepted", "cancelled"]
