@@ -9,10 +9,12 @@ rendered through the same pipeline, so an operator greps one format.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any
 
 import structlog
+from structlog.tracebacks import ExceptionDictTransformer
 from structlog.typing import EventDict, Processor, WrappedLogger
 from temporalio import activity
 
@@ -37,6 +39,25 @@ def drop_color_message(_logger: WrappedLogger, _method: str, event_dict: EventDi
     return event_dict
 
 
+# An API token's secret (store/tokens.py): whatever logs it, only its id is kept.
+_TOKEN_SECRET = re.compile(r"dbn_([a-z0-9]{10})_[A-Za-z0-9_-]+")
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return _TOKEN_SECRET.sub(r"dbn_\1_[redacted]", value) if "dbn_" in value else value
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(item) for item in value]
+    return value
+
+
+def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """The one place secrets are taken out of log lines, tracebacks included."""
+    return {key: _redacted(value) for key, value in event_dict.items()}
+
+
 def _shared_processors() -> list[Processor]:
     return [
         structlog.contextvars.merge_contextvars,
@@ -58,7 +79,10 @@ def resolve_log_format(log_format: LogFormat) -> LogFormat:
 
 def _renderer(log_format: LogFormat) -> Processor:
     if resolve_log_format(log_format) is LogFormat.CONSOLE:
-        return structlog.dev.ConsoleRenderer()
+        # Locals off: a frame's locals hold request headers, DSNs and activity inputs.
+        return structlog.dev.ConsoleRenderer(
+            exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False)
+        )
     return structlog.processors.JSONRenderer(ensure_ascii=False)
 
 
@@ -78,7 +102,10 @@ def configure_logging(log_format: LogFormat = LogFormat.AUTO, level: str = "INFO
     tracebacks: list[Processor] = []
     renderer = _renderer(log_format)
     if isinstance(renderer, structlog.processors.JSONRenderer):
-        tracebacks = [structlog.processors.dict_tracebacks]
+        # Tracebacks as data, without each frame's locals (headers, DSNs, inputs).
+        tracebacks = [
+            structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False))
+        ]
 
     structlog.configure(
         processors=[
@@ -94,6 +121,7 @@ def configure_logging(log_format: LogFormat = LogFormat.AUTO, level: str = "INFO
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             *tracebacks,
+            redact_secrets,
             renderer,
         ],
     )

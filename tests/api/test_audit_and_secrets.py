@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import logging
 
 import asyncpg
 import pytest
 
 from tests.api.test_lifecycle_http import import_ledger
-from tests.support.api import ApiStack
+from tests.support.api import ApiStack, serve_api
 
 
 async def test_audit_rows_cannot_be_changed_or_deleted(api_stack: ApiStack) -> None:
@@ -96,3 +97,34 @@ async def test_no_secret_in_any_log_line_or_row(
     )
     for secret in secrets:
         assert secret.rsplit("_", 1)[1] not in stored
+
+
+async def test_a_server_error_logs_no_secret(database_url: str, task_queue: str) -> None:
+    """A 500 (here: no Temporal client at all) logs its traceback without frame locals,
+    so the request's Authorization header and the token never reach the log."""
+    root = logging.getLogger()
+    rendered = io.StringIO()
+    copy = logging.StreamHandler(rendered)  # the services' own formatter, into a buffer
+    copy.setFormatter(root.handlers[0].formatter)
+    root.addHandler(copy)
+    try:
+        secret = await _cause_a_server_error(database_url, task_queue)
+    finally:
+        root.removeHandler(copy)
+    logged = rendered.getvalue()
+    assert "AttributeError" in logged  # the traceback was logged
+    assert secret.rsplit("_", 1)[1] not in logged
+
+
+async def _cause_a_server_error(database_url: str, task_queue: str) -> str:
+    async with serve_api(None, database_url, task_queue, worker=False) as stack:  # type: ignore[arg-type]
+        coordinator = await stack.token("coordinator")
+        await stack.pool.execute(
+            "INSERT INTO task_states (workflow_id, plan_id, task_id, stage, lead_unit,"
+            " cooperating_units, escalation_level, extensions_granted, progress_percent,"
+            " awaiting_reassignment, seq) VALUES ('p/1', 'p', '1', 'review', '市信息办', '{}',"
+            " 0, 0, 0, false, 1)"
+        )
+        response = await stack.post("/api/v1/tasks/p/1/review", coordinator, {"approve": True})
+        assert response.status_code == 500
+    return coordinator
