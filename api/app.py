@@ -11,6 +11,7 @@ from this process: offices run on networks without internet.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -40,6 +41,7 @@ __all__ = ["REQUEST_ID_HEADER", "ApiDependencies", "ApiLimits", "create_app"]
 
 log = get_logger(__name__)
 REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 _MUTATIONS = {"POST", "PUT", "PATCH", "DELETE"}
 _NOT_AUDITED = {"/api/v1/plans/preview"}  # a dry run changes nothing
 DATABASE_DOWN: tuple[type[Exception], ...] = (
@@ -51,24 +53,10 @@ DATABASE_DOWN: tuple[type[Exception], ...] = (
 )
 
 
-class PrintableAddress:
-    """422 for a path or query with control characters (NUL cannot reach PostgreSQL)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            address = scope["path"] + unquote(scope.get("query_string", b"").decode("latin-1"))
-            if CONTROL_CHARACTERS.search(address):
-                problem = Problem(422, "invalid_payload", "control characters in the path or query")
-                await problem_response(Request(scope), problem)(scope, _no_body, send)
-                return
-        await self.app(scope, receive, send)
-
-
 class BodyLimit:
-    """413 for a body over its route's limit, counted as it arrives (chunked bodies too)."""
+    """413 for a body over its route's limit, chunked or not. The body is read here (it is
+    small: 64 KiB, or one plan document) and handed on whole, so the route never sees a
+    body cut short."""
 
     def __init__(self, app: ASGIApp, limits: ApiLimits) -> None:
         self.app = app
@@ -81,34 +69,32 @@ class BodyLimit:
         uploads = scope["path"].startswith("/api/v1/plans")
         # Multipart framing and the form fields come on top of the document itself.
         limit = self.limits.max_upload_bytes + 64 * 1024 if uploads else self.limits.max_body_bytes
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _too_large(scope, send, limit)
-            return
-        received = 0
-
-        async def counted() -> Message:
-            nonlocal received
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        body = bytearray()
+        too_large = declared.isdigit() and int(declared) > limit
+        more = not too_large
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise Problem(413, "payload_too_large", f"the body is over {limit} bytes")
-            return message
+            if message["type"] != "http.request":  # the client went away
+                return
+            body += message.get("body", b"")
+            too_large = len(body) > limit
+            more = message.get("more_body", False) and not too_large
+        if too_large:
+            detail = f"the body is over {limit // 1024} KiB"
+            response = problem_response(Request(scope), Problem(413, "payload_too_large", detail))
+            await response(scope, receive, send)
+            return
+        handed = False
 
-        await self.app(scope, counted, send)
+        async def whole_body() -> Message:
+            nonlocal handed
+            if handed:
+                return await receive()  # after the body: wait for a disconnect
+            handed = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
 
-
-async def _too_large(scope: Scope, send: Send, limit: int) -> None:
-    request = Request(scope)
-    response = problem_response(
-        request, Problem(413, "payload_too_large", f"the body is over {limit // 1024} KiB")
-    )
-    await response(scope, _no_body, send)
-
-
-async def _no_body() -> Message:
-    return {"type": "http.request", "body": b"", "more_body": False}
+        await self.app(scope, whole_body, send)
 
 
 def create_app(dependencies: ApiDependencies) -> FastAPI:
@@ -132,20 +118,27 @@ def create_app(dependencies: ApiDependencies) -> FastAPI:
     app.include_router(directory.router)
     _add_error_handlers(app)
     _add_health(app, dependencies)
+    # Inside the request context below (added later, so outside): a 413 is audited too.
+    app.add_middleware(BodyLimit, limits=dependencies.limits)
 
     @app.middleware("http")
     async def request_context(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         """Give every request an id, log it once, and audit it if it is a mutation."""
-        request_id = request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
-        request_id = request_id[:100]
+        offered = request.headers.get(REQUEST_ID_HEADER, "")
+        # The caller's id is kept when it looks like one, so its logs and ours line up.
+        request_id = offered if _REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
         request.state.request_id = request_id
         started = time.perf_counter()
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             status = 500
             try:
-                response = await call_next(request)
+                response = (
+                    problem_response(request, _UNPRINTABLE)
+                    if _unprintable_address(request)
+                    else await call_next(request)
+                )
                 status = response.status_code
             finally:
                 if _audited(request):
@@ -160,13 +153,22 @@ def create_app(dependencies: ApiDependencies) -> FastAPI:
         response.headers[REQUEST_ID_HEADER] = request_id
         return response
 
-    app.add_middleware(BodyLimit, limits=dependencies.limits)
-    app.add_middleware(PrintableAddress)
     return app
+
+
+_UNPRINTABLE = Problem(422, "invalid_payload", "control characters in the path or query")
+
+
+def _unprintable_address(request: Request) -> bool:
+    """NUL and other control characters cannot reach PostgreSQL: refuse them up front."""
+    query = unquote(request.scope.get("query_string", b"").decode("latin-1"))
+    return bool(CONTROL_CHARACTERS.search(request.url.path + query))
 
 
 def _audited(request: Request) -> bool:
     path = request.url.path
+    if getattr(request.state, "unaudited", False):  # a flood without a token (api/auth.py)
+        return False
     return request.method in _MUTATIONS and path.startswith("/api/") and path not in _NOT_AUDITED
 
 

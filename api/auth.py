@@ -17,7 +17,10 @@ from limits.aio.strategies import MovingWindowRateLimiter
 
 from api.problems import Problem
 from domain.access import Principal
+from runtime.log import get_logger
 from store import tokens
+
+log = get_logger(__name__)
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
@@ -46,6 +49,20 @@ class RateLimiter:
         )
 
 
+async def _unauthenticated(request: Request, problem: Problem) -> Problem:
+    """The 401 to raise, unless this client sends too many of them: then a 429, which is
+    logged but not written to the audit log row by row (anyone can send these, and the
+    audit log cannot be pruned)."""
+    client = request.client.host if request.client else "unknown"
+    try:
+        await request.app.state.rate_limiter.check(f"client:{client}")
+    except Problem as flooded:
+        request.state.unaudited = True
+        log.warning("unauthenticated requests over the rate limit", client=client)
+        return flooded
+    return problem
+
+
 async def authenticate(
     request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> Principal:
@@ -53,21 +70,29 @@ async def authenticate(
     if credentials is None:
         header = request.headers.get("authorization")
         if header:
-            raise Problem(401, "token_malformed", "expected `Authorization: Bearer <token>`")
-        raise Problem(
-            401,
-            "token_missing",
-            "this endpoint needs a token: `Authorization: Bearer <token>`",
-            headers={"WWW-Authenticate": "Bearer"},
+            raise await _unauthenticated(
+                request,
+                Problem(401, "token_malformed", "expected `Authorization: Bearer <token>`"),
+            )
+        raise await _unauthenticated(
+            request,
+            Problem(
+                401,
+                "token_missing",
+                "this endpoint needs a token: `Authorization: Bearer <token>`",
+                headers={"WWW-Authenticate": "Bearer"},
+            ),
         )
     secret = credentials.credentials
     if not tokens.looks_like_secret(secret):
-        raise Problem(401, "token_malformed", "the token is not a Duban token (dbn_…)")
+        raise await _unauthenticated(
+            request, Problem(401, "token_malformed", "the token is not a Duban token (dbn_…)")
+        )
     dependencies = request.app.state.dependencies
     async with dependencies.pool.acquire(timeout=5) as connection:
         record = await tokens.find_token(connection, secret)
     if record is None:
-        raise Problem(401, "token_unknown", "no such token")
+        raise await _unauthenticated(request, Problem(401, "token_unknown", "no such token"))
     request.state.principal = record.principal
     status = record.status(datetime.now(UTC))
     if status == "revoked":

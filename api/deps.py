@@ -105,7 +105,7 @@ async def once_per_key(
     fingerprint = digest(request.method, request.url.path, payload_digest)
     async with connection(request) as conn:
         held = await idempotency.reserve(conn, principal.token_id, key, fingerprint)
-    if held is not None:
+    if isinstance(held, idempotency.Reservation):
         if held.fingerprint != fingerprint:
             raise Problem(
                 409,
@@ -123,6 +123,7 @@ async def once_per_key(
         return JSONResponse(
             held.response, status_code=held.status, headers={"Idempotent-Replayed": "true"}
         )
+    mine = held
     try:
         status, answer = await mutate()
         body = jsonable_encoder(answer)
@@ -131,8 +132,8 @@ async def once_per_key(
         # the reservation is taken over by a retry after a minute instead.
         with contextlib.suppress(Exception):
             async with connection(request) as conn:
-                await idempotency.release(conn, principal.token_id, key)
+                await idempotency.release(conn, principal.token_id, key, mine)
         raise
     async with connection(request) as conn:
-        await idempotency.answer(conn, principal.token_id, key, status, kept(body))
+        await idempotency.answer(conn, principal.token_id, key, mine, status, kept(body))
     return JSONResponse(body, status_code=status)

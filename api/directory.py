@@ -66,7 +66,7 @@ def _forbidden(check: Any, principal: Principal) -> None:
 @router.get(
     "/audit",
     tags=["audit"],
-    summary="The audit log, newest first (coordinators: their plans; admins: all)",
+    summary="The audit log, newest first (coordinators: rows about their plans; admins: all)",
     response_model=schemas.AuditPage,
     responses=problem_responses(403, *COMMON_PROBLEMS),
 )
@@ -77,9 +77,14 @@ async def read_audit(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     _forbidden(require_audit_reader, principal)
-    plans = principal.plans if principal.role == "coordinator" else None
     async with connection(request) as conn:
-        rows = await audit.read(conn, plans=plans, before_id=before, limit=limit)
+        rows = await audit.read(
+            conn,
+            everything=principal.role == "admin",
+            plans=principal.plans,
+            before_id=before,
+            limit=limit,
+        )
     return {"items": rows, "next_before": rows[-1]["id"] if len(rows) == limit else None}
 
 

@@ -121,13 +121,14 @@ def token_list() -> None:
 @token_app.command("revoke")
 def token_revoke(token_id: Annotated[str, typer.Argument(help="The token's id.")]) -> None:
     """Revoke a token: it is refused from the next request on."""
+    from services.access_tokens import TokenRequestError
     from store import tokens
 
     async def main(settings: Settings, _stop: asyncio.Event) -> None:
         async with _database(settings) as connection:
             record = await tokens.revoke_token(connection, token_id)
         if record is None:
-            raise DubanError(f"no token {token_id!r}; `duban token list` shows them")
+            raise TokenRequestError(f"no token {token_id!r}; `duban token list` shows them")
         stdout.print(f"token {token_id} revoked at {record.revoked_at:%Y-%m-%d %H:%M} UTC")
 
     _runner()(main)

@@ -22,6 +22,9 @@ from pydantic import BaseModel, Field, field_validator
 from domain.calendar import CalendarYears
 from domain.plan import PlanTask
 
+# One extension moves a deadline by at most this much (a longer delay is a change of plan),
+# which also keeps every date the calendar is asked about within its range.
+MAX_EXTENSION = timedelta(days=3 * 366)
 TIMELINE_LIMIT = 200  # the full history lives in PostgreSQL; the workflow keeps the recent
 
 
@@ -448,6 +451,12 @@ def check_request_extension(
         )
     if requested_due <= milestone.due:
         raise InvalidActionError(f"the new date must be after {milestone.due.isoformat()}")
+    if requested_due > milestone.due + MAX_EXTENSION:
+        raise InvalidActionError(
+            f"an extension moves the due date by at most {MAX_EXTENSION.days} days "
+            f"(to {(milestone.due + MAX_EXTENSION).isoformat()}); a longer delay is a change "
+            "of plan for the coordinator"
+        )
 
 
 def check_decide_extension(state: TaskState, actor: Actor, approve: bool, reason: str) -> None:

@@ -130,7 +130,8 @@ class DevStack:
             raise group.exceptions[0] from None  # one line for the user, not a group
         applied = await migrate_database(s.effective_database_url, settings=s)
         log.info("migrations applied", versions=[migration.version for migration in applied])
-        token = await self._issue_dev_token()
+        # Only on the embedded database: a configured one is somebody's real data.
+        token = await self._issue_dev_token() if s.uses_embedded_postgres else None
         env = {
             **os.environ,
             "DUBAN_STATE_DIR": str(state),
@@ -211,8 +212,9 @@ class DevStack:
         return [*self.children, *servers]
 
     async def _issue_dev_token(self) -> str:
-        """A coordinator token for every plan, for this run: the previous run's is revoked
-        (its secret was shown once and is gone), so only one dev token is ever live."""
+        """A coordinator token for every plan, for this run on the embedded database: the
+        previous run's is revoked (its secret was shown once and is gone), so only one dev
+        token is ever live."""
         from services.access_tokens import issue
         from store.tokens import revoke_tokens_named
 

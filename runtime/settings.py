@@ -27,6 +27,9 @@ class LogFormat(StrEnum):
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
+MAX_UPLOAD_SETTING = 50 * 1024 * 1024  # the largest DUBAN_API_MAX_UPLOAD_BYTES allowed
+
+
 class Settings(BaseSettings):
     # An empty variable counts as unset, so a blank secret in a manifest means "not used".
     model_config = SettingsConfigDict(
@@ -55,7 +58,7 @@ class Settings(BaseSettings):
     api_rate_limit: str = Field(
         default="600/minute", description="requests per token and API process, e.g. 20/second"
     )
-    api_max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=50 * 1024 * 1024)
+    api_max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=MAX_UPLOAD_SETTING)
 
     worker_health_host: str = "127.0.0.1"
     worker_health_port: int = Field(default=8001, ge=0, le=65535, description="0 disables it.")

@@ -11,6 +11,7 @@ import re
 from datetime import timedelta
 
 from domain.access import Role
+from domain.lifecycle import CONTROL_CHARACTERS
 from runtime.errors import DubanError
 from services.units import resolve_unit
 from store import tokens
@@ -19,6 +20,7 @@ from store.db import Connection
 DEFAULT_EXPIRY = timedelta(days=90)
 MAX_EXPIRY = timedelta(days=3650)
 _EXPIRY = re.compile(r"^(?P<count>\d{1,5})(?P<unit>[hdw])$")
+_PLAN_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")
 _UNIT_SPANS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 
 
@@ -56,12 +58,18 @@ async def issue(
     if plans is not None and role != "coordinator":
         raise TokenRequestError("--plan is only for coordinator tokens")
     if plans is not None:
-        plans = tuple(dict.fromkeys(plan.strip() for plan in plans if plan.strip())) or None
+        # An empty list must not widen to every plan: only leaving --plan out does that.
+        plans = tuple(dict.fromkeys(plan.strip() for plan in plans))
+        if not plans or any(not _PLAN_ID.fullmatch(plan) for plan in plans):
+            raise TokenRequestError(
+                "--plan needs plan ids (1 to 100 letters, digits, '.', '_' or '-'); "
+                "leave --plan out for a coordinator of every plan"
+            )
     if not timedelta(hours=1) <= expires_in <= MAX_EXPIRY:
         raise TokenRequestError(f"a token expires between 1 hour and {MAX_EXPIRY.days} days")
     label = (name or unit or role).strip()
-    if not label or len(label) > 200:
-        raise TokenRequestError("a token name is 1 to 200 characters")
+    if not label or len(label) > 200 or CONTROL_CHARACTERS.search(label):
+        raise TokenRequestError("a token name is 1 to 200 printable characters")
     return await tokens.issue_token(
         connection, role=role, name=label, expires_in=expires_in, unit=unit, plans=plans
     )

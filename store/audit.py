@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from store.db import Connection
@@ -53,27 +52,26 @@ async def append(connection: Connection, entry: AuditEntry) -> None:
 async def read(
     connection: Connection,
     *,
+    everything: bool,
     plans: tuple[str, ...] | None,
     before_id: int | None,
     limit: int,
 ) -> list[dict[str, Any]]:
-    """Newest first; ``plans`` confines a plan coordinator to the rows of its plans."""
+    """Newest first. ``everything`` (admins) reads every row, token management included;
+    otherwise only rows about a plan, of ``plans`` when given (a plan coordinator)."""
     rows = await connection.fetch(
         """
         SELECT id, at, request_id, token_id, role, unit, method, route, plan_id, task_id,
                action, idempotency_key, payload_digest, status, error_code
         FROM audit_log
-        WHERE ($1::text[] IS NULL OR plan_id = ANY($1::text[]))
-          AND ($2::bigint IS NULL OR id < $2)
+        WHERE ($1 OR (plan_id IS NOT NULL AND ($2::text[] IS NULL OR plan_id = ANY($2::text[]))))
+          AND ($3::bigint IS NULL OR id < $3)
         ORDER BY id DESC
-        LIMIT $3
+        LIMIT $4
         """,
+        everything,
         list(plans) if plans is not None else None,
         before_id,
         limit,
     )
     return [dict(row) for row in rows]
-
-
-def at_text(value: datetime) -> str:
-    return value.isoformat()

@@ -4,14 +4,17 @@ A key is reserved with the request's fingerprint before the mutation runs, and i
 is stored once it succeeded. A retry of the same request finds the answer and gets it
 again; another request under the same key is refused. A request that failed leaves no
 answer and gives its key back, so the caller may retry it once the cause is mended. A
-reservation left without an answer for a minute (the process died mid-request) is taken
-over by the next try: the mutations behind it are idempotent themselves (a workflow update
-under the same id applies once), so finishing the request again is safe.
+reservation left without an answer for ten minutes (the process died mid-request; no
+request runs that long) is taken over by the next try: the mutations behind it are
+idempotent themselves (a workflow update under the same id applies once), so finishing the
+request again is safe. Each try owns its reservation, so a late answer or release from a
+try that was taken over changes nothing.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,26 +32,35 @@ class Reservation:
         return self.status is not None
 
 
+@dataclass(frozen=True)
+class Held:
+    """This try holds the key: ``owner`` answers or releases it."""
+
+    owner: str
+
+
 async def reserve(
     connection: Connection, token_id: str, key: str, fingerprint: str
-) -> Reservation | None:
-    """Reserve the key for this request: None when it was free (now taken), or what
+) -> Held | Reservation:
+    """Reserve the key for this request: Held when it was free (or abandoned), else what
     holds it already (this request's earlier try, or another request)."""
-    inserted = await connection.fetchval(
+    owner = uuid.uuid4().hex
+    taken = await connection.fetchval(
         """
-        INSERT INTO idempotency_keys (token_id, key, fingerprint) VALUES ($1, $2, $3)
-        ON CONFLICT (token_id, key) DO UPDATE SET created_at = now()
+        INSERT INTO idempotency_keys (token_id, key, fingerprint, owner) VALUES ($1, $2, $3, $4)
+        ON CONFLICT (token_id, key) DO UPDATE SET created_at = now(), owner = EXCLUDED.owner
             WHERE idempotency_keys.status IS NULL
               AND idempotency_keys.fingerprint = EXCLUDED.fingerprint
-              AND idempotency_keys.created_at < now() - interval '1 minute'
+              AND idempotency_keys.created_at < now() - interval '10 minutes'
         RETURNING true
         """,
         token_id,
         key,
         fingerprint,
+        owner,
     )
-    if inserted:
-        return None
+    if taken:
+        return Held(owner)
     row = await connection.fetchrow(
         "SELECT fingerprint, status, response FROM idempotency_keys"
         " WHERE token_id = $1 AND key = $2",
@@ -62,21 +74,24 @@ async def reserve(
 
 
 async def answer(
-    connection: Connection, token_id: str, key: str, status: int, response: Any
+    connection: Connection, token_id: str, key: str, held: Held, status: int, response: Any
 ) -> None:
     await connection.execute(
-        "UPDATE idempotency_keys SET status = $3, response = $4::jsonb"
-        " WHERE token_id = $1 AND key = $2",
+        "UPDATE idempotency_keys SET status = $4, response = $5::jsonb"
+        " WHERE token_id = $1 AND key = $2 AND owner = $3 AND status IS NULL",
         token_id,
         key,
+        held.owner,
         status,
         json.dumps(response, ensure_ascii=False),
     )
 
 
-async def release(connection: Connection, token_id: str, key: str) -> None:
+async def release(connection: Connection, token_id: str, key: str, held: Held) -> None:
     await connection.execute(
-        "DELETE FROM idempotency_keys WHERE token_id = $1 AND key = $2 AND status IS NULL",
+        "DELETE FROM idempotency_keys"
+        " WHERE token_id = $1 AND key = $2 AND owner = $3 AND status IS NULL",
         token_id,
         key,
+        held.owner,
     )

@@ -117,7 +117,9 @@ def _decode_cursor(cursor: str) -> tuple[str, str]:
         sort_due, workflow_id = json.loads(base64.urlsafe_b64decode(padded))
         if sort_due != "infinity":
             datetime.fromisoformat(sort_due)
-        return str(sort_due), str(workflow_id)
+        if not isinstance(workflow_id, str) or "\x00" in workflow_id:
+            raise ValueError("not a workflow id")
+        return str(sort_due), workflow_id
     except (ValueError, TypeError) as error:
         raise CursorError("the cursor is not one this API handed out") from error
 
@@ -156,7 +158,8 @@ async def list_tasks(
     if cursor is not None:
         sort_due, workflow_id = _decode_cursor(cursor)
         where.add(
-            f"(ts.sort_due, ts.workflow_id) > ({where.param(sort_due)}::timestamptz,"
+            # As text: 'infinity' (closed and undated tasks) is a timestamptz literal too.
+            f"(ts.sort_due, ts.workflow_id) > ({where.param(sort_due)}::text::timestamptz,"
             f" {where.param(workflow_id)})"
         )
     limit_param = where.param(limit + 1)

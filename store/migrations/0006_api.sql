@@ -59,6 +59,8 @@ CREATE TABLE idempotency_keys (
     token_id     text NOT NULL,
     key          text NOT NULL,
     fingerprint  text NOT NULL,
+    -- Which try holds the reservation: only it may answer or give the key back.
+    owner        text NOT NULL,
     status       integer,
     response     jsonb,
     created_at   timestamptz NOT NULL DEFAULT now(),

@@ -187,3 +187,18 @@ async def test_token_lifetime_is_enforced(api_stack: ApiStack) -> None:
     )
     assert stored >= 1
     assert secrets_stored == 0
+
+
+async def test_an_empty_plan_list_never_means_every_plan(api_stack: ApiStack) -> None:
+    """A coordinator token asked for with no plan ids (an empty list, a blank id) is
+    refused; only leaving the plans out gives a coordinator of every plan."""
+    admin = await api_stack.token("admin")
+    for plans in ([], ["   "], ["a b"]):
+        refused = await api_stack.post(
+            "/api/v1/tokens", admin, {"role": "coordinator", "plans": plans}
+        )
+        assert (refused.status_code, refused.json()["code"]) == (422, "invalid_payload")
+    assert (
+        await api_stack.pool.fetchval("SELECT count(*) FROM api_tokens WHERE role = 'coordinator'")
+        == 0
+    )

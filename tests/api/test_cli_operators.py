@@ -65,11 +65,18 @@ def test_token_for_an_unknown_unit_is_one_clear_line(database_url: str) -> None:
     assert "市财政厅" in lines[0]
     assert "did you mean" in lines[0]
     assert "市财政局" in lines[0]
-    for bad in (["--role", "admin", "--unit", "市财政局"], ["--expires", "forever"]):
-        refused = duban(database_url, "token", "issue", "--role", "admin", *bad)
-        assert refused.returncode != 0
-        assert "Traceback" not in refused.stderr
-    assert "no token" in duban(database_url, "token", "revoke", "nope").stderr
+    for bad in (
+        ["--role", "admin", "--unit", "市财政局"],
+        ["--role", "admin", "--expires", "forever"],
+        ["--role", "coordinator", "--plan", " "],
+        ["--role", "admin", "--name", "a\x01b"],
+    ):
+        refused = duban(database_url, "token", "issue", *bad)
+        assert refused.returncode == 2, (bad, refused.stderr)
+        assert len(refused.stderr.strip().splitlines()) == 1
+    assert "every plan" not in duban(database_url, "token", "list").stdout
+    unknown = duban(database_url, "token", "revoke", "nope")
+    assert (unknown.returncode, "no token" in unknown.stderr) == (2, True)
 
 
 async def test_tasks_and_task_show_print_the_projection(

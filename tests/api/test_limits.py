@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import ApiLimits
@@ -67,3 +69,41 @@ async def test_bad_documents_are_located_problems(api_stack: ApiStack) -> None:
         assert problem["code"] == "document_error"
         assert problem["detail"].startswith(name)
     assert await api_stack.pool.fetchval("SELECT count(*) FROM plans") == 0
+
+
+async def test_a_chunked_body_over_the_limit_is_413(api_stack: ApiStack) -> None:
+    """Without a Content-Length the body is counted as it arrives, and refused at 64 KiB."""
+    coordinator = await api_stack.token("coordinator")
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"reason": "'
+        for _ in range(100):
+            yield b"x" * 1024
+        yield b'"}'
+
+    response = await api_stack.http.post(
+        "/api/v1/tasks/p/1/cancel",
+        content=chunks(),
+        headers={
+            "Authorization": f"Bearer {coordinator}",
+            "Idempotency-Key": "chunked",
+            "Content-Type": "application/json",
+        },
+    )
+    assert (response.status_code, response.json()["code"]) == (413, "payload_too_large")
+
+
+async def test_a_flood_without_tokens_is_cut_off_and_not_stored(
+    dev_server_env: WorkflowEnvironment, database_url: str, task_queue: str
+) -> None:
+    """Unauthenticated requests count against their client's limit too; past it they are
+    429s that leave no audit row each, so nobody can fill the append-only log for free."""
+    limits = ApiLimits(rate_limit="5/minute")
+    async with serve_api(
+        dev_server_env.client, database_url, task_queue, limits=limits, worker=False
+    ) as stack:
+        statuses = [
+            (await stack.post("/api/v1/tasks/p/1/accept", None)).status_code for _ in range(8)
+        ]
+        assert statuses == [401] * 5 + [429] * 3
+        assert await stack.pool.fetchval("SELECT count(*) FROM audit_log") == 5

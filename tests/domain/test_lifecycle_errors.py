@@ -223,3 +223,12 @@ def test_every_kind_is_a_lifecycle_error() -> None:
     for kind in (WrongStageError, ActorNotAllowedError, InvalidActionError):
         assert issubclass(kind, LifecycleError)
         assert issubclass(kind, ValueError)
+
+
+def test_an_extension_is_bounded() -> None:
+    """A request to move the due date by more than three years is refused as invalid (a
+    date such as 9999-12-31 would break the calendar arithmetic after approval)."""
+    state = _state(**IN_PROGRESS)
+    lifecycle.check_request_extension(state, LEAD_ACTOR, DUE + lifecycle.MAX_EXTENSION, "r", NOW)
+    with pytest.raises(lifecycle.InvalidActionError, match="at most"):
+        lifecycle.check_request_extension(state, LEAD_ACTOR, date(9999, 12, 31), "r", NOW)
