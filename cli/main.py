@@ -314,7 +314,13 @@ def import_(
                         "interrupted: nothing half-done is left; run the same import again "
                         "to finish what was not"
                     )
-                outcome = importing.result()
+                try:
+                    outcome = importing.result()
+                except DubanError as error:
+                    with contextlib.suppress(Exception):  # the refusal is what to report
+                        await _audit_import(pool, path, parsed.plan.id, type(error).__name__)
+                    raise
+            await _audit_import(pool, path, outcome.plan_id, None)
         finally:
             await pool.close()
         verb = {
@@ -330,6 +336,20 @@ def import_(
         )
 
     _run(main)
+
+
+async def _audit_import(pool: Any, path: Path, plan_id: str, error: str | None) -> None:
+    from store import audit
+
+    async with pool.acquire() as connection:
+        await audit.append_command(
+            connection,
+            f"duban import {path.name}",
+            action="import",
+            plan_id=plan_id,
+            status=200 if error is None else 409 if error == "ImportRefusedError" else 503,
+            error_code=error,
+        )
 
 
 @app.command()

@@ -64,6 +64,7 @@ def token_issue(
 ) -> None:
     """Issue a token. Its secret is printed once and stored only as a hash."""
     from services import access_tokens
+    from store import audit
 
     chosen = role or ("unit" if unit else None)
     if chosen not in {"unit", "coordinator", "admin"}:
@@ -72,7 +73,7 @@ def token_issue(
 
     async def main(settings: Settings, _stop: asyncio.Event) -> None:
         lifetime = access_tokens.parse_expiry(expires)
-        async with _database(settings) as connection:
+        async with _database(settings) as connection, connection.transaction():
             issued = await access_tokens.issue(
                 connection,
                 role=token_role,
@@ -81,7 +82,10 @@ def token_issue(
                 name=name,
                 expires_in=lifetime,
             )
-        record = issued.record
+            record = issued.record
+            await audit.append_command(
+                connection, f"duban token issue → {record.token_id}", action="issue-token"
+            )
         scope = record.unit or (", ".join(record.plans) if record.plans else "every plan")
         stdout.print(
             f"token {record.token_id} ({record.role}: {scope}) expires "
@@ -122,11 +126,15 @@ def token_list() -> None:
 def token_revoke(token_id: Annotated[str, typer.Argument(help="The token's id.")]) -> None:
     """Revoke a token: it is refused from the next request on."""
     from services.access_tokens import TokenRequestError
-    from store import tokens
+    from store import audit, tokens
 
     async def main(settings: Settings, _stop: asyncio.Event) -> None:
-        async with _database(settings) as connection:
+        async with _database(settings) as connection, connection.transaction():
             record = await tokens.revoke_token(connection, token_id)
+            if record is not None:
+                await audit.append_command(
+                    connection, f"duban token revoke {token_id}", action="revoke-token"
+                )
         if record is None:
             raise TokenRequestError(f"no token {token_id!r}; `duban token list` shows them")
         stdout.print(f"token {token_id} revoked at {record.revoked_at:%Y-%m-%d %H:%M} UTC")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,32 @@ async def append(connection: Connection, entry: AuditEntry) -> None:
         entry.payload_digest,
         entry.status,
         entry.error_code,
+    )
+
+
+async def append_command(
+    connection: Connection,
+    command: str,
+    *,
+    action: str,
+    plan_id: str | None = None,
+    status: int = 200,
+    error_code: str | None = None,
+) -> None:
+    """A row for a mutation made from the command line (``duban token issue``, ``duban
+    import``): by an operator at the database, so no token, and method ``CLI``."""
+    await append(
+        connection,
+        AuditEntry(
+            request_id=uuid.uuid4().hex,
+            method="CLI",
+            route=command[:500],
+            status=status,
+            role="operator",
+            plan_id=plan_id,
+            action=action,
+            error_code=error_code,
+        ),
     )
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
 import sys
+
+import asyncpg
 
 from tests.api.test_lifecycle_http import import_ledger
 from tests.support.api import ApiStack
@@ -54,6 +57,21 @@ def test_token_issue_list_revoke(database_url: str) -> None:
         if token_id in line
     )
     assert "revoked" in row
+    audited = asyncio.run(_audit_rows(database_url))
+    assert [(r["method"], r["action"]) for r in audited] == [
+        ("CLI", "issue-token"),
+        ("CLI", "issue-token"),
+        ("CLI", "revoke-token"),
+    ]
+    assert audited[0]["route"] == f"duban token issue → {token_id}"
+
+
+async def _audit_rows(database_url: str) -> list[asyncpg.Record]:
+    connection = await asyncpg.connect(database_url)
+    try:
+        return await connection.fetch("SELECT method, action, route FROM audit_log ORDER BY id")
+    finally:
+        await connection.close()
 
 
 def test_token_for_an_unknown_unit_is_one_clear_line(database_url: str) -> None:
