@@ -11,8 +11,10 @@ token_malformed         401     the header or the secret is not of the expected 
 token_unknown           401     no such token
 token_expired           401     the token's expiry has passed
 token_revoked           401     the token was revoked
+invalid_cursor          400     a page cursor this API did not hand out
 forbidden               403     the caller sees the task (or plan) but may not do this
 not_found               404     unknown, or not visible to the caller
+method_not_allowed      405     the path exists, the method does not
 wrong_stage             409     the task's stage does not allow the action (``stage`` says
                                 which stage it is in)
 idempotency_key_reused  409     the Idempotency-Key was used for another request
@@ -20,6 +22,7 @@ idempotency_key_in_use  409     a request with this key is still being processed
 import_refused          409     the plan import was refused as asked (see ``detail``)
 payload_too_large       413     the upload or body is over the limit
 invalid_payload         422     the body, a parameter or a header does not validate
+idempotency_key_required 422    a mutation without an ``Idempotency-Key`` header
 invalid_action          422     the action's content is refused by the lifecycle rules
 document_error          422     the uploaded document cannot be read as a plan
 unknown_unit            422     a unit the directory does not know
