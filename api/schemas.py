@@ -159,7 +159,7 @@ class TaskDetail(TaskSummary):
     timeline: list[TimelineEvent]
 
 
-class PlanSummary(BaseModel):
+class PlanFields(BaseModel):
     plan_id: str
     title: str
     issuer: str | None
@@ -171,23 +171,15 @@ class PlanSummary(BaseModel):
     format: str
     imported_at: datetime
     updated_at: datetime
+
+
+class PlanSummary(PlanFields):
     tasks: int
     open: int
     overdue: int
 
 
-class PlanDetail(BaseModel):
-    plan_id: str
-    title: str
-    issuer: str | None
-    document_number: str | None
-    issue_date: date | None
-    period_start: int
-    period_end: int
-    source_file: str
-    format: str
-    imported_at: datetime
-    updated_at: datetime
+class PlanDetail(PlanFields):
     tasks_imported: int
     by_stage: dict[str, int]
     by_light: dict[str, int]

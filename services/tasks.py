@@ -203,42 +203,32 @@ async def start_task(
     Raises WorkflowAlreadyStartedError when a workflow of this id is open already (an import
     that stopped before it recorded the start): the caller revises it instead.
     """
-    workflow_id = task_workflow_id(plan_id, task.id)
+    common: dict[str, Any] = {
+        "plan_id": plan_id,
+        "task": task,
+        "policy": policy,
+        "search_attributes": search_attributes,
+        "clock_offset": clock_offset,
+    }
+    workflow: Any
     if task.recurrence is not None:
-        return await client.start_workflow(
-            RecurringTaskWorkflow.run,
-            RecurringTaskInput(
-                plan_id=plan_id,
-                task=task,
-                until_year=until_year,
-                not_before=not_before,
-                policy=policy,
-                search_attributes=search_attributes,
-                clock_offset=clock_offset,
-            ),
-            id=workflow_id,
-            task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        workflow = RecurringTaskWorkflow.run
+        request: BaseModel = RecurringTaskInput(
+            **common, until_year=until_year, not_before=not_before
         )
-    return await client.start_workflow(
-        TaskWorkflow.run,
-        TaskWorkflowInput(
-            plan_id=plan_id,
-            task=task,
-            policy=policy,
-            due_at=due_at,
-            search_attributes=search_attributes,
-            clock_offset=clock_offset,
-            **(
-                {"continue_as_new_after_events": continue_as_new_after_events}
-                if continue_as_new_after_events is not None
-                else {}
-            ),
-        ),
-        id=workflow_id,
+    else:
+        workflow = TaskWorkflow.run
+        if continue_as_new_after_events is not None:
+            common["continue_as_new_after_events"] = continue_as_new_after_events
+        request = TaskWorkflowInput(**common, due_at=due_at)
+    handle: WorkflowHandle[Any, Any] = await client.start_workflow(
+        workflow,
+        request,
+        id=task_workflow_id(plan_id, task.id),
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
     )
+    return handle
 
 
 async def revise_task(client: Client, workflow_id: str, task: PlanTask, fingerprint: str) -> bool:
