@@ -1,17 +1,23 @@
 """Lifecycle actions through the HTTP API against the same actions sent straight to Temporal.
 
 One fresh dev server (a database file with the WAL pragmas ``duban dev`` uses), one
-migrated PostgreSQL, one worker (in this process, as the tests run it, on its own pool of
-10 connections). The API is served by ``tests.support.api.serve_api``: uvicorn on a free
-loopback port, in this process too, with its own pool of 10 connections (as ``duban api``
-has) and a rate limit high enough never to refuse (``ApiLimits(rate_limit=...)``).
+migrated PostgreSQL (``bench_database()``), one worker and the API, laid out as
+``--layout`` says:
 
-Tasks have one lead unit, exactly one cooperating unit and one milestone due far ahead;
-they are started with ``services.tasks.start_task``, and a path runs only once every one
-of its tasks has its ``task_states`` row (the API authorises from that table). Each path
-takes every task through five actions (accept, progress, submit, one sign-off, review)
-with ``--clients`` concurrent clients, each working on its own tasks one after another, as
-a unit would:
+* ``in-process`` (the default): the worker (``build_worker``, as the tests run it, on the
+  benchmark's pool of 10 connections) and ``tests.support.api.serve_api`` (uvicorn on a
+  free loopback port, its own pool of 10) in this process, beside the benchmark's clients,
+  all on one event loop;
+* ``processes``: ``duban worker`` and ``duban api`` (``python -m cli ...``), each in its own
+  process with its own pool and Temporal connection, as production runs them.
+
+Either way the API's rate limit is high enough never to refuse (RATE_LIMIT). Tasks have
+one lead unit, exactly one cooperating unit and one milestone due in DUE_IN; they are
+started with ``services.tasks.start_task``, and a path starts only once each of its tasks
+has its ``task_states`` row (the API authorises from that table). Each path takes every
+task through five actions (accept, progress, submit, one sign-off, review) with
+``--clients`` concurrent clients, each working on its own tasks one after another, as a
+unit would:
 
 * **direct**: ``services.tasks.send_action(client, workflow_id, kind, action, key)``, the
   very call the API makes after its checks, with a fresh idempotency key per action;
@@ -22,33 +28,40 @@ a unit would:
   units from the projection, reserves and answers the idempotency key and writes an audit
   row: five statements against PostgreSQL per action.
 
-Both paths act on disjoint sets of tasks of the same size, on the same server and worker.
-A warm-up of one task per client on each path comes first (not counted). Then each round
-runs both paths, direct first in odd rounds and API first in even ones (``--rounds 2``
-measures each order once); a round's tasks are started in the order they will run, so the
-workflow cache treats both paths alike. A sign-off the workflow refuses as not yet in
-stage (409 wrong_stage) is retried after a short sleep and counted; the figures say how
-many there were.
+Order: a warm-up of one task per client on each path (not counted), then ``--rounds``
+rounds of both paths on disjoint sets of ``--tasks`` tasks, direct first in odd rounds and
+API first in even ones (``--rounds 2`` measures each order once). A path's tasks are
+started (and projected) just before it runs, so each path finds its own tasks in the
+workflow cache; with ``--tasks`` above the cache (1,000) both pay its misses alike. An
+action the workflow refuses as out of stage (409 wrong_stage) is retried after RETRY_SLEEP
+and counted. Last, ``--unloaded-tasks`` tasks per path with one client alone (direct first),
+once with each action sent as soon as the last returned and once THINK_TIME after it:
+what a request costs without queueing (the first also shows the recording window: a
+request that arrives while the workflow records the previous action waits for it).
 
 What the figures mean: actions/s is actions completed per second of wall time, first
 action to last, over all clients; latency is one request's (one ``send_action``'s) round
-trip as its caller sees it; API / direct is the share of the direct throughput the API
-keeps (target >= 0.8); the p99 difference is the API's p99 less the direct p99 (target
-<= 50 ms). Run: ``.venv/bin/python -m bench.api_bench [--tasks 1000] [--clients 50]``.
+trip as its caller sees it, so under load it is mostly queueing (50 clients / rate);
+API / direct is the share of the direct throughput the API keeps (target >= 0.8); the p99
+difference is the API's p99 less the direct p99 (target <= 50 ms). CPU per action is
+read from /proc (psutil) for this process, the worker and API processes, the dev server
+and PostgreSQL; the collector's pauses are this process's (``gc.callbacks``).
+Run: ``.venv/bin/python -m bench.api_bench [--tasks 1000] [--layout processes]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import statistics
 import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -83,6 +96,10 @@ TASKS = 1_000  # per path and round: 5,000 actions each
 CLIENTS = 50
 ROUNDS = 1
 UNLOADED_TASKS = 20
+# An action sent within a few ms of the previous one's answer reaches the workflow while
+# it records that one (its activity and the workflow task after it) and waits for that;
+# sent at once, or after this pause, it does not. The unloaded runs show both.
+THINK_TIME = 0.1
 LAYOUTS = ("in-process", "processes")
 QUEUE = "bench-api"
 RATE_LIMIT = "100000/minute"
@@ -134,6 +151,28 @@ def bench_task(index: int) -> PlanTask:
     )
 
 
+@contextmanager
+def gc_pauses() -> Iterator[list[float]]:
+    """The garbage collector's pauses in this process while the block runs, in seconds:
+    a full collection walks every object of the process, the worker's cached workflows
+    included, and stops its event loop meanwhile."""
+    pauses: list[float] = []
+    began = 0.0
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        nonlocal began
+        if phase == "start":
+            began = time.perf_counter()
+        else:
+            pauses.append(time.perf_counter() - began)
+
+    gc.callbacks.append(callback)
+    try:
+        yield pauses
+    finally:
+        gc.callbacks.remove(callback)
+
+
 CPU_GROUPS = ("this process", "worker", "api", "temporal", "postgres")
 
 
@@ -170,6 +209,7 @@ class Outcome:
     by_kind: dict[ActionKind, list[float]] = field(default_factory=dict)
     retries: Counter[ActionKind] = field(default_factory=Counter)
     cpu: Counter[str] = field(default_factory=Counter)  # CPU seconds, by process group
+    gc_pauses: list[float] = field(default_factory=list)  # this process's, in seconds
 
     def add(self, other: Outcome) -> None:
         self.actions += other.actions
@@ -179,6 +219,7 @@ class Outcome:
             self.by_kind.setdefault(kind, []).extend(values)
         self.retries.update(other.retries)
         self.cpu.update(other.cpu)
+        self.gc_pauses += other.gc_pauses
 
     @property
     def rate(self) -> float:
@@ -190,13 +231,18 @@ class Outcome:
 Act = Callable[[str, ActionKind], Awaitable[str]]
 
 
-async def drive(name: str, workflow_ids: Sequence[str], clients: int, act: Act) -> Outcome:
-    """``clients`` concurrent clients, each taking its own tasks through ACTIONS in turn."""
+async def drive(
+    name: str, workflow_ids: Sequence[str], clients: int, act: Act, pause: float = 0.0
+) -> Outcome:
+    """``clients`` concurrent clients, each taking its own tasks through ACTIONS in turn,
+    ``pause`` seconds (untimed) before each action."""
     outcome = Outcome(name, by_kind={kind: [] for kind in ACTIONS})
 
     async def one_client(mine: Sequence[str]) -> None:
         for workflow_id in mine:
             for kind in ACTIONS:
+                if pause:
+                    await asyncio.sleep(pause)
                 for attempt in range(MAX_RETRIES + 1):
                     started = time.perf_counter()
                     try:
@@ -217,7 +263,8 @@ async def drive(name: str, workflow_ids: Sequence[str], clients: int, act: Act) 
 
     cpu_before = cpu_seconds()
     started = time.perf_counter()
-    await asyncio.gather(*(one_client(workflow_ids[i::clients]) for i in range(clients)))
+    with gc_pauses() as outcome.gc_pauses:
+        await asyncio.gather(*(one_client(workflow_ids[i::clients]) for i in range(clients)))
     outcome.seconds = time.perf_counter() - started
     cpu_after = cpu_seconds()
     outcome.cpu.update({group: cpu_after[group] - cpu_before[group] for group in cpu_after})
@@ -386,9 +433,9 @@ async def main(
 ) -> None:
     quiet_logging()
     # httpcore 1.0 tries `import sniffio` on every connection-pool lock, and this
-    # environment lacks sniffio, so each attempt walks sys.path again (about 1 ms of the
-    # benchmark client's own time per request). Marking it absent makes the import fail at
-    # once; anyio and httpcore then assume asyncio, as they would anyway.
+    # environment lacks sniffio, so each attempt walks sys.path again: in a profile, 3 %
+    # of this process's time on the API path was the benchmark client failing that import.
+    # Marked absent, the import fails at once; httpcore then assumes asyncio, as it would.
     sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
     direct = Outcome("direct")
     through_api = Outcome("api")
@@ -419,22 +466,23 @@ async def main(
                 await drive(name, warm, clients, act)
             for number in range(1, rounds + 1):
                 order = ["direct", "api"] if number % 2 else ["api", "direct"]
-                sets = {
-                    name: await start_tasks(temporal, pool, f"r{number}-{name}", tasks)
-                    for name in order
-                }
                 seen: dict[str, Outcome] = {}
                 for name in order:
+                    # Started just before the path runs, so that each path finds its own
+                    # tasks in the workflow cache (a completed task leaves the cache).
+                    mine = await start_tasks(temporal, pool, f"r{number}-{name}", tasks)
                     seen[name] = await asyncio.wait_for(
-                        drive(name, sets[name], clients, paths[name]), timeout
+                        drive(name, mine, clients, paths[name]), timeout
                     )
                     totals[name].add(seen[name])
                 rounds_seen.append((" then ".join(order), seen["direct"], seen["api"]))
-            unloaded: dict[str, Outcome] = {}
-            if unloaded_tasks:  # one client: what a request costs without queueing
-                for name, act in paths.items():
-                    alone = await start_tasks(temporal, pool, f"alone-{name}", unloaded_tasks)
-                    unloaded[name] = await drive(name, alone, 1, act)
+            unloaded: dict[tuple[str, float], Outcome] = {}
+            for pause in (0.0, THINK_TIME) if unloaded_tasks else ():
+                for name, act in paths.items():  # one client: no queueing
+                    alone = await start_tasks(
+                        temporal, pool, f"alone{pause:.0%}-{name}", unloaded_tasks
+                    )
+                    unloaded[name, pause] = await drive(name, alone, 1, act, pause)
         audited = await pool.fetchval(
             "SELECT count(*) FROM audit_log WHERE status = 200 AND route LIKE '/api/v1/tasks/r%'"
         )
@@ -447,16 +495,33 @@ async def main(
     )
     report(direct, through_api, rounds_seen)
     if unloaded:
-        direct_alone, api_alone = unloaded["direct"], unloaded["api"]
-        print(f"one client alone, {unloaded_tasks} tasks per path (direct first), no queueing:")
-        for outcome, label in ((direct_alone, "direct"), (api_alone, "API")):
-            print(
-                f"  {label:<7} p50 {ms(percentile(outcome.latencies, 0.5))}"
-                f"  p99 {ms(percentile(outcome.latencies, 0.99))}"
-                f"  mean {ms(statistics.fmean(outcome.latencies))}"
+        report_unloaded(unloaded, unloaded_tasks)
+
+
+def report_unloaded(unloaded: dict[tuple[str, float], Outcome], tasks: int) -> None:
+    print(f"one client alone, {tasks} tasks per path (direct first), p50 / p99 by action:")
+    for pause in (0.0, THINK_TIME):
+        when = (
+            "each action as soon as the last returned"
+            if not pause
+            else f"{pause * 1000:.0f} ms between actions (the task idle again)"
+        )
+        print(f"  {when}:")
+        for name, label in (("direct", "direct"), ("api", "API")):
+            outcome = unloaded[name, pause]
+            kinds = "  ".join(
+                f"{kind.value} {percentile(outcome.by_kind[kind], 0.5) * 1000:.0f}"
+                f"/{percentile(outcome.by_kind[kind], 0.99) * 1000:.0f}"
+                for kind in ACTIONS
             )
-        added = statistics.median(api_alone.latencies) - statistics.median(direct_alone.latencies)
-        print(f"  the API adds {added * 1000:+.1f} ms at the median")
+            print(
+                f"    {label:<7} p50 {ms(percentile(outcome.latencies, 0.5))}"
+                f"  p99 {ms(percentile(outcome.latencies, 0.99))}   {kinds}"
+            )
+        added = statistics.median(unloaded["api", pause].latencies) - statistics.median(
+            unloaded["direct", pause].latencies
+        )
+        print(f"    the API adds {added * 1000:+.1f} ms at the median")
 
 
 def ms(seconds: float) -> str:
@@ -502,6 +567,15 @@ def report(
             if outcome.cpu[group] > 0
         )
         print(f"  {label:<7} {parts}")
+
+    print("garbage collector pauses in this process:")
+    for outcome, label in ((direct, "direct"), (through_api, "API")):
+        pauses = outcome.gc_pauses or [0.0]
+        print(
+            f"  {label:<7} {len(outcome.gc_pauses)} collections,"
+            f" {sum(pauses) / outcome.actions * 1000:5.2f} ms per action,"
+            f" longest {ms(max(pauses))}"
+        )
 
     def retries(outcome: Outcome) -> str:
         detail = ", ".join(f"{kind.value} {count}" for kind, count in outcome.retries.items())

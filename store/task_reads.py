@@ -30,13 +30,14 @@ _LIGHT_SQL = """
          WHEN ts.yellow_from IS NOT NULL AND ts.yellow_from <= now() THEN 'yellow'
          ELSE 'green' END
 """
-# Each light as a condition the sort index can serve (the same cases as _LIGHT_SQL).
+# Each light as a condition the sort index can serve (the same cases as _LIGHT_SQL), as a
+# range of sort_due, which is never NULL: 'infinity' for closed and undated tasks.
 _LIGHT_WHERE: dict[str, str] = {
-    "none": "ts.closed_at IS NOT NULL",
-    "red": "ts.closed_at IS NULL AND ts.next_due_at < now()",
-    "yellow": "ts.closed_at IS NULL AND ts.next_due_at >= now() AND ts.yellow_from <= now()",
-    "green": "ts.closed_at IS NULL AND (ts.next_due_at IS NULL OR (ts.next_due_at >= now()"
-    " AND (ts.yellow_from IS NULL OR ts.yellow_from > now())))",
+    "none": "ts.sort_due = 'infinity' AND ts.closed_at IS NOT NULL",
+    "red": "ts.sort_due < now()",
+    "yellow": "ts.sort_due >= now() AND ts.sort_due < 'infinity' AND ts.yellow_from <= now()",
+    "green": "ts.sort_due >= now() AND ts.closed_at IS NULL"
+    " AND (ts.next_due_at IS NULL OR ts.yellow_from IS NULL OR ts.yellow_from > now())",
 }
 _TASK_COLUMNS = f"""
     ts.workflow_id, ts.plan_id, ts.task_id, pt.text, pt.category, ts.stage, ts.lead_unit,
@@ -149,11 +150,14 @@ async def list_tasks(
     if filters.overdue is True:
         where.add(_LIGHT_WHERE["red"])
     elif filters.overdue is False:
-        where.add(f"NOT ({_LIGHT_WHERE['red']})")
+        where.add("ts.sort_due >= now()")
     if filters.due_before is not None:
         where.add(f"ts.next_due <= {where.param(filters.due_before)}")
     if filters.text:
         pattern = "%" + filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        # The gram index finds the candidates (0007_task_text_search.sql); ILIKE decides.
+        term = where.param(filters.text)
+        where.add(f"text_grams(pt.text) @> text_grams({term}::text)")
         where.add(f"pt.text ILIKE {where.param(pattern + '%')}")
     if cursor is not None:
         sort_due, workflow_id = _decode_cursor(cursor)
