@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.preview import wide
 from domain.access import Principal
 from domain.lifecycle import Stage
 from runtime.errors import DubanError
@@ -22,7 +23,7 @@ from store.db import Connection
 
 token_app = typer.Typer(help="API tokens: issue (the secret is shown once), list, revoke.")
 task_app = typer.Typer(help="One task as the projection holds it.")
-stdout = Console(soft_wrap=True)
+stdout = wide(Console(soft_wrap=True))
 # The operator sees every plan and every unit; the command line acts on no task.
 OPERATOR = Principal(token_id="cli", role="admin", name="operator")  # noqa: S106 - an id
 

@@ -38,14 +38,15 @@ def _units(names: list[str], limit: int = 3) -> str:
     return shown + (f" +{len(names) - limit}" if len(names) > limit else "")
 
 
-def _wide(console: Console) -> Console:
+def wide(console: Console) -> Console:
+    """A console at least 160 columns wide when piped: a table read whole, not squeezed."""
     if not console.is_terminal and console.width < _MIN_WIDTH_WHEN_PIPED:
         return Console(file=console.file, width=_MIN_WIDTH_WHEN_PIPED)
     return console
 
 
 def render_preview(parsed: ParsedPlan, console: Console) -> None:
-    console = _wide(console)
+    console = wide(console)
     plan = parsed.plan
     console.print(f"[bold]{plan.title}[/bold]")
     details = [
@@ -99,7 +100,7 @@ def render_preview(parsed: ParsedPlan, console: Console) -> None:
 
 def render_simulation(simulation: Simulation, console: Console) -> None:
     """The calendar of reminders and escalations by day, then the state at each month end."""
-    console = _wide(console)
+    console = wide(console)
     deadline_kinds = ("reminder", "urge", "escalation")
     by_day: dict[str, list[SimulatedEvent]] = {}
     for event in simulation.events:
