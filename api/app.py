@@ -14,7 +14,6 @@ import asyncio
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote
 
@@ -23,6 +22,7 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -118,42 +118,56 @@ def create_app(dependencies: ApiDependencies) -> FastAPI:
     app.include_router(directory.router)
     _add_error_handlers(app)
     _add_health(app, dependencies)
-    # Inside the request context below (added later, so outside): a 413 is audited too.
+    # The request context is outermost (added last), so a 413 is audited too.
     app.add_middleware(BodyLimit, limits=dependencies.limits)
+    app.add_middleware(RequestContext)
+    return app
 
-    @app.middleware("http")
-    async def request_context(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        """Give every request an id, log it once, and audit it if it is a mutation."""
+
+class RequestContext:
+    """Give every request an id, log it once, and audit it if it is a mutation. Plain ASGI
+    rather than ``@app.middleware``: that wraps each request in a task group and streams,
+    a cost every action paid."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
         offered = request.headers.get(REQUEST_ID_HEADER, "")
         # The caller's id is kept when it looks like one, so its logs and ours line up.
         request_id = offered if _REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
         request.state.request_id = request_id
         started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
         with structlog.contextvars.bound_contextvars(request_id=request_id):
-            status = 500
             try:
-                response = (
-                    problem_response(request, _UNPRINTABLE)
-                    if _unprintable_address(request)
-                    else await call_next(request)
-                )
-                status = response.status_code
+                if _unprintable_address(request):
+                    await problem_response(request, _UNPRINTABLE)(scope, receive, send_with_id)
+                else:
+                    await self.app(scope, receive, send_with_id)
             finally:
                 if _audited(request):
                     await _audit(request, request_id, status)
-            log.info(
-                "request served",
-                method=request.method,
-                path=request.url.path,
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 1),
-            )
-        response.headers[REQUEST_ID_HEADER] = request_id
-        return response
-
-    return app
+                log.info(
+                    "request served",
+                    method=request.method,
+                    path=request.url.path,
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                )
 
 
 _UNPRINTABLE = Problem(422, "invalid_payload", "control characters in the path or query")
