@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import directory, plans, tasks
 from api.auth import RateLimiter
-from api.deps import ApiDependencies, ApiLimits
+from api.deps import ApiDependencies, ApiLimits, connection, release_connection
 from api.problems import Problem, problem_response
 from domain.lifecycle import CONTROL_CHARACTERS
 from runtime.log import get_logger
@@ -159,8 +159,11 @@ class RequestContext:
                 else:
                     await self.app(scope, receive, send_with_id)
             finally:
-                if _audited(request):
-                    await _audit(request, request_id, status)
+                try:
+                    if _audited(request):
+                        await _audit(request, request_id, status)
+                finally:
+                    await release_connection(request)
                 log.info(
                     "request served",
                     method=request.method,
@@ -209,8 +212,8 @@ async def _audit(request: Request, request_id: str, status: int) -> None:
         error_code=getattr(state, "error_code", None),
     )
     try:
-        async with request.app.state.dependencies.pool.acquire(timeout=5) as connection:
-            await audit.append(connection, entry)
+        async with connection(request) as conn:
+            await audit.append(conn, entry)
     except DATABASE_DOWN as error:
         log.error("audit row not written", route=entry.route, status=status, error=str(error))
 

@@ -88,9 +88,10 @@ async def authenticate(
         raise await _unauthenticated(
             request, Problem(401, "token_malformed", "the token is not a Duban token (dbn_…)")
         )
-    dependencies = request.app.state.dependencies
-    async with dependencies.pool.acquire(timeout=5) as connection:
-        record = await tokens.find_token(connection, secret)
+    from api.deps import connection  # deps builds on this module
+
+    async with connection(request) as conn:
+        record = await tokens.find_token(conn, secret)
     if record is None:
         raise await _unauthenticated(request, Problem(401, "token_unknown", "no such token"))
     request.state.principal = record.principal

@@ -72,8 +72,23 @@ IdempotencyKey = Annotated[
 
 @asynccontextmanager
 async def connection(request: Request) -> AsyncIterator[Connection]:
-    async with dependencies_of(request).pool.acquire(timeout=5) as conn:
-        yield conn
+    """The request's connection: acquired on first use and kept for the request's next
+    statements (the token, the access check, the key: one acquisition, not three), until
+    :func:`release_connection`. Never held across a call to Temporal, which may take
+    seconds: ``once_per_key`` lets it go first. The request context releases it at the end.
+    """
+    held: Connection | None = getattr(request.state, "connection", None)
+    if held is None:
+        held = await dependencies_of(request).pool.acquire(timeout=5)
+        request.state.connection = held
+    yield held
+
+
+async def release_connection(request: Request) -> None:
+    held = getattr(request.state, "connection", None)
+    if held is not None:
+        request.state.connection = None
+        await dependencies_of(request).pool.release(held)
 
 
 def digest(*parts: bytes | str) -> str:
@@ -124,6 +139,7 @@ async def once_per_key(
             held.response, status_code=held.status, headers={"Idempotent-Replayed": "true"}
         )
     mine = held
+    await release_connection(request)  # not held while Temporal works
     try:
         status, answer = await mutate()
         body = jsonable_encoder(answer)
