@@ -71,14 +71,11 @@ import asyncpg
 import httpx
 import psutil
 from pydantic import BaseModel
-from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from api.deps import ApiLimits
 from bench.lifecycle_bench import bench_database, fresh_temporal, percentile, quiet_logging
-from bench.memory_bench import wait_until, worker_environment
+from bench.memory_bench import wait_until, worker_environment, worker_polls
 from domain.access import ActionKind
 from domain.calendar import SHANGHAI
 from domain.lifecycle import Actor, Stage
@@ -405,7 +402,7 @@ async def served_as_processes(
                     answer = await http.get("/readyz")
                 except httpx.TransportError:
                     return False
-                return answer.status_code == 200 and await worker_polls(temporal)
+                return answer.status_code == 200 and await worker_polls(temporal, QUEUE)
 
             await wait_until(ready, "the API and the worker", 60)
             yield (
@@ -415,17 +412,6 @@ async def served_as_processes(
     finally:
         for child in reversed(children):
             await stop_child(child)
-
-
-async def worker_polls(client: Client) -> bool:
-    response = await client.workflow_service.describe_task_queue(
-        DescribeTaskQueueRequest(
-            namespace="default",
-            task_queue=TaskQueue(name=QUEUE),
-            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-        )
-    )
-    return bool(response.pollers)
 
 
 async def main(

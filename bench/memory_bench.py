@@ -65,11 +65,12 @@ class Reading:
     ready_seconds: float
 
 
-async def worker_polls(client: Client) -> bool:
+async def worker_polls(client: Client, queue: str = QUEUE) -> bool:
+    """Whether a worker polls ``queue`` for workflow tasks (it is up and connected)."""
     response = await client.workflow_service.describe_task_queue(
         DescribeTaskQueueRequest(
             namespace="default",
-            task_queue=TaskQueue(name=QUEUE),
+            task_queue=TaskQueue(name=queue),
             task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
         )
     )
