@@ -143,13 +143,18 @@ class RequestContext:
         request.state.request_id = request_id
         started = time.perf_counter()
         status = 500
+        audited = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, audited
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = MutableHeaders(scope=message)
                 headers[REQUEST_ID_HEADER] = request_id
+                # Before the caller hears the answer: an answered mutation is on record.
+                if _audited(request):
+                    audited = True
+                    await _audit(request, request_id, status)
             await send(message)
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):
@@ -160,7 +165,7 @@ class RequestContext:
                     await self.app(scope, receive, send_with_id)
             finally:
                 try:
-                    if _audited(request):
+                    if not audited and _audited(request):  # it failed before answering
                         await _audit(request, request_id, status)
                 finally:
                     await release_connection(request)

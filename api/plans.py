@@ -157,7 +157,7 @@ async def list_plans(request: Request, principal: Caller) -> list[dict[str, Any]
 )
 async def plan_detail(request: Request, principal: Caller, plan_id: PlanId) -> dict[str, Any]:
     async with connection(request) as conn:
-        visible = principal.covers_plan(plan_id) or await task_reads.plan_units(
+        visible = principal.covers_plan(plan_id) or await task_reads.unit_works_on_plan(
             conn, principal, plan_id
         )
         detail = await task_reads.plan_detail(conn, plan_id) if visible else None

@@ -9,6 +9,7 @@ Idempotency-Key in its update id.
 
 # No ``from __future__ import annotations``: the action routes are made in a loop, and
 # FastAPI must see each route's body model as a class, not as a string to look up.
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -106,11 +107,14 @@ def _not_found(plan_id: str, task_key: str) -> Problem:
     return Problem(404, "not_found", f"no task {task_key} in plan {plan_id} that you can see")
 
 
-class _Target(BaseModel):
+@dataclass(frozen=True)
+class _Target:
+    """A task the caller may take the action on, and the caller."""
+
     workflow_id: str
     plan_id: str
     task_key: str
-    principal: Any
+    principal: Principal
 
 
 def _target_of(action: ActionKind) -> Any:
@@ -152,7 +156,7 @@ async def _act(
     body: BaseModel,
     key: str,
 ) -> tuple[int, dict[str, Any]]:
-    principal: Principal = target.principal
+    principal = target.principal
     content = body.model_dump(mode="json")
     if kind is ActionKind.REASSIGN:
         try:

@@ -277,7 +277,7 @@ async def plan_detail(connection: Connection, plan_id: str) -> dict[str, Any] | 
     }
 
 
-async def plan_units(connection: Connection, principal: Principal, plan_id: str) -> bool:
+async def unit_works_on_plan(connection: Connection, principal: Principal, plan_id: str) -> bool:
     """Whether a unit has any task in the plan (so that it may see the plan)."""
     if principal.unit is None:
         return False
