@@ -145,10 +145,11 @@ def printed_token(stack: Stack, log_name: str, timeout: float = 60.0) -> str:
 def assert_token_sees_the_example_plans(stack: Stack, token: str) -> None:
     """A newcomer's first call: the printed token is a coordinator's and sees tasks."""
     headers = {"Authorization": f"Bearer {token}"}
-    me = httpx.get(f"{stack.api}/api/v1/me", headers=headers, timeout=10)
-    assert (me.status_code, me.json()["role"]) == (200, "coordinator")
-    plans = httpx.get(f"{stack.api}/api/v1/plans", headers=headers, timeout=10).json()
-    assert len(plans) == 5
+    me = httpx.get(f"{stack.api}/api/v1/me", headers=headers, timeout=30)
+    assert me.status_code == 200, me.text
+    assert me.json()["role"] == "coordinator"
+    plans = httpx.get(f"{stack.api}/api/v1/plans", headers=headers, timeout=30)
+    assert len(plans.json()) == 5, plans.text
 
 
 def test_dev_stack_runs_stops_and_resumes(stack: Stack, running: StartDev) -> None:
@@ -167,9 +168,9 @@ def test_dev_stack_runs_stops_and_resumes(stack: Stack, running: StartDev) -> No
     assert wait_for_status(f"{stack.api}/healthz") == 200
     assert_token_sees_the_example_plans(stack, printed_token(stack, "dev-1.log"))
     revoked = httpx.get(
-        f"{stack.api}/api/v1/me", headers={"Authorization": f"Bearer {first_token}"}
+        f"{stack.api}/api/v1/me", headers={"Authorization": f"Bearer {first_token}"}, timeout=30
     )
-    assert (revoked.status_code, revoked.json()["code"]) == (401, "token_revoked")
+    assert (revoked.status_code, revoked.json()["code"]) == (401, "token_revoked"), revoked.text
 
     async def find_first_runs_work() -> tuple[WorkflowExecutionStatus | None, int]:
         client = await Client.connect(stack.temporal_address)
