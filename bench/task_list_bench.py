@@ -41,7 +41,6 @@ import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from datetime import time as time_of_day
@@ -319,22 +318,15 @@ def cases(dataset: Dataset) -> list[Case]:
     ]
 
 
-Rewrite = Callable[[str, tuple[Any, ...]], tuple[str, tuple[Any, ...]]]
-
-
 class Recorder:
-    """Stands in for the connection list_tasks is given: keeps the statement it sends, and
-    applies ``rewrite`` to it first when given (the changes tried)."""
+    """Stands in for the connection list_tasks is given: keeps the statement it sends."""
 
-    def __init__(self, connection: Connection, rewrite: Rewrite | None) -> None:
+    def __init__(self, connection: Connection) -> None:
         self.connection = connection
-        self.rewrite = rewrite
         self.query = ""
         self.args: tuple[Any, ...] = ()
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
-        if self.rewrite is not None:
-            query, args = self.rewrite(query, args)
         self.query, self.args = query, args
         return await self.connection.fetch(query, *args)
 
@@ -359,7 +351,6 @@ async def time_case(
     case: Case,
     warmup: int,
     repetitions: int,
-    rewrite: Rewrite | None = None,
 ) -> Timing:
     """Time one case as the API runs it: one connection, asyncpg's statement cache, so
     after five runs PostgreSQL may settle on the statement's generic plan."""
@@ -369,7 +360,7 @@ async def time_case(
             connection, case.principal, case.filters, limit=LIMIT
         )
         assert cursor is not None, case.name
-    recorder = Recorder(connection, rewrite)
+    recorder = Recorder(connection)
     stand_in = cast(Connection, recorder)
     latencies: list[float] = []
     rows: list[dict[str, Any]] = []
@@ -451,12 +442,8 @@ async def run_cases(
     listed: list[Case],
     warmup: int,
     repetitions: int,
-    rewrite: Rewrite | None = None,
 ) -> dict[str, Timing]:
-    return {
-        case.name: await time_case(connection, case, warmup, repetitions, rewrite)
-        for case in listed
-    }
+    return {case.name: await time_case(connection, case, warmup, repetitions) for case in listed}
 
 
 def print_table(title: str, baseline: Timing, timings: dict[str, Timing]) -> None:
