@@ -42,10 +42,15 @@ class Settings(BaseSettings):
     )
     temporal_namespace: str = "default"
     temporal_task_queue: str = "duban"
+    # TLS is on whenever any of the TLS settings or an API key is set; this turns it on
+    # with nothing else (system roots), never off.
     temporal_tls: bool = False
     temporal_tls_ca_cert: Path | None = None
     temporal_tls_client_cert: Path | None = None
     temporal_tls_client_key: Path | None = None
+    temporal_tls_server_name: str | None = Field(
+        default=None, description="name the frontend's certificate is checked against"
+    )
     temporal_api_key: SecretStr | None = None
 
     database_url: PostgresDsn | None = Field(

@@ -22,27 +22,48 @@ from runtime.settings import Settings
 log = get_logger(__name__)
 
 
-def _tls_config(settings: Settings) -> TLSConfig | bool:
-    paths = (
-        settings.temporal_tls_ca_cert,
-        settings.temporal_tls_client_cert,
-        settings.temporal_tls_client_key,
+_TLS_FILE_SETTINGS = (
+    ("DUBAN_TEMPORAL_TLS_CA_CERT", "temporal_tls_ca_cert"),
+    ("DUBAN_TEMPORAL_TLS_CLIENT_CERT", "temporal_tls_client_cert"),
+    ("DUBAN_TEMPORAL_TLS_CLIENT_KEY", "temporal_tls_client_key"),
+)
+
+
+def temporal_tls_config(settings: Settings) -> TLSConfig | bool:
+    """How the client secures its connection: ``False`` (plaintext) only when nothing asks
+    for TLS. An API key always gets TLS, whatever DUBAN_TEMPORAL_TLS says: passing
+    ``tls=False`` overrides the SDK's own rule that a key turns TLS on, and would send
+    the key in clear. Certificates, a CA or a server name each turn it on too."""
+    paths = [getattr(settings, field) for _, field in _TLS_FILE_SETTINGS]
+    wanted = (
+        settings.temporal_tls
+        or settings.temporal_api_key is not None
+        or settings.temporal_tls_server_name is not None
+        or any(paths)
     )
-    if not settings.temporal_tls and not any(paths):
+    if not wanted:
         return False
-    try:
-        ca, cert, key = (path.read_bytes() if path else None for path in paths)
-    except OSError as error:
-        raise ConfigurationError(
-            f"DUBAN_TEMPORAL_TLS_*: cannot read {error.filename}: {error.strerror}"
-        ) from None
+    contents: list[bytes | None] = []
+    for (name, _), path in zip(_TLS_FILE_SETTINGS, paths, strict=True):
+        try:
+            contents.append(path.read_bytes() if path else None)
+        except OSError as error:
+            raise ConfigurationError(
+                f"{name}: cannot read {error.filename}: {error.strerror}"
+            ) from None
+    ca, cert, key = contents
     if (cert is None) != (key is None):
         raise ConfigurationError(
             "DUBAN_TEMPORAL_TLS_CLIENT_CERT and DUBAN_TEMPORAL_TLS_CLIENT_KEY go together"
         )
-    if not any((ca, cert, key)):
-        return True
-    return TLSConfig(server_root_ca_cert=ca, client_cert=cert, client_private_key=key)
+    if not any((ca, cert, key)) and settings.temporal_tls_server_name is None:
+        return True  # system roots, the server's own name
+    return TLSConfig(
+        server_root_ca_cert=ca,
+        client_cert=cert,
+        client_private_key=key,
+        domain=settings.temporal_tls_server_name,
+    )
 
 
 async def connect_temporal(settings: Settings) -> Client:
@@ -58,7 +79,7 @@ async def connect_temporal(settings: Settings) -> Client:
         client = await Client.connect(
             address,
             namespace=settings.temporal_namespace,
-            tls=_tls_config(settings),
+            tls=temporal_tls_config(settings),
             api_key=api_key,
             data_converter=pydantic_data_converter,
         )
