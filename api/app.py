@@ -26,7 +26,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import directory, plans, tasks
+from api import codec, directory, plans, tasks
 from api.auth import RateLimiter
 from api.deps import ApiDependencies, ApiLimits, connection, release_connection
 from api.problems import Problem, problem_response
@@ -66,8 +66,9 @@ class BodyLimit:
         if scope["type"] != "http" or scope["method"] not in _MUTATIONS:
             await self.app(scope, receive, send)
             return
-        uploads = scope["path"].startswith("/api/v1/plans")
-        # Multipart framing and the form fields come on top of the document itself.
+        # Plan documents, and the codec's batches of a history's payloads. Multipart framing
+        # and the form fields come on top of the document itself.
+        uploads = scope["path"].startswith(("/api/v1/plans", codec.CODEC_PREFIX))
         limit = self.limits.max_upload_bytes + 64 * 1024 if uploads else self.limits.max_body_bytes
         declared = dict(scope["headers"]).get(b"content-length", b"")
         body = bytearray()
@@ -116,10 +117,12 @@ def create_app(dependencies: ApiDependencies) -> FastAPI:
     app.include_router(plans.router)
     app.include_router(tasks.router)
     app.include_router(directory.router)
+    app.include_router(codec.router)
     _add_error_handlers(app)
     _add_health(app, dependencies)
     # The request context is outermost (added last), so a 413 is audited too.
     app.add_middleware(BodyLimit, limits=dependencies.limits)
+    app.add_middleware(codec.CodecCors, origins=dependencies.codec_origins)
     app.add_middleware(RequestContext)
     return app
 

@@ -41,6 +41,8 @@ class ApiDependencies:
     temporal: Client
     task_queue: str = "duban"
     limits: ApiLimits = ApiLimits()
+    # Browser origins (the Temporal UI's) that may call the codec endpoint.
+    codec_origins: tuple[str, ...] = ()
 
 
 def dependencies_of(request: Request) -> ApiDependencies:

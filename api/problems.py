@@ -21,11 +21,13 @@ idempotency_key_reused  409     the Idempotency-Key was used for another request
 idempotency_key_in_use  409     a request with this key is still being processed
 import_refused          409     the plan import was refused as asked (see ``detail``)
 payload_too_large       413     the upload or body is over the limit
+unsupported_media_type  415     the codec endpoint takes ``application/json`` only
 invalid_payload         422     the body, a parameter or a header does not validate
 idempotency_key_required 422    a mutation without an ``Idempotency-Key`` header
 invalid_action          422     the action's content is refused by the lifecycle rules
 document_error          422     the uploaded document cannot be read as a plan
 unknown_unit            422     a unit the directory does not know
+undecryptable_payload   422     codec: a payload under a key id not configured, or altered
 rate_limited            429     over the token's request rate (``Retry-After`` says when)
 temporal_unavailable    503     Temporal (or a worker) does not answer
 database_unavailable    503     PostgreSQL does not answer

@@ -28,6 +28,7 @@ async def run_api(settings: Settings) -> None:
             temporal=temporal,
             task_queue=settings.temporal_task_queue,
             limits=limits,
+            codec_origins=tuple(settings.codec_origins),
         )
         app = create_app(dependencies)
         config = uvicorn.Config(

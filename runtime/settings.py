@@ -12,10 +12,13 @@ import re
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, PostgresDsn, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from runtime.payload_codec import PayloadKey
 
 
 class LogFormat(StrEnum):
@@ -52,6 +55,13 @@ class Settings(BaseSettings):
         default=None, description="name the frontend's certificate is checked against"
     )
     temporal_api_key: SecretStr | None = None
+
+    # "id:base64key,..." (first encrypts, all decrypt); unset means payloads in clear.
+    payload_keys: SecretStr | None = None
+    codec_cors_origins: str = Field(
+        default="",
+        description="comma-separated origins (the Temporal UI's) allowed to call /codec",
+    )
 
     database_url: PostgresDsn | None = Field(
         default=None,
@@ -98,6 +108,23 @@ class Settings(BaseSettings):
             raise ValueError("expected host:port, e.g. temporal.internal:7233")
         return value
 
+    @field_validator("payload_keys")
+    @classmethod
+    def _payload_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        from runtime.payload_codec import parse_payload_keys
+
+        if value is not None:
+            parse_payload_keys(value.get_secret_value())  # a ValueError names the key id
+        return value
+
+    @field_validator("codec_cors_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for origin in filter(None, (part.strip() for part in value.split(","))):
+            if not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+", origin):
+                raise ValueError(f"{origin!r}: expected an origin such as https://temporal-ui:8080")
+        return value
+
     @field_validator("api_rate_limit")
     @classmethod
     def _rate(cls, value: str) -> str:
@@ -116,6 +143,18 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown channel {', '.join(sorted(unknown))}; use log, webhook")
         return value
+
+    @property
+    def payload_key_list(self) -> list[PayloadKey]:
+        from runtime.payload_codec import parse_payload_keys
+
+        if self.payload_keys is None:
+            return []
+        return parse_payload_keys(self.payload_keys.get_secret_value())
+
+    @property
+    def codec_origins(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.codec_cors_origins.split(",") if o.strip()]
 
     @property
     def channel_names(self) -> list[str]:

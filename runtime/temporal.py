@@ -11,12 +11,12 @@ from pathlib import Path
 
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client, TLSConfig
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from runtime.errors import ConfigurationError
 from runtime.log import get_logger
+from runtime.payload_codec import data_converter
 from runtime.settings import Settings
 
 log = get_logger(__name__)
@@ -67,7 +67,8 @@ def temporal_tls_config(settings: Settings) -> TLSConfig | bool:
 
 
 async def connect_temporal(settings: Settings) -> Client:
-    """Connect with the pydantic data converter, or raise a one-line ConfigurationError."""
+    """Connect with the pydantic data converter (encrypting under DUBAN_PAYLOAD_KEYS), or
+    raise a one-line ConfigurationError."""
     address = settings.effective_temporal_address
     api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
     setting = (
@@ -81,7 +82,7 @@ async def connect_temporal(settings: Settings) -> Client:
             namespace=settings.temporal_namespace,
             tls=temporal_tls_config(settings),
             api_key=api_key,
-            data_converter=pydantic_data_converter,
+            data_converter=data_converter(settings.payload_key_list),
         )
     except (RPCError, RuntimeError, ValueError) as error:
         raise ConfigurationError(

@@ -29,6 +29,7 @@ from domain.access import ActionKind
 from domain.lifecycle import Policy
 from domain.plan import PlanTask
 from runtime.errors import DubanError
+from runtime.payload_codec import encrypts
 from workflows.recurring import RecurringTaskInput, RecurringTaskWorkflow
 from workflows.task import TaskWorkflow
 from workflows.task_contract import (
@@ -208,6 +209,8 @@ async def start_task(
         "task": task,
         "policy": policy,
         "search_attributes": search_attributes,
+        # An encrypting client keeps the unit out of Temporal's index too.
+        "index_lead_unit": not encrypts(client.data_converter),
         "clock_offset": clock_offset,
     }
     workflow: Any

@@ -52,6 +52,7 @@ class RecurringTaskInput(BaseModel):
     not_before: date | None = Field(default=None, description="skip occurrences due earlier")
     policy: Policy | None = None
     search_attributes: bool = True
+    index_lead_unit: bool = True
     clock_offset: timedelta = timedelta(0)
     last_occurrence: Occurrence | None = Field(
         default=None, description="the latest occurrence started, carried across continue-as-new"
@@ -215,6 +216,7 @@ class RecurringTaskWorkflow:
                 task=task,
                 policy=self._request.policy,
                 search_attributes=self._request.search_attributes,
+                index_lead_unit=self._request.index_lead_unit,
                 clock_offset=self._request.clock_offset,
             ),
             id=child_id,

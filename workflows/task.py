@@ -345,7 +345,7 @@ class TaskWorkflow:
             (PLAN_ATTRIBUTE, state.plan_id),
             (STAGE_ATTRIBUTE, state.stage.value),
             (OVERDUE_ATTRIBUTE, state.overdue_days(self._now()) > 0),
-            (LEAD_UNIT_ATTRIBUTE, state.lead_unit),
+            (LEAD_UNIT_ATTRIBUTE, state.lead_unit if self._input.index_lead_unit else None),
             (NEXT_DUE_ATTRIBUTE, milestone.due_at if milestone else None),
         ]
         current = workflow.info().typed_search_attributes

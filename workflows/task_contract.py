@@ -54,6 +54,9 @@ class TaskWorkflowInput(BaseModel):
     policy: Policy | None = None
     due_at: list[datetime] | None = None
     search_attributes: bool = True
+    # Off under payload encryption: a search attribute is indexed in clear, and the lead
+    # unit (牵头单位) is what encryption keeps from Temporal's readers.
+    index_lead_unit: bool = True
     clock_offset: timedelta = Field(
         default=timedelta(0),
         description="simulation only: how far the plan's calendar runs behind the server's",

@@ -105,12 +105,17 @@ async def serve_api(
     limits: ApiLimits | None = None,
     worker: bool = True,
     pool_size: int = 10,
+    codec_origins: tuple[str, ...] = (),
 ) -> AsyncIterator[ApiStack]:
     """The API on 127.0.0.1:<free port> (and a worker), until the block ends."""
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=pool_size)
     settings = Settings(temporal_task_queue=task_queue)
     dependencies = ApiDependencies(
-        pool=pool, temporal=temporal, task_queue=task_queue, limits=limits or ApiLimits()
+        pool=pool,
+        temporal=temporal,
+        task_queue=task_queue,
+        limits=limits or ApiLimits(),
+        codec_origins=codec_origins,
     )
     port = free_port()
     config = uvicorn.Config(
