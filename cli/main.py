@@ -154,10 +154,10 @@ def api() -> None:
 @app.command()
 def migrate() -> None:
     """Apply pending database migrations; safe to run from several replicas at once."""
-    from store.migrate import migrate_database
+    from store.migrate import migrate_from_settings
 
     async def main(settings: Settings, _stop: asyncio.Event) -> None:
-        applied = await migrate_database(settings.effective_database_url, settings=settings)
+        applied = await migrate_from_settings(settings)
         if applied:
             for migration in applied:
                 stdout.print(f"applied {migration.version:04d}_{migration.name}")

@@ -68,6 +68,12 @@ class Settings(BaseSettings):
         description="PostgreSQL DSN; unset means the embedded server under the state directory.",
     )
 
+    migration_database_url: PostgresDsn | None = Field(
+        default=None,
+        description="`duban migrate` only: the role that owns the schema; DUBAN_DATABASE_URL's "
+        "role is then granted DML only",
+    )
+
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
     api_rate_limit: str = Field(

@@ -35,6 +35,7 @@ async def create_pool(
     min_size: int = 1,
     max_size: int = 10,
     connect_timeout: float = 10.0,
+    setting_name: str | None = None,
 ) -> asyncpg.Pool:
     """A pool on ``dsn``, or a one-line ConfigurationError naming the setting and address.
 
@@ -52,7 +53,8 @@ async def create_pool(
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ConfigurationError(
-            f"cannot connect to PostgreSQL at {describe_dsn(dsn)} ({_setting_name(settings)}): "
+            f"cannot connect to PostgreSQL at {describe_dsn(dsn)} "
+            f"({setting_name or _setting_name(settings)}): "
             f"{reason}"
         ) from None
     return pool
