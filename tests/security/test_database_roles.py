@@ -94,9 +94,7 @@ async def test_runtime_role_reads_and_writes_rows(roles: Roles) -> None:
         "DELETE FROM schema_migrations",
     ],
 )
-async def test_runtime_role_cannot_change_schema_or_audit_log(
-    roles: Roles, statement: str
-) -> None:
+async def test_runtime_role_cannot_change_schema_or_audit_log(roles: Roles, statement: str) -> None:
     await migrate_from_settings(_settings(roles))
     runtime = await asyncpg.connect(roles.runtime_dsn)
     try:
@@ -104,7 +102,7 @@ async def test_runtime_role_cannot_change_schema_or_audit_log(
             runtime, audit.AuditEntry(request_id="r1", method="POST", route="/x", status=200)
         )
         # Refused by privilege, before any trigger runs ("append-only" is the trigger's).
-        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied|owner"):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match=r"permission denied|owner"):
             await runtime.execute(statement)
         assert await runtime.fetchval("SELECT count(*) FROM audit_log") == 1
     finally:
