@@ -24,7 +24,9 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+import services.tasks
 from cli.main import load_settings
+from domain.access import ActionKind
 from runtime.errors import ConfigurationError
 from runtime.payload_codec import (
     EncryptionCodec,
@@ -46,7 +48,7 @@ from tests.support.lifecycle import (
     unit,
 )
 from workflows.task import TaskWorkflow
-from workflows.task_contract import Accept, ReportProgress
+from workflows.task_contract import Accept, ReportProgress, Submit
 
 TASK_TEXT = "梳理电子证照目录"  # make_task's text
 PROGRESS_TEXT = "目录梳理过半"
@@ -358,3 +360,20 @@ def test_payload_key_repr_hides_the_secret() -> None:
     [key] = parse_payload_keys(new_key("k"))
     assert isinstance(key, PayloadKey)
     assert base64.b64encode(key.secret).decode() not in repr(key)
+
+
+async def test_refusals_read_the_same_through_an_encrypting_client(
+    dev_server_address: str, db_pool: asyncpg.Pool, task_queue: str
+) -> None:
+    """Failure messages travel encrypted too; the client decodes them, so a wrong-stage
+    refusal still says why and where the task is."""
+    settings = Settings(temporal_address=dev_server_address, payload_keys=new_key("k"))
+    encrypting = await connect_temporal(settings)
+    async with running_worker(encrypting, db_pool, task_queue):
+        handle = await start_task(encrypting, task_queue, make_task())
+        with pytest.raises(services.tasks.WrongStageError) as refused:
+            await services.tasks.send_action(
+                encrypting, handle.id, ActionKind.SUBMIT, Submit(actor=unit(LEAD), summary="已完成")
+            )
+    assert refused.value.stage == "assigned"
+    assert "assigned" in refused.value.message
