@@ -117,7 +117,7 @@ async def _serve(
     running = asyncio.create_task(worker.run(), name="temporal-worker")
     dispatcher_stop = asyncio.Event()
     dispatching = asyncio.create_task(
-        OutboxDispatcher(pool, build_channels(settings)).run(dispatcher_stop),
+        OutboxDispatcher(pool, build_channels(settings), identity=identity).run(dispatcher_stop),
         name="notification-dispatcher",
     )
     bound.info(
