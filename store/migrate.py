@@ -189,3 +189,37 @@ async def migrate_database(dsn: str, *, settings: Settings | None = None) -> lis
             )
     finally:
         await pool.close()
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    """How the database's schema compares with the migrations this code ships."""
+
+    applied: int  # the highest version applied, 0 for none
+    needed: int  # the highest version this code ships
+    pending: tuple[int, ...]
+
+    @property
+    def behind(self) -> bool:
+        return bool(self.pending)
+
+    def describe(self) -> str:
+        return f"schema behind: at {self.applied}, code needs {self.needed}"
+
+
+async def schema_status(
+    connection: Connection, migrations: list[Migration] | None = None
+) -> SchemaStatus:
+    """Which shipped migrations the database lacks. A newer schema than the code (the
+    migration Job of a later release ran first) is not behind: migrations only add."""
+    migrations = bundled_migrations() if migrations is None else migrations
+    applied: set[int] = set()
+    if await connection.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL"):
+        rows = await connection.fetch("SELECT version FROM schema_migrations")
+        applied = {row["version"] for row in rows}
+    shipped = [migration.version for migration in migrations]
+    return SchemaStatus(
+        applied=max(applied, default=0),
+        needed=max(shipped, default=0),
+        pending=tuple(version for version in shipped if version not in applied),
+    )
