@@ -90,7 +90,7 @@ class OutboxDispatcher:
         """
         while not stop.is_set():
             try:
-                handled = await self.dispatch_once()
+                handled = await self.dispatch_once(stop)
             except Exception as error:  # anything: see the docstring
                 log.warning("outbox round failed; retrying", error=repr(error))
                 handled = 0
@@ -98,11 +98,11 @@ class OutboxDispatcher:
                 with contextlib.suppress(TimeoutError):  # idle: look again shortly
                     await asyncio.wait_for(stop.wait(), self._policy.idle_poll.total_seconds())
 
-    async def dispatch_once(self) -> int:
+    async def dispatch_once(self, stop: asyncio.Event | None = None) -> int:
         """One round: claim due rows, deliver them. Returns how many rows were claimed."""
         claim = await self.claim()
         if claim.rows:
-            await self.deliver(claim)
+            await self.deliver(claim, stop)
         return len(claim.rows)
 
     async def claim(self) -> Claim:
@@ -130,16 +130,20 @@ class OutboxDispatcher:
         )
         return Claim(token, list(rows))
 
-    async def deliver(self, claim: Claim) -> int:
+    async def deliver(self, claim: Claim, stop: asyncio.Event | None = None) -> int:
         """Deliver a claim's rows, ``concurrency`` at a time, renewing their lease until each
         outcome is written. Returns how many outcomes were recorded (a row whose lease was
-        lost meanwhile is not)."""
+        lost meanwhile is not). Once ``stop`` is set, calls in flight finish and the rows
+        not yet started are given back at once, for another replica to take."""
         in_flight = {row["id"] for row in claim.rows}
         slots = asyncio.Semaphore(self._policy.concurrency)
         renewing = asyncio.create_task(self._keep_leased(claim.token, in_flight))
         try:
             outcomes = await asyncio.gather(
-                *(self._deliver_one(row, claim.token, slots, in_flight) for row in claim.rows),
+                *(
+                    self._deliver_one(row, claim.token, slots, in_flight, stop)
+                    for row in claim.rows
+                ),
                 return_exceptions=True,
             )
         finally:
@@ -198,8 +202,13 @@ class OutboxDispatcher:
         token: uuid.UUID,
         slots: asyncio.Semaphore,
         in_flight: set[int],
+        stop: asyncio.Event | None,
     ) -> bool:
         async with slots:
+            if stop is not None and stop.is_set():
+                in_flight.discard(row["id"])
+                await self._give_back(row, token)
+                return False
             error = await self._send(row)
         in_flight.discard(row["id"])
         if error is None:
@@ -219,6 +228,17 @@ class OutboxDispatcher:
         except Exception as error:  # any failure is a failed attempt
             return error
         return None
+
+    async def _give_back(self, row: asyncpg.Record, token: uuid.UUID) -> None:
+        """Release a row this dispatcher claimed but never tried: no attempt is spent."""
+        await self._pool.execute(
+            """
+            UPDATE notification_outbox SET leased_until = NULL, attempts = attempts - 1
+            WHERE id = $1 AND lease_token = $2 AND status = 'pending'
+            """,
+            row["id"],
+            token,
+        )
 
     async def _record_delivered(self, row: asyncpg.Record, token: uuid.UUID) -> bool:
         status = await self._pool.execute(

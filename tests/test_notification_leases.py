@@ -312,3 +312,36 @@ async def test_a_batch_is_delivered_concurrently_within_the_bound(
     assert await _delivered(db_pool) == 10
     assert sorted(slow_receiver.received()) == sorted(ids)
     assert slow_receiver.most_in_flight == 4
+
+
+async def test_a_stopping_dispatcher_gives_back_the_rows_it_has_not_started(
+    db_pool: asyncpg.Pool, slow_receiver: SlowReceiver
+) -> None:
+    """Told to stop with one call in flight and two rows still waiting for a slot: the call
+    finishes and is recorded, and the two rows are released at once with no attempt spent,
+    rather than held until the lease runs out."""
+    ids = await _fill_outbox(db_pool, 3)
+    answer = asyncio.Event()
+    slow_receiver.gates = {0: answer}
+    dispatcher = OutboxDispatcher(
+        db_pool,
+        {"webhook": WebhookChannel(slow_receiver.url)},
+        DispatchPolicy(batch_size=3, concurrency=1),
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(dispatcher.run(stop))
+    await slow_receiver.wait_for_arrivals(1)
+    stop.set()
+    answer.set()
+    await running
+    rows = await db_pool.fetch(
+        "SELECT status, attempts, leased_until FROM notification_outbox ORDER BY status"
+    )
+    assert [(row["status"], row["attempts"]) for row in rows] == [
+        ("delivered", 1),
+        ("pending", 0),
+        ("pending", 0),
+    ]
+    assert all(row["leased_until"] is None for row in rows)
+    assert len(slow_receiver.arrivals) == 1
+    assert slow_receiver.arrivals[0] in ids

@@ -129,6 +129,9 @@ async def _serve(
     try:
         await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
         health.draining = True
+        # Notifications not yet sent go back to the outbox now, for the other replicas,
+        # instead of waiting out this worker's drain.
+        dispatcher_stop.set()
         if not running.done():
             bound.info(
                 "worker draining",
