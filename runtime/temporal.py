@@ -226,7 +226,14 @@ async def register_search_attributes(client: Client, namespace: str) -> list[str
 
     status = await search_attribute_status(client, namespace)
     if status.mistyped:
-        raise SearchAttributesRefusedError("; ".join(status.problems()))
+        clashes = ", ".join(
+            f"{name} is {_type_name(registered)}, Duban needs {_type_name(needed)}"
+            for name, (registered, needed) in status.mistyped.items()
+        )
+        raise SearchAttributesRefusedError(
+            f"namespace {namespace!r} already has search attributes of another type ({clashes}): "
+            "remove them (`temporal operator search-attribute remove`) or use another namespace"
+        )
     if not status.missing:
         return []
     wanted = {name: IndexedValueType.ValueType(needed) for name, needed in status.missing.items()}

@@ -16,6 +16,11 @@ import asyncpg
 import httpx
 import pytest
 from google.protobuf.duration_pb2 import Duration
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
 from temporalio.api.workflowservice.v1 import (
     DescribeNamespaceRequest,
     RegisterNamespaceRequest,
@@ -223,3 +228,33 @@ async def test_not_ready_while_the_schema_is_behind_the_code(
     assert before["checks"]["schema"] is False
     assert before["problems"] == [expected]
     assert after["ready"] is True, after["problems"]
+
+
+async def test_an_attribute_of_another_type_is_named_and_the_command_refuses_in_one_line(
+    dev_server_address: str, bare_namespace: str, bare_client: Client, db_pool: asyncpg.Pool
+) -> None:
+    """DubanPlan registered as Int by someone else: readiness names the clash, and the command
+    exits 1 with one line that says what to do, registering nothing."""
+    await bare_client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=bare_namespace,
+            search_attributes={"DubanPlan": IndexedValueType.INDEXED_VALUE_TYPE_INT},
+        )
+    )
+    code, out, err = await _register_command(dev_server_address, bare_namespace)
+    assert (code, out) == (1, "")
+    assert err == (
+        f"duban: error: namespace {bare_namespace!r} already has search attributes of another "
+        "type (DubanPlan is Int, Duban needs Keyword): remove them (`temporal operator "
+        "search-attribute remove`) or use another namespace\n"
+    )
+    ready = (await _api_readiness(db_pool, bare_client)).json()
+    assert ready["ready"] is False
+    assert (
+        f"search attribute DubanPlan on namespace {bare_namespace!r} is Int, Duban needs Keyword"
+        in ready["problems"]
+    )
+    listed = await bare_client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=bare_namespace)
+    )
+    assert set(listed.custom_attributes) & {key.name for key in SEARCH_ATTRIBUTES} == {"DubanPlan"}
