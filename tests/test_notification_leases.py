@@ -271,8 +271,8 @@ async def test_two_dispatchers_with_slow_calls_deliver_each_row_exactly_once(
     """Every call takes three leases' time. One dispatcher claims four rows, the other the
     fifth and, done with it, looks for more while the first is still delivering: renewal
     keeps each row with the dispatcher delivering it, so each row is sent once."""
-    lease = timedelta(seconds=1.5)
-    slow_receiver.delay = 4.5
+    lease = timedelta(seconds=2)
+    slow_receiver.delay = 6.0
     ids = await _fill_outbox(db_pool, 5)
     policy = DispatchPolicy(lease=lease, batch_size=4, concurrency=4)
     pools = [await asyncpg.create_pool(database_url, min_size=1, max_size=3) for _ in range(2)]
