@@ -216,10 +216,12 @@ async def search_attribute_status(
     return SearchAttributeStatus(namespace, missing, mistyped)
 
 
-async def register_search_attributes(client: Client, namespace: str) -> list[str]:
+async def register_search_attributes(
+    client: Client, namespace: str, *, _raced: bool = False
+) -> list[str]:
     """Register whichever of Duban's search attributes the namespace lacks; return their
-    names (none: all were there). Idempotent. Raises SearchAttributesRefusedError, one line that
-    says what to register by hand, where Temporal does not allow it (no admin rights,
+    names (none: all were there). Idempotent. Raises SearchAttributesRefusedError, one line
+    that says what to register by hand, where Temporal does not allow it (no admin rights,
     Temporal Cloud) or an attribute exists with another type."""
     from temporalio.api.enums.v1 import IndexedValueType
     from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
@@ -243,8 +245,9 @@ async def register_search_attributes(client: Client, namespace: str) -> list[str
             timeout=timedelta(seconds=30),
         )
     except RPCError as error:
-        if error.status == RPCStatusCode.ALREADY_EXISTS:  # another replica was first
-            return []
+        if error.status == RPCStatusCode.ALREADY_EXISTS and not _raced:
+            # Another replica registered some meanwhile; the request is all or nothing.
+            return await register_search_attributes(client, namespace, _raced=True)
         by_hand = ", ".join(
             f"{name} ({_type_name(needed)})" for name, needed in status.missing.items()
         )
