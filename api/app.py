@@ -10,7 +10,6 @@ from this process: offices run on networks without internet.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 import uuid
@@ -32,10 +31,9 @@ from api.deps import ApiDependencies, ApiLimits, connection, release_connection
 from api.problems import Problem, problem_response
 from domain.lifecycle import CONTROL_CHARACTERS
 from runtime.log import get_logger
-from runtime.temporal import temporal_answers
+from runtime.readiness import Readiness
 from services.tasks import TemporalUnavailableError
 from store import audit
-from store.db import database_answers
 
 __all__ = ["REQUEST_ID_HEADER", "ApiDependencies", "ApiLimits", "create_app"]
 
@@ -277,16 +275,16 @@ def _add_health(app: FastAPI, dependencies: ApiDependencies) -> None:
     async def healthz() -> dict[str, str]:
         return {"status": "alive"}
 
+    readiness = Readiness(dependencies.pool, dependencies.temporal)
+
     @app.get(
         "/readyz",
         tags=["operations"],
-        summary="Readiness: PostgreSQL and Temporal both answer",
-        responses={503: {"description": "a dependency does not answer"}},
+        summary="Readiness: PostgreSQL and Temporal answer, the schema is current and the "
+        "search attributes are registered",
+        responses={503: {"description": "not ready; `problems` says why and what to run"}},
     )
     async def readyz(response: Response) -> dict[str, object]:
-        database, temporal = await asyncio.gather(
-            database_answers(dependencies.pool), temporal_answers(dependencies.temporal)
-        )
-        ready = database and temporal
-        response.status_code = 200 if ready else 503
-        return {"ready": ready, "checks": {"postgresql": database, "temporal": temporal}}
+        report = await readiness.report()
+        response.status_code = 200 if report.ready else 503
+        return {"ready": report.ready, "checks": report.checks, "problems": report.problems}

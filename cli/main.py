@@ -25,6 +25,7 @@ from rich.table import Table
 
 from cli.operators import task_app, tasks_command, token_app
 from cli.preview import render_preview, render_simulation
+from cli.temporal_ops import temporal_app
 from domain.errors import DocumentError
 from domain.parsers import parse_file
 from domain.plan import ParsedPlan, preview_json
@@ -399,6 +400,7 @@ def simulate(
 
 app.add_typer(token_app, name="token")
 app.add_typer(task_app, name="task")
+app.add_typer(temporal_app, name="temporal")
 app.command(name="tasks")(tasks_command)
 
 

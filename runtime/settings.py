@@ -89,6 +89,15 @@ class Settings(BaseSettings):
     notify_channels: str = Field(default="log", description="comma-separated: log, webhook")
     notify_webhook_url: str | None = None
 
+    migrate_lock_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="how long a migration waits for a table lock before it gives up",
+    )
+    migrate_statement_timeout_seconds: float = Field(
+        default=300.0, ge=0, description="longest one migration statement may run; 0: no limit"
+    )
+
     state_dir: Path = Path(".duban")
 
     dev_load_examples: bool = Field(

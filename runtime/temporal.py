@@ -7,6 +7,8 @@ import importlib.util
 import py_compile
 import sys
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
@@ -14,7 +16,7 @@ from temporalio.client import Client, TLSConfig
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from runtime.errors import ConfigurationError
+from runtime.errors import ConfigurationError, DubanError
 from runtime.log import get_logger
 from runtime.payload_codec import data_converter
 from runtime.settings import Settings
@@ -164,38 +166,129 @@ def _module_and_packages(name: str) -> list[Path]:
     return found
 
 
-async def ensure_search_attributes(client: Client, namespace: str) -> None:
-    """Register Duban's search attributes on the namespace if they are missing.
+class SearchAttributesRefusedError(DubanError):
+    """Temporal would not list or register Duban's search attributes (no admin rights)."""
 
-    Self-hosted clusters and the dev server accept this from a worker; where the operator
-    API is not allowed (Temporal Cloud), register them in the cloud console instead, and
-    this only logs what is missing.
-    """
+
+@dataclass(frozen=True)
+class SearchAttributeStatus:
+    """Duban's search attributes as the namespace has them."""
+
+    namespace: str
+    missing: dict[str, int]  # name: the IndexedValueType it needs
+    mistyped: dict[str, tuple[int, int]]  # name: (the type registered, the type needed)
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing and not self.mistyped
+
+    def problems(self) -> list[str]:
+        found = []
+        if self.missing:
+            found.append(
+                f"search attributes missing on namespace {self.namespace!r}: "
+                f"{', '.join(self.missing)}; run `duban temporal register-search-attributes`"
+            )
+        for name, (registered, needed) in self.mistyped.items():
+            found.append(
+                f"search attribute {name} on namespace {self.namespace!r} is "
+                f"{_type_name(registered)}, Duban needs {_type_name(needed)}"
+            )
+        return found
+
+
+def _type_name(value: int) -> str:
+    """INDEXED_VALUE_TYPE_KEYWORD_LIST -> KeywordList, the CLI's and the console's spelling."""
     from temporalio.api.enums.v1 import IndexedValueType
-    from temporalio.api.operatorservice.v1 import (
-        AddSearchAttributesRequest,
-        ListSearchAttributesRequest,
+
+    raw = IndexedValueType.Name(IndexedValueType.ValueType(value)).removeprefix(
+        "INDEXED_VALUE_TYPE_"
     )
+    return "".join(part.capitalize() for part in raw.split("_"))
+
+
+async def search_attribute_status(
+    client: Client, namespace: str, *, timeout: float = 5.0
+) -> SearchAttributeStatus:
+    """Which of Duban's search attributes the namespace lacks or has with another type.
+    Raises SearchAttributesRefusedError when Temporal will not list them."""
+    from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 
     from workflows.task_contract import SEARCH_ATTRIBUTES
 
-    # The SDK's own enum mirrors the API's numbering.
     try:
         listed = await client.operator_service.list_search_attributes(
-            ListSearchAttributesRequest(namespace=namespace)
+            ListSearchAttributesRequest(namespace=namespace), timeout=timedelta(seconds=timeout)
         )
-        missing = {
-            key.name: IndexedValueType.ValueType(int(key.indexed_value_type))
-            for key in SEARCH_ATTRIBUTES
-            if key.name not in listed.custom_attributes
-        }
-        if missing:
-            await client.operator_service.add_search_attributes(
-                AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
-            )
     except RPCError as error:
-        log.warning(
-            "could not register search attributes; register them on the namespace",
-            attributes=[key.name for key in SEARCH_ATTRIBUTES],
-            error=_first_line(error),
+        raise SearchAttributesRefusedError(
+            f"Temporal refused to list the search attributes of namespace {namespace!r}: "
+            f"{_first_line(error)}"
+        ) from None
+    missing: dict[str, int] = {}
+    mistyped: dict[str, tuple[int, int]] = {}
+    for key in SEARCH_ATTRIBUTES:
+        # The SDK's enum mirrors the API's numbering.
+        needed = int(key.indexed_value_type)
+        registered = listed.custom_attributes.get(key.name)
+        if registered is None:
+            missing[key.name] = needed
+        elif int(registered) != needed:
+            mistyped[key.name] = (int(registered), needed)
+    return SearchAttributeStatus(namespace, missing, mistyped)
+
+
+async def register_search_attributes(
+    client: Client, namespace: str, *, _raced: bool = False
+) -> list[str]:
+    """Register whichever of Duban's search attributes the namespace lacks; return their
+    names (none: all were there). Idempotent. Raises SearchAttributesRefusedError, one line
+    that says what to register by hand, where Temporal does not allow it (no admin rights,
+    Temporal Cloud) or an attribute exists with another type."""
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+
+    status = await search_attribute_status(client, namespace)
+    if status.mistyped:
+        clashes = ", ".join(
+            f"{name} is {_type_name(registered)}, Duban needs {_type_name(needed)}"
+            for name, (registered, needed) in status.mistyped.items()
         )
+        raise SearchAttributesRefusedError(
+            f"namespace {namespace!r} already has search attributes of another type ({clashes}): "
+            "remove them (`temporal operator search-attribute remove`) or use another namespace"
+        )
+    if not status.missing:
+        return []
+    wanted = {name: IndexedValueType.ValueType(needed) for name, needed in status.missing.items()}
+    try:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=wanted),
+            timeout=timedelta(seconds=30),
+        )
+    except RPCError as error:
+        if error.status == RPCStatusCode.ALREADY_EXISTS and not _raced:
+            # Another replica registered some meanwhile; the request is all or nothing.
+            return await register_search_attributes(client, namespace, _raced=True)
+        by_hand = ", ".join(
+            f"{name} ({_type_name(needed)})" for name, needed in status.missing.items()
+        )
+        raise SearchAttributesRefusedError(
+            f"Temporal refused to register search attributes on namespace {namespace!r} "
+            f"({_first_line(error)}); have an administrator register {by_hand}, e.g. with "
+            "`temporal operator search-attribute create` or in the Temporal Cloud console"
+        ) from None
+    return list(status.missing)
+
+
+async def ensure_search_attributes(client: Client, namespace: str) -> None:
+    """What the worker does at start-up: register the search attributes if it may. Where it
+    may not, it logs why; the worker's readiness then stays false and names what is
+    missing, since every workflow task that upserts them would fail."""
+    try:
+        registered = await register_search_attributes(client, namespace)
+    except SearchAttributesRefusedError as refused:
+        log.warning("search attributes not registered", namespace=namespace, error=refused.message)
+        return
+    if registered:
+        log.info("search attributes registered", namespace=namespace, attributes=registered)

@@ -28,12 +28,17 @@ async def api(
 async def test_health_and_readiness_answer(
     api: tuple[httpx.AsyncClient, asyncpg.Pool],
 ) -> None:
-    """Liveness is 200; readiness is 200 and says both dependencies answered."""
+    """Liveness is 200; readiness is 200 and says both dependencies answered, the schema is
+    current and the search attributes are there."""
     http, _ = api
     assert (await http.get("/healthz")).status_code == 200
     ready = await http.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"ready": True, "checks": {"postgresql": True, "temporal": True}}
+    assert ready.json() == {
+        "ready": True,
+        "checks": {"postgresql": True, "temporal": True, "schema": True, "search_attributes": True},
+        "problems": [],
+    }
 
 
 async def test_readiness_fails_when_database_is_gone(
@@ -44,7 +49,13 @@ async def test_readiness_fails_when_database_is_gone(
     await pool.close()
     ready = await http.get("/readyz")
     assert ready.status_code == 503
-    assert ready.json()["checks"] == {"postgresql": False, "temporal": True}
+    assert ready.json()["checks"] == {
+        "postgresql": False,
+        "temporal": True,
+        "schema": False,
+        "search_attributes": True,
+    }
+    assert ready.json()["problems"] == ["PostgreSQL does not answer"]
     assert (await http.get("/healthz")).status_code == 200
 
 

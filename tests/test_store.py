@@ -12,7 +12,13 @@ from runtime.embedded import free_port
 from runtime.errors import ConfigurationError
 from runtime.settings import Settings
 from store.db import create_pool, describe_dsn
-from store.migrate import Migration, apply_migrations, bundled_migrations, migrate_database
+from store.migrate import (
+    Migration,
+    MigrationError,
+    apply_migrations,
+    bundled_migrations,
+    migrate_database,
+)
 
 
 async def test_row_written_through_asyncpg_is_read_back(db_pool: asyncpg.Pool) -> None:
@@ -75,11 +81,12 @@ async def test_edited_migration_is_refused(database_url: str) -> None:
 
 
 async def test_failed_migration_leaves_nothing_behind(database_url: str) -> None:
-    """A migration that fails half-way is rolled back with its ledger row."""
+    """A migration that fails half-way is rolled back with its ledger row, and says so in one
+    line naming the file."""
     broken = Migration(9002, "broken", "CREATE TABLE half_done (id int); SELECT no_such_fn();")
     connection = await asyncpg.connect(database_url)
     try:
-        with pytest.raises(asyncpg.UndefinedFunctionError):
+        with pytest.raises(MigrationError, match=r"^migration 9002_broken\.sql failed: Undef"):
             await apply_migrations(connection, [*bundled_migrations(), broken])
         table = await connection.fetchval("SELECT to_regclass('half_done')")
         recorded = await connection.fetchval(

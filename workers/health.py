@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 import uvicorn
@@ -13,14 +13,14 @@ from fastapi import FastAPI, Response
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from runtime.temporal import temporal_answers
-from store.db import database_answers
+from runtime.readiness import Readiness, ReadinessReport
 
 
 @dataclass
 class WorkerHealth:
-    """What the probes report: ready while polling with both dependencies answering, and
-    not ready from the moment a drain begins."""
+    """What the probes report: ready while polling with both dependencies answering, the
+    schema current and the search attributes registered (see :mod:`runtime.readiness`),
+    and not ready from the moment a drain begins."""
 
     pool: asyncpg.Pool
     client: Client
@@ -28,17 +28,24 @@ class WorkerHealth:
     identity: str
     worker: Worker | None = None
     draining: bool = False
+    readiness: Readiness = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.readiness = Readiness(self.pool, self.client)
 
     @property
     def polling(self) -> bool:
         # is_running turns true only after the worker passed its namespace validation.
         return self.worker is not None and self.worker.is_running and not self.draining
 
-    async def checks(self) -> dict[str, bool]:
-        database, temporal = await asyncio.gather(
-            database_answers(self.pool), temporal_answers(self.client)
-        )
-        return {"polling": self.polling, "postgresql": database, "temporal": temporal}
+    async def report(self) -> ReadinessReport:
+        found = await self.readiness.report()
+        problems = list(found.problems)
+        if self.draining:
+            problems.insert(0, "draining: the worker is stopping")
+        elif not self.polling:
+            problems.insert(0, "not polling yet")
+        return ReadinessReport({"polling": self.polling, **found.checks}, problems)
 
 
 def health_app(health: WorkerHealth) -> FastAPI:
@@ -50,12 +57,12 @@ def health_app(health: WorkerHealth) -> FastAPI:
 
     @app.get("/readyz")
     async def readyz(response: Response) -> dict[str, object]:
-        checks = await health.checks()
-        ready = all(checks.values())
-        response.status_code = 200 if ready else 503
+        report = await health.report()
+        response.status_code = 200 if report.ready else 503
         return {
-            "ready": ready,
-            "checks": checks,
+            "ready": report.ready,
+            "checks": report.checks,
+            "problems": report.problems,
             "draining": health.draining,
             "task_queue": health.task_queue,
         }

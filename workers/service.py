@@ -117,7 +117,7 @@ async def _serve(
     running = asyncio.create_task(worker.run(), name="temporal-worker")
     dispatcher_stop = asyncio.Event()
     dispatching = asyncio.create_task(
-        OutboxDispatcher(pool, build_channels(settings)).run(dispatcher_stop),
+        OutboxDispatcher(pool, build_channels(settings), identity=identity).run(dispatcher_stop),
         name="notification-dispatcher",
     )
     bound.info(
@@ -129,6 +129,9 @@ async def _serve(
     try:
         await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
         health.draining = True
+        # Notifications not yet sent go back to the outbox now, for the other replicas,
+        # instead of waiting out this worker's drain.
+        dispatcher_stop.set()
         if not running.done():
             bound.info(
                 "worker draining",
