@@ -1,4 +1,5 @@
-"""The dev server itself killed and restarted on its database file: timers still fire."""
+"""The dev server itself killed and restarted on its database file: timers still fire, each
+once, and the event log and projection hold (tests.support.integrity)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,14 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from domain.lifecycle import EscalationRung, Offset, Policy
 from runtime.embedded import EmbeddedTemporal, free_port
 from runtime.settings import Settings
+from tests.support.integrity import assert_event_log_consistent
 from tests.support.lifecycle import make_task
 from workers.registry import build_activities
 from workers.service import build_worker
 from workflows.task import TaskWorkflow
 from workflows.task_contract import TaskWorkflowInput
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.fault]
 
 SECOND = timedelta(seconds=1)
 POLICY = Policy(
@@ -88,6 +90,7 @@ async def test_pending_timers_fire_after_the_server_restarts(
                 await asyncio.sleep(0.2)
             await asyncio.sleep(1)  # nothing more may follow
             kinds = await _kinds(db_pool, workflow_id)
+            await assert_event_log_consistent(db_pool, client, [workflow_id])
     finally:
         await server.stop()
     # The reminder and 催办 came due together during the outage: the stronger one fired
