@@ -1,5 +1,5 @@
-"""PostgreSQL stopped and frozen while tasks record their events: the lifecycle goes on in
-Temporal, the recording activity retries, and once the database is back the projection
+"""PostgreSQL stopped, frozen and crashed while tasks record their events: the lifecycle goes
+on in Temporal, the recording activity retries, and once the database is back the projection
 converges, with every event once and none missing (tests.support.integrity)."""
 
 from __future__ import annotations
@@ -82,6 +82,14 @@ def frozen(server: EmbeddedPostgres) -> Iterator[None]:
         os.killpg(server.process.pid, signal.SIGCONT)
 
 
+async def _crash(server: EmbeddedPostgres) -> None:
+    """SIGQUIT: PostgreSQL's immediate shutdown, no checkpoint, as in a crash; the next start
+    replays the write-ahead log."""
+    assert server.process is not None
+    server.process.send_signal(signal.SIGQUIT)
+    await server.process.wait()
+
+
 async def _kinds(pool: asyncpg.Pool, workflow_id: str) -> list[str]:
     rows = await pool.fetch(
         "SELECT kind FROM task_events WHERE workflow_id = $1 ORDER BY seq", workflow_id
@@ -112,8 +120,9 @@ async def test_the_projection_converges_after_postgres_stops_and_freezes(
 ) -> None:
     """Three tasks: PostgreSQL shut down (fast) while they are accepted and their reminders
     come due, started again, then frozen (SIGSTOP) while they report progress and 催办
-    comes due, then thawed. Each task runs to 办结, its 督办 recorded once, and the event log
-    and projection hold."""
+    comes due, then thawed; once 督办 is recorded, crashed (immediate shutdown) while they
+    are submitted, signed off and approved, and started again. Each task runs to 办结, its
+    督办 recorded once, and the event log and projection hold."""
     client = dev_server_env.client
     lead = unit(LEAD)
     worker_pool = await asyncpg.create_pool(own_postgres.dsn, min_size=1, max_size=4)
@@ -163,6 +172,7 @@ async def test_the_projection_converges_after_postgres_stops_and_freezes(
                     return True
 
                 await wait_until(escalated, timeout=40, what="督办 on every task")
+                await _crash(own_postgres)
                 for handle in handles:
                     await handle.execute_update(
                         TaskWorkflow.submit, Submit(actor=lead, summary="完成")
@@ -175,6 +185,9 @@ async def test_the_projection_converges_after_postgres_stops_and_freezes(
                     await handle.execute_update(
                         TaskWorkflow.review, Review(actor=COORDINATOR, approve=True)
                     )
+                assert not await _all_recorded(handles), "nothing could be recorded while down"
+                await own_postgres.start()  # recovers from its write-ahead log
+                for handle in handles:
                     snapshot = await asyncio.wait_for(handle.result(), timeout=30)
                     assert snapshot.state.stage is Stage.COMPLETED
                 await assert_event_log_consistent(
