@@ -5,14 +5,14 @@ converges, with every event once and none missing (tests.support.integrity)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
+import psutil
 import pytest
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -65,21 +65,26 @@ async def own_postgres(tmp_path: Path) -> AsyncIterator[EmbeddedPostgres]:
         await migrate_database(server.dsn)
         yield server
     finally:
-        if server.process is not None and server.process.returncode is None:
-            os.killpg(server.process.pid, signal.SIGCONT)
         await server.stop()
 
 
 @contextmanager
 def frozen(server: EmbeddedPostgres) -> Iterator[None]:
-    """SIGSTOP to the server's process group: the postmaster and every backend hang, with
-    their connections open, as on a stalled disk or a paused VM."""
+    """SIGSTOP to the postmaster and every backend (each backend is its own session, so the
+    postmaster's process group alone would not do): they hang with their connections open,
+    as on a stalled disk or a paused VM."""
     assert server.process is not None
-    os.killpg(server.process.pid, signal.SIGSTOP)
+    postmaster = psutil.Process(server.process.pid)
+    postmaster.suspend()  # first, so it forks no backend the list below would miss
+    backends = postmaster.children(recursive=True)
+    for backend in backends:
+        backend.suspend()
     try:
         yield
     finally:
-        os.killpg(server.process.pid, signal.SIGCONT)
+        for process in [*backends, postmaster]:
+            with suppress(psutil.NoSuchProcess):
+                process.resume()
 
 
 async def _crash(server: EmbeddedPostgres) -> None:
@@ -115,7 +120,7 @@ async def _recording_attempts(handle: WorkflowHandle[TaskWorkflow, TaskSnapshot]
     return max(attempts, default=0)
 
 
-async def test_the_projection_converges_after_postgres_stops_and_freezes(
+async def test_the_projection_converges_after_postgres_stops_freezes_and_crashes(
     dev_server_env: WorkflowEnvironment, own_postgres: EmbeddedPostgres, task_queue: str
 ) -> None:
     """Three tasks: PostgreSQL shut down (fast) while they are accepted and their reminders
