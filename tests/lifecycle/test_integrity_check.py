@@ -33,7 +33,8 @@ from workflows.task_contract import (
 
 
 async def _lived_task(lifecycle: LifecycleHarness) -> str:
-    """A two-milestone task refused, reassigned, extended, escalated and half done."""
+    """A two-milestone task refused, reassigned, extended, escalated, half done, escalated
+    again and revised."""
     first_due = await lifecycle.days_ahead(40)
     second_due = first_due + timedelta(days=60)
     handle = await lifecycle.start(make_task([first_due, second_due]))
@@ -65,10 +66,17 @@ async def _lived_task(lifecycle: LifecycleHarness) -> str:
         TaskWorkflow.sign_off, SignOff(actor=unit(COOPERATING[1]), approve=True)
     )
     await handle.execute_update(TaskWorkflow.review, Review(actor=COORDINATOR, approve=True))
+    # The second milestone escalates, then a re-import moves its date: a new ladder.
+    await lifecycle.sleep(end_of_day(second_due) + timedelta(days=8) - await lifecycle.now())
+    assert (await lifecycle.settle(handle)).state.escalation_level == 1
+    await handle.execute_update(
+        TaskWorkflow.revise, make_task([first_due, second_due + timedelta(days=30)])
+    )
     snapshot = await lifecycle.settle(handle)
     assert snapshot.state.stage is Stage.IN_PROGRESS
     assert snapshot.state.current_milestone is not None
     assert snapshot.state.current_milestone.index == 1
+    assert snapshot.state.escalation_level == 0
     return handle.id
 
 
@@ -83,9 +91,8 @@ async def test_a_lived_task_is_consistent_and_each_kind_of_damage_is_caught(
             "SELECT kind FROM task_events WHERE workflow_id = $1 ORDER BY seq", workflow_id
         )
     ]
-    assert {"refused", "reassigned", "extension_granted", "escalation", "milestone_done"} <= set(
-        kinds
-    )
+    expected = {"refused", "reassigned", "extension_granted", "escalation", "milestone_done"}
+    assert expected | {"revised"} <= set(kinds)
     await assert_event_log_consistent(pool, client, [workflow_id])
 
     async def damaged(statement: str, expected: str) -> None:
