@@ -91,7 +91,7 @@ async def _problems_of(
 ) -> list[str]:
     handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(workflow_id)
     snapshot = await _recorded_snapshot(handle, timeout)
-    lineage = (await handle.describe()).raw_description.workflow_execution_info.first_run_id
+    lineage = await live_lineage(handle)
     assignment = await _assignment(client, workflow_id, lineage)
     lineages = await recorded_lineages(pool, workflow_id)
     problems = [f"{workflow_id}: {text}" for text in _sequence_problems(lineages)]
@@ -122,6 +122,13 @@ async def _problems_of(
         await _projection_problems(pool, workflow_id, lineage, events, assignment, snapshot)
     )
     return problems
+
+
+async def live_lineage(handle: WorkflowHandle[Any, Any]) -> str:
+    """The lineage the workflow records under now: its run chain's first run id (what
+    TaskWorkflow passes as ``RecordEvents.lineage``)."""
+    description = await handle.describe()
+    return description.raw_description.workflow_execution_info.first_run_id
 
 
 async def _recorded_snapshot(handle: WorkflowHandle[Any, Any], timeout: float) -> TaskSnapshot:
