@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         end_of_day,
         local_date,
     )
+    from domain.event_log import cooperating_at_assignment
     from domain.lifecycle import (
         Actor,
         InvalidActionError,
@@ -115,7 +116,7 @@ def initial_state(request: TaskWorkflowInput, now: datetime) -> TaskState:
         task=task,
         policy=request.policy or lifecycle.Policy(),
         lead_unit=task.lead_units[0] if task.lead_units else None,
-        cooperating_units=[*task.lead_units[1:], *task.cooperating_units],
+        cooperating_units=cooperating_at_assignment(task),
         awaiting_reassignment=not task.lead_units,
         milestones=[
             MilestoneState(

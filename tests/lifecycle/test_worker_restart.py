@@ -1,5 +1,6 @@
 """A whole lifecycle on the real dev server, with deadlines seconds away and a worker killed
-(SIGKILL) and restarted in the middle: every timer still fires, and fires once."""
+(SIGKILL) and restarted in the middle: every timer still fires, and fires once, and every
+task's event log and projection hold (tests.support.integrity)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -21,7 +23,9 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from domain.lifecycle import EscalationRung, Offset, Policy, Stage
+from tests.support.integrity import assert_event_log_consistent
 from tests.support.lifecycle import (
+    COOPERATING,
     COORDINATOR,
     LEAD,
     make_task,
@@ -31,7 +35,7 @@ from tests.support.lifecycle import (
     wait_until,
 )
 from workflows.task import TaskWorkflow
-from workflows.task_contract import Accept, ReportProgress, Review, Submit
+from workflows.task_contract import Accept, ReportProgress, Review, SignOff, Submit
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 SECONDS = timedelta(seconds=1)
@@ -101,6 +105,7 @@ async def _worker_identities(handle: WorkflowHandle[Any, Any]) -> set[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.fault
 async def test_killed_worker_restarts_and_every_timer_fires_once(
     dev_server_env: WorkflowEnvironment,
     dev_server_address: str,
@@ -110,7 +115,9 @@ async def test_killed_worker_restarts_and_every_timer_fires_once(
     tmp_path: Path,
 ) -> None:
     """kill -9 of the worker after acceptance, then a restart: the reminder, 催办 and both 督办
-    rungs are each recorded exactly once, and the task still runs to 办结."""
+    rungs are each recorded exactly once, and the task still runs to 办结. Two more tasks,
+    started before the kill and acted on only after it (one through 会签 by two
+    cooperating units), finish too."""
     client = dev_server_env.client
     env = {
         **os.environ,
@@ -142,6 +149,21 @@ async def test_killed_worker_restarts_and_every_timer_fires_once(
                 return "accepted" in kinds and await _no_pending_activity(handle)
 
             await wait_until(accepted_and_recorded, what="the acceptance to be recorded")
+            others = [
+                await start_task(
+                    client,
+                    task_queue,
+                    make_task([due_at.date()], cooperating=cooperating),
+                    policy=POLICY,
+                    due_at=[due_at + timedelta(days=30)],
+                    search_attributes=True,
+                )
+                for cooperating in ((), COOPERATING)
+            ]
+            for other in others:
+                await wait_until(
+                    partial(recorded_events, db_pool, other.id), what="the hand-off to be recorded"
+                )
             first.kill()  # SIGKILL: no drain, no goodbye to the server
             await first.wait()
 
@@ -164,6 +186,22 @@ async def test_killed_worker_restarts_and_every_timer_fires_once(
                 TaskWorkflow.review, Review(actor=COORDINATOR, approve=True)
             )
             snapshot = await asyncio.wait_for(handle.result(), timeout=30)
+            for other in others:
+                await other.execute_update(TaskWorkflow.accept, Accept(actor=lead))
+                await other.execute_update(TaskWorkflow.submit, Submit(actor=lead, summary="完成"))
+                for cooperating in (await other.query(TaskWorkflow.snapshot)).state.signoffs:
+                    await other.execute_update(
+                        TaskWorkflow.sign_off,
+                        SignOff(actor=unit(cooperating.unit), approve=True),
+                    )
+                await other.execute_update(
+                    TaskWorkflow.review, Review(actor=COORDINATOR, approve=True)
+                )
+                finished = await asyncio.wait_for(other.result(), timeout=30)
+                assert finished.state.stage is Stage.COMPLETED
+            await assert_event_log_consistent(
+                db_pool, client, [handle.id, *(other.id for other in others)]
+            )
             assert second.returncode is None
 
     assert snapshot.state.stage is Stage.COMPLETED
