@@ -98,6 +98,7 @@ __all__ = ["TaskWorkflow", "TaskWorkflowInput", "Withdrawal", "task_workflow_id"
 
 SYSTEM = Actor(role="coordinator", name="duban")
 APPLIED_UPDATES_KEPT = 500
+RECORD_RUN_ORDER_PATCH = "record-run-order"
 _RECORD_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
 )
@@ -315,14 +316,23 @@ class TaskWorkflow:
     async def _record(self) -> None:
         state = self._state_or_fail()
         batch, self._unrecorded = self._unrecorded, []
+        info = workflow.info()
+        request = RecordEvents(
+            workflow_id=info.workflow_id,
+            lineage=info.first_execution_run_id,
+            events=batch,
+            projection=projection_of(state, self._yellow_from(state)),
+        )
+        if workflow.patched(RECORD_RUN_ORDER_PATCH):
+            # The recorder tells a reset run's events from those of the run it replaced by
+            # the run id and the send time (a reset keeps the first run id); a history
+            # recorded before this sent neither, and the recorder takes both from the
+            # activity's own info then.
+            request.run_id = info.run_id
+            request.sent_at = workflow.now()
         await workflow.execute_activity(
             RECORD_TASK_EVENTS,
-            RecordEvents(
-                workflow_id=workflow.info().workflow_id,
-                lineage=workflow.info().first_execution_run_id,
-                events=batch,
-                projection=projection_of(state, self._yellow_from(state)),
-            ),
+            request,
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=_RECORD_RETRY,
         )

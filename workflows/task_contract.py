@@ -221,6 +221,17 @@ class RecordEvents(BaseModel):
         description="the first run id of the chain: stays across continue-as-new, is new "
         "when a withdrawn task comes back under the same workflow id",
     )
+    run_id: str = Field(
+        default="",
+        description="the run that sends the batch: a reset run keeps its lineage but not "
+        "its run id. Empty: the recorder takes the calling activity's run",
+    )
+    sent_at: datetime | None = Field(
+        default=None,
+        description="the workflow's clock as it sent the batch: orders runs, since a reset "
+        "run and a continued or re-added one send after every batch of the run before "
+        "them. None: the recorder takes the activity's scheduled time",
+    )
     events: list[TaskEvent]
     projection: TaskProjection
 
