@@ -14,9 +14,10 @@ so instead every row carries the run that wrote it, and runs are ordered by when
 sent (a reset run sends after every batch of the run it replaced, as does a run continued
 as new or a task added back). When a run writes a lineage another run wrote last:
 
-* if it is the newest, the other runs' events from its first sequence number on are the
-  undone ones: they move to ``task_events_superseded`` with the run that replaced them,
-  and their notifications still pending are not sent;
+* if it is the newest, the other runs' events from its first sequence number on (or past
+  its state's, for a batch without events) are the undone ones: they move to
+  ``task_events_superseded`` with the run that replaced them, and their notifications
+  still pending are not sent;
 * if a newer run already wrote from some sequence number on, this is a late write of a
   replaced run (an attempt stuck in a worker through the reset): its events from there
   on go straight to ``task_events_superseded``, and the projection keeps the newer state.
@@ -130,8 +131,11 @@ class TaskEventActivities:
                     run_id,
                     sent_at,
                 )
-        elif request.events:
-            first_seq = min(event.seq for event in request.events)
+        else:
+            # Past the projection's seq nothing is this run's either: a batch without events
+            # (the resync signal) supersedes what the run it replaced made after the point.
+            seqs = [event.seq for event in request.events]
+            first_seq = min(seqs, default=request.projection.seq + 1)
             await connection.execute(
                 _SUPERSEDE_FROM, request.workflow_id, request.lineage, run_id, first_seq
             )

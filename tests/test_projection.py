@@ -8,7 +8,6 @@ checks the whole path.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -30,9 +29,11 @@ from tests.support.lifecycle import (
     settle,
     start_task,
     unit,
+    wait_until,
 )
 from workflows.task import TaskWorkflow
 from workflows.task_contract import (
+    RESYNC_PROJECTION_SIGNAL,
     Accept,
     RecordEvents,
     ReportProgress,
@@ -201,6 +202,30 @@ async def test_a_late_write_of_an_older_lineage_leaves_the_newer_row(
 # ------------------------------------------------------------------ resets, directly
 
 
+async def test_a_run_continued_as_new_supersedes_nothing(db_pool: asyncpg.Pool) -> None:
+    """Continue-as-new: the next run (same lineage, a new run id) goes on from seq 4; the
+    first run's retried batch 1-3 arriving after it adds nothing and moves nothing."""
+    recorder = TaskEventActivities(db_pool, ["log"])
+    await recorder.record_task_events(_batch([1, 2, 3], progress=30))
+    continued_at = T0 + timedelta(hours=1)
+    await recorder.record_task_events(
+        _batch([4, 5], progress=50, run_id="run-2", sent_at=continued_at)
+    )
+    assert await recorder.record_task_events(_batch([1, 2, 3], progress=30)) == 0
+    live = await db_pool.fetch("SELECT seq, run_id FROM task_events ORDER BY seq")
+    assert [(row["seq"], row["run_id"]) for row in live] == [
+        (1, "run-1"),
+        (2, "run-1"),
+        (3, "run-1"),
+        (4, "run-2"),
+        (5, "run-2"),
+    ]
+    assert await db_pool.fetchval("SELECT count(*) FROM task_events_superseded") == 0
+    assert await db_pool.fetchval("SELECT count(*) FROM notification_outbox") == 5
+    state = await _state(db_pool)
+    assert (state["seq"], state["progress_percent"]) == (5, 50)
+
+
 async def test_a_reset_run_supersedes_the_events_it_replaced(db_pool: asyncpg.Pool) -> None:
     """Run 1 recorded seq 1-5 (50 % "A" at 3-5); an operator reset it back to seq 2; the
     reset run (same lineage, a new run id) records seq 3 anew (70 % "B"). Seq 3-5 of run 1
@@ -284,6 +309,75 @@ async def _reset_point_after(
     return completed[-1]
 
 
+async def _reset_to_before_progress(
+    env: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str
+) -> tuple[WorkflowHandle[TaskWorkflow, TaskSnapshot], str, str]:
+    """A task accepted, then a progress report of 40 % "A", then `temporal workflow reset`
+    back to before the report, not replaying it: (live handle, first run, reset run)."""
+    client = env.client
+    handle = await start_task(client, task_queue, make_task())
+    await handle.execute_update(TaskWorkflow.accept, Accept(actor=unit(LEAD)), id="accept")
+    await settle(handle, pool)
+    description = await handle.describe()
+    first_run = description.run_id
+    assert first_run is not None
+    accepted_length = description.raw_description.workflow_execution_info.history_length
+    await handle.execute_update(
+        TaskWorkflow.report_progress,
+        ReportProgress(actor=unit(LEAD), percent=40, text="A"),
+        id="progress-a",
+    )
+    await settle(handle, pool)
+    reset_point = await _reset_point_after(env, handle.id, first_run, accepted_length)
+    reset = await client.workflow_service.reset_workflow_execution(
+        ResetWorkflowExecutionRequest(
+            namespace=client.namespace,
+            workflow_execution=WorkflowExecution(workflow_id=handle.id, run_id=first_run),
+            reason="operator reset (test)",
+            workflow_task_finish_event_id=reset_point,
+            request_id=f"reset-{task_queue}",
+            # The operator resets to undo the report: it is not replayed.
+            reset_reapply_type=ResetReapplyType.RESET_REAPPLY_TYPE_NONE,
+        )
+    )
+    live: WorkflowHandle[TaskWorkflow, TaskSnapshot] = client.get_workflow_handle(handle.id)
+    assert (await live.describe()).run_id == reset.run_id
+    return live, first_run, reset.run_id
+
+
+async def _assert_projection_is_the_live_history(
+    pool: asyncpg.Pool, workflow_id: str, snapshot: TaskSnapshot
+) -> None:
+    """task_events holds the live workflow's timeline, event for event, and task_states
+    its state."""
+    state = snapshot.state
+    rows = await pool.fetch(
+        "SELECT seq, kind, detail FROM task_events WHERE workflow_id = $1 ORDER BY seq",
+        workflow_id,
+    )
+    recorded = [(row["seq"], row["kind"], json.loads(row["detail"])) for row in rows]
+    assert recorded == [(event.seq, event.kind, event.detail) for event in state.timeline]
+    projection = await pool.fetchrow(
+        "SELECT seq, progress_percent, stage FROM task_states WHERE workflow_id = $1",
+        workflow_id,
+    )
+    assert projection is not None
+    assert (projection["seq"], projection["progress_percent"], projection["stage"]) == (
+        state.seq,
+        state.progress_percent,
+        state.stage.value,
+    )
+
+
+async def _superseded(pool: asyncpg.Pool, workflow_id: str) -> list[tuple[str, str, str, str]]:
+    rows = await pool.fetch(
+        "SELECT kind, detail ->> 'text' AS text, run_id, superseded_by_run"
+        " FROM task_events_superseded WHERE workflow_id = $1 ORDER BY seq",
+        workflow_id,
+    )
+    return [(row["kind"], row["text"], row["run_id"], row["superseded_by_run"]) for row in rows]
+
+
 @pytest.mark.fault
 async def test_a_reset_workflow_is_followed_by_the_projection(
     dev_server_env: WorkflowEnvironment, db_pool: asyncpg.Pool, task_queue: str
@@ -291,74 +385,51 @@ async def test_a_reset_workflow_is_followed_by_the_projection(
     """`temporal workflow reset` back to before a progress report of 40 % "A", then a new
     report of 70 % "B": PostgreSQL's live events and task_states are the reset run's, the
     40 % report is kept superseded and not counted."""
-    client = dev_server_env.client
-    async with running_worker(client, db_pool, task_queue):
-        handle = await start_task(client, task_queue, make_task())
-        await handle.execute_update(TaskWorkflow.accept, Accept(actor=unit(LEAD)), id="accept")
-        await settle(handle, db_pool)
-        description = await handle.describe()
-        first_run = description.run_id
-        assert first_run is not None
-        accepted_length = description.raw_description.workflow_execution_info.history_length
-        await handle.execute_update(
-            TaskWorkflow.report_progress,
-            ReportProgress(actor=unit(LEAD), percent=40, text="A"),
-            id="progress-a",
+    async with running_worker(dev_server_env.client, db_pool, task_queue):
+        live, first_run, reset_run = await _reset_to_before_progress(
+            dev_server_env, db_pool, task_queue
         )
-        await settle(handle, db_pool)
-        reset_point = await _reset_point_after(
-            dev_server_env, handle.id, first_run, accepted_length
-        )
-        reset = await client.workflow_service.reset_workflow_execution(
-            ResetWorkflowExecutionRequest(
-                namespace=client.namespace,
-                workflow_execution=WorkflowExecution(workflow_id=handle.id, run_id=first_run),
-                reason="operator reset (test)",
-                workflow_task_finish_event_id=reset_point,
-                request_id=f"reset-{task_queue}",
-                # The operator resets to undo the report: it is not replayed.
-                reset_reapply_type=ResetReapplyType.RESET_REAPPLY_TYPE_NONE,
-            )
-        )
-        live: WorkflowHandle[TaskWorkflow, TaskSnapshot] = client.get_workflow_handle(handle.id)
-        assert (await live.describe()).run_id == reset.run_id
         await live.execute_update(
             TaskWorkflow.report_progress,
             ReportProgress(actor=unit(LEAD), percent=70, text="B"),
             id="progress-b",
         )
         snapshot = await settle(live, db_pool)
-        await asyncio.sleep(0.2)
         await live.terminate(reason="test finished")
 
-    state = snapshot.state
-    assert state.progress_percent == 70
-    rows = await db_pool.fetch(
-        "SELECT seq, kind, detail FROM task_events WHERE workflow_id = $1 ORDER BY seq",
-        handle.id,
-    )
-    recorded = [(row["seq"], row["kind"], json.loads(row["detail"])) for row in rows]
-    assert recorded == [(event.seq, event.kind, event.detail) for event in state.timeline]
-    projection = await db_pool.fetchrow(
-        "SELECT seq, progress_percent, stage FROM task_states WHERE workflow_id = $1", handle.id
-    )
-    assert projection is not None
-    assert (projection["seq"], projection["progress_percent"], projection["stage"]) == (
-        state.seq,
-        70,
-        state.stage.value,
-    )
+    assert snapshot.state.progress_percent == 70
+    await _assert_projection_is_the_live_history(db_pool, live.id, snapshot)
     progress_texts = await db_pool.fetch(
         "SELECT detail ->> 'text' AS text FROM task_events"
         " WHERE workflow_id = $1 AND kind = 'progress'",
-        handle.id,
+        live.id,
     )
     assert [row["text"] for row in progress_texts] == ["B"]
-    superseded = await db_pool.fetch(
-        "SELECT kind, detail ->> 'text' AS text, run_id, superseded_by_run"
-        " FROM task_events_superseded WHERE workflow_id = $1",
-        handle.id,
-    )
-    assert [(row["kind"], row["text"]) for row in superseded] == [("progress", "A")]
-    assert superseded[0]["run_id"] == first_run
-    assert superseded[0]["superseded_by_run"] == reset.run_id
+    assert await _superseded(db_pool, live.id) == [("progress", "A", first_run, reset_run)]
+
+
+@pytest.mark.fault
+async def test_a_reset_workflow_without_new_events_is_followed_after_the_resync_signal(
+    dev_server_env: WorkflowEnvironment, db_pool: asyncpg.Pool, task_queue: str
+) -> None:
+    """The same reset, and nothing new happens: the operator's `resync_projection` signal
+    makes PostgreSQL drop the undone 40 % report from the live events and the state."""
+    async with running_worker(dev_server_env.client, db_pool, task_queue):
+        live, first_run, reset_run = await _reset_to_before_progress(
+            dev_server_env, db_pool, task_queue
+        )
+        await live.signal(RESYNC_PROJECTION_SIGNAL)
+
+        async def resynced() -> bool:
+            row = await db_pool.fetchrow(
+                "SELECT run_id FROM task_states WHERE workflow_id = $1", live.id
+            )
+            return row is not None and row["run_id"] == reset_run
+
+        await wait_until(resynced, what="the reset run's state in task_states")
+        snapshot = await settle(live, db_pool)
+        await live.terminate(reason="test finished")
+
+    assert snapshot.state.progress_percent == 0
+    await _assert_projection_is_the_live_history(db_pool, live.id, snapshot)
+    assert await _superseded(db_pool, live.id) == [("progress", "A", first_run, reset_run)]

@@ -20,6 +20,8 @@ from domain.plan import PlanTask
 
 RECORD_TASK_EVENTS = "record_task_events"
 READ_WORKING_CALENDAR = "read_working_calendar"
+# Signal: record the task's state now (the operator's step after a workflow reset).
+RESYNC_PROJECTION_SIGNAL = "resync_projection"
 
 # Searchable in the Temporal UI (registered on the namespace by the worker at start-up).
 PLAN_ATTRIBUTE = SearchAttributeKey.for_keyword("DubanPlan")
