@@ -126,7 +126,11 @@ class TaskEventActivities:
             if undone:
                 await connection.execute(
                     _KEEP_SUPERSEDED,
-                    *self._arguments(request, undone, run_id, sent_at)[:5],
+                    request.workflow_id,
+                    request.lineage,
+                    request.projection.plan_id,
+                    request.projection.task_id,
+                    _events_json(undone),
                     newer["run_id"],
                     run_id,
                     sent_at,
@@ -157,7 +161,7 @@ class TaskEventActivities:
             request.lineage,
             projection.plan_id,
             projection.task_id,
-            _storable(_EVENTS_JSON.dump_json(list(events)).decode()),
+            _events_json(events),
             self._channels,
             projection.stage.value,
             projection.lead_unit,
@@ -174,6 +178,10 @@ class TaskEventActivities:
             run_id,
             sent_at,
         ]
+
+
+def _events_json(events: Sequence[TaskEvent]) -> str:
+    return _storable(_EVENTS_JSON.dump_json(list(events)).decode())
 
 
 def _sending_run(request: RecordEvents) -> tuple[str, datetime | None]:
