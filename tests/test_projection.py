@@ -310,10 +310,14 @@ async def _reset_point_after(
 
 
 async def _reset_to_before_progress(
-    env: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str
+    env: WorkflowEnvironment,
+    pool: asyncpg.Pool,
+    task_queue: str,
+    reapply: ResetReapplyType.ValueType = ResetReapplyType.RESET_REAPPLY_TYPE_NONE,
 ) -> tuple[WorkflowHandle[TaskWorkflow, TaskSnapshot], str, str]:
     """A task accepted, then a progress report of 40 % "A", then `temporal workflow reset`
-    back to before the report, not replaying it: (live handle, first run, reset run)."""
+    back to before the report, by default not replaying it: (live handle, first run,
+    reset run)."""
     client = env.client
     handle = await start_task(client, task_queue, make_task())
     await handle.execute_update(TaskWorkflow.accept, Accept(actor=unit(LEAD)), id="accept")
@@ -336,8 +340,7 @@ async def _reset_to_before_progress(
             reason="operator reset (test)",
             workflow_task_finish_event_id=reset_point,
             request_id=f"reset-{task_queue}",
-            # The operator resets to undo the report: it is not replayed.
-            reset_reapply_type=ResetReapplyType.RESET_REAPPLY_TYPE_NONE,
+            reset_reapply_type=reapply,
         )
     )
     live: WorkflowHandle[TaskWorkflow, TaskSnapshot] = client.get_workflow_handle(handle.id)
@@ -379,15 +382,29 @@ async def _superseded(pool: asyncpg.Pool, workflow_id: str) -> list[tuple[str, s
 
 
 @pytest.mark.fault
+@pytest.mark.parametrize(
+    ("reapply", "live_reports"),
+    [
+        # The operator resets to undo the report: it is not replayed.
+        (ResetReapplyType.RESET_REAPPLY_TYPE_NONE, ["B"]),
+        # The CLI's default: the report is applied again by the reset run, anew.
+        (ResetReapplyType.RESET_REAPPLY_TYPE_ALL_ELIGIBLE, ["A", "B"]),
+    ],
+    ids=["undone", "replayed"],
+)
 async def test_a_reset_workflow_is_followed_by_the_projection(
-    dev_server_env: WorkflowEnvironment, db_pool: asyncpg.Pool, task_queue: str
+    dev_server_env: WorkflowEnvironment,
+    db_pool: asyncpg.Pool,
+    task_queue: str,
+    reapply: ResetReapplyType.ValueType,
+    live_reports: list[str],
 ) -> None:
     """`temporal workflow reset` back to before a progress report of 40 % "A", then a new
     report of 70 % "B": PostgreSQL's live events and task_states are the reset run's, the
-    40 % report is kept superseded and not counted."""
+    first run's 40 % report is kept superseded and not counted."""
     async with running_worker(dev_server_env.client, db_pool, task_queue):
         live, first_run, reset_run = await _reset_to_before_progress(
-            dev_server_env, db_pool, task_queue
+            dev_server_env, db_pool, task_queue, reapply
         )
         await live.execute_update(
             TaskWorkflow.report_progress,
@@ -404,7 +421,7 @@ async def test_a_reset_workflow_is_followed_by_the_projection(
         " WHERE workflow_id = $1 AND kind = 'progress'",
         live.id,
     )
-    assert [row["text"] for row in progress_texts] == ["B"]
+    assert [row["text"] for row in progress_texts] == live_reports
     assert await _superseded(db_pool, live.id) == [("progress", "A", first_run, reset_run)]
 
 

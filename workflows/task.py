@@ -717,8 +717,8 @@ class TaskWorkflow:
     def resync_projection(self) -> None:
         """Record the task's state now, with or without new events: after an operator reset
         whose undone actions are not replayed, PostgreSQL would otherwise show them until
-        the reset run's next event. A signal, so that it reaches the task even while an
-        update could not (it changes nothing a validator guards)."""
+        the reset run's next event. A signal: there is nothing to refuse, and an operator
+        sends it with ``temporal workflow signal --name resync_projection``."""
         self._resync_asked = True
 
     @workflow.signal(name="withdraw_occurrence")
