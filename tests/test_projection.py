@@ -14,11 +14,13 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
+from temporalio import workflow
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType, ResetReapplyType
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from activities.task_events import TaskEventActivities
 from domain.lifecycle import Stage, TaskEvent
@@ -33,6 +35,7 @@ from tests.support.lifecycle import (
 )
 from workflows.task import TaskWorkflow
 from workflows.task_contract import (
+    RECORD_TASK_EVENTS,
     RESYNC_PROJECTION_SIGNAL,
     Accept,
     RecordEvents,
@@ -197,6 +200,51 @@ async def test_a_late_write_of_an_older_lineage_leaves_the_newer_row(
         "SELECT lineage, count(*) AS n FROM task_events GROUP BY lineage ORDER BY lineage"
     )
     assert [(row["lineage"], row["n"]) for row in lineages] == [("run-1", 9), ("run-2", 1)]
+
+
+# ------------------------------------------------------------------ histories from before
+
+
+@workflow.defn(name="RecordsWithoutRun", sandboxed=False)
+class RecordsWithoutRun:
+    """Sends a batch as a TaskWorkflow history recorded before the run order did: without
+    its run id and send time."""
+
+    @workflow.run
+    async def run(self, request: RecordEvents) -> int:
+        added: int = await workflow.execute_activity(
+            RECORD_TASK_EVENTS, request, start_to_close_timeout=timedelta(seconds=30)
+        )
+        return added
+
+
+async def test_a_batch_without_its_run_is_recorded_under_the_activitys_run(
+    dev_server_env: WorkflowEnvironment, db_pool: asyncpg.Pool, task_queue: str
+) -> None:
+    """A workflow whose history predates the run order still gets it: the recorder takes
+    the run id and the scheduled time from the activity's info."""
+    client = dev_server_env.client
+    recorder = TaskEventActivities(db_pool, ["log"])
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[RecordsWithoutRun],
+        activities=[recorder.record_task_events],
+    ):
+        handle = await client.start_workflow(
+            RecordsWithoutRun.run,
+            _batch([1, 2], progress=20).model_copy(update=_NO_RUN),
+            id=f"records-without-run-{task_queue}",
+            task_queue=task_queue,
+        )
+        assert await handle.result() == 2
+    run_id = (await handle.describe()).run_id
+    rows = await db_pool.fetch("SELECT run_id, sent_at FROM task_events ORDER BY seq")
+    assert [row["run_id"] for row in rows] == [run_id, run_id]
+    assert all(row["sent_at"] is not None for row in rows)
+    state = await db_pool.fetchrow("SELECT run_id, sent_at FROM task_states")
+    assert state is not None
+    assert (state["run_id"], state["sent_at"]) == (run_id, rows[0]["sent_at"])
 
 
 # ------------------------------------------------------------------ resets, directly
