@@ -71,6 +71,7 @@ with workflow.unsafe.imports_passed_through():
         PLAN_ATTRIBUTE,
         READ_WORKING_CALENDAR,
         RECORD_TASK_EVENTS,
+        RESYNC_PROJECTION_SIGNAL,
         STAGE_ATTRIBUTE,
         Accept,
         ActionResult,
@@ -99,6 +100,7 @@ __all__ = ["TaskWorkflow", "TaskWorkflowInput", "Withdrawal", "task_workflow_id"
 
 SYSTEM = Actor(role="coordinator", name="duban")
 APPLIED_UPDATES_KEPT = 500
+RECORD_RUN_ORDER_PATCH = "record-run-order"
 _RECORD_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
 )
@@ -147,6 +149,7 @@ class TaskWorkflow:
         self._alarm_timer: asyncio.Task[None] | None = None
         self._alarm_timer_at: datetime | None = None
         self._alarm_rang = False
+        self._resync_asked = False
         # An update sent with the start (accept right after import) runs before run():
         # the state must exist from the first activation. run() reports a bad input.
         if self._state is None:
@@ -179,7 +182,7 @@ class TaskWorkflow:
             if self._needs_schedule:
                 await self._refresh_schedule()
             self._fire_due_alarms()
-            if self._unrecorded:
+            if self._unrecorded or self._resync_asked:
                 await self._record()
                 continue  # recording took time: alarms may have come due meanwhile
             self._upsert_search_attributes()
@@ -214,7 +217,12 @@ class TaskWorkflow:
             if next_at is not None:
                 self._alarm_timer = asyncio.create_task(self._ring_at(next_at))
         await workflow.wait_condition(
-            lambda: bool(self._unrecorded) or self._needs_schedule or self._alarm_rang
+            lambda: (
+                bool(self._unrecorded)
+                or self._needs_schedule
+                or self._alarm_rang
+                or self._resync_asked
+            )
         )
         self._alarm_rang = False
 
@@ -316,18 +324,28 @@ class TaskWorkflow:
     async def _record(self) -> None:
         state = self._state_or_fail()
         batch, self._unrecorded = self._unrecorded, []
+        self._resync_asked = False
+        info = workflow.info()
+        request = RecordEvents(
+            workflow_id=info.workflow_id,
+            lineage=info.first_execution_run_id,
+            events=batch,
+            projection=projection_of(state, self._yellow_from(state)),
+        )
+        if workflow.patched(RECORD_RUN_ORDER_PATCH):
+            # The recorder tells a reset run's events from those of the run it replaced by
+            # the run id and the send time (a reset keeps the first run id); a history
+            # recorded before this sent neither, and the recorder takes both from the
+            # activity's own info then.
+            request.run_id = info.run_id
+            request.sent_at = workflow.now()
         await workflow.execute_activity(
             RECORD_TASK_EVENTS,
-            RecordEvents(
-                workflow_id=workflow.info().workflow_id,
-                lineage=workflow.info().first_execution_run_id,
-                events=batch,
-                projection=projection_of(state, self._yellow_from(state)),
-            ),
+            request,
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=_RECORD_RETRY,
         )
-        self._recorded_seq = max(event.seq for event in batch)
+        self._recorded_seq = max((event.seq for event in batch), default=self._recorded_seq)
 
     def _history_is_long(self) -> bool:
         info = workflow.info()
@@ -695,6 +713,14 @@ class TaskWorkflow:
                     state.stage,
                 )
             )
+
+    @workflow.signal(name=RESYNC_PROJECTION_SIGNAL)
+    def resync_projection(self) -> None:
+        """Record the task's state now, with or without new events: after an operator reset
+        whose undone actions are not replayed, PostgreSQL would otherwise show them until
+        the reset run's next event. A signal: there is nothing to refuse, and an operator
+        sends it with ``temporal workflow signal --name resync_projection``."""
+        self._resync_asked = True
 
     @workflow.signal(name="withdraw_occurrence")
     def withdraw_occurrence(self, withdrawal: Withdrawal) -> None:

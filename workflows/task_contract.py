@@ -20,6 +20,8 @@ from domain.plan import PlanTask
 
 RECORD_TASK_EVENTS = "record_task_events"
 READ_WORKING_CALENDAR = "read_working_calendar"
+# Signal: record the task's state now (the operator's step after a workflow reset).
+RESYNC_PROJECTION_SIGNAL = "resync_projection"
 
 # Searchable in the Temporal UI (registered on the namespace by the worker at start-up).
 PLAN_ATTRIBUTE = SearchAttributeKey.for_keyword("DubanPlan")
@@ -223,6 +225,17 @@ class RecordEvents(BaseModel):
         default="",
         description="the first run id of the chain: stays across continue-as-new, is new "
         "when a withdrawn task comes back under the same workflow id",
+    )
+    run_id: str = Field(
+        default="",
+        description="the run that sends the batch: a reset run keeps its lineage but not "
+        "its run id. Empty: the recorder takes the calling activity's run",
+    )
+    sent_at: datetime | None = Field(
+        default=None,
+        description="the workflow's clock as it sent the batch: orders runs, since a reset "
+        "run and a continued or re-added one send after every batch of the run before "
+        "them. None: the recorder takes the activity's scheduled time",
     )
     events: list[TaskEvent]
     projection: TaskProjection
