@@ -239,6 +239,8 @@ UnitsOption = Annotated[
 def _parse_or_fail(path: Path, units: Path | None) -> ParsedPlan:
     try:
         directory = load_directory(units) if units else None
+    except DocumentError as error:
+        _fail(f"{error}; cannot use it as the unit directory", DOCUMENT_ERROR_EXIT)
     except (OSError, ValueError) as error:
         _fail(f"{units}: cannot use this unit directory: {error}", DOCUMENT_ERROR_EXIT)
     try:

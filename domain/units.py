@@ -18,6 +18,11 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from domain.files import read_regular_file
+
+# A directory of every unit of a province is well under a megabyte.
+MAX_DIRECTORY_BYTES = 8 * 1024 * 1024
+
 _SEPARATORS = "、，,；;"
 # "A等B" after a list of units. B is a group the listed units belong to only when it is a
 # generic group phrase ("市信息办等市直有关部门", "…等有关部门", "…等各县区政府"): it ends
@@ -141,6 +146,7 @@ def parse_directory(text: str, source: str = "units.toml") -> UnitDirectory:
 def load_directory(path: Path | None = None) -> UnitDirectory:
     """The bundled directory, or the one at ``path``."""
     if path is not None:
-        return parse_directory(path.read_text(encoding="utf-8"), str(path))
+        data = read_regular_file(path, MAX_DIRECTORY_BYTES)
+        return parse_directory(data.decode("utf-8"), str(path))
     text = resources.files("domain.data").joinpath("units.toml").read_text(encoding="utf-8")
     return parse_directory(text)
