@@ -20,6 +20,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -115,7 +116,7 @@ def dev() -> None:
             table.add_row("Worker health", urls.worker_health)
         table.add_row("State", str(urls.state_dir))
         for line in urls.example_plans:
-            table.add_row("Example plan", line)
+            table.add_row("Example plan", escape(line))
         stdout.print(table)
         if urls.coordinator_token:
             # On a line of its own, so no table wraps it: it is meant to be copied.
@@ -210,8 +211,8 @@ def check(
         except (WorkflowFailureError, RPCError) as error:
             raise DubanError(f"the check failed: {error}") from None
         table = Table(title="Stack check passed", show_header=False, title_justify="left")
-        table.add_row("workflow", result.check_id)
-        table.add_row("worker", result.worker_identity)
+        table.add_row("workflow", escape(result.check_id))
+        table.add_row("worker", escape(result.worker_identity))
         table.add_row("recorded at", result.recorded_at.isoformat())
         table.add_row("attempt", str(result.attempt))
         stdout.print(table)
@@ -334,7 +335,8 @@ def import_(
             f"plan {outcome.plan_id!r} {verb}: {outcome.diff.summary()}; "
             f"{outcome.workflows_started} task workflows started"
             + (f", {outcome.revised} revised" if outcome.revised else "")
-            + (f", {outcome.withdrawn} withdrawn" if outcome.withdrawn else "")
+            + (f", {outcome.withdrawn} withdrawn" if outcome.withdrawn else ""),
+            markup=False,
         )
 
     _run(main)

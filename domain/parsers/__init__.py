@@ -17,7 +17,7 @@ from domain.files import read_regular_file
 from domain.parsers.common import Parser, SourceDocument
 from domain.plan import ParsedPlan, PlanTask
 from domain.text import CONTROL_CHARACTER, MAX_DOCUMENT_BYTES, decode_document
-from domain.units import UnitDirectory, load_directory
+from domain.units import UnitDirectory, load_directory, unit_name_warnings
 
 
 def _parsers() -> list[Parser]:
@@ -77,10 +77,14 @@ def parse_document(file: str, data: bytes, directory: UnitDirectory | None = Non
     """Parse a plan document of any supported format, or raise a located DocumentError."""
     document = read_document(file, data)
     parser = detect_parser(document)
-    parsed = parser.parse(document, directory or load_directory())
+    directory = directory or load_directory()
+    parsed = parser.parse(document, directory)
     if not parsed.tasks:
         raise DocumentError(file, None, f"read as {parser.format}, but it holds no task")
     _refuse_control_characters(parsed)
+    unit_warnings = unit_name_warnings(parsed.tasks, directory)
+    if unit_warnings:
+        parsed = parsed.model_copy(update={"warnings": [*parsed.warnings, *unit_warnings]})
     return parsed
 
 
