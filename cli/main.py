@@ -31,7 +31,7 @@ from domain.parsers import parse_file
 from domain.plan import ParsedPlan, preview_json
 from domain.units import load_directory
 from runtime.errors import ConfigurationError, DubanError
-from runtime.log import configure_logging
+from runtime.log import configure_logging, redact_text
 from runtime.settings import LogFormat, Settings, get_settings
 from runtime.temporal import connect_temporal
 
@@ -47,7 +47,9 @@ stderr = Console(stderr=True)
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
-    stderr.print(f"duban: error: {message}", markup=False, highlight=False, soft_wrap=True)
+    stderr.print(
+        f"duban: error: {redact_text(message)}", markup=False, highlight=False, soft_wrap=True
+    )
     raise typer.Exit(code)
 
 
@@ -77,7 +79,7 @@ def _run(
     log_format = settings.log_format
     if default_log_format is not None and log_format is LogFormat.AUTO:
         log_format = default_log_format
-    configure_logging(log_format, settings.log_level)
+    configure_logging(log_format, settings.log_level, secrets=settings.secret_values())
 
     async def supervised() -> None:
         stop = asyncio.Event()
