@@ -106,9 +106,16 @@ def _redacted(value: Any) -> Any:
     return value
 
 
+# A field whose name says it is a secret is redacted whatever its value looks like.
+_SECRET_KEY = re.compile(r"(?i)(?:^|_)(?:password|passwd|secret|api_key|apikey|authorization)$")
+
+
 def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
     """The one place secrets are taken out of log lines, tracebacks included."""
-    return {key: _redacted(value) for key, value in event_dict.items()}
+    return {
+        key: REDACTED if _SECRET_KEY.search(key) and value else _redacted(value)
+        for key, value in event_dict.items()
+    }
 
 
 def _cut(text: str, max_bytes: int) -> str:

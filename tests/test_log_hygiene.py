@@ -83,13 +83,14 @@ def test_configured_secrets_are_redacted_wherever_they_appear(rendered: io.Strin
     """A Temporal API key or a webhook URL has no shape to recognise: the configured values
     themselves are taken out, in the event, fields and exception text."""
     log = structlog.stdlib.get_logger("test.hygiene")
-    log.warning("delivery failed", url=WEBHOOK, key=API_KEY)
+    unshaped = "no-shape-at-all"
+    log.warning("delivery failed", url=WEBHOOK, key=API_KEY, password=unshaped)
     try:
         raise ValueError(f"HTTP 404 for url '{WEBHOOK}' (api key {API_KEY}, {PASSWORD})")
     except ValueError:
         logging.getLogger("test.stdlib").exception("webhook %s down", WEBHOOK)
     text = rendered.getvalue()
-    for secret in (API_KEY, "webhooksecretpath42", "/services/T0001", PASSWORD):
+    for secret in (API_KEY, "webhooksecretpath42", "/services/T0001", PASSWORD, "no-shape"):
         assert secret not in text
     assert "hooks.example.org" in text  # where it went is still said
 
