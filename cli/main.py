@@ -20,6 +20,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -31,7 +32,7 @@ from domain.parsers import parse_file
 from domain.plan import ParsedPlan, preview_json
 from domain.units import load_directory
 from runtime.errors import ConfigurationError, DubanError
-from runtime.log import configure_logging
+from runtime.log import configure_logging, redact_text
 from runtime.settings import LogFormat, Settings, get_settings
 from runtime.temporal import connect_temporal
 
@@ -47,7 +48,9 @@ stderr = Console(stderr=True)
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
-    stderr.print(f"duban: error: {message}", markup=False, highlight=False, soft_wrap=True)
+    stderr.print(
+        f"duban: error: {redact_text(message)}", markup=False, highlight=False, soft_wrap=True
+    )
     raise typer.Exit(code)
 
 
@@ -77,7 +80,7 @@ def _run(
     log_format = settings.log_format
     if default_log_format is not None and log_format is LogFormat.AUTO:
         log_format = default_log_format
-    configure_logging(log_format, settings.log_level)
+    configure_logging(log_format, settings.log_level, secrets=settings.secret_values())
 
     async def supervised() -> None:
         stop = asyncio.Event()
@@ -116,7 +119,7 @@ def dev() -> None:
             table.add_row("Worker health", urls.worker_health)
         table.add_row("State", str(urls.state_dir))
         for line in urls.example_plans:
-            table.add_row("Example plan", line)
+            table.add_row("Example plan", escape(line))
         stdout.print(table)
         if urls.coordinator_token:
             # On a line of its own, so no table wraps it: it is meant to be copied.
@@ -211,8 +214,8 @@ def check(
         except (WorkflowFailureError, RPCError) as error:
             raise DubanError(f"the check failed: {error}") from None
         table = Table(title="Stack check passed", show_header=False, title_justify="left")
-        table.add_row("workflow", result.check_id)
-        table.add_row("worker", result.worker_identity)
+        table.add_row("workflow", escape(result.check_id))
+        table.add_row("worker", escape(result.worker_identity))
         table.add_row("recorded at", result.recorded_at.isoformat())
         table.add_row("attempt", str(result.attempt))
         stdout.print(table)
@@ -240,6 +243,8 @@ UnitsOption = Annotated[
 def _parse_or_fail(path: Path, units: Path | None) -> ParsedPlan:
     try:
         directory = load_directory(units) if units else None
+    except DocumentError as error:
+        _fail(f"{error}; cannot use it as the unit directory", DOCUMENT_ERROR_EXIT)
     except (OSError, ValueError) as error:
         _fail(f"{units}: cannot use this unit directory: {error}", DOCUMENT_ERROR_EXIT)
     try:
@@ -333,7 +338,8 @@ def import_(
             f"plan {outcome.plan_id!r} {verb}: {outcome.diff.summary()}; "
             f"{outcome.workflows_started} task workflows started"
             + (f", {outcome.revised} revised" if outcome.revised else "")
-            + (f", {outcome.withdrawn} withdrawn" if outcome.withdrawn else "")
+            + (f", {outcome.withdrawn} withdrawn" if outcome.withdrawn else ""),
+            markup=False,
         )
 
     _run(main)

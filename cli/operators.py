@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from cli.preview import wide
@@ -92,6 +93,7 @@ def token_issue(
             f"token {record.token_id} ({record.role}: {scope}) expires "
             f"{record.expires_at:%Y-%m-%d %H:%M} UTC. Its secret, shown only now:",
             highlight=False,
+            markup=False,
         )
         print(issued.secret)
 
@@ -113,8 +115,8 @@ def token_list() -> None:
             table.add_row(
                 record.token_id,
                 record.role,
-                scope,
-                record.name,
+                escape(scope),
+                escape(record.name),
                 f"{record.expires_at:%Y-%m-%d %H:%M}",
                 record.status(now),
             )
@@ -138,7 +140,7 @@ def token_revoke(token_id: Annotated[str, typer.Argument(help="The token's id.")
                 )
         if record is None:
             raise TokenRequestError(f"no token {token_id!r}; `duban token list` shows them")
-        stdout.print(f"token {token_id} revoked at {record.revoked_at:%Y-%m-%d %H:%M} UTC")
+        stdout.print(f"token {escape(token_id)} revoked at {record.revoked_at:%Y-%m-%d %H:%M} UTC")
 
     _runner()(main)
 
@@ -167,13 +169,13 @@ def tasks_command(
         table = Table("task", "stage", "light", "lead 牵头", "due", "overdue", "text")
         for row in rows:
             table.add_row(
-                row["workflow_id"],
+                escape(row["workflow_id"]),
                 f"{row['stage']} {Stage(row['stage']).label}",
                 row["light"],
-                row["lead_unit"] or "—",
+                escape(row["lead_unit"] or "—"),
                 row["next_due"].isoformat() if row["next_due"] else "—",
                 f"{row['overdue_days']} d" if row["overdue_days"] else "",
-                row["text"][:30],
+                escape(row["text"][:30]),
             )
         stdout.print(table)
         shown = f"{len(rows)} tasks" + (f" (more: raise --limit above {limit})" if more else "")
@@ -207,12 +209,13 @@ def task_show(
 
 
 def _render_detail(detail: dict[str, Any]) -> None:
-    stdout.print(f"[bold]{detail['workflow_id']}[/bold]  {detail['text']}")
+    # Names and texts come from documents and API callers: printed as written, never as markup.
+    stdout.print(f"[bold]{escape(detail['workflow_id'])}[/bold]  {escape(detail['text'])}")
     facts = Table(show_header=False)
     facts.add_row("stage", f"{detail['stage']} {Stage(detail['stage']).label}")
     facts.add_row("light", detail["light"])
-    facts.add_row("lead 牵头", detail["lead_unit"] or "—")
-    facts.add_row("cooperating 配合", "、".join(detail["cooperating_units"]) or "—")
+    facts.add_row("lead 牵头", escape(detail["lead_unit"] or "—"))
+    facts.add_row("cooperating 配合", escape("、".join(detail["cooperating_units"]) or "—"))
     facts.add_row("due", detail["next_due"].isoformat() if detail["next_due"] else "—")
     facts.add_row("escalation 督办", str(detail["escalation_level"]))
     facts.add_row("progress", f"{detail['progress_percent']}%")
@@ -224,8 +227,8 @@ def _render_detail(detail: dict[str, Any]) -> None:
             str(event["seq"]),
             f"{event['at']:%Y-%m-%d %H:%M}",
             event["kind"],
-            event["actor_unit"] or event["actor_role"] or "",
+            escape(event["actor_unit"] or event["actor_role"] or ""),
             event["stage_after"] or "",
-            json.dumps(extra, ensure_ascii=False)[:60] if extra else "",
+            escape(json.dumps(extra, ensure_ascii=False)[:60]) if extra else "",
         )
     stdout.print(timeline)

@@ -6,6 +6,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from domain.calendar import SHANGHAI
@@ -48,7 +49,9 @@ def wide(console: Console) -> Console:
 def render_preview(parsed: ParsedPlan, console: Console) -> None:
     console = wide(console)
     plan = parsed.plan
-    console.print(f"[bold]{plan.title}[/bold]")
+    # Everything from the document is escaped: rich would read "[bold]" in a unit's name as
+    # markup and drop it, so the preview would not show what the document says.
+    console.print(f"[bold]{escape(plan.title)}[/bold]")
     details = [
         plan.issuer,
         plan.document_number,
@@ -59,7 +62,7 @@ def render_preview(parsed: ParsedPlan, console: Console) -> None:
         f"format {plan.format}",
         f"plan id {plan.id}",
     ]
-    console.print(" · ".join(detail for detail in details if detail))
+    console.print(" · ".join(detail for detail in details if detail), markup=False)
 
     table = Table(show_lines=False, header_style="bold")
     table.add_column("id", justify="right", no_wrap=True)
@@ -71,10 +74,10 @@ def render_preview(parsed: ParsedPlan, console: Console) -> None:
     table.add_column("lines", no_wrap=True)
     for task in parsed.tasks:
         table.add_row(
-            task.id,
-            task.text,
-            _units(task.lead_units) or "—",
-            _units(task.cooperating_units),
+            escape(task.id),
+            escape(task.text),
+            escape(_units(task.lead_units)) or "—",
+            escape(_units(task.cooperating_units)),
             _due(task),
             ", ".join(str(flag) for flag in task.flags),
             f"{task.source.lines[0]}–{task.source.lines[1]}",
@@ -93,7 +96,9 @@ def render_preview(parsed: ParsedPlan, console: Console) -> None:
         for warning in parsed.warnings:
             where = f"line {warning.line}" if warning.line is not None else "document"
             about = f" task {warning.task_id}" if warning.task_id else ""
-            console.print(f"  {where}{about} [{warning.code}] {warning.message}", markup=False)
+            console.print(
+                f"  {where}{about} [{warning.code}] {warning.message}", markup=False, soft_wrap=True
+            )
     else:
         console.print("no warnings: the plan can be imported as it is")
 
@@ -107,7 +112,9 @@ def render_simulation(simulation: Simulation, console: Console) -> None:
         if event.kind in deadline_kinds:
             day = event.at.astimezone(SHANGHAI).date().isoformat()
             by_day.setdefault(day, []).append(event)
-    calendar = Table(title=f"Reminders and escalations, {simulation.plan_id}", header_style="bold")
+    calendar = Table(
+        title=f"Reminders and escalations, {escape(simulation.plan_id)}", header_style="bold"
+    )
     for column in ("day", "reminders", "催办 urges", "督办 level 1", "level 2+", "tasks"):
         calendar.add_column(column)
     for day, events in sorted(by_day.items()):
@@ -122,7 +129,7 @@ def render_simulation(simulation: Simulation, console: Console) -> None:
             str(kinds["urge"] or ""),
             str(kinds["escalation1"] or ""),
             str(kinds["escalation2"] or ""),
-            ", ".join(tasks[:6]) + (f" +{len(tasks) - 6}" if len(tasks) > 6 else ""),
+            escape(", ".join(tasks[:6])) + (f" +{len(tasks) - 6}" if len(tasks) > 6 else ""),
         )
     console.print(calendar)
     month_end = Table(title="State at each month's end", header_style="bold")

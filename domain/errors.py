@@ -10,9 +10,14 @@ class DocumentError(ValueError):
     ``str(error)`` as one line and exits non-zero, and nothing is written anywhere.
     """
 
-    def __init__(self, file: str, line: int | None, message: str) -> None:
+    def __init__(
+        self, file: str, line: int | None, message: str, *, column: int | None = None
+    ) -> None:
         self.file = file
         self.line = line
+        self.column = column
         self.message = message
         location = f"{file}:{line}" if line is not None else file
+        if line is not None and column is not None:
+            location += f":{column}"
         super().__init__(f"{location}: {message}")

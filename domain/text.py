@@ -60,15 +60,50 @@ def decode_document(data: bytes, file: str) -> str:
     if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):  # Excel's "Unicode text"
         utf16 = _utf16_text(data)
         if utf16 is not None:
-            return utf16
+            return refuse_control_characters(utf16, file)
     if b"\x00" in data[:8192]:
         raise DocumentError(file, None, "this is a binary file; expected text, CSV, XLSX or DOCX")
     for encoding in ("utf-8-sig", "gb18030"):
         try:
-            return data.decode(encoding)
+            text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
+        return refuse_control_characters(text, file)
     raise DocumentError(file, None, "the text is neither UTF-8 nor GB18030 (GBK)")
+
+
+# C0 and C1 control characters other than tab and the line breaks (\n \v \f \r): no
+# document means them, PostgreSQL cannot store NUL, and a terminal obeys the escapes.
+CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+
+
+def control_character_error(file: str, text: str) -> DocumentError | None:
+    """The first control character of ``text`` as a located error (line as the parsers count
+    lines, column from 1), or None when there is none."""
+    found = CONTROL_CHARACTER.search(text)
+    if found is None:
+        return None
+    before = text[: found.start()].splitlines(keepends=True)
+    if not before:
+        line, column = 1, 1
+    elif before[-1].splitlines() != [before[-1]]:  # the text before ends with a line break
+        line, column = len(before) + 1, 1
+    else:
+        line, column = len(before), len(before[-1]) + 1
+    return DocumentError(
+        file,
+        line,
+        f"a control character (U+{ord(found.group()):04X}); plan documents are text: "
+        "remove it from the document",
+        column=column,
+    )
+
+
+def refuse_control_characters(text: str, file: str) -> str:
+    error = control_character_error(file, text)
+    if error is not None:
+        raise error
+    return text
 
 
 _PLAIN_TEXT = re.compile(r"[\s\x20-\x7e\u2000-\u206f\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")

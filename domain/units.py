@@ -11,12 +11,19 @@ read another file.
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+
+from domain.files import read_regular_file
+from domain.plan import ParseWarning, PlanTask
+
+# A directory of every unit of a province is well under a megabyte.
+MAX_DIRECTORY_BYTES = 8 * 1024 * 1024
 
 _SEPARATORS = "、，,；;"
 # "A等B" after a list of units. B is a group the listed units belong to only when it is a
@@ -75,6 +82,50 @@ class UnitDirectory:
             return [self.resolve(member) for member in document_groups[group]]
         members = self.groups.get(group)
         return [self.resolve(member) for member in members] if members else None
+
+
+# Characters that mean something to a renderer (HTML, rich console markup) rather than to
+# a unit's name. Names are escaped wherever they are shown; these are warned about because
+# no department is called that: the cell was mis-read, or the document was made to attack.
+_MARKUP = re.compile(r"[<>&\[\]{}\x00-\x1f\x7f-\x9f]")
+
+
+def unit_name_warnings(tasks: Sequence[PlanTask], directory: UnitDirectory) -> list[ParseWarning]:
+    """One warning per unit name the directory does not know (the first task that names
+    it), and per name that holds markup or control characters, so a typo that would split
+    a unit's counts in two, or a hostile cell, is looked at before the import."""
+    known = [*directory.canonical, *directory.groups, *directory.aliases]
+    warnings: list[ParseWarning] = []
+    seen: set[str] = set()
+    for task in tasks:
+        for name in (*task.lead_units, *task.cooperating_units):
+            if name in seen:
+                continue
+            seen.add(name)
+            line = task.source.lines[0]
+            if _MARKUP.search(name):
+                warnings.append(
+                    ParseWarning(
+                        line=line,
+                        code="unit_name_markup",
+                        task_id=task.id,
+                        message=f"unit name {name!r} holds markup or control characters "
+                        "(< > & [ ] { }), which no unit's name does: check the document",
+                    )
+                )
+            elif directory.resolve(name) not in directory.canonical | directory.groups.keys():
+                nearest = difflib.get_close_matches(name, known, n=2, cutoff=0.6)
+                hint = f" (nearest: {'、'.join(nearest)})" if nearest else ""
+                warnings.append(
+                    ParseWarning(
+                        line=line,
+                        code="unknown_unit",
+                        task_id=task.id,
+                        message=f"unit {name} is not in the unit directory{hint}: check the "
+                        "name, or add it or an alias to the directory (--units FILE)",
+                    )
+                )
+    return warnings
 
 
 def split_units(cell: str) -> list[str]:
@@ -141,6 +192,7 @@ def parse_directory(text: str, source: str = "units.toml") -> UnitDirectory:
 def load_directory(path: Path | None = None) -> UnitDirectory:
     """The bundled directory, or the one at ``path``."""
     if path is not None:
-        return parse_directory(path.read_text(encoding="utf-8"), str(path))
+        data = read_regular_file(path, MAX_DIRECTORY_BYTES)
+        return parse_directory(data.decode("utf-8"), str(path))
     text = resources.files("domain.data").joinpath("units.toml").read_text(encoding="utf-8")
     return parse_directory(text)

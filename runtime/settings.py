@@ -9,10 +9,12 @@ change the environment first.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pydantic import Field, PostgresDsn, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -159,6 +161,46 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown channel {', '.join(sorted(unknown))}; use log, webhook")
         return value
 
+    def secret_values(self) -> list[str]:
+        """Every secret these settings hold, as it could appear in a message: the database
+        password (as written and decoded), the Temporal API key, the webhook URL's path and
+        query (they often carry a token), and any other field named like a secret."""
+        values: list[str] = []
+        for dsn in (self.database_url, self.migration_database_url):
+            for host in dsn.hosts() if dsn is not None else []:
+                password = host.get("password")
+                if password:
+                    values += [password, unquote(password)]
+        if self.payload_keys is not None:
+            # Each key on its own too: a message may quote one key of the list.
+            for item in self.payload_keys.get_secret_value().split(","):
+                values.append(item.partition(":")[2].strip())
+        if self.notify_webhook_url:
+            # Its path and query: the host stays readable, so a line still says where.
+            parts = urlsplit(self.notify_webhook_url)
+            values.append(urlunsplit(("", "", parts.path, parts.query, parts.fragment)))
+        for name in type(self).model_fields:
+            if _SECRET_FIELD.search(name):
+                value = getattr(self, name)
+                if isinstance(value, SecretStr):
+                    value = value.get_secret_value()
+                if isinstance(value, str) and value:
+                    values.append(value)
+        return [value for value in values if value and value != "/"]
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """A repr (and str) that can be logged: secrets replaced, the rest as it is."""
+        for name, value in super().__repr_args__():
+            if name in ("database_url", "migration_database_url") and value is not None:
+                yield name, _without_password(str(value))
+            elif name == "notify_webhook_url" and value:
+                parts = urlsplit(str(value))
+                yield name, f"{parts.scheme}://{parts.netloc}/[redacted]"
+            elif name is not None and _SECRET_FIELD.search(name) and isinstance(value, str):
+                yield name, "[redacted]"
+            else:
+                yield name, value
+
     @property
     def payload_key_list(self) -> list[PayloadKey]:
         from runtime.payload_codec import parse_payload_keys
@@ -199,6 +241,18 @@ class Settings(BaseSettings):
     @property
     def state_path(self) -> Path:
         return self.state_dir.expanduser().resolve()
+
+
+# Settings whose value is a secret by name: an API key, a codec key, a token, a password.
+_SECRET_FIELD = re.compile(r"(?:^|_)(?:key|keys|token|secret|password)(?:$|_)")
+
+
+def _without_password(dsn: str) -> str:
+    parts = urlsplit(dsn)
+    if parts.password is None:
+        return dsn
+    netloc = parts.netloc.replace(f":{parts.password}@", ":[redacted]@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 EMBEDDED_POSTGRES_USER = "postgres"

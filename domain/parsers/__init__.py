@@ -7,15 +7,17 @@ and listing it in ``_PARSERS``.
 
 from __future__ import annotations
 
+import re
 import zipfile
 from io import BytesIO
 from pathlib import Path
 
 from domain.errors import DocumentError
+from domain.files import read_regular_file
 from domain.parsers.common import Parser, SourceDocument
-from domain.plan import ParsedPlan
-from domain.text import MAX_DOCUMENT_BYTES, decode_document
-from domain.units import UnitDirectory, load_directory
+from domain.plan import ParsedPlan, PlanTask
+from domain.text import CONTROL_CHARACTER, MAX_DOCUMENT_BYTES, decode_document
+from domain.units import UnitDirectory, load_directory, unit_name_warnings
 
 
 def _parsers() -> list[Parser]:
@@ -75,24 +77,52 @@ def parse_document(file: str, data: bytes, directory: UnitDirectory | None = Non
     """Parse a plan document of any supported format, or raise a located DocumentError."""
     document = read_document(file, data)
     parser = detect_parser(document)
-    parsed = parser.parse(document, directory or load_directory())
+    directory = directory or load_directory()
+    parsed = parser.parse(document, directory)
     if not parsed.tasks:
         raise DocumentError(file, None, f"read as {parser.format}, but it holds no task")
+    _refuse_control_characters(parsed)
+    unit_warnings = unit_name_warnings(parsed.tasks, directory)
+    if unit_warnings:
+        parsed = parsed.model_copy(update={"warnings": [*parsed.warnings, *unit_warnings]})
     return parsed
+
+
+def _task_strings(task: PlanTask) -> list[str]:
+    strings = [task.text, *task.lead_units, *task.cooperating_units, *task.category]
+    strings += [part for milestone in task.milestones for part in (milestone.raw, milestone.text)]
+    if task.recurrence is not None:
+        strings.append(task.recurrence.raw)
+    return strings
+
+
+def _refuse_control_characters(parsed: ParsedPlan) -> None:
+    """Text documents are checked as they are decoded; cells of an office file (XLSX, DOCX)
+    are checked here, as read, so no control character reaches PostgreSQL or a terminal."""
+    plan = parsed.plan
+    for value in (plan.title, plan.issuer or "", plan.document_number or ""):
+        found = CONTROL_CHARACTER.search(value)
+        if found:
+            raise DocumentError(
+                plan.source_file, None, f"the plan's title or issuer holds {_named(found)}"
+            )
+    for task in parsed.tasks:
+        for value in _task_strings(task):
+            found = CONTROL_CHARACTER.search(value)
+            if found:
+                raise DocumentError(
+                    task.source.file,
+                    task.source.lines[0],
+                    f"task {task.id} holds {_named(found)} after "
+                    f"{value[: found.start()][-20:]!r}; remove it from the document",
+                )
+
+
+def _named(found: re.Match[str]) -> str:
+    return f"a control character (U+{ord(found.group()):04X})"
 
 
 def parse_file(path: Path, directory: UnitDirectory | None = None) -> ParsedPlan:
     """Parse the file at ``path``; its name (not its full path) is the provenance file."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_DOCUMENT_BYTES:
-            raise DocumentError(
-                path.name,
-                None,
-                f"the file is {size / 1024 / 1024:.0f} MB; plan documents are at most "
-                f"{MAX_DOCUMENT_BYTES // 1024 // 1024} MB",
-            )
-        data = path.read_bytes()
-    except OSError as error:
-        raise DocumentError(str(path), None, f"cannot read the file: {error.strerror}") from None
+    data = read_regular_file(path, MAX_DOCUMENT_BYTES, name=path.name)
     return parse_document(path.name, data, directory)

@@ -48,3 +48,28 @@ def test_unreadable_input_is_a_located_error(data: bytes, message: str) -> None:
     with pytest.raises(DocumentError, match=message) as raised:
         decode_document(data, "upload.txt")
     assert str(raised.value).startswith("upload.txt: ")
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column", "code"),
+    [
+        ("x\n" * 5000 + "1,建设\x00平台\n", 5001, 5, "U+0000"),  # past the first 8 KiB
+        ("\x1b[31m红色", 1, 1, "U+001B"),
+        ("一\r\n二\r\n\x7f", 3, 1, "U+007F"),
+        ("甲\x0c乙\x01", 2, 2, "U+0001"),  # a form feed is a line break, as parsers count
+        ("a\u0085b", 1, 2, "U+0085"),
+    ],
+)
+def test_a_control_character_is_refused_at_its_line_and_column(
+    text: str, line: int, column: int, code: str
+) -> None:
+    """Anywhere in the document, not only in the first 8 KiB the binary check reads."""
+    with pytest.raises(DocumentError) as raised:
+        decode_document(text.encode("utf-8"), "plan.txt")
+    assert (raised.value.line, raised.value.column) == (line, column)
+    assert str(raised.value).startswith(f"plan.txt:{line}:{column}: ")
+    assert code in str(raised.value)
+
+
+def test_tabs_and_line_breaks_are_text() -> None:
+    assert decode_document("甲\t乙\r\n丙\x0b丁\x0c戊\n".encode(), "plan.txt")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from domain.parsers import parse_document, parse_file
 from domain.units import load_directory, parse_directory, split_units
+from tests.support.golden import EXAMPLES
 
 
 def test_aliases_resolve_to_one_canonical_name() -> None:
@@ -90,3 +92,42 @@ aliases = ["甲"]
 """
     with pytest.raises(ValueError, match="甲"):
         parse_directory(text, "bad.toml")
+
+
+def _ledger(*rows: tuple[str, str]) -> bytes:
+    lines = ["序号,工作任务,牵头单位,配合单位,完成时限"]
+    lines += [
+        f"{n},推进第{n}项工作,{lead},{co},2030年12月31日前" for n, (lead, co) in enumerate(rows, 1)
+    ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_a_unit_the_directory_does_not_know_is_warned_about_once_at_its_first_task() -> None:
+    """A typo (市发改局 for 市发改委) would count a unit's tasks in two places: warned, with
+    the nearest names; aliases and groups of the directory are known and pass."""
+    parsed = parse_document(
+        "plan.csv",
+        _ledger(("市发改委", "市发改局"), ("市发改局", "各县区政府"), ("市公安局", "市政府办")),
+    )
+    unknown = [w for w in parsed.warnings if w.code == "unknown_unit"]
+    assert len(unknown) == 1
+    assert (unknown[0].line, unknown[0].task_id) == (2, "1")
+    assert "市发改局" in unknown[0].message
+    assert "nearest: 市发改委" in unknown[0].message
+
+
+def test_a_unit_name_with_markup_is_warned_about() -> None:
+    parsed = parse_document("plan.csv", _ledger(("[bold]局[/bold]", "市公安局&amp;")))
+    assert [(w.code, w.line, w.task_id) for w in parsed.warnings] == [
+        ("unit_name_markup", 2, "1"),
+        ("unit_name_markup", 2, "1"),
+    ]
+    assert "'[bold]局[/bold]'" in parsed.warnings[0].message
+
+
+def test_the_reference_plans_name_only_units_the_directory_knows() -> None:
+    """The bundled directory lists every unit of the five reference plans, so their
+    goldens (and their warnings) stay as they were checked."""
+    for path in sorted(EXAMPLES.glob("*.txt")):
+        parsed = parse_file(path)
+        assert [w for w in parsed.warnings if w.code in ("unknown_unit", "unit_name_markup")] == []
