@@ -47,6 +47,21 @@ class Settings(BaseSettings):
     temporal_tls_client_cert: Path | None = None
     temporal_tls_client_key: Path | None = None
     temporal_api_key: SecretStr | None = None
+    temporal_update_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="How long a caller waits for a worker to apply an update (an action, a "
+        "revision, a withdrawal) before it says no worker runs.",
+    )
+
+    import_give_up_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="How long an import waits on a Temporal that stopped answering before it "
+        "stops in one line; the rows are kept and the same import run again finishes it.",
+    )
 
     database_url: PostgresDsn | None = Field(
         default=None,
