@@ -184,6 +184,59 @@ async def test_a_completed_task_stays_closed_through_removal_and_return(
     assert (again.status, again.workflows_started, again.revised) == ("unchanged", 0, 0)
 
 
+@pytest.mark.fault
+async def test_a_completed_task_is_neither_revised_nor_started_again(
+    dev_server_env: WorkflowEnvironment, db_pool: asyncpg.Pool, task_queue: str, worker: None
+) -> None:
+    """A completed task whose text changes is not revised; one whose start was never
+    recorded (an import cut short) is found closed by the rerun and not started again."""
+    client = dev_server_env.client
+    tasks = [make_task(1, "建设平台"), make_task(2, "整合系统")]
+    await _import(make_plan(tasks, task_queue), dev_server_env, db_pool, task_queue)
+    for task in tasks:
+        await _complete(client, task_workflow_id(task_queue, task.id), task.lead_units[0])
+    await db_pool.execute(
+        "UPDATE plan_tasks SET workflow_started_at = NULL, workflow_fingerprint = NULL"
+        " WHERE task_id = '2'"
+    )
+    reworded = [make_task(1, "建设统一平台"), tasks[1]]
+    outcome = await _import(
+        make_plan(reworded, task_queue), dev_server_env, db_pool, task_queue, update=True
+    )
+    assert (outcome.workflows_started, outcome.revised) == (0, 0)
+    assert sorted(outcome.notes) == [
+        "task 1 is closed (办结): not revised",
+        "task 2 is closed (办结): kept, not restarted",
+    ]
+    rows = await db_pool.fetch(
+        "SELECT task_id, closed_stage FROM plan_tasks WHERE plan_id = $1 ORDER BY task_id",
+        task_queue,
+    )
+    assert [(row["task_id"], row["closed_stage"]) for row in rows] == [
+        ("1", "completed"),
+        ("2", "completed"),
+    ]
+    for task in tasks:
+        workflow_id = task_workflow_id(task_queue, task.id)
+        assert await _count(
+            db_pool, "SELECT count(*) FROM task_events WHERE workflow_id = $1", workflow_id
+        ) == await _count(
+            db_pool,
+            "SELECT count(*) FROM task_events WHERE workflow_id = $1 AND seq <= ("
+            "SELECT seq FROM task_events WHERE workflow_id = $1 AND kind = 'completed')",
+            workflow_id,
+        )
+        status = (await client.get_workflow_handle(workflow_id).describe()).status
+        assert status == WorkflowExecutionStatus.COMPLETED
+    again = await _import(make_plan(reworded, task_queue), dev_server_env, db_pool, task_queue)
+    assert (again.status, again.workflows_started, again.revised, again.notes) == (
+        "unchanged",
+        0,
+        0,
+        [],
+    )
+
+
 # ------------------------------------------------------------------ no revision for nothing
 
 
