@@ -330,8 +330,8 @@ async def _saved_rows_hint(sent: Coroutine[Any, Any, T]) -> T:
         return await sent
     except TemporalUnavailableError as error:
         raise DubanError(
-            f"{error.message}. The rows are saved: run the same import again once Temporal "
-            "and a worker run"
+            f"{error.message} (the rows are saved: run the same import again once Temporal "
+            "and a worker run)"
         ) from None
 
 
