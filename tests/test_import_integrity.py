@@ -407,21 +407,33 @@ async def test_update_with_no_worker_is_one_line_and_the_rerun_finishes(
 
 
 @pytest.mark.fault
+@pytest.mark.parametrize(
+    ("fault", "names"),
+    [(signal.SIGKILL, "Temporal failed"), (signal.SIGSTOP, "DUBAN_IMPORT_GIVE_UP_SECONDS")],
+    ids=["killed", "frozen"],
+)
 async def test_an_import_whose_temporal_dies_gives_up_in_one_line(
-    tmp_path: Path, database_url: str, db_pool: asyncpg.Pool, task_queue: str
+    fault: signal.Signals,
+    names: str,
+    tmp_path: Path,
+    database_url: str,
+    db_pool: asyncpg.Pool,
+    task_queue: str,
 ) -> None:
-    """Temporal killed for good while an import starts its workflows: the import gives up
-    with one line that says the rows are saved, instead of retrying each start and printing
-    the SDK's retry warnings."""
+    """Temporal killed for good, or frozen, while an import starts its workflows: the
+    import gives up (a frozen server after DUBAN_IMPORT_GIVE_UP_SECONDS) with one line that
+    says the rows are saved, instead of retrying each start and printing the SDK's retry
+    warnings."""
     server = EmbeddedTemporal(tmp_path / "temporal.db", port=free_port(), ui_port=free_port())
     await server.start()
+    assert server.process is not None
     path = tmp_path / "plan.csv"
     path.write_bytes(future_ledger(rows=1500))
     env = {
         "DUBAN_TEMPORAL_ADDRESS": server.address,
         "DUBAN_DATABASE_URL": database_url,
         "DUBAN_TEMPORAL_TASK_QUEUE": task_queue,
-        "DUBAN_IMPORT_GIVE_UP_SECONDS": "5",
+        "DUBAN_IMPORT_GIVE_UP_SECONDS": "3",
     }
     try:
         importing = asyncio.create_task(_duban("import", str(path), env=env))
@@ -429,14 +441,16 @@ async def test_an_import_whose_temporal_dies_gives_up_in_one_line(
             if await _count(db_pool, "SELECT count(*) FROM plan_tasks") or importing.done():
                 break
             await asyncio.sleep(0.01)
-        assert server.process is not None
-        server.process.send_signal(signal.SIGKILL)
-        await server.process.wait()
+        server.process.send_signal(fault)
         code, _out, err = await importing
     finally:
+        if server.process.returncode is None:
+            server.process.send_signal(signal.SIGKILL)  # a frozen server cannot stop itself
+            await server.process.wait()
         await server.stop()
     assert code == 1
     assert "Traceback" not in err
     assert len(_lines(err)) == 1, err[:3000]
+    assert names in err
     assert "run the same import again" in err
     assert await _count(db_pool, "SELECT count(*) FROM plan_tasks") == 1500
