@@ -132,6 +132,7 @@ async def import_plan_upload(
             revised=outcome.revised,
             withdrawn=outcome.withdrawn,
             warnings=len(parsed.warnings),
+            notes=outcome.notes,
         )
         return 200, result.model_dump(mode="json")
 

@@ -196,6 +196,8 @@ class PlanImportResult(BaseModel):
     revised: int
     withdrawn: int
     warnings: int
+    # What the import did not do, and why: "task 3 is closed (办结): not withdrawn".
+    notes: list[str] = []
 
 
 class PlanPreview(BaseModel):

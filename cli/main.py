@@ -291,6 +291,7 @@ def import_(
         parsed = parsed.model_copy(update={"plan": parsed.plan.model_copy(update={"id": plan_id})})
 
     async def main(settings: Settings, stop: asyncio.Event) -> None:
+        _quiet_temporal_core()
         client = await connect_temporal(settings)
         pool = await create_pool(settings.effective_database_url, settings=settings)
         try:
@@ -307,6 +308,8 @@ def import_(
                         on_progress=lambda done, total: progress.update(
                             bar, completed=done, total=total
                         ),
+                        update_timeout=settings.temporal_update_timeout_seconds,
+                        give_up_after=settings.import_give_up_seconds,
                     )
                 )
                 stopping = asyncio.create_task(stop.wait())
@@ -341,8 +344,23 @@ def import_(
             + (f", {outcome.withdrawn} withdrawn" if outcome.withdrawn else ""),
             markup=False,
         )
+        for note in outcome.notes:  # what the import did not do, and why
+            stdout.print(note, markup=False, highlight=False)
 
     _run(main)
+
+
+def _quiet_temporal_core() -> None:
+    """Keep the Temporal core's warnings off the terminal for an import: while Temporal is
+    down the core logs every retry of every start (thousands of lines for one plan), and the
+    import says what failed in one line of its own. Errors still show."""
+    from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+
+    quiet = TelemetryFilter(core_level="ERROR", other_level="ERROR")
+    Runtime.set_default(
+        Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=quiet))),
+        error_if_already_set=False,
+    )
 
 
 async def _audit_import(pool: Any, path: Path, plan_id: str, error: str | None) -> None:

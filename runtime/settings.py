@@ -57,6 +57,21 @@ class Settings(BaseSettings):
         default=None, description="name the frontend's certificate is checked against"
     )
     temporal_api_key: SecretStr | None = None
+    temporal_update_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="How long a caller waits for a worker to apply an update (an action, a "
+        "revision, a withdrawal) before it says no worker runs.",
+    )
+
+    import_give_up_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="How long an import waits on a Temporal that stopped answering before it "
+        "stops in one line; the rows are kept and the same import run again finishes it.",
+    )
 
     # "id:base64key,..." (first encrypts, all decrypt); unset means payloads in clear.
     payload_keys: SecretStr | None = None

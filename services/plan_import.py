@@ -6,19 +6,24 @@ All or nothing, in two steps that are each safe to repeat:
    row are written, or nothing is: a refused import (warnings not accepted, a changed
    document without ``update``, a 文号 already imported under another plan id) rolls back.
 2. After the commit, a TaskWorkflow is started for every open task whose workflow is not yet
-   recorded as started. Workflow ids derive from plan and task and starts use
-   USE_EXISTING, so if step 2 is interrupted (Temporal down, Ctrl-C), running the same
-   import again finishes it without duplicating anything.
+   recorded as started, and each start is recorded as it returns. Workflow ids derive from
+   plan and task, and a start finds any earlier run of its id, so if step 2 is interrupted
+   (Temporal down, Ctrl-C), running the same import again finishes it without duplicating
+   anything, and without revising a task that did not change.
 
-Temporal is checked before step 1, so the common failure writes nothing at all.
+Temporal is checked before step 1, so the common failure writes nothing at all. A Temporal
+that stops answering during step 2 ends it within ``give_up_after`` seconds, in one line.
+
+A task whose workflow closed by itself (办结, or 撤销 by a coordinator) stays closed: it is
+neither withdrawn, revised nor started again, and the outcome's notes say so.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import asyncpg
 from temporalio.client import Client
@@ -29,13 +34,25 @@ from domain.plan import ParsedPlan, PlanTask
 from domain.plan_diff import PlanDiff, diff_tasks, plan_fingerprint, task_fingerprint
 from runtime.errors import DubanError
 from runtime.log import get_logger
-from services.tasks import TemporalUnavailableError, revise_task, start_task, withdraw_task
+from services.tasks import (
+    UPDATE_TIMEOUT_SECONDS,
+    TaskClosed,
+    TemporalUnavailableError,
+    revise_task,
+    start_task,
+    withdraw_task,
+)
 from store import plans as plan_rows
+from store.db import Connection
 from workflows.task_contract import task_workflow_id
 
 log = get_logger(__name__)
 
 Progress = Callable[[int, int], None]
+
+# The default of DUBAN_IMPORT_GIVE_UP_SECONDS: how long an import waits on a Temporal that
+# stopped answering before it stops.
+GIVE_UP_SECONDS = 60.0
 
 
 class ImportRefusedError(DubanError):
@@ -65,6 +82,8 @@ async def import_plan(
     accept_warnings: bool = False,
     start_concurrency: int = 50,
     on_progress: Progress | None = None,
+    update_timeout: float = UPDATE_TIMEOUT_SECONDS,
+    give_up_after: float = GIVE_UP_SECONDS,
 ) -> ImportOutcome:
     plan = parsed.plan
     if parsed.warnings and not accept_warnings:
@@ -85,6 +104,8 @@ async def import_plan(
                 task_queue=task_queue,
                 start_concurrency=start_concurrency,
                 on_progress=on_progress,
+                update_timeout=update_timeout,
+                give_up_after=give_up_after,
             )
         finally:
             await plan_rows.unlock_plan(lock, plan.id)
@@ -135,14 +156,47 @@ async def _import_locked(parsed: ParsedPlan, *, pool: asyncpg.Pool, update: bool
             status = "updated"
         if status != "unchanged":
             try:
-                await plan_rows.save_plan(connection, parsed, fingerprint)
-            except asyncpg.UniqueViolationError:  # the same 文号 imported at the same moment
-                raise _already_imported(
-                    plan.source_file, f"document {plan.document_number}", "another plan"
-                ) from None
+                async with connection.transaction():  # a savepoint, to ask who won
+                    await plan_rows.save_plan(connection, parsed, fingerprint)
+            except asyncpg.UniqueViolationError as violation:
+                # The same document imported at the same moment under another plan id: the
+                # check above could not see the other's rows before they were committed.
+                raise await _twin_refusal(connection, parsed, fingerprint, violation) from None
             await plan_rows.save_tasks(connection, plan.id, [*diff.added, *diff.changed])
             await plan_rows.withdraw_tasks(connection, plan.id, diff.removed)
-    return ImportOutcome(plan_id=plan.id, status=status, diff=diff)
+    outcome = ImportOutcome(plan_id=plan.id, status=status, diff=diff)
+    closed = stored.closed_tasks if stored else {}
+    for what, task_ids in (
+        ("kept, not restarted", [task.id for task in diff.added]),
+        ("not revised", [task.id for task in diff.changed]),
+        ("not withdrawn", diff.removed),
+    ):
+        outcome.notes.extend(
+            _closed_note(task_id, TaskClosed(closed[task_id]), what)
+            for task_id in task_ids
+            if task_id in closed
+        )
+    return outcome
+
+
+async def _twin_refusal(
+    connection: Connection,
+    parsed: ParsedPlan,
+    fingerprint: str,
+    violation: asyncpg.UniqueViolationError,
+) -> ImportRefusedError:
+    plan = parsed.plan
+    if violation.constraint_name == "plans_one_per_document":
+        holder = await plan_rows.plan_with_fingerprint(connection, fingerprint)
+        what = "this very document"
+    else:
+        holder = await plan_rows.plan_with_document_number(connection, plan.document_number or "")
+        what = f"document {plan.document_number}"
+    return _already_imported(plan.source_file, what, holder or "another plan")
+
+
+def _closed_note(task_id: str, closed: TaskClosed, what: str) -> str:
+    return f"task {task_id} is closed ({closed.label}): {what}"
 
 
 def _already_imported(source_file: str, what: str, holder: str) -> ImportRefusedError:
@@ -161,6 +215,8 @@ async def _catch_up_workflows(
     task_queue: str,
     start_concurrency: int,
     on_progress: Progress | None,
+    update_timeout: float,
+    give_up_after: float,
 ) -> None:
     """Step 2: tell the workflows what the committed rows say: start, revise, withdraw."""
     plan = parsed.plan
@@ -178,77 +234,104 @@ async def _catch_up_workflows(
 
     semaphore = asyncio.Semaphore(start_concurrency)
 
-    async def start(task: PlanTask) -> tuple[str, str]:
+    async def start(task: PlanTask, new_run: bool) -> None:
         fingerprint = task_fingerprint(task)
+        workflow_id = task_workflow_id(plan.id, task.id)
         async with semaphore:
             try:
-                await start_task(
-                    client,
-                    task_queue=task_queue,
-                    plan_id=plan.id,
-                    task=task,
-                    until_year=plan.period_end,
-                    not_before=plan.issue_date,
-                )
+                async with asyncio.timeout(give_up_after):
+                    await start_task(
+                        client,
+                        task_queue=task_queue,
+                        plan_id=plan.id,
+                        task=task,
+                        until_year=plan.period_end,
+                        not_before=plan.issue_date,
+                        new_run=new_run,
+                    )
             except WorkflowAlreadyStartedError:
-                # Started by an import that stopped before recording it, perhaps holding an
-                # older reading: bring it to this one (a no-op if it already holds it).
-                workflow_id = task_workflow_id(plan.id, task.id)
-                await _saved_rows_hint(revise_task(client, workflow_id, task, fingerprint))
+                # A run of this id exists: started by an import that stopped before it
+                # recorded the start, perhaps holding an older reading (brought to this one;
+                # nothing is sent if it holds this one), or closed by itself (kept closed).
+                revised = await revise_task(
+                    client, workflow_id, task, fingerprint, timeout=update_timeout
+                )
+                if isinstance(revised, TaskClosed):
+                    async with pool.acquire() as connection:
+                        await plan_rows.mark_workflow_closed(
+                            connection, plan.id, task.id, revised.stage
+                        )
+                    outcome.notes.append(_closed_note(task.id, revised, "kept, not restarted"))
+                    advance()
+                    return
+            async with pool.acquire() as connection:
+                await plan_rows.mark_workflow_started(connection, plan.id, task.id, fingerprint)
+            outcome.workflows_started += 1
             advance()
-            return task.id, fingerprint
 
-    started, failures = await _run_starts(
-        [start(tasks_by_id[task_id]) for task_id in backlog.to_start]
-    )
-    async with pool.acquire() as connection:
-        await plan_rows.mark_workflows_started(connection, plan.id, started)
-    outcome.workflows_started = len(started)
-    if failures:
+    try:
+        # A task group: the first start that fails cancels the others, so a Temporal that
+        # died costs one bounded wait, not one per task.
+        async with asyncio.TaskGroup() as starting:
+            for task_id in backlog.to_start:
+                starting.create_task(start(tasks_by_id[task_id], task_id in backlog.comebacks))
+    except* Exception as failed:
+        first = failed.exceptions[0]
+        what = "Temporal failed" if isinstance(first, _TEMPORAL_FAILURES) else "it failed"
         raise DubanError(
-            f"started {len(started)} of {len(backlog.to_start)} task workflows, then Temporal "
-            f"failed ({_reason(failures[0])}); the rows are saved: run the same import again "
-            "to start the rest"
-        )
+            f"started {outcome.workflows_started} of {len(backlog.to_start)} task workflows, "
+            f"then {what} ({_reason(first, give_up_after)}); the rows are saved: run the same "
+            "import again to start the rest"
+        ) from None
 
     for task_id in backlog.to_revise:
         task = tasks_by_id[task_id]
         fingerprint = task_fingerprint(task)
         workflow_id = task_workflow_id(plan.id, task_id)
-        if await _saved_rows_hint(revise_task(client, workflow_id, task, fingerprint)):
-            outcome.revised += 1
+        revised = await _saved_rows_hint(
+            revise_task(client, workflow_id, task, fingerprint, timeout=update_timeout)
+        )
         async with pool.acquire() as connection:
-            await plan_rows.mark_workflow_revised(connection, plan.id, task_id, fingerprint)
+            if isinstance(revised, TaskClosed):
+                await plan_rows.mark_workflow_closed(connection, plan.id, task_id, revised.stage)
+                outcome.notes.append(_closed_note(task_id, revised, "not revised"))
+            else:
+                await plan_rows.mark_workflow_revised(connection, plan.id, task_id, fingerprint)
+                if revised == "revised":
+                    outcome.revised += 1
         advance()
     for task_id in backlog.to_withdraw:
         workflow_id = task_workflow_id(plan.id, task_id)
         reason = f"no longer in {plan.source_file}"
-        if await _saved_rows_hint(withdraw_task(client, workflow_id, reason)):
-            outcome.withdrawn += 1
+        withdrawn = await _saved_rows_hint(
+            withdraw_task(client, workflow_id, reason, timeout=update_timeout)
+        )
         async with pool.acquire() as connection:
-            await plan_rows.mark_withdrawal_sent(connection, plan.id, task_id)
+            if isinstance(withdrawn, TaskClosed):
+                await plan_rows.mark_workflow_closed(connection, plan.id, task_id, withdrawn.stage)
+                outcome.notes.append(_closed_note(task_id, withdrawn, "not withdrawn"))
+            else:
+                await plan_rows.mark_withdrawal_sent(connection, plan.id, task_id)
+                outcome.withdrawn += 1
         advance()
 
 
-async def _run_starts(
-    starts: Sequence[Coroutine[Any, Any, tuple[str, str]]],
-) -> tuple[list[tuple[str, str]], list[BaseException]]:
-    """Run every start; return (task id, fingerprint sent) of those started, and failures."""
-    results = await asyncio.gather(*starts, return_exceptions=True)
-    started = [result for result in results if isinstance(result, tuple)]
-    failures = [result for result in results if isinstance(result, BaseException)]
-    return started, failures
+T = TypeVar("T")
+
+# What a start raises when Temporal is down, frozen or refusing (the rest are bugs or the
+# database, reported as they are).
+_TEMPORAL_FAILURES = (RPCError, TemporalUnavailableError, TimeoutError)
 
 
-async def _saved_rows_hint(sent: Coroutine[Any, Any, bool]) -> bool:
+async def _saved_rows_hint(sent: Coroutine[Any, Any, T]) -> T:
     """A revision or withdrawal that Temporal could not take: the rows are committed, so
     the same import run again finishes the job."""
     try:
         return await sent
     except TemporalUnavailableError as error:
         raise DubanError(
-            f"{error.message}. The rows are saved: run the same import again once Temporal "
-            "and a worker run"
+            f"{error.message} (the rows are saved: run the same import again once Temporal "
+            "and a worker run)"
         ) from None
 
 
@@ -261,6 +344,8 @@ async def _require_temporal(client: Client) -> None:
         ) from None
 
 
-def _reason(error: BaseException) -> str:
+def _reason(error: BaseException, give_up_after: float | None = None) -> str:
+    if isinstance(error, TimeoutError) and give_up_after is not None:
+        return f"no answer within {give_up_after:g} s (DUBAN_IMPORT_GIVE_UP_SECONDS)"
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__

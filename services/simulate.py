@@ -128,6 +128,11 @@ class _Action:
     kind: ActionKind = field(compare=False)
     payload: BaseModel = field(compare=False)
 
+    @property
+    def key(self) -> str:
+        """The action's idempotency key: one per scripted action, the same on any retry."""
+        return f"simulate:{self.task_id}:{self.order}:{self.kind}"
+
 
 def behaviour_of(task: PlanTask, behaviour: Behaviour) -> Behaviour:
     if behaviour != "mixed":
@@ -256,7 +261,10 @@ async def _play(
             await _advance_to(env, at + offset)
             # Actions due at the same moment (a whole plan's sign-offs) go out together.
             outcomes = await asyncio.gather(
-                *(send_action(client, workflow_ids[a.task_id], a.kind, a.payload) for a in batch),
+                *(
+                    send_action(client, workflow_ids[a.task_id], a.kind, a.payload, a.key)
+                    for a in batch
+                ),
                 return_exceptions=True,
             )
             for outcome in outcomes:

@@ -10,23 +10,26 @@ task's terms (wrong stage, not allowed, invalid, key reused, gone, Temporal unre
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from temporalio.client import (
     Client,
     RPCTimeoutOrCancelledError,
+    WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.access import ActionKind
-from domain.lifecycle import Policy
+from domain.lifecycle import Policy, Stage
 from domain.plan import PlanTask
 from runtime.errors import DubanError
 from runtime.payload_codec import encrypts
@@ -51,7 +54,8 @@ from workflows.task_contract import (
     task_workflow_id,
 )
 
-# An update needs a worker to run it; without one it would wait for ever.
+# An update needs a worker to run it; without one it would wait for ever. The default of
+# DUBAN_TEMPORAL_UPDATE_TIMEOUT_SECONDS.
 UPDATE_TIMEOUT_SECONDS = 30.0
 
 # Each action: the workflow update that carries it and the payload it takes.
@@ -101,6 +105,12 @@ class IdempotencyKeyReusedError(TaskActionRefusedError):
     code = "idempotency_key_reused"
 
 
+class UnchangedRevisionError(TaskActionRefusedError):
+    """The workflow holds this very reading already: a revision would change nothing."""
+
+    code = "unchanged_revision"
+
+
 class TaskGoneError(TaskServiceError):
     """No open workflow under this id: never started, or closed."""
 
@@ -118,6 +128,7 @@ _REFUSALS: dict[str, type[TaskActionRefusedError]] = {
     "ActorNotAllowedError": ActionNotAllowedError,
     "InvalidActionError": InvalidActionError,
     "IdempotencyKeyReused": IdempotencyKeyReusedError,
+    "UnchangedRevision": UnchangedRevisionError,
 }
 
 
@@ -154,21 +165,26 @@ async def _update(
     workflow_id: str,
     update: str,
     argument: object,
-    update_id: str | None,
+    update_id: str,
     result_type: type | None = None,
+    timeout: float = UPDATE_TIMEOUT_SECONDS,
 ) -> Any:
     """Run one update and translate what can go wrong into the task's terms."""
     handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(workflow_id)
+    no_worker = TemporalUnavailableError(
+        f"no worker applied the {update} of {workflow_id} within {timeout:g} s "
+        "(DUBAN_TEMPORAL_UPDATE_TIMEOUT_SECONDS); is `duban worker` running?"
+    )
     try:
         return await asyncio.wait_for(
             handle.execute_update(update, argument, id=update_id, result_type=result_type),
-            timeout=UPDATE_TIMEOUT_SECONDS,
+            timeout=timeout,
         )
     except TimeoutError:
-        raise TemporalUnavailableError(
-            f"no worker applied the {update} of {workflow_id} within "
-            f"{UPDATE_TIMEOUT_SECONDS:.0f} s; is `duban worker` running?"
-        ) from None
+        raise no_worker from None
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        # Temporal answered, but its own wait for a worker to take the update ran out first.
+        raise no_worker from None
     except WorkflowUpdateFailedError as error:
         raise _refusal(error) from None
     except RPCTimeoutOrCancelledError as error:
@@ -197,12 +213,17 @@ async def start_task(
     search_attributes: bool = True,
     clock_offset: timedelta = timedelta(0),
     continue_as_new_after_events: int | None = None,
+    new_run: bool = False,
 ) -> WorkflowHandle[Any, Any]:
     """Start the task's workflow by its kind: a RecurringTaskWorkflow for a recurring task
     (one occurrence per period, up to ``until_year``), a TaskWorkflow otherwise.
 
     Raises WorkflowAlreadyStartedError when a workflow of this id is open already (an import
-    that stopped before it recorded the start): the caller revises it instead.
+    that stopped before it recorded the start): the caller revises it instead. Unless
+    ``new_run`` (a task whose earlier run its plan's import withdrew, now listed again), a
+    run of the id that closed normally refuses the start the same way, so a task that closed
+    by itself (办结, 撤销) is never started, escalated and completed a second time. A run that
+    ended abnormally (terminated, failed) does not: the task starts afresh.
     """
     common: dict[str, Any] = {
         "plan_id": plan_id,
@@ -230,27 +251,93 @@ async def start_task(
         id=task_workflow_id(plan_id, task.id),
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        id_reuse_policy=(
+            WorkflowIDReusePolicy.ALLOW_DUPLICATE
+            if new_run
+            else WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
+        ),
     )
     return handle
 
 
-async def revise_task(client: Client, workflow_id: str, task: PlanTask, fingerprint: str) -> bool:
+@dataclass(frozen=True)
+class TaskClosed:
+    """The task's workflow is closed, or closing, in ``stage`` (``completed``,
+    ``cancelled``, or a run status such as ``terminated``): it takes nothing more."""
+
+    stage: str
+
+    @property
+    def label(self) -> str:
+        """The stage as a coordinator reads it: 办结, 撤销, or the run's status."""
+        try:
+            return Stage(self.stage).label
+        except ValueError:
+            return self.stage
+
+
+async def revise_task(
+    client: Client,
+    workflow_id: str,
+    task: PlanTask,
+    fingerprint: str,
+    *,
+    timeout: float = UPDATE_TIMEOUT_SECONDS,
+) -> Literal["revised", "unchanged"] | TaskClosed:
     """Give the workflow the task's new reading, once per reading (the fingerprint is the
-    update id). False when the workflow refused it or is gone (closed, withdrawn)."""
+    update id). "unchanged" when it holds that reading already (nothing is recorded);
+    TaskClosed when the task is closed (办结, 撤销) and takes no revision."""
     try:
-        await _update(client, workflow_id, "revise", task, f"revise-{fingerprint}")
-    except (TaskActionRefusedError, TaskGoneError):
-        return False
-    return True
+        await _update(client, workflow_id, "revise", task, f"revise-{fingerprint}", timeout=timeout)
+    except UnchangedRevisionError:
+        return "unchanged"
+    except WrongStageError as closing:
+        return TaskClosed(closing.stage or await _closed_stage(client, workflow_id))
+    except TaskGoneError:
+        return TaskClosed(await _closed_stage(client, workflow_id))
+    return "revised"
 
 
-async def withdraw_task(client: Client, workflow_id: str, reason: str) -> bool:
-    """The task left its plan: cancel it (once). False when it was closed already."""
+async def withdraw_task(
+    client: Client, workflow_id: str, reason: str, *, timeout: float = UPDATE_TIMEOUT_SECONDS
+) -> Literal["withdrawn"] | TaskClosed:
+    """The task left its plan: cancel it (once). TaskClosed when it was closed already."""
     try:
-        await _update(client, workflow_id, "withdraw", Withdrawal(reason=reason), "withdraw")
-    except (TaskActionRefusedError, TaskGoneError):
-        return False
-    return True
+        await _update(
+            client, workflow_id, "withdraw", Withdrawal(reason=reason), "withdraw", timeout=timeout
+        )
+    except WrongStageError as closing:
+        return TaskClosed(closing.stage or await _closed_stage(client, workflow_id))
+    except TaskGoneError:
+        return TaskClosed(await _closed_stage(client, workflow_id))
+    return "withdrawn"
+
+
+async def _closed_stage(client: Client, workflow_id: str) -> str:
+    """How the task's latest run closed: its stage for a TaskWorkflow that returned, the
+    run's status for one ended from outside (``terminated``), ``closed`` otherwise (a
+    recurring task whose occurrences all ended, or no run found)."""
+    handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(workflow_id)
+    try:
+        description = await asyncio.wait_for(handle.describe(), timeout=10)
+        status = description.status
+        if status is not None and status not in (
+            WorkflowExecutionStatus.COMPLETED,
+            WorkflowExecutionStatus.RUNNING,
+        ):
+            return status.name.lower()
+        result = await asyncio.wait_for(handle.result(follow_runs=False), timeout=10)
+    except (RPCTimeoutOrCancelledError, TimeoutError) as error:
+        raise _unreachable(error) from None
+    except RPCError as error:
+        if error.status in _UNREACHABLE:
+            raise _unreachable(error) from None
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return "closed"
+        raise
+    if isinstance(result, dict) and isinstance(result.get("state"), dict):
+        return str(result["state"].get("stage", "closed"))
+    return "closed"
 
 
 # ---------------------------------------------------------------- actions and reads
@@ -261,16 +348,24 @@ async def send_action(
     workflow_id: str,
     kind: ActionKind,
     action: BaseModel,
-    idempotency_key: str | None = None,
+    idempotency_key: str,
+    *,
+    timeout: float = UPDATE_TIMEOUT_SECONDS,
 ) -> ActionResult:
-    """Apply one lifecycle action. Under an idempotency key it applies once: a retry gets
-    the first answer, the same key with another request is refused (IdempotencyKeyReused)."""
+    """Apply one lifecycle action, once: a retry under the same idempotency key gets the
+    first answer, the same key with another request is refused (IdempotencyKeyReused).
+
+    The key is required. Without one, Temporal would give each send its own update id, so a
+    caller that retries after a lost answer would apply the action twice. A caller makes
+    one key per logical action and reuses it on every retry of that action."""
     update, payload_type = ACTION_UPDATES[kind]
     if not isinstance(action, payload_type):
         raise TypeError(f"{kind} takes {payload_type.__name__}, not {type(action).__name__}")
-    update_id = action_update_id(idempotency_key, update, action) if idempotency_key else None
+    if not idempotency_key.strip():
+        raise ValueError("an action needs an idempotency key (one per logical action)")
+    update_id = action_update_id(idempotency_key, update, action)
     result: ActionResult = await _update(
-        client, workflow_id, update, action, update_id, result_type=ActionResult
+        client, workflow_id, update, action, update_id, result_type=ActionResult, timeout=timeout
     )
     return result
 

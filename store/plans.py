@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from domain.plan import ParsedPlan, PlanTask
 from domain.plan_diff import task_fingerprint
@@ -18,6 +18,8 @@ class StoredPlan:
     fingerprint: str
     document_number: str | None
     task_fingerprints: dict[str, str]  # open (not withdrawn) tasks only
+    # Tasks whose workflow an import found closed by itself, and the stage it closed in.
+    closed_tasks: dict[str, str] = field(default_factory=dict)
 
 
 async def lock_plan(connection: Connection, plan_id: str) -> None:
@@ -44,14 +46,20 @@ async def load_plan(connection: Connection, plan_id: str) -> StoredPlan | None:
     if row is None:
         return None
     tasks = await connection.fetch(
-        "SELECT task_id, fingerprint FROM plan_tasks WHERE plan_id = $1 AND withdrawn_at IS NULL",
+        "SELECT task_id, fingerprint, withdrawn_at, closed_stage FROM plan_tasks"
+        " WHERE plan_id = $1",
         plan_id,
     )
     return StoredPlan(
         plan_id=row["plan_id"],
         fingerprint=row["fingerprint"],
         document_number=row["document_number"],
-        task_fingerprints={task["task_id"]: task["fingerprint"] for task in tasks},
+        task_fingerprints={
+            task["task_id"]: task["fingerprint"] for task in tasks if task["withdrawn_at"] is None
+        },
+        closed_tasks={
+            task["task_id"]: task["closed_stage"] for task in tasks if task["closed_stage"]
+        },
     )
 
 
@@ -112,7 +120,11 @@ def _task_row(plan_id: str, task: PlanTask) -> tuple[object, ...]:
 
 
 async def save_tasks(connection: Connection, plan_id: str, tasks: Sequence[PlanTask]) -> None:
-    """Insert new tasks and overwrite changed ones; a re-added task is open again."""
+    """Insert new tasks and overwrite changed ones; a re-added task is listed again.
+
+    A re-added task gets a new workflow run only when this import's own withdrawal cancelled
+    the old one. One whose withdrawal never reached its workflow keeps that workflow, which
+    is still running or closed by itself; one found closed by itself stays closed."""
     await connection.executemany(
         """
         INSERT INTO plan_tasks (plan_id, task_id, workflow_id, seq, part, category, text,
@@ -127,10 +139,14 @@ async def save_tasks(connection: Connection, plan_id: str, tasks: Sequence[PlanT
             recurrence = EXCLUDED.recurrence, ongoing = EXCLUDED.ongoing,
             starts = EXCLUDED.starts, due = EXCLUDED.due, source = EXCLUDED.source,
             flags = EXCLUDED.flags, fingerprint = EXCLUDED.fingerprint,
-            -- A task that comes back after a withdrawal gets a new workflow run.
-            workflow_started_at = CASE WHEN plan_tasks.withdrawn_at IS NULL
-                                       THEN plan_tasks.workflow_started_at END,
-            withdrawn_at = NULL, withdrawal_sent_at = NULL
+            workflow_started_at = CASE
+                WHEN plan_tasks.withdrawn_at IS NOT NULL
+                     AND plan_tasks.withdrawal_sent_at IS NOT NULL
+                     AND plan_tasks.closed_stage IS NULL THEN NULL
+                ELSE plan_tasks.workflow_started_at END,
+            -- withdrawal_sent_at stays until the new run is started: it marks the start
+            -- as a new run of a withdrawn task, not a first one.
+            withdrawn_at = NULL
         """,
         [_task_row(plan_id, task) for task in tasks],
     )
@@ -152,13 +168,17 @@ class WorkflowBacklog:
     to_start: list[str]
     to_revise: list[str]
     to_withdraw: list[str]
+    # Of to_start: tasks whose earlier run this import's withdrawal ended; they come back as
+    # a new run under the same workflow id. Any other start must find no run of that id.
+    comebacks: set[str] = field(default_factory=set)
 
 
 async def workflow_backlog(connection: Connection, plan_id: str) -> WorkflowBacklog:
     rows = await connection.fetch(
         """
-        SELECT task_id,
+        SELECT task_id, withdrawal_sent_at IS NOT NULL AS comeback,
                CASE
+                   WHEN closed_stage IS NOT NULL THEN NULL
                    WHEN withdrawn_at IS NOT NULL THEN
                        CASE WHEN workflow_started_at IS NOT NULL AND withdrawal_sent_at IS NULL
                             THEN 'withdraw' END
@@ -178,17 +198,37 @@ async def workflow_backlog(connection: Connection, plan_id: str) -> WorkflowBack
     for row in rows:
         if row["action"] is not None:
             lists[row["action"]].append(row["task_id"])
+        if row["action"] == "start" and row["comeback"]:
+            backlog.comebacks.add(row["task_id"])
     return backlog
 
 
-async def mark_workflows_started(
-    connection: Connection, plan_id: str, started: Sequence[tuple[str, str]]
+async def mark_workflow_started(
+    connection: Connection, plan_id: str, task_id: str, fingerprint: str
 ) -> None:
-    """The workflows exist, each holding the task whose fingerprint was sent to it."""
-    await connection.executemany(
-        "UPDATE plan_tasks SET workflow_started_at = now(), workflow_fingerprint = $3"
+    """The workflow exists, holding the task whose fingerprint was sent to it. Recorded as
+    each start returns, so an import cut short knows which starts it already made."""
+    await connection.execute(
+        "UPDATE plan_tasks SET workflow_started_at = now(), workflow_fingerprint = $3,"
+        " withdrawal_sent_at = NULL WHERE plan_id = $1 AND task_id = $2",
+        plan_id,
+        task_id,
+        fingerprint,
+    )
+
+
+async def mark_workflow_closed(
+    connection: Connection, plan_id: str, task_id: str, stage: str
+) -> None:
+    """The task's workflow was found closed by itself (``stage``): nothing more is sent to
+    it, and it is never started again."""
+    await connection.execute(
+        "UPDATE plan_tasks SET closed_stage = $3,"
+        " workflow_started_at = coalesce(workflow_started_at, now())"
         " WHERE plan_id = $1 AND task_id = $2",
-        [(plan_id, task_id, fingerprint) for task_id, fingerprint in started],
+        plan_id,
+        task_id,
+        stage,
     )
 
 

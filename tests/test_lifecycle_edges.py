@@ -158,8 +158,8 @@ def test_actor_names_are_trimmed() -> None:
 async def test_a_re_import_does_not_undo_an_extension(
     time_skipping_env: WorkflowEnvironment, db_pool: asyncpg.Pool, task_queue: str
 ) -> None:
-    """After an extension, revising the task with the same document keeps the new date;
-    a changed plan date does move it."""
+    """After an extension, revising the task with the same plan date keeps the new date (the
+    very same reading is refused: it would change nothing); a changed plan date moves it."""
     client = time_skipping_env.client
     today = (await time_skipping_env.get_current_time()).date()
     original_due = today + timedelta(days=60)
@@ -178,7 +178,11 @@ async def test_a_re_import_does_not_undo_an_extension(
         await handle.execute_update(
             TaskWorkflow.decide_extension, DecideExtension(actor=coordinator, approve=True)
         )
-        await handle.execute_update(TaskWorkflow.revise, task)
+        with pytest.raises(WorkflowUpdateFailedError) as unchanged:
+            await handle.execute_update(TaskWorkflow.revise, task)
+        assert "holds this reading already" in str(unchanged.value.cause)
+        reworded = task.model_copy(update={"text": f"{task.text}（修订）"})
+        await handle.execute_update(TaskWorkflow.revise, reworded)
         kept = await handle.query(TaskWorkflow.snapshot)
         assert kept.state.milestones[0].due == original_due + timedelta(days=30)
         moved_plan = make_task([original_due + timedelta(days=45)])

@@ -64,6 +64,7 @@ with workflow.unsafe.imports_passed_through():
         WrongStageError,
     )
     from domain.plan import PlanTask
+    from domain.plan_diff import task_fingerprint
     from workflows.task_contract import (
         LEAD_UNIT_ATTRIBUTE,
         NEXT_DUE_ATTRIBUTE,
@@ -692,6 +693,18 @@ class TaskWorkflow:
                     "it is closed",
                     state.stage,
                 )
+            )
+        if task_fingerprint(task) == task_fingerprint(state.task):
+            # A re-import that finds this workflow running without having recorded its
+            # start (it was cut short) sends the reading the workflow already holds. Refused
+            # here, in the validator, it leaves no trace in history: no 'revised' event for
+            # a task that did not change. (Validators do not run on replay, so histories
+            # with such revisions accepted still replay.)
+            raise ApplicationError(
+                f"task {state.task.id} holds this reading already",
+                {"stage": state.stage.value},
+                type="UnchangedRevision",
+                non_retryable=True,
             )
 
     @workflow.update
