@@ -373,7 +373,11 @@ async def test_refusals_read_the_same_through_an_encrypting_client(
         handle = await start_task(encrypting, task_queue, make_task())
         with pytest.raises(services.tasks.WrongStageError) as refused:
             await services.tasks.send_action(
-                encrypting, handle.id, ActionKind.SUBMIT, Submit(actor=unit(LEAD), summary="已完成")
+                encrypting,
+                handle.id,
+                ActionKind.SUBMIT,
+                Submit(actor=unit(LEAD), summary="已完成"),
+                idempotency_key="refused-submit",
             )
     assert refused.value.stage == "assigned"
     assert "assigned" in refused.value.message
