@@ -1,0 +1,273 @@
+"""The recording activity against PostgreSQL, run in Temporal's activity environment: every
+field lands in its column, a retry adds nothing, an older write never overwrites a newer
+state, and a new lineage starts again. Fast (no Temporal server), so mutation runs use it."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, date, datetime, timedelta
+
+import asyncpg
+import pytest
+from temporalio.testing import ActivityEnvironment
+
+from activities.task_events import TaskEventActivities, _storable, read_working_calendar
+from domain.lifecycle import Actor, Stage, TaskEvent
+from workflows.task_contract import CalendarSpan, RecordEvents, TaskProjection
+
+WORKFLOW = "plan-a/7"
+AT = datetime(2030, 3, 1, 1, 30, tzinfo=UTC)
+LEAD = "市信息办"
+COOPERATING = ["市财政局", "市审计局"]
+
+
+def _event(seq: int, kind: str = "progress", **changes: object) -> TaskEvent:
+    values: dict[str, object] = {
+        "seq": seq,
+        "kind": kind,
+        "at": AT + timedelta(minutes=seq),
+        "actor": Actor(role="unit", unit=LEAD, name="张三 (tok1)"),
+        "unit": LEAD,
+        "stage_before": Stage.IN_PROGRESS,
+        "stage_after": Stage.IN_PROGRESS,
+        "milestone": 0,
+        "level": None,
+        "recipients": [],
+        "detail": {"percent": 10 * seq},
+    }
+    values.update(changes)
+    return TaskEvent.model_validate(values)
+
+
+def _projection(seq: int, **changes: object) -> TaskProjection:
+    values: dict[str, object] = {
+        "plan_id": "plan-a",
+        "task_id": "7",
+        "stage": Stage.IN_PROGRESS,
+        "lead_unit": LEAD,
+        "cooperating_units": COOPERATING,
+        "next_due": date(2030, 6, 30),
+        "next_due_at": datetime(2030, 6, 30, 15, 59, 59, tzinfo=UTC),
+        "escalation_level": 1,
+        "extensions_granted": 1,
+        "progress_percent": 10 * seq,
+        "awaiting_reassignment": False,
+        "closed_at": None,
+        "seq": seq,
+        "yellow_from": datetime(2030, 6, 26, 1, 0, tzinfo=UTC),
+    }
+    values.update(changes)
+    return TaskProjection.model_validate(values)
+
+
+async def _record(
+    pool: asyncpg.Pool,
+    events: list[TaskEvent],
+    projection: TaskProjection,
+    *,
+    lineage: str = "run-1",
+    channels: tuple[str, ...] = ("log", "webhook"),
+) -> int:
+    activities = TaskEventActivities(pool, channels)
+    request = RecordEvents(
+        workflow_id=WORKFLOW, lineage=lineage, events=events, projection=projection
+    )
+    added: int = await ActivityEnvironment().run(activities.record_task_events, request)
+    return added
+
+
+async def test_every_field_of_an_event_and_the_state_lands_in_its_column(
+    db_pool: asyncpg.Pool,
+) -> None:
+    escalation = _event(
+        2,
+        "escalation",
+        actor=None,
+        unit=LEAD,
+        stage_before=Stage.IN_PROGRESS,
+        milestone=1,
+        level=2,
+        recipients=[LEAD, "government_office"],
+        detail={"overdue_days": 31},
+    )
+    added = await _record(db_pool, [_event(1), escalation], _projection(2))
+    assert added == 2
+
+    rows = await db_pool.fetch("SELECT * FROM task_events ORDER BY seq")
+    assert [(r["workflow_id"], r["lineage"], r["seq"]) for r in rows] == [
+        (WORKFLOW, "run-1", 1),
+        (WORKFLOW, "run-1", 2),
+    ]
+    first, second = rows
+    assert (first["plan_id"], first["task_id"], first["kind"]) == ("plan-a", "7", "progress")
+    assert first["at"] == AT + timedelta(minutes=1)
+    assert (first["actor_role"], first["actor_unit"], first["unit"]) == ("unit", LEAD, LEAD)
+    assert (first["stage_before"], first["stage_after"]) == ("in_progress", "in_progress")
+    assert (first["milestone"], first["level"]) == (0, None)
+    assert first["recipients"] == []
+    assert json.loads(first["detail"]) == {"percent": 10}
+    assert (second["actor_role"], second["actor_unit"]) == (None, None)
+    assert (second["kind"], second["milestone"], second["level"]) == ("escalation", 1, 2)
+    assert second["recipients"] == [LEAD, "government_office"]
+    assert json.loads(second["detail"]) == {"overdue_days": 31}
+
+    state = await db_pool.fetchrow("SELECT * FROM task_states WHERE workflow_id = $1", WORKFLOW)
+    assert state is not None
+    expected = {
+        "workflow_id": WORKFLOW,
+        "plan_id": "plan-a",
+        "task_id": "7",
+        "stage": "in_progress",
+        "lead_unit": LEAD,
+        "cooperating_units": COOPERATING,
+        "next_due": date(2030, 6, 30),
+        "next_due_at": datetime(2030, 6, 30, 15, 59, 59, tzinfo=UTC),
+        "escalation_level": 1,
+        "extensions_granted": 1,
+        "progress_percent": 20,
+        "awaiting_reassignment": False,
+        "closed_at": None,
+        "seq": 2,
+        "lineage": "run-1",
+        "yellow_from": datetime(2030, 6, 26, 1, 0, tzinfo=UTC),
+    }
+    assert {column: state[column] for column in expected} == expected
+
+
+async def test_only_events_with_recipients_reach_the_outbox_once_per_channel(
+    db_pool: asyncpg.Pool,
+) -> None:
+    urge = _event(2, "urge", recipients=[LEAD])
+    await _record(db_pool, [_event(1), urge], _projection(2))
+    rows = await db_pool.fetch(
+        "SELECT workflow_id, lineage, seq, channel, payload FROM notification_outbox"
+        " ORDER BY channel"
+    )
+    assert [(r["workflow_id"], r["lineage"], r["seq"], r["channel"]) for r in rows] == [
+        (WORKFLOW, "run-1", 2, "log"),
+        (WORKFLOW, "run-1", 2, "webhook"),
+    ]
+    payload = json.loads(rows[0]["payload"])
+    assert payload == {
+        "workflow_id": WORKFLOW,
+        "plan_id": "plan-a",
+        "task_id": "7",
+        "event": json.loads(urge.model_dump_json()),
+    }
+    # The outbox carries the event exactly as task_events stores it.
+    stored = await db_pool.fetchval("SELECT detail FROM task_events WHERE seq = 2")
+    assert payload["event"]["detail"] == json.loads(stored)
+
+
+async def test_a_retried_batch_adds_nothing(db_pool: asyncpg.Pool) -> None:
+    batch = [_event(1), _event(2, "urge", recipients=[LEAD])]
+    assert await _record(db_pool, batch, _projection(2)) == 2
+    # The retry overlaps the first batch and brings one new event.
+    again = [*batch, _event(3, recipients=[LEAD])]
+    assert await _record(db_pool, again, _projection(3)) == 1
+    assert await db_pool.fetchval("SELECT count(*) FROM task_events") == 3
+    assert await db_pool.fetchval("SELECT count(*) FROM notification_outbox") == 4
+    assert await db_pool.fetchval("SELECT seq FROM task_states") == 3
+
+
+async def test_an_older_write_never_overwrites_a_newer_state(db_pool: asyncpg.Pool) -> None:
+    """A retried activity from before (seq 2) arriving after a newer one (seq 3) leaves the
+    newer state in place: the projection only moves forward within a lineage."""
+    await _record(db_pool, [_event(1), _event(2), _event(3)], _projection(3, stage=Stage.REVIEW))
+    await _record(db_pool, [_event(1), _event(2)], _projection(2, stage=Stage.IN_PROGRESS))
+    state = await db_pool.fetchrow("SELECT stage, seq, progress_percent FROM task_states")
+    assert state is not None
+    assert (state["stage"], state["seq"], state["progress_percent"]) == ("review", 3, 30)
+    # The same seq again is no newer either.
+    await _record(db_pool, [_event(3)], _projection(3, stage=Stage.SIGNOFF))
+    assert await db_pool.fetchval("SELECT stage FROM task_states") == "review"
+    # A newer one moves it.
+    await _record(db_pool, [_event(4)], _projection(4, stage=Stage.COMPLETED))
+    assert await db_pool.fetchval("SELECT stage FROM task_states") == "completed"
+
+
+async def test_a_new_lineage_records_its_own_events_and_replaces_the_state(
+    db_pool: asyncpg.Pool,
+) -> None:
+    """A task that came back under the same workflow id starts at seq 1 again: its events
+    are not taken for duplicates of the old run's, and its state replaces the old one."""
+    await _record(db_pool, [_event(1), _event(2), _event(3)], _projection(3))
+    added = await _record(db_pool, [_event(1, "assigned")], _projection(1), lineage="run-2")
+    assert added == 1
+    rows = await db_pool.fetch("SELECT lineage, seq, kind FROM task_events ORDER BY lineage, seq")
+    assert [(r["lineage"], r["seq"]) for r in rows] == [
+        ("run-1", 1),
+        ("run-1", 2),
+        ("run-1", 3),
+        ("run-2", 1),
+    ]
+    state = await db_pool.fetchrow("SELECT lineage, seq FROM task_states")
+    assert state is not None
+    assert (state["lineage"], state["seq"]) == ("run-2", 1)
+
+
+async def test_recording_is_logged_with_what_was_new(
+    db_pool: asyncpg.Pool, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="activities.task_events"):
+        await _record(db_pool, [_event(1), _event(2, "urge")], _projection(2))
+        await _record(db_pool, [_event(2, "urge")], _projection(2))
+    lines = [
+        record.msg
+        for record in caplog.records
+        if isinstance(record.msg, dict) and record.msg.get("event") == "task events recorded"
+    ]
+    assert [{key: line[key] for key in ("task_id", "unit", "kinds", "new")} for line in lines] == [
+        {"task_id": "7", "unit": LEAD, "kinds": ["progress", "urge"], "new": 2},
+        {"task_id": "7", "unit": LEAD, "kinds": ["urge"], "new": 0},
+    ]
+
+
+async def test_a_nul_that_slipped_through_is_dropped_not_retried_for_ever(
+    db_pool: asyncpg.Pool,
+) -> None:
+    """jsonb cannot hold NUL; a text with one (from before the validators refused it) is
+    stored without it, while a user's literal backslash-u text is kept."""
+    event = _event(1, detail={"text": "进度\x00报告", "typed": "\\u0000"})
+    assert await _record(db_pool, [event], _projection(1)) == 1
+    detail = json.loads(await db_pool.fetchval("SELECT detail FROM task_events"))
+    assert detail == {"text": "进度报告", "typed": "\\u0000"}
+
+
+@pytest.mark.parametrize(
+    ("document", "stored"),
+    [
+        (r'"a\u0000b"', '"ab"'),
+        (r'"a\\u0000b"', r'"a\\u0000b"'),  # an escaped backslash, then the text u0000
+        (r'"a\\\u0000b"', r'"a\\b"'),  # an escaped backslash, then a NUL
+        (r'"\u0000\u0000"', '""'),
+    ],
+)
+def test_only_real_nul_escapes_are_removed(document: str, stored: str) -> None:
+    assert _storable(document) == stored
+
+
+async def test_the_calendar_is_read_as_data_and_an_unknown_year_is_guessed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    environment = ActivityEnvironment()
+    known = await environment.run(
+        read_working_calendar, CalendarSpan(first_year=2024, last_year=2024)
+    )
+    assert (known.first_year, known.last_year, known.guessed_years) == (2024, 2024, [])
+    assert date(2024, 10, 1) in known.days_off  # 国庆节
+    assert date(2024, 10, 12) in known.working_weekends  # a Saturday made up for it
+    with caplog.at_level(logging.WARNING, logger="activities.task_events"):
+        guessed = await environment.run(
+            read_working_calendar, CalendarSpan(first_year=2098, last_year=2099)
+        )
+    assert guessed.guessed_years == [2098, 2099]
+    assert guessed.days_off == []
+    warnings = [
+        record.msg
+        for record in caplog.records
+        if isinstance(record.msg, dict) and record.levelno == logging.WARNING
+    ]
+    assert [w.get("years") for w in warnings] == [[2098, 2099]]
+    assert "no data" in warnings[0]["event"]
