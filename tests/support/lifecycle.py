@@ -32,7 +32,7 @@ from runtime.settings import Settings
 from workers.registry import build_activities
 from workers.service import build_worker
 from workflows.task import TaskWorkflow
-from workflows.task_contract import TaskSnapshot
+from workflows.task_contract import Reassign, Refuse, TaskSnapshot
 
 COORDINATOR = Actor(role="coordinator", name="督查室")
 LEAD = "市信息办"
@@ -47,14 +47,17 @@ def make_task(
     dues: Sequence[date] = (date(2018, 6, 30),),
     *,
     lead: str = LEAD,
+    co_leads: Sequence[str] = (),
     cooperating: Sequence[str] = COOPERATING,
     ongoing: bool = False,
 ) -> PlanTask:
+    """A task of one row; ``co_leads`` are further 牵头单位 named after the first (the
+    workflow has the first lead and the others sign off as cooperating units)."""
     return PlanTask(
         id="7",
         seq=7,
         text="梳理电子证照目录",
-        lead_units=[lead],
+        lead_units=[lead, *co_leads],
         cooperating_units=list(cooperating),
         milestones=[
             Milestone(due=due, raw=f"{due.year}年{due.month}月{due.day}日前") for due in dues
@@ -256,6 +259,22 @@ class LifecycleHarness:
         )
         self.handles.append(handle)
         return handle
+
+    async def start_refused(
+        self, task: PlanTask, *, reason: str = "不属于本单位职责"
+    ) -> WorkflowHandle[TaskWorkflow, TaskSnapshot]:
+        """A task its lead returned (退回交办): in 交办, awaiting the coordinator."""
+        handle = await self.start(task)
+        lead = task.lead_units[0]
+        await handle.execute_update(TaskWorkflow.refuse, Refuse(actor=unit(lead), reason=reason))
+        return handle
+
+    async def reassign(
+        self, handle: WorkflowHandle[TaskWorkflow, TaskSnapshot], new_lead: str
+    ) -> None:
+        await handle.execute_update(
+            TaskWorkflow.reassign, Reassign(actor=COORDINATOR, unit=new_lead)
+        )
 
     async def sleep(self, duration: timedelta) -> None:
         await self.env.sleep(duration)
