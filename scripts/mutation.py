@@ -124,6 +124,9 @@ def main() -> int:
     modules = tuple(args.modules)
     mutmut = str(Path(sys.executable).with_name("mutmut"))
     if not args.report:
+        # mutmut links tests to functions once and keeps that; a function added since (or a
+        # test that now reaches one) would stay "no tests". Relinking costs one test run.
+        (MUTANTS / "mutmut-stats.json").unlink(missing_ok=True)
         patterns = [f"{module}.*" for module in modules]
         code = _run([mutmut, "run", "--max-children", str(args.jobs), *patterns])
         if code != 0:

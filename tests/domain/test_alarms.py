@@ -16,7 +16,7 @@ from domain.alarms import (
     plan_schedule,
 )
 from domain.calendar import SHANGHAI, CalendarYears, WorkingCalendar, end_of_day
-from domain.lifecycle import MilestoneState, Policy, Signoff, Stage, TaskState
+from domain.lifecycle import MilestoneState, Offset, Policy, Signoff, Stage, TaskState
 from tests.support.lifecycle import make_task
 
 LEAD = "市信息办"
@@ -136,6 +136,7 @@ def test_in_sign_off_the_deadline_waits_silently_and_each_pending_unit_has_a_win
         Stage.SIGNOFF,
         last_submitted_at=submitted,
         signoffs=[
+            Signoff(unit="市公安局", decision="approved"),  # decided first, then the pending
             Signoff(unit=HELPERS[0]),
             Signoff(unit=HELPERS[1], decision="approved"),
         ],
@@ -156,7 +157,7 @@ def test_in_sign_off_the_deadline_waits_silently_and_each_pending_unit_has_a_win
     assert schedule.signoff_windows == {HELPERS[0]: window}
     assert schedule.extension_deadlines == {0: end_of_day(date(2030, 6, 20))}
     # A window already set is kept (not recomputed from the calendar).
-    state.signoffs[0].window_ends = window + timedelta(hours=1)
+    state.signoffs[1].window_ends = window + timedelta(hours=1)
     assert plan_schedule(state, _calendar()).signoff_windows == {
         HELPERS[0]: window + timedelta(hours=1)
     }
@@ -185,6 +186,7 @@ def test_in_review_only_the_current_milestone_waits() -> None:
     later = plan_schedule(state, _calendar())
     assert all(a.milestone != 0 for a in later.alarms)
     assert 0 not in later.yellow_from
+    assert {a.kind for a in later.alarms if a.milestone == 1} == {AlarmKind.DUE_PASSED}
 
 
 def test_a_closed_task_has_no_alarms() -> None:
@@ -207,6 +209,16 @@ def test_the_progress_reminder_counts_from_the_latest_of_accept_report_and_remin
             if a.kind is AlarmKind.PROGRESS
         ]
         assert (alarm.key, alarm.at) == (f"progress:{base.isoformat()}", base + timedelta(days=30))
+
+
+def test_a_progress_interval_in_working_days_ends_in_a_morning() -> None:
+    policy = Policy(progress_interval=Offset(working_days=2))
+    [alarm] = [
+        a
+        for a in plan_schedule(_state(policy=policy), _calendar()).alarms
+        if a.kind is AlarmKind.PROGRESS
+    ]
+    assert alarm.at == _morning(date(2030, 1, 4))  # Wednesday 2 → Thursday, Friday 4
 
 
 def test_a_guessed_calendar_year_is_reported() -> None:
@@ -263,7 +275,8 @@ def test_of_a_milestone_s_alarms_due_together_only_the_strongest_fires() -> None
             _alarm("u1", AlarmKind.URGE, now, milestone=1, recipients=["z"]),
             _alarm("r1", AlarmKind.REMINDER, now, milestone=1, recipients=["z"]),
             _alarm("p", AlarmKind.PROGRESS, now, recipients=[LEAD]),
-            _alarm("d", AlarmKind.DUE_PASSED, now, milestone=2),
+            # Not a deadline alarm: fires whatever else is due, and is told nobody.
+            _alarm("d", AlarmKind.DUE_PASSED, now, milestone=0),
         ]
     )
     fire, skip = due_alarms(schedule, set(), now)

@@ -540,6 +540,22 @@ def test_a_granted_extension_moves_the_date_and_restarts_the_ladder() -> None:
     assert (again.milestones[0].due, again.milestones[0].due_at) == (SECOND_DUE, end_of_day(DUE))
 
 
+def test_every_granted_extension_is_counted() -> None:
+    state = _state()
+    for requested in (SECOND_DUE, SECOND_DUE + timedelta(days=10)):
+        lifecycle.apply_request_extension(state, LEAD_ACTOR, requested, "r", NOW)
+        lifecycle.apply_decide_extension(state, COORDINATOR, True, "", None, NOW)
+    assert state.extensions_granted == 2
+
+
+def test_a_coordinator_naming_a_unit_still_cannot_sign_off_for_it() -> None:
+    """The role decides, not a unit name an actor carries."""
+    state = _state(Stage.SIGNOFF, signoffs=[Signoff(unit=u) for u in HELPERS])
+    impostor = Actor(role="coordinator", unit=HELPERS[0])
+    with pytest.raises(lifecycle.ActorNotAllowedError, match="only a cooperating unit"):
+        lifecycle.check_signoff(state, impostor, True, None)
+
+
 def test_a_rejected_extension_changes_no_date() -> None:
     state = _state()
     state.milestones[0].escalation_level = 1
@@ -579,6 +595,9 @@ def test_reassignment_to_a_cooperating_unit_takes_it_out_of_the_sign_off() -> No
 
 
 def test_cancel_closes_the_task_and_tells_every_unit() -> None:
+    state = _state()
+    [event] = lifecycle.apply_cancel(state, COORDINATOR, "计划调整", NOW)
+    assert (event.unit, event.recipients) == (LEAD, [LEAD, *HELPERS])
     state = _state(lead_unit=None)
     [event] = lifecycle.apply_cancel(state, COORDINATOR, "计划调整", NOW)
     assert (state.stage, state.closed_at, state.close_reason) == (Stage.CANCELLED, NOW, "计划调整")
