@@ -41,8 +41,10 @@ browser:
 # Mutation testing (not part of `make test` or CI: it takes a while on two cores). mutmut
 # applies small bugs one at a time and runs the fast tests against each; the score of each
 # module is printed at the end, and the target fails below 85 % killed. Results are kept in
-# mutants/, so a rerun retries only what changed. Other modules: MUTATION_MODULES="domain.units".
+# mutants/; after adding tests, MUTATION_ARGS=--only-open retries only the mutants still alive
+# (--survivors lists them, --report only prints). Other modules: MUTATION_MODULES="domain.units".
 MUTATION_MODULES ?= domain.lifecycle domain.alarms domain.deadlines activities.task_events
 MUTATION_JOBS ?= 2
+MUTATION_ARGS ?=
 mutation: $(INSTALLED)
-	$(BIN)/python -m scripts.mutation --jobs $(MUTATION_JOBS) $(MUTATION_MODULES)
+	$(BIN)/python -m scripts.mutation --jobs $(MUTATION_JOBS) $(MUTATION_ARGS) $(MUTATION_MODULES)

@@ -2,8 +2,9 @@
 
 ``make mutation`` runs it over the four modules the project holds to 85 % killed; ``make
 mutation MUTATION_MODULES="domain.units"`` over others (any module under ``[tool.mutmut]``'s
-``only_mutate``). mutmut keeps its results in ``mutants/``, so a second run only retries
-what changed; ``--report`` prints the scores without running anything.
+``only_mutate``). Every mutant of the modules named is tried again on each run; after adding
+tests, ``--only-open`` retries only those not killed last time, ``--survivors`` lists them
+(``mutmut show NAME`` shows one), and ``--report`` prints the scores without running.
 
 The recording activity's tests need PostgreSQL: one embedded server is started for the
 whole run (each mutant's pytest session would otherwise start its own) and named to the
@@ -85,12 +86,15 @@ def report(modules: tuple[str, ...], out: list[str]) -> bool:
     return all_met
 
 
-def survivors(modules: tuple[str, ...], mutmut: str) -> list[str]:
-    listed = subprocess.run(
-        [mutmut, "results"], capture_output=True, text=True, check=False
-    ).stdout.splitlines()
-    prefixes = tuple(f"{module}." for module in modules)
-    return [line.strip() for line in listed if line.strip().startswith(prefixes)]
+def open_mutants(modules: tuple[str, ...]) -> list[str]:
+    """The mutants of ``modules`` that no test has killed yet (or that never ran)."""
+    names: list[str] = []
+    for module in modules:
+        meta = MUTANTS / (module.replace(".", "/") + ".py.meta")
+        if meta.exists():
+            codes: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
+            names += [name for name, code in codes.items() if _status(code) != "killed"]
+    return names
 
 
 def _run(command: list[str]) -> int:
@@ -119,7 +123,13 @@ def main() -> int:
     parser.add_argument("modules", nargs="*", default=list(DEFAULT_MODULES))
     parser.add_argument("--report", action="store_true", help="print the scores, run nothing")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--survivors", action="store_true", help="list the surviving mutants")
+    parser.add_argument("--survivors", action="store_true", help="list the mutants not killed")
+    parser.add_argument(
+        "--only-open",
+        action="store_true",
+        help="retry only the mutants not killed in the last run (quick, after adding tests; "
+        "a changed module needs a full run)",
+    )
     args = parser.parse_args()
     modules = tuple(args.modules)
     mutmut = str(Path(sys.executable).with_name("mutmut"))
@@ -127,8 +137,10 @@ def main() -> int:
         # mutmut links tests to functions once and keeps that; a function added since (or a
         # test that now reaches one) would stay "no tests". Relinking costs one test run.
         (MUTANTS / "mutmut-stats.json").unlink(missing_ok=True)
-        patterns = [f"{module}.*" for module in modules]
-        code = _run([mutmut, "run", "--max-children", str(args.jobs), *patterns])
+        patterns = open_mutants(modules) if args.only_open else [f"{m}.*" for m in modules]
+        if not patterns:
+            print("no open mutants: nothing to run")
+        code = _run([mutmut, "run", "--max-children", str(args.jobs), *patterns]) if patterns else 0
         if code != 0:
             print(f"mutmut run ended with status {code}", file=sys.stderr)
             return code
@@ -136,7 +148,7 @@ def main() -> int:
     met = report(modules, lines)
     print("\n".join(lines))
     if args.survivors:
-        print("\n".join(survivors(modules, mutmut)))
+        print("\n".join(open_mutants(modules)))
     return 0 if met else 1
 
 
