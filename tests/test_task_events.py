@@ -183,8 +183,11 @@ async def test_an_older_write_never_overwrites_a_newer_state(db_pool: asyncpg.Po
     await _record(db_pool, [_event(3)], _projection(3, stage=Stage.SIGNOFF))
     assert await db_pool.fetchval("SELECT stage FROM task_states") == "review"
     # A newer one moves it.
-    await _record(db_pool, [_event(4)], _projection(4, stage=Stage.COMPLETED))
-    assert await db_pool.fetchval("SELECT stage FROM task_states") == "completed"
+    closed = AT + timedelta(days=1)
+    await _record(db_pool, [_event(4)], _projection(4, stage=Stage.COMPLETED, closed_at=closed))
+    state = await db_pool.fetchrow("SELECT stage, closed_at FROM task_states")
+    assert state is not None
+    assert (state["stage"], state["closed_at"]) == ("completed", closed)
 
 
 async def test_a_new_lineage_records_its_own_events_and_replaces_the_state(
@@ -269,5 +272,9 @@ async def test_the_calendar_is_read_as_data_and_an_unknown_year_is_guessed(
         for record in caplog.records
         if isinstance(record.msg, dict) and record.levelno == logging.WARNING
     ]
-    assert [w.get("years") for w in warnings] == [[2098, 2099]]
-    assert "no data" in warnings[0]["event"]
+    assert [(w["event"], w.get("years")) for w in warnings] == [
+        (
+            "holiday calendar has no data for these years; counted Monday to Friday",
+            [2098, 2099],
+        )
+    ]

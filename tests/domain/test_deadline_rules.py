@@ -90,3 +90,33 @@ def test_the_implicit_deadline_is_the_last_plan_year_s_end() -> None:
     }
     period = DeadlineContext(plan_year=2016, period_end=2020)
     assert implicit_deadline(period).due == date(2020, 12, 31)
+
+
+@pytest.mark.parametrize(
+    ("phrase", "due", "flags"),
+    [
+        ("明年6月20日前", date(2019, 6, 20), [DeadlineFlag.YEAR_FROM_PLAN]),
+        ("次年3月底前", date(2019, 3, 31), [DeadlineFlag.YEAR_FROM_PLAN]),
+        ("6月20日前", date(2018, 6, 20), [DeadlineFlag.YEAR_FROM_PLAN]),
+        ("2018年上半年", date(2018, 6, 30), []),
+        ("2018年下半年", date(2018, 12, 31), []),
+        ("2019年1月前", date(2018, 12, 31), [DeadlineFlag.AMBIGUOUS]),
+    ],
+)
+def test_phrases_relative_to_the_plan_year_and_halves(
+    phrase: str, due: date, flags: list[DeadlineFlag]
+) -> None:
+    milestone = parse_deadline(phrase, CONTEXT)
+    assert (milestone.due, milestone.flags) == (due, flags)
+
+
+def test_each_milestone_carries_the_clause_it_stands_in() -> None:
+    """A clause runs from the last 。；; or line end before the phrase to the first after
+    it; a plain date in running text is an event, and the scan goes on past it."""
+    text = "总体要求。分步实施。2018年6月20日上线，2019年底前完成；再推广；后续"
+    found = find_deadlines(text, CONTEXT)
+    assert [(m.due, m.text) for m in found.milestones] == [
+        (date(2019, 12, 31), "2018年6月20日上线，2019年底前完成；")
+    ]
+    last = find_deadlines("分步实施。2019年底前完成", CONTEXT).milestones[0]
+    assert last.text == "2019年底前完成"
