@@ -67,11 +67,19 @@ async def _record(
     projection: TaskProjection,
     *,
     lineage: str = "run-1",
+    run_id: str = "run-1",
+    sent_at: datetime | None = None,
     channels: tuple[str, ...] = ("log", "webhook"),
 ) -> int:
+    """Record a batch as a run sends it: by default the first run, a later batch later."""
     activities = TaskEventActivities(pool, channels)
     request = RecordEvents(
-        workflow_id=WORKFLOW, lineage=lineage, events=events, projection=projection
+        workflow_id=WORKFLOW,
+        lineage=lineage,
+        run_id=run_id,
+        sent_at=sent_at or AT + timedelta(seconds=projection.seq),
+        events=events,
+        projection=projection,
     )
     added: int = await ActivityEnvironment().run(activities.record_task_events, request)
     return added
@@ -107,6 +115,7 @@ async def test_every_field_of_an_event_and_the_state_lands_in_its_column(
     assert (first["milestone"], first["level"]) == (0, None)
     assert first["recipients"] == []
     assert json.loads(first["detail"]) == {"percent": 10}
+    assert (first["run_id"], first["sent_at"]) == ("run-1", AT + timedelta(seconds=2))
     assert (second["actor_role"], second["actor_unit"]) == (None, None)
     assert (second["kind"], second["milestone"], second["level"]) == ("escalation", 1, 2)
     assert second["recipients"] == [LEAD, "government_office"]
@@ -131,6 +140,8 @@ async def test_every_field_of_an_event_and_the_state_lands_in_its_column(
         "seq": 2,
         "lineage": "run-1",
         "yellow_from": datetime(2030, 6, 26, 1, 0, tzinfo=UTC),
+        "run_id": "run-1",
+        "sent_at": AT + timedelta(seconds=2),
     }
     assert {column: state[column] for column in expected} == expected
 
@@ -172,8 +183,8 @@ async def test_a_retried_batch_adds_nothing(db_pool: asyncpg.Pool) -> None:
 
 
 async def test_an_older_write_never_overwrites_a_newer_state(db_pool: asyncpg.Pool) -> None:
-    """A retried activity from before (seq 2) arriving after a newer one (seq 3) leaves the
-    newer state in place: the projection only moves forward within a lineage."""
+    """A retried activity from before (seq 2, sent earlier) arriving after a newer one
+    (seq 3) leaves the newer state in place: the projection only moves forward."""
     await _record(db_pool, [_event(1), _event(2), _event(3)], _projection(3, stage=Stage.REVIEW))
     await _record(db_pool, [_event(1), _event(2)], _projection(2, stage=Stage.IN_PROGRESS))
     state = await db_pool.fetchrow("SELECT stage, seq, progress_percent FROM task_states")
@@ -196,7 +207,14 @@ async def test_a_new_lineage_records_its_own_events_and_replaces_the_state(
     """A task that came back under the same workflow id starts at seq 1 again: its events
     are not taken for duplicates of the old run's, and its state replaces the old one."""
     await _record(db_pool, [_event(1), _event(2), _event(3)], _projection(3))
-    added = await _record(db_pool, [_event(1, "assigned")], _projection(1), lineage="run-2")
+    added = await _record(
+        db_pool,
+        [_event(1, "assigned")],
+        _projection(1),
+        lineage="run-2",
+        run_id="run-2",
+        sent_at=AT + timedelta(hours=1),
+    )
     assert added == 1
     rows = await db_pool.fetch("SELECT lineage, seq, kind FROM task_events ORDER BY lineage, seq")
     assert [(r["lineage"], r["seq"]) for r in rows] == [
