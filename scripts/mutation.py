@@ -23,6 +23,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import tomllib
 from collections import Counter
 from pathlib import Path
 
@@ -86,6 +87,16 @@ def report(modules: tuple[str, ...], out: list[str]) -> bool:
     return all_met
 
 
+def _drop_stale_copies() -> None:
+    """mutmut copies a source folder's other files (domain/data/units.toml) once and never
+    again; remove the copies so an edited file is copied afresh."""
+    config = tomllib.loads(Path("pyproject.toml").read_text())["tool"]["mutmut"]
+    for folder in config["source_paths"]:
+        for path in Path(folder).rglob("*"):
+            if path.is_file() and path.suffix != ".py":
+                (MUTANTS / path).unlink(missing_ok=True)
+
+
 def open_mutants(modules: tuple[str, ...]) -> list[str]:
     """The mutants of ``modules`` that no test has killed yet (or that never ran)."""
     names: list[str] = []
@@ -137,6 +148,7 @@ def main() -> int:
         # mutmut links tests to functions once and keeps that; a function added since (or a
         # test that now reaches one) would stay "no tests". Relinking costs one test run.
         (MUTANTS / "mutmut-stats.json").unlink(missing_ok=True)
+        _drop_stale_copies()
         patterns = open_mutants(modules) if args.only_open else [f"{m}.*" for m in modules]
         if not patterns:
             print("no open mutants: nothing to run")
