@@ -4,6 +4,7 @@ state, and a new lineage starts again. Fast (no Temporal server), so mutation ru
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from datetime import UTC, date, datetime, timedelta
@@ -20,6 +21,7 @@ WORKFLOW = "plan-a/7"
 AT = datetime(2030, 3, 1, 1, 30, tzinfo=UTC)
 LEAD = "市信息办"
 COOPERATING = ["市财政局", "市审计局"]
+HELPERS = COOPERATING[:1]
 
 
 def _event(seq: int, kind: str = "progress", **changes: object) -> TaskEvent:
@@ -296,3 +298,142 @@ async def test_the_calendar_is_read_as_data_and_an_unknown_year_is_guessed(
             [2098, 2099],
         )
     ]
+
+
+# ---------------------------------------------------------------- runs of one lineage
+
+
+async def _live(pool: asyncpg.Pool) -> list[tuple[int, str, str]]:
+    rows = await pool.fetch("SELECT seq, run_id, kind FROM task_events ORDER BY seq")
+    return [(r["seq"], r["run_id"], r["kind"]) for r in rows]
+
+
+async def _superseded(pool: asyncpg.Pool) -> list[tuple[int, str, str, str]]:
+    rows = await pool.fetch(
+        "SELECT seq, run_id, kind, superseded_by_run FROM task_events_superseded ORDER BY seq"
+    )
+    return [(r["seq"], r["run_id"], r["kind"], r["superseded_by_run"]) for r in rows]
+
+
+RESET_AT = AT + timedelta(hours=1)
+
+
+async def _first_run_then_reset(pool: asyncpg.Pool) -> int:
+    """Run 1 records seq 1-3 (3 notifies); a reset run 2 then sends its own 3 and 4."""
+    await _record(
+        pool, [_event(1), _event(2), _event(3, "urge", recipients=[LEAD])], _projection(3)
+    )
+    return await _record(
+        pool,
+        [_event(3, "submitted", recipients=HELPERS), _event(4)],
+        _projection(4, stage=Stage.SIGNOFF),
+        run_id="run-2",
+        sent_at=RESET_AT,
+    )
+
+
+async def test_a_reset_run_replaces_the_history_from_its_first_event_on(
+    db_pool: asyncpg.Pool,
+) -> None:
+    assert await _first_run_then_reset(db_pool) == 2
+    assert await _live(db_pool) == [
+        (1, "run-1", "progress"),
+        (2, "run-1", "progress"),
+        (3, "run-2", "submitted"),
+        (4, "run-2", "progress"),
+    ]
+    assert await _superseded(db_pool) == [(3, "run-1", "urge", "run-2")]
+    kept = await db_pool.fetchrow("SELECT * FROM task_events_superseded")
+    assert kept is not None
+    assert (kept["unit"], kept["recipients"], kept["sent_at"]) == (
+        LEAD,
+        [LEAD],
+        AT + timedelta(seconds=3),
+    )
+    outbox = await db_pool.fetch(
+        "SELECT seq, channel, status, superseded_at IS NOT NULL AS superseded,"
+        " payload -> 'event' ->> 'kind' AS kind FROM notification_outbox ORDER BY seq, kind,"
+        " channel"
+    )
+    assert [(r["seq"], r["kind"], r["channel"], r["status"], r["superseded"]) for r in outbox] == [
+        (3, "submitted", "log", "pending", False),
+        (3, "submitted", "webhook", "pending", False),
+        (3, "urge", "log", "superseded", True),
+        (3, "urge", "webhook", "superseded", True),
+    ]
+    state = await db_pool.fetchrow("SELECT stage, seq, run_id, sent_at FROM task_states")
+    assert state is not None
+    assert dict(state) == {"stage": "signoff", "seq": 4, "run_id": "run-2", "sent_at": RESET_AT}
+
+
+async def test_a_late_write_of_the_replaced_run_is_kept_aside_not_live(
+    db_pool: asyncpg.Pool,
+) -> None:
+    """The old run's retried batch arrives after the reset run wrote: what it made before
+    the reset point is a duplicate, what it made after is on record as superseded, and the
+    projection stays the reset run's."""
+    await _first_run_then_reset(db_pool)
+    added = await _record(
+        db_pool,
+        [_event(2), _event(4, "urge", recipients=[LEAD]), _event(5)],
+        _projection(5, stage=Stage.REVIEW),
+        sent_at=AT + timedelta(seconds=5),
+    )
+    assert added == 0
+    assert [seq for seq, _, _ in await _live(db_pool)] == [1, 2, 3, 4]
+    assert await _superseded(db_pool) == [
+        (3, "run-1", "urge", "run-2"),
+        (4, "run-1", "urge", "run-2"),
+        (5, "run-1", "progress", "run-2"),
+    ]
+    late = await db_pool.fetchrow("SELECT * FROM task_events_superseded WHERE seq = 5")
+    assert late is not None
+    assert (late["plan_id"], late["task_id"], late["sent_at"]) == (
+        "plan-a",
+        "7",
+        AT + timedelta(seconds=5),
+    )
+    state = await db_pool.fetchrow("SELECT stage, run_id FROM task_states")
+    assert state is not None
+    assert (state["stage"], state["run_id"]) == ("signoff", "run-2")
+    # Live rows before the reset point still count once: a late duplicate of one adds nothing.
+    assert await db_pool.fetchval("SELECT count(*) FROM notification_outbox") == 4
+
+
+async def test_a_resync_without_events_supersedes_what_came_after_its_state(
+    db_pool: asyncpg.Pool,
+) -> None:
+    """A reset run with nothing to replay tells its state (seq 1): the old run's events
+    after it are undone."""
+    await _record(db_pool, [_event(1), _event(2), _event(3)], _projection(3))
+    added = await _record(db_pool, [], _projection(1), run_id="run-2", sent_at=RESET_AT)
+    assert added == 0
+    assert await _live(db_pool) == [(1, "run-1", "progress")]
+    assert [seq for seq, *_ in await _superseded(db_pool)] == [2, 3]
+    assert await db_pool.fetchval("SELECT seq FROM task_states") == 1
+
+
+async def test_the_sending_run_is_the_activity_s_when_the_request_does_not_say(
+    db_pool: asyncpg.Pool,
+) -> None:
+    """A history from before requests named their run: the activity's own run and scheduled
+    time stand in; called outside an activity, neither is known."""
+    scheduled = AT + timedelta(minutes=30)
+    environment = ActivityEnvironment()
+    environment.info = dataclasses.replace(
+        environment.info, workflow_run_id="run-from-info", scheduled_time=scheduled
+    )
+    activities = TaskEventActivities(db_pool, ["log"])
+    request = RecordEvents(workflow_id=WORKFLOW, events=[_event(1)], projection=_projection(1))
+    assert await environment.run(activities.record_task_events, request) == 1
+    row = await db_pool.fetchrow("SELECT run_id, sent_at FROM task_events")
+    assert row is not None
+    assert (row["run_id"], row["sent_at"]) == ("run-from-info", scheduled)
+
+    other = RecordEvents(workflow_id="plan-a/8", events=[_event(1)], projection=_projection(1))
+    assert await activities.record_task_events(other) == 1
+    row = await db_pool.fetchrow(
+        "SELECT run_id, sent_at FROM task_events WHERE workflow_id = 'plan-a/8'"
+    )
+    assert row is not None
+    assert (row["run_id"], row["sent_at"]) == ("", None)
