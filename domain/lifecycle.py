@@ -474,6 +474,11 @@ def check_reassign(state: TaskState, actor: Actor, unit: str) -> None:
     _require_coordinator(actor)
     if not unit.strip():
         raise InvalidActionError("name the unit that takes the lead")
+    # The name becomes the lead as given: a stray space or control character would make a
+    # second unit that no token names and every count splits over.
+    _require_clean(unit)
+    if unit != unit.strip():
+        raise InvalidActionError(f"the unit name {unit!r} has spaces around it")
     if unit == state.lead_unit and not state.awaiting_reassignment:
         raise InvalidActionError(f"{unit} already leads this task")
 

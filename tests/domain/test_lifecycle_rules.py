@@ -163,6 +163,11 @@ def test_a_reassignment_names_a_new_unit() -> None:
         f"{LEAD} already leads this task"
     )
     # After 退回交办 the same unit may be given the task again.
+    assert _invalid(lambda: lifecycle.check_reassign(state, COORDINATOR, f" {HELPERS[0]}")) == (
+        f"the unit name ' {HELPERS[0]}' has spaces around it"
+    )
+    with pytest.raises(lifecycle.InvalidActionError, match="control characters"):
+        lifecycle.check_reassign(state, COORDINATOR, f"{HELPERS[0]}\x07")
     refused = state.model_copy(update={"stage": Stage.ASSIGNED, "awaiting_reassignment": True})
     lifecycle.check_reassign(refused, COORDINATOR, LEAD)
     lifecycle.check_reassign(state, COORDINATOR, HELPERS[0])
