@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import signal
+import traceback
 import uuid
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
@@ -410,6 +411,9 @@ def main() -> None:
         app()
     except SystemExit as stopped:
         end_process(exit_status(stopped.code))
+    except Exception:  # a bug: its traceback, and the same clean end
+        traceback.print_exc()
+        end_process(1)
     end_process(0)
 
 
