@@ -30,7 +30,7 @@ overwrites a newer one.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -38,7 +38,7 @@ import asyncpg
 from pydantic import TypeAdapter
 from temporalio import activity
 
-from domain.calendar import CalendarYears, installed_calendar_years
+from domain.calendar import CalendarYears, HolidaySource, installed_calendar_years
 from domain.lifecycle import TaskEvent
 from runtime.log import get_logger
 from store.db import Connection
@@ -53,21 +53,33 @@ log = get_logger(__name__)
 _EVENTS_JSON = TypeAdapter(list[TaskEvent])
 
 
-@activity.defn(name=READ_WORKING_CALENDAR)
-async def read_working_calendar(span: CalendarSpan) -> CalendarYears:
-    """The holiday calendar for whole years, as data (a local activity: the answer is
-    recorded, and the workflow counts working days over it)."""
-    return _calendar_years(span)
+def working_calendar_reader(
+    is_workday: HolidaySource | None = None,
+) -> Callable[[CalendarSpan], Awaitable[CalendarYears]]:
+    """The calendar activity over the installed ``chinesecalendar``, or over ``is_workday``
+    (a calendar a test controls)."""
+
+    @activity.defn(name=READ_WORKING_CALENDAR)
+    async def read_working_calendar(span: CalendarSpan) -> CalendarYears:
+        """The holiday calendar for whole years, as data (a local activity: the answer is
+        recorded, and the workflow counts working days over it)."""
+        return _calendar_years(span, is_workday)
+
+    return read_working_calendar
 
 
-def _calendar_years(span: CalendarSpan) -> CalendarYears:
-    years = installed_calendar_years(span.first_year, span.last_year)
+# The body outside the decorated function, where mutation testing can reach it.
+def _calendar_years(span: CalendarSpan, is_workday: HolidaySource | None = None) -> CalendarYears:
+    years = installed_calendar_years(span.first_year, span.last_year, is_workday)
     if years.guessed_years:
         log.warning(
             "holiday calendar has no data for these years; counted Monday to Friday",
             years=years.guessed_years,
         )
     return years
+
+
+read_working_calendar = working_calendar_reader()
 
 
 # A JSON ``\u0000`` escape: preceded by an even number of backslashes, so that the text

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import signal
+import traceback
 import uuid
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,7 @@ from domain.plan import ParsedPlan, preview_json
 from domain.units import load_directory
 from runtime.errors import ConfigurationError, DubanError
 from runtime.log import configure_logging, redact_text
+from runtime.process_exit import end_process, exit_status
 from runtime.settings import LogFormat, Settings, get_settings
 from runtime.temporal import connect_temporal
 
@@ -429,7 +431,16 @@ app.command(name="tasks")(tasks_command)
 
 
 def main() -> None:
-    app()
+    """The ``duban`` command: the whole command runs, then the process ends without
+    finalising the interpreter under the Temporal core's threads (runtime.process_exit)."""
+    try:
+        app()
+    except SystemExit as stopped:
+        end_process(exit_status(stopped.code))
+    except Exception:  # a bug: its traceback, and the same clean end
+        traceback.print_exc()
+        end_process(1)
+    end_process(0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,9 +14,10 @@ offset here; no time-zone database is needed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
-from functools import cache, cached_property
+from functools import cache, cached_property, partial
 from typing import Literal
 
 import chinese_calendar
@@ -90,9 +91,18 @@ class CalendarYears(BaseModel):
         return frozenset(self.working_weekends)
 
 
-def installed_calendar_years(first_year: int, last_year: int) -> CalendarYears:
-    """Read the installed ``chinesecalendar`` for whole years. Not for workflow code."""
-    years = [_installed_year(year) for year in range(first_year, last_year + 1)]
+# Whether a day is a working day; raises NotImplementedError for a year it has no data for,
+# as ``chinesecalendar`` does. Tests pass a calendar they control.
+HolidaySource = Callable[[date], bool]
+
+
+def installed_calendar_years(
+    first_year: int, last_year: int, is_workday: HolidaySource | None = None
+) -> CalendarYears:
+    """Read the installed ``chinesecalendar`` (or ``is_workday``) for whole years. Not for
+    workflow code."""
+    read = _installed_year if is_workday is None else partial(_read_year, is_workday=is_workday)
+    years = [read(year) for year in range(first_year, last_year + 1)]
     return CalendarYears(
         first_year=first_year,
         last_year=last_year,
@@ -104,12 +114,16 @@ def installed_calendar_years(first_year: int, last_year: int) -> CalendarYears:
 
 @cache
 def _installed_year(year: int) -> CalendarYears:
+    return _read_year(year, chinese_calendar.is_workday)
+
+
+def _read_year(year: int, is_workday: HolidaySource) -> CalendarYears:
     days_off: list[date] = []
     working_weekends: list[date] = []
     day = date(year, 1, 1)
     while day.year == year:
         try:
-            working = bool(chinese_calendar.is_workday(day))
+            working = bool(is_workday(day))
         except NotImplementedError:  # a year the installed calendar has no data for
             return CalendarYears(first_year=year, last_year=year, guessed_years=[year])
         weekday = day.weekday() < 5

@@ -25,8 +25,10 @@ from runtime.settings import LogFormat
 from store.migrate import migrate_database
 from workflows.task_contract import SEARCH_ATTRIBUTES
 
-# Test-run switches, not product settings: the database to test against, golden rewrites.
-_KEPT_VARIABLES = {"DUBAN_TEST_DATABASE_URL", "DUBAN_UPDATE_GOLDEN"}
+# Reads DUBAN_UPDATE_GOLDEN once, at start-up, and takes it out of the environment.
+pytest_plugins = ["tests.support.golden"]
+# A test-run switch, not a product setting: the database to test against.
+_KEPT_VARIABLES = {"DUBAN_TEST_DATABASE_URL"}
 
 
 @pytest.fixture(autouse=True)

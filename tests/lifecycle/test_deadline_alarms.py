@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import date, timedelta
 from typing import Any
 
+import asyncpg
 import pytest
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
+from activities.task_events import working_calendar_reader
 from domain.alarms import AlarmKind, Schedule, plan_schedule
 from domain.calendar import (
     CalendarGapError,
@@ -16,6 +20,7 @@ from domain.calendar import (
     installed_calendar_years,
 )
 from domain.lifecycle import EscalationRung, MilestoneState, Offset, Policy, Stage, TaskState
+from tests.support.holidays import ControlledHolidays, lifecycle_with_holidays
 from tests.support.lifecycle import (
     DEADLINE_KINDS,
     LEAD,
@@ -29,7 +34,7 @@ from tests.support.lifecycle import (
     working_days_from,
 )
 from workflows.task import TaskWorkflow
-from workflows.task_contract import Accept, ReportProgress, Submit
+from workflows.task_contract import Accept, CalendarSpan, ReportProgress, Submit, TaskSnapshot
 
 
 def _wednesday_at_least(start: date, days: int) -> date:
@@ -37,9 +42,11 @@ def _wednesday_at_least(start: date, days: int) -> date:
     return day + timedelta(days=(2 - day.weekday()) % 7)
 
 
-def _schedule_in_progress(due: date, *, accepted: date) -> Schedule:
-    """The schedule of a one-milestone task accepted on ``accepted``, over the installed
-    calendar."""
+def _schedule_in_progress(
+    due: date, *, accepted: date, calendar: WorkingCalendar | None = None
+) -> Schedule:
+    """The schedule of a one-milestone task accepted on ``accepted``, over ``calendar`` (by
+    default the installed one)."""
     state = TaskState(
         plan_id="p",
         task=make_task([due]),
@@ -49,7 +56,7 @@ def _schedule_in_progress(due: date, *, accepted: date) -> Schedule:
         assigned_at=end_of_day(accepted),
         accepted_at=end_of_day(accepted),
     )
-    return plan_schedule(state, WorkingCalendar())
+    return plan_schedule(state, calendar or WorkingCalendar())
 
 
 def test_reminders_count_working_days_across_a_public_holiday() -> None:
@@ -62,17 +69,47 @@ def test_reminders_count_working_days_across_a_public_holiday() -> None:
     assert not schedule.calendar_fallback
 
 
-def test_a_year_the_calendar_does_not_know_counts_monday_to_friday() -> None:
-    """For 2027, which chinesecalendar 1.11 has no data for, the schedule counts Monday to
-    Friday (so 元旦 2027-01-01, a Friday, counts as a working day) and flags the fallback."""
+async def test_a_year_the_calendar_does_not_know_counts_monday_to_friday(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The calendar activity over a calendar that knows 2026 and not 2027: 2027 counts
+    Monday to Friday (so 元旦 2027-01-01, a Friday, counts as a working day), the schedule
+    flags the fallback, and one warning names the year. Once a release knows 2027, 元旦 is
+    off and the first reminder moves a working day earlier."""
     due = date(2027, 1, 6)  # a Wednesday
-    if calendar_knows(due):
-        pytest.skip("the installed holiday calendar knows 2027")
-    schedule = _schedule_in_progress(due, accepted=date(2026, 11, 1))
+    holidays = ControlledHolidays()
+    holidays.release(2026)
+    span = CalendarSpan(first_year=2026, last_year=2027)
+    read = working_calendar_reader(holidays.is_workday)
+    with caplog.at_level(logging.WARNING):
+        years = await ActivityEnvironment().run(read, span)
+    assert years.guessed_years == [2027]
+    warnings = [
+        record.msg
+        for record in caplog.records
+        if isinstance(record.msg, dict) and "no data for these years" in record.msg["event"]
+    ]
+    assert [warning["years"] for warning in warnings] == [[2027]]
+    schedule = _schedule_in_progress(
+        due, accepted=date(2026, 11, 1), calendar=WorkingCalendar(years=years)
+    )
     reminders = [a.at for a in schedule.alarms if a.kind is AlarmKind.REMINDER]
     # Back from Wed 6 Jan: 5, 4, (weekend), 1 (元旦, counted), then 31, 30, 29, 28 Dec.
     assert reminders == [beijing_morning(date(2026, 12, 28)), beijing_morning(date(2027, 1, 5))]
     assert schedule.calendar_fallback
+
+    holidays.release(2027, days_off=[date(2027, 1, 1)])
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        released = await ActivityEnvironment().run(read, span)
+    assert released.guessed_years == []
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+    schedule = _schedule_in_progress(
+        due, accepted=date(2026, 11, 1), calendar=WorkingCalendar(years=released)
+    )
+    reminders = [a.at for a in schedule.alarms if a.kind is AlarmKind.REMINDER]
+    assert reminders == [beijing_morning(date(2026, 12, 25)), beijing_morning(date(2027, 1, 5))]
+    assert not schedule.calendar_fallback
 
 
 async def test_reminders_land_on_working_days_before_the_due_date(
@@ -302,25 +339,57 @@ async def _calendar_reads(handle: Any) -> int:
     )
 
 
-async def test_a_guessed_year_is_read_again_on_a_later_day(lifecycle: LifecycleHarness) -> None:
-    """A task due in a year the installed calendar does not know counts it Monday to Friday
-    for now. A reschedule on a later day reads the calendar again, as a release may know
-    the year by then; a reschedule the same day does not."""
-    today = await lifecycle.today()
-    due = date(today.year + 2, 3, 13)
-    if calendar_knows(due):
-        pytest.skip("the installed holiday calendar knows the year")
-    handle = await lifecycle.start(make_task([due]))
-    lead = unit(LEAD)
-    await handle.execute_update(TaskWorkflow.accept, Accept(actor=lead))
-    await lifecycle.settle(handle)
-    assert await _calendar_reads(handle) == 1
-    await lifecycle.sleep(timedelta(days=1))
-    await handle.execute_update(
-        TaskWorkflow.report_progress, ReportProgress(actor=lead, percent=10, text="启动")
-    )
-    snapshot = await lifecycle.settle(handle)
-    assert await _calendar_reads(handle) == 2
-    assert snapshot.state.calendar is not None
-    assert due.year in snapshot.state.calendar.guessed_years
-    assert snapshot.state.calendar.read_on == today + timedelta(days=1)
+def _reminder_days(snapshot: TaskSnapshot) -> list[date]:
+    assert snapshot.schedule is not None
+    return [
+        beijing_date(alarm.at)
+        for alarm in snapshot.schedule.alarms
+        if alarm.kind is AlarmKind.REMINDER
+    ]
+
+
+async def test_a_guessed_year_is_read_again_on_a_later_day(
+    time_skipping_env: WorkflowEnvironment, db_pool: asyncpg.Pool, task_queue: str
+) -> None:
+    """A task due in a year the calendar does not know counts it Monday to Friday for now.
+    A reschedule the same day does not read the calendar again; one on a later day does,
+    and a release that meanwhile knows the year (a holiday the day before the due date)
+    moves the last reminder off that holiday."""
+    holidays = ControlledHolidays()
+    async with lifecycle_with_holidays(
+        time_skipping_env, db_pool, task_queue, holidays
+    ) as lifecycle:
+        today = await lifecycle.today()
+        for year in range(today.year - 1, today.year + 2):
+            holidays.release(year)
+        due = date(today.year + 2, 3, 15)
+        due += timedelta(days=(2 - due.weekday()) % 7)  # a Wednesday
+        handle = await lifecycle.start(make_task([due]))
+        lead = unit(LEAD)
+        await handle.execute_update(TaskWorkflow.accept, Accept(actor=lead))
+        snapshot = await lifecycle.settle(handle)
+        assert await _calendar_reads(handle) == 1
+        assert snapshot.state.calendar is not None
+        assert due.year in snapshot.state.calendar.guessed_years
+        assert snapshot.schedule is not None
+        assert snapshot.schedule.calendar_fallback
+        assert _reminder_days(snapshot)[-1] == due - timedelta(days=1)  # Tuesday
+
+        holidays.release(due.year, days_off=[due - timedelta(days=1)])
+        await handle.execute_update(
+            TaskWorkflow.report_progress, ReportProgress(actor=lead, percent=5, text="筹备")
+        )
+        snapshot = await lifecycle.settle(handle)
+        assert await _calendar_reads(handle) == 1  # read once a day at most
+        assert _reminder_days(snapshot)[-1] == due - timedelta(days=1)
+
+        await lifecycle.sleep(timedelta(days=1))
+        await handle.execute_update(
+            TaskWorkflow.report_progress, ReportProgress(actor=lead, percent=10, text="启动")
+        )
+        snapshot = await lifecycle.settle(handle)
+        assert await _calendar_reads(handle) == 2
+        assert snapshot.state.calendar is not None
+        assert due.year not in snapshot.state.calendar.guessed_years
+        assert snapshot.state.calendar.read_on == today + timedelta(days=1)
+        assert _reminder_days(snapshot)[-1] == due - timedelta(days=2)  # Monday
