@@ -21,8 +21,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from runtime.embedded import EmbeddedPostgres, free_port, installed_executable
 from runtime.log import configure_logging
-from runtime.settings import LogFormat
+from runtime.settings import LogFormat, Settings
 from store.migrate import migrate_database
+from workers.registry import build_activities
+from workers.service import build_worker
 from workflows.task_contract import SEARCH_ATTRIBUTES
 
 # Reads DUBAN_UPDATE_GOLDEN once, at start-up, and takes it out of the environment.
@@ -122,3 +124,24 @@ async def db_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 @pytest.fixture
 def task_queue() -> str:
     return f"test-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+async def stack_env(
+    dev_server_env: WorkflowEnvironment,
+    dev_server_address: str,
+    database_url: str,
+    db_pool: asyncpg.Pool,
+    task_queue: str,
+) -> AsyncIterator[dict[str, str]]:
+    """Settings that point `duban import` at the test servers, with a worker running."""
+    settings = Settings(temporal_task_queue=task_queue)
+    worker = build_worker(
+        dev_server_env.client, settings, activities=build_activities(db_pool, "test")
+    )
+    async with worker:
+        yield {
+            "DUBAN_TEMPORAL_ADDRESS": dev_server_address,
+            "DUBAN_DATABASE_URL": database_url,
+            "DUBAN_TEMPORAL_TASK_QUEUE": task_queue,
+        }

@@ -6,18 +6,12 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import pytest
-from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from runtime.settings import Settings
 from tests.support.golden import EXAMPLES
-from workers.registry import build_activities
-from workers.service import build_worker
 
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.txt"))
 
@@ -84,27 +78,6 @@ def test_bad_input_is_one_located_line(
     assert len(lines) == 1, result.stderr
     assert name in lines[0]
     assert expected in lines[0]
-
-
-@pytest.fixture
-async def stack_env(
-    dev_server_env: WorkflowEnvironment,
-    dev_server_address: str,
-    database_url: str,
-    db_pool: asyncpg.Pool,
-    task_queue: str,
-) -> AsyncIterator[dict[str, str]]:
-    """Settings that point `duban import` at the test servers, with a worker running."""
-    settings = Settings(temporal_task_queue=task_queue)
-    worker: Worker = build_worker(
-        dev_server_env.client, settings, activities=build_activities(db_pool, "test")
-    )
-    async with worker:
-        yield {
-            "DUBAN_TEMPORAL_ADDRESS": dev_server_address,
-            "DUBAN_DATABASE_URL": database_url,
-            "DUBAN_TEMPORAL_TASK_QUEUE": task_queue,
-        }
 
 
 async def test_import_refuses_warnings_then_imports_once(

@@ -10,18 +10,12 @@ import os
 import resource
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import pytest
-from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from runtime.settings import Settings
 from tests.support.plans import EXAMPLE_PLANS, future_ledger
-from workers.registry import build_activities
-from workers.service import build_worker
 
 pytestmark = pytest.mark.fault
 
@@ -93,27 +87,6 @@ def _ledger_with_a_nul_past_8_kib() -> tuple[bytes, int]:
     last = len(lines)
     lines[-1] = lines[-1].replace("政务", "政\x00务", 1)
     return ("\n".join(lines) + "\n").encode(), last
-
-
-@pytest.fixture
-async def stack_env(
-    dev_server_env: WorkflowEnvironment,
-    dev_server_address: str,
-    database_url: str,
-    db_pool: asyncpg.Pool,
-    task_queue: str,
-) -> AsyncIterator[dict[str, str]]:
-    """Settings that point `duban import` at the test servers, with a worker running."""
-    settings = Settings(temporal_task_queue=task_queue)
-    worker: Worker = build_worker(
-        dev_server_env.client, settings, activities=build_activities(db_pool, "test")
-    )
-    async with worker:
-        yield {
-            "DUBAN_TEMPORAL_ADDRESS": dev_server_address,
-            "DUBAN_DATABASE_URL": database_url,
-            "DUBAN_TEMPORAL_TASK_QUEUE": task_queue,
-        }
 
 
 async def test_import_of_a_nul_past_8_kib_is_one_located_line_and_stores_nothing(
