@@ -14,7 +14,9 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
+from tests.support.integrity import assert_nothing_imported
 from tests.support.plans import EXAMPLE_PLANS, future_ledger
 
 pytestmark = pytest.mark.fault
@@ -90,14 +92,20 @@ def _ledger_with_a_nul_past_8_kib() -> tuple[bytes, int]:
 
 
 async def test_import_of_a_nul_past_8_kib_is_one_located_line_and_stores_nothing(
-    stack_env: dict[str, str], db_pool: asyncpg.Pool, tmp_path: Path
+    stack_env: dict[str, str],
+    dev_server_env: WorkflowEnvironment,
+    db_pool: asyncpg.Pool,
+    task_queue: str,
+    tmp_path: Path,
 ) -> None:
     """The binary check looks at the first 8 KiB only; a NUL further on is still refused,
-    with its line and column, before anything reaches PostgreSQL, warnings accepted or not."""
+    with its line and column, before anything reaches PostgreSQL or Temporal, warnings
+    accepted or not."""
     data, line = _ledger_with_a_nul_past_8_kib()
     path = tmp_path / "ledger.csv"
     path.write_bytes(data)
-    result = duban("import", str(path), "--accept-warnings", env=stack_env)
+    plan_id = task_queue  # unique on the shared dev server
+    result = duban("import", str(path), "--accept-warnings", "--plan-id", plan_id, env=stack_env)
     assert result.returncode == 2, result.stderr
     message = _one_line(result.stderr)
     column = data.decode().splitlines()[line - 1].index("\x00") + 1
@@ -105,6 +113,7 @@ async def test_import_of_a_nul_past_8_kib_is_one_located_line_and_stores_nothing
     assert "U+0000" in message
     assert await db_pool.fetchval("SELECT count(*) FROM plans") == 0
     assert await db_pool.fetchval("SELECT count(*) FROM plan_tasks") == 0
+    await assert_nothing_imported(db_pool, dev_server_env.client, plan_id)
 
 
 _SCRIPT_UNIT = "<script>alert(1)</script>局"

@@ -17,14 +17,21 @@ from pathlib import Path
 import asyncpg
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from domain.access import ActionKind
 from domain.plan import ParsedPlan
 from runtime.embedded import EmbeddedTemporal, free_port
+from runtime.temporal import ensure_search_attributes
 from services.plan_import import ImportOutcome, ImportRefusedError, import_plan
 from services.tasks import send_action
+from tests.support.integrity import (
+    assert_event_log_consistent,
+    assert_nothing_imported,
+    assert_plan_consistent,
+)
 from tests.support.lifecycle import COORDINATOR, running_worker, settled, unit
 from tests.support.plans import future_ledger
 from tests.test_plan_import import make_plan, make_task
@@ -97,13 +104,10 @@ async def test_one_document_imported_twice_at_once_is_accepted_once(
         winner = accepted[0].plan_id
         loser = second.plan.id if winner == first.plan.id else first.plan.id
         assert f"this very document is already imported as plan {winner!r}" in refused[0].message
-        assert await _count(db_pool, "SELECT count(*) FROM plans WHERE plan_id = $1", loser) == 0
-        assert (
-            await _count(db_pool, "SELECT count(*) FROM plan_tasks WHERE plan_id = $1", loser) == 0
-        )
         for task in tasks:
             assert not await _workflow_exists(client, task_workflow_id(loser, task.id))
             await settled(client.get_workflow_handle(task_workflow_id(winner, task.id)))
+        await assert_nothing_imported(db_pool, client, loser)
         # Both tasks are long past due: one 督办 each, from the accepted plan only.
         escalations = await db_pool.fetch(
             "SELECT plan_id, task_id FROM task_events WHERE kind = 'escalation'"
@@ -114,6 +118,9 @@ async def test_one_document_imported_twice_at_once_is_accepted_once(
             (winner, "1"),
             (winner, "2"),
         ]
+        await assert_plan_consistent(db_pool, client, winner)
+        with pytest.raises(AssertionError, match="workflows of plan"):  # the check sees them
+            await assert_nothing_imported(db_pool, client, winner)
 
 
 # ------------------------------------------------------------------ closed tasks stay closed
@@ -182,6 +189,7 @@ async def test_a_completed_task_stays_closed_through_removal_and_return(
 
     again = await _import(make_plan(tasks, task_queue), dev_server_env, db_pool, task_queue)
     assert (again.status, again.workflows_started, again.revised) == ("unchanged", 0, 0)
+    await assert_plan_consistent(db_pool, client, task_queue)
 
 
 @pytest.mark.fault
@@ -235,6 +243,7 @@ async def test_a_completed_task_is_neither_revised_nor_started_again(
         0,
         [],
     )
+    await assert_plan_consistent(db_pool, client, task_queue)
 
 
 # ------------------------------------------------------------------ no revision for nothing
@@ -286,6 +295,7 @@ async def test_an_import_cut_short_during_its_starts_revises_nothing_on_the_reru
         )
         == 20
     )
+    await assert_plan_consistent(db_pool, dev_server_env.client, task_queue)
 
 
 # ------------------------------------------------------------------ every action under a key
@@ -395,6 +405,7 @@ async def test_update_with_no_worker_is_one_line_and_the_rerun_finishes(
         held = await settled(
             dev_server_env.client.get_workflow_handle(task_workflow_id(task_queue, "2"))
         )
+        await assert_plan_consistent(db_pool, dev_server_env.client, task_queue)
     assert "第二项" in held.state.task.text
     assert (
         await _count(
@@ -437,8 +448,12 @@ async def test_an_import_whose_temporal_dies_gives_up_in_one_line(
     }
     try:
         importing = asyncio.create_task(_duban("import", str(path), env=env))
-        for _ in range(600):  # step 1 committed: the starts begin now
-            if await _count(db_pool, "SELECT count(*) FROM plan_tasks") or importing.done():
+        # A few starts made and recorded, most still to come: the server holds workflows
+        # of the import when it dies, and the check after its restart has them to look at.
+        started = "SELECT count(*) FROM plan_tasks WHERE workflow_started_at IS NOT NULL"
+        waited = asyncio.get_running_loop().time() + 60  # a hang guard on a loaded machine
+        while asyncio.get_running_loop().time() < waited:
+            if await _count(db_pool, started) >= 5 or importing.done():
                 break
             await asyncio.sleep(0.01)
         server.process.send_signal(fault)
@@ -454,3 +469,44 @@ async def test_an_import_whose_temporal_dies_gives_up_in_one_line(
     assert names in err
     assert "run the same import again" in err
     assert await _count(db_pool, "SELECT count(*) FROM plan_tasks") == 1500
+    await _check_what_the_dying_import_left(server, db_pool, task_queue)
+
+
+async def _check_what_the_dying_import_left(
+    server: EmbeddedTemporal, db_pool: asyncpg.Pool, task_queue: str
+) -> None:
+    """Back on the server's own file (a frozen server ended killed too): the workflows it
+    kept are exactly the tasks PostgreSQL marks started, each holds its record once a worker
+    runs it, and no other task has recorded anything. (Rerunning the whole 1500-task import
+    to finish it would be an ordinary import, checked above, at the cost of a minute.)"""
+    back = EmbeddedTemporal(server.db_file, port=free_port(), ui_port=free_port())
+    await back.start()
+    try:
+        client = await Client.connect(back.address, data_converter=pydantic_data_converter)
+        plan_id = await db_pool.fetchval("SELECT plan_id FROM plans")
+        rows = await db_pool.fetch(
+            "SELECT task_id, workflow_started_at IS NOT NULL AS started FROM plan_tasks"
+        )
+        workflow_ids = {row["task_id"]: task_workflow_id(plan_id, row["task_id"]) for row in rows}
+        kept = {
+            task_id
+            for task_id, exists in zip(
+                workflow_ids,
+                await asyncio.gather(*(_workflow_exists(client, w) for w in workflow_ids.values())),
+                strict=True,
+            )
+            if exists
+        }
+        marked = {row["task_id"] for row in rows if row["started"]}
+        assert len(marked) >= 5, "the server died before the import started anything"
+        # A start accepted just before the kill may not be marked yet: the rerun marks it.
+        assert marked <= kept, f"marked started without a workflow: {sorted(marked - kept)}"
+        await ensure_search_attributes(client, client.namespace)  # as `duban worker` does
+        async with running_worker(client, db_pool, task_queue):
+            await assert_event_log_consistent(
+                db_pool, client, [workflow_ids[task_id] for task_id in sorted(kept)], timeout=120
+            )
+        recorded = await db_pool.fetch("SELECT DISTINCT task_id FROM task_events")
+        assert {row["task_id"] for row in recorded} <= kept
+    finally:
+        await back.stop()

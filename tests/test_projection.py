@@ -9,7 +9,7 @@ checks the whole path.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -24,6 +24,7 @@ from temporalio.worker import Worker
 
 from activities.task_events import TaskEventActivities
 from domain.lifecycle import Stage, TaskEvent
+from tests.support.integrity import assert_event_log_consistent
 from tests.support.lifecycle import (
     LEAD,
     make_task,
@@ -40,6 +41,7 @@ from workflows.task_contract import (
     Accept,
     RecordEvents,
     ReportProgress,
+    Submit,
     TaskProjection,
     TaskSnapshot,
 )
@@ -357,15 +359,24 @@ async def _reset_point_after(
     return completed[-1]
 
 
+async def _report_a(handle: WorkflowHandle[TaskWorkflow, TaskSnapshot]) -> None:
+    await handle.execute_update(
+        TaskWorkflow.report_progress,
+        ReportProgress(actor=unit(LEAD), percent=40, text="A"),
+        id="progress-a",
+    )
+
+
 async def _reset_to_before_progress(
     env: WorkflowEnvironment,
     pool: asyncpg.Pool,
     task_queue: str,
     reapply: ResetReapplyType.ValueType = ResetReapplyType.RESET_REAPPLY_TYPE_NONE,
+    undone: Callable[[WorkflowHandle[TaskWorkflow, TaskSnapshot]], Awaitable[None]] = _report_a,
 ) -> tuple[WorkflowHandle[TaskWorkflow, TaskSnapshot], str, str]:
-    """A task accepted, then a progress report of 40 % "A", then `temporal workflow reset`
-    back to before the report, by default not replaying it: (live handle, first run,
-    reset run)."""
+    """A task accepted, then a progress report of 40 % "A" (or the ``undone`` action), then
+    `temporal workflow reset` back to before it, by default not replaying it: (live handle,
+    first run, reset run)."""
     client = env.client
     handle = await start_task(client, task_queue, make_task())
     await handle.execute_update(TaskWorkflow.accept, Accept(actor=unit(LEAD)), id="accept")
@@ -374,11 +385,7 @@ async def _reset_to_before_progress(
     first_run = description.run_id
     assert first_run is not None
     accepted_length = description.raw_description.workflow_execution_info.history_length
-    await handle.execute_update(
-        TaskWorkflow.report_progress,
-        ReportProgress(actor=unit(LEAD), percent=40, text="A"),
-        id="progress-a",
-    )
+    await undone(handle)
     await settle(handle, pool)
     reset_point = await _reset_point_after(env, handle.id, first_run, accepted_length)
     reset = await client.workflow_service.reset_workflow_execution(
@@ -420,7 +427,9 @@ async def _assert_projection_is_the_live_history(
     )
 
 
-async def _superseded(pool: asyncpg.Pool, workflow_id: str) -> list[tuple[str, str, str, str]]:
+async def _superseded(
+    pool: asyncpg.Pool, workflow_id: str
+) -> list[tuple[str, str | None, str, str]]:
     rows = await pool.fetch(
         "SELECT kind, detail ->> 'text' AS text, run_id, superseded_by_run"
         " FROM task_events_superseded WHERE workflow_id = $1 ORDER BY seq",
@@ -460,6 +469,7 @@ async def test_a_reset_workflow_is_followed_by_the_projection(
             id="progress-b",
         )
         snapshot = await settle(live, db_pool)
+        await assert_event_log_consistent(db_pool, dev_server_env.client, [live.id])
         await live.terminate(reason="test finished")
 
     assert snapshot.state.progress_percent == 70
@@ -493,8 +503,54 @@ async def test_a_reset_workflow_without_new_events_is_followed_after_the_resync_
 
         await wait_until(resynced, what="the reset run's state in task_states")
         snapshot = await settle(live, db_pool)
+        await assert_event_log_consistent(db_pool, dev_server_env.client, [live.id])
         await live.terminate(reason="test finished")
 
     assert snapshot.state.progress_percent == 0
     await _assert_projection_is_the_live_history(db_pool, live.id, snapshot)
     assert await _superseded(db_pool, live.id) == [("progress", "A", first_run, reset_run)]
+
+
+async def _submit_a(handle: WorkflowHandle[TaskWorkflow, TaskSnapshot]) -> None:
+    await handle.execute_update(
+        TaskWorkflow.submit, Submit(actor=unit(LEAD), summary="A"), id="submit-a"
+    )
+
+
+@pytest.mark.fault
+async def test_a_reset_that_undoes_a_notified_event_leaves_one_live_notification(
+    dev_server_env: WorkflowEnvironment, db_pool: asyncpg.Pool, task_queue: str
+) -> None:
+    """The reset undoes a submission (报送, which notifies the cooperating units) and the
+    unit submits again: the new submission takes the undone one's sequence number. Its
+    notifications are the live ones; the undone one's stay on record as superseded, not
+    pending, and the event log check holds."""
+    async with running_worker(dev_server_env.client, db_pool, task_queue):
+        live, first_run, reset_run = await _reset_to_before_progress(
+            dev_server_env, db_pool, task_queue, undone=_submit_a
+        )
+        await live.execute_update(
+            TaskWorkflow.submit, Submit(actor=unit(LEAD), summary="B"), id="submit-b"
+        )
+        snapshot = await settle(live, db_pool)
+        await assert_event_log_consistent(db_pool, dev_server_env.client, [live.id])
+        await live.terminate(reason="test finished")
+
+    await _assert_projection_is_the_live_history(db_pool, live.id, snapshot)
+    submitted = await db_pool.fetchval(
+        "SELECT seq FROM task_events WHERE workflow_id = $1 AND kind = 'submitted'", live.id
+    )
+    outbox = await db_pool.fetch(
+        "SELECT payload -> 'event' -> 'detail' ->> 'summary' AS summary, status,"
+        " superseded_at IS NOT NULL AS superseded FROM notification_outbox"
+        " WHERE workflow_id = $1 AND seq = $2 ORDER BY superseded, channel",
+        live.id,
+        submitted,
+    )
+    assert {(row["summary"], row["superseded"]) for row in outbox} == {
+        ("B", False),
+        ("A", True),
+    }
+    assert all(row["status"] != "pending" for row in outbox if row["superseded"])
+    # (_superseded reads detail.text, which a submission does not have.)
+    assert await _superseded(db_pool, live.id) == [("submitted", None, first_run, reset_run)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.api import ApiStack
+from tests.support.integrity import assert_nothing_imported
 from tests.support.plans import future_ledger
 
 pytestmark = pytest.mark.fault
@@ -18,13 +19,17 @@ async def test_an_upload_with_a_nul_past_8_kib_is_a_located_problem(api_stack: A
     lines[-1] = lines[-1].replace("政务", "政\x00务", 1)
     data = ("\n".join(lines) + "\n").encode()
     column = lines[-1].index("\x00") + 1
-    answer = await api_stack.upload(coordinator, "ledger.csv", data, accept_warnings=True)
+    plan_id = api_stack.task_queue  # unique on the shared dev server
+    answer = await api_stack.upload(
+        coordinator, "ledger.csv", data, accept_warnings=True, plan_id=plan_id
+    )
     assert answer.status_code == 422, answer.text
     problem = answer.json()
     assert problem["code"] == "document_error"
     assert problem["detail"].startswith(f"ledger.csv:{len(lines)}:{column}: ")
     assert problem["line"] == len(lines)
     assert await api_stack.pool.fetchval("SELECT count(*) FROM plans") == 0
+    await assert_nothing_imported(api_stack.pool, api_stack.temporal, plan_id)
 
 
 async def test_a_preview_warns_about_markup_and_unknown_units(api_stack: ApiStack) -> None:

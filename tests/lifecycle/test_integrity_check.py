@@ -136,6 +136,19 @@ async def test_a_lived_task_is_consistent_and_each_kind_of_damage_is_caught(
         "DELETE FROM notification_outbox WHERE workflow_id = $1 AND seq = 1",
         "event 1 .* has 0 outbox rows",
     )
+    # As a reset leaves an undone event's notification, but still to be sent.
+    await damaged(
+        "UPDATE notification_outbox SET superseded_at = now() WHERE workflow_id = $1 AND seq = 1",
+        "(?s)event 1 .* has 0 outbox rows.*1 superseded outbox rows still pending",
+    )
+    await damaged(
+        "INSERT INTO task_events_superseded (workflow_id, lineage, seq, run_id, sent_at,"
+        " plan_id, task_id, kind, at, recipients, detail, recorded_at, superseded_by_run)"
+        " SELECT workflow_id, lineage, seq, run_id, sent_at, plan_id, task_id, kind, at,"
+        " recipients, detail, recorded_at, 'a-reset-run' FROM task_events"
+        " WHERE workflow_id = $1 AND seq = 2",
+        r"events both live and superseded: \[2\]",
+    )
     # Nothing of the damage stayed.
     await assert_event_log_consistent(pool, client, [workflow_id])
 

@@ -8,8 +8,9 @@ recorded everything it made, then asserts from PostgreSQL:
   workflow's own ``seq``; every event the workflow still holds (its timeline) is in
   ``task_events`` exactly as the workflow made it;
 * no alarm (reminder, 催办, 督办, unaccepted and progress reminders) was recorded twice;
-* every event with recipients has one outbox row per channel, and no outbox row lacks its
-  event;
+* every event with recipients has one live outbox row per channel, and no live outbox row
+  lacks its event; the rows of events a reset undid (``superseded_at`` set, the events in
+  ``task_events_superseded``) are not live and none is still pending;
 * the ``task_states`` row is the live lineage's, equals the fold of its event log
   (:func:`domain.event_log.fold_events`) where the log can tell, and equals the workflow's
   own projection everywhere (``next_due_at`` and ``yellow_from`` only from the latter: no
@@ -17,6 +18,10 @@ recorded everything it made, then asserts from PostgreSQL:
 
 Every problem found is listed in one AssertionError. A workflow needs a worker polling its
 task queue for the query; closed workflows answer it too.
+
+``await assert_nothing_imported(pool, client, plan_id)`` is the other half, for an import
+that was refused: no plan row, no task row, no event, projection or notification, and no
+workflow in Temporal under the plan's id.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import Any
 
 import asyncpg
 from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 
 from domain.event_log import (
     Assignment,
@@ -38,7 +44,7 @@ from domain.event_log import (
 )
 from domain.lifecycle import TaskEvent
 from store.event_log import recorded_lineages
-from workflows.task import TaskWorkflow
+from workflows.task import TaskWorkflow, task_workflow_id
 from workflows.task_contract import TaskProjection, TaskSnapshot, TaskWorkflowInput, projection_of
 
 # Columns of task_states the fold recomputes, against the FoldedTask field of that name.
@@ -55,6 +61,8 @@ FOLDED_COLUMNS = (
     "seq",
 )
 PROJECTION_COLUMNS = (*FOLDED_COLUMNS, "next_due_at", "yellow_from")
+# How a query's RPC ends when no worker answered in time.
+_BUSY = frozenset({RPCStatusCode.CANCELLED, RPCStatusCode.DEADLINE_EXCEEDED})
 
 
 async def plan_workflow_ids(pool: asyncpg.Pool, plan_id: str) -> list[str]:
@@ -73,6 +81,45 @@ async def assert_plan_consistent(
     workflow_ids = await plan_workflow_ids(pool, plan_id)
     assert workflow_ids, f"plan {plan_id} recorded nothing"
     await assert_event_log_consistent(pool, client, workflow_ids, timeout=timeout)
+
+
+async def assert_nothing_imported(pool: asyncpg.Pool, client: Client, plan_id: str) -> None:
+    """Assert that a refused import of ``plan_id`` left nothing behind, in PostgreSQL or in
+    Temporal."""
+    problems = [
+        f"{table}: {count} rows of plan {plan_id}"
+        for table, count in (await _rows_of_plan(pool, plan_id)).items()
+        if count
+    ]
+    prefix = task_workflow_id(plan_id, "")
+    # Visibility is the only way to find workflows whose task ids are not known; it lags
+    # the starts slightly, but an import is refused after every start it made returned.
+    started = [
+        execution.id
+        async for execution in client.list_workflows(f"WorkflowId STARTS_WITH '{prefix}'")
+    ]
+    if started:
+        problems.append(f"workflows of plan {plan_id}: {sorted(started)[:10]}")
+    assert not problems, f"a refused import of {plan_id} left:\n" + "\n".join(problems)
+
+
+async def _rows_of_plan(pool: asyncpg.Pool, plan_id: str) -> dict[str, int]:
+    row = await pool.fetchrow(
+        """
+        SELECT (SELECT count(*) FROM plans WHERE plan_id = $1) AS plans,
+            (SELECT count(*) FROM plan_tasks WHERE plan_id = $1) AS plan_tasks,
+            (SELECT count(*) FROM task_events WHERE plan_id = $1) AS task_events,
+            (SELECT count(*) FROM task_events_superseded WHERE plan_id = $1)
+                AS task_events_superseded,
+            (SELECT count(*) FROM task_states WHERE plan_id = $1) AS task_states,
+            (SELECT count(*) FROM notification_outbox WHERE starts_with(workflow_id, $2))
+                AS notification_outbox
+        """,
+        plan_id,
+        task_workflow_id(plan_id, ""),
+    )
+    assert row is not None
+    return dict(row)
 
 
 async def assert_event_log_consistent(
@@ -135,7 +182,14 @@ async def _recorded_snapshot(handle: WorkflowHandle[Any, Any], timeout: float) -
     """The workflow's snapshot once every event it made is recorded."""
     deadline = time.monotonic() + timeout
     while True:
-        snapshot: TaskSnapshot = await handle.query(TaskWorkflow.snapshot)
+        try:
+            snapshot: TaskSnapshot = await handle.query(TaskWorkflow.snapshot)
+        except RPCError as error:
+            # A worker busy with many starts (a rerun import) answers the query late; the
+            # RPC gives up first. Waiting is what this is for.
+            if error.status not in _BUSY or time.monotonic() > deadline:
+                raise
+            continue
         if snapshot.recorded_seq >= snapshot.state.seq:
             return snapshot
         if time.monotonic() > deadline:
@@ -182,7 +236,9 @@ async def _outbox_problems(pool: asyncpg.Pool, workflow_id: str) -> list[str]:
         SELECT e.lineage, e.seq, e.kind, count(o.id) AS rows,
             count(DISTINCT o.channel) AS channels, cardinality(e.recipients) > 0 AS notifies
         FROM task_events e
-        LEFT JOIN notification_outbox o USING (workflow_id, lineage, seq)
+        LEFT JOIN notification_outbox o
+            ON (o.workflow_id, o.lineage, o.seq) = (e.workflow_id, e.lineage, e.seq)
+            AND o.superseded_at IS NULL
         WHERE e.workflow_id = $1 GROUP BY e.lineage, e.seq, e.kind, e.recipients
         """,
         workflow_id,
@@ -195,14 +251,34 @@ async def _outbox_problems(pool: asyncpg.Pool, workflow_id: str) -> list[str]:
     channels = {row["channels"] for row in rows if row["notifies"]}
     if len(channels) > 1:
         problems.append(f"{workflow_id}: events notify over differing channel counts {channels}")
+    # A reset moves the events it undid to task_events_superseded and marks their outbox
+    # rows superseded (a new event may then reuse the seq): those rows are not live, and
+    # must not be sent.
     orphans = await pool.fetchval(
-        "SELECT count(*) FROM notification_outbox o WHERE workflow_id = $1 AND NOT EXISTS"
+        "SELECT count(*) FROM notification_outbox o WHERE workflow_id = $1"
+        " AND superseded_at IS NULL AND NOT EXISTS"
         " (SELECT 1 FROM task_events e WHERE (e.workflow_id, e.lineage, e.seq)"
         " = (o.workflow_id, o.lineage, o.seq))",
         workflow_id,
     )
     if orphans:
         problems.append(f"{workflow_id}: {orphans} outbox rows without their event")
+    pending_undone = await pool.fetchval(
+        "SELECT count(*) FROM notification_outbox WHERE workflow_id = $1"
+        " AND superseded_at IS NOT NULL AND status = 'pending'",
+        workflow_id,
+    )
+    if pending_undone:
+        problems.append(f"{workflow_id}: {pending_undone} superseded outbox rows still pending")
+    both = await pool.fetch(
+        "SELECT s.seq FROM task_events_superseded s JOIN task_events e"
+        " USING (workflow_id, lineage, seq, run_id) WHERE workflow_id = $1 ORDER BY 1",
+        workflow_id,
+    )
+    if both:
+        problems.append(
+            f"{workflow_id}: events both live and superseded: {[row['seq'] for row in both]}"
+        )
     return problems
 
 
