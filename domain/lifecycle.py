@@ -741,14 +741,31 @@ def apply_decide_extension(
     ]
 
 
-def apply_reassign(state: TaskState, actor: Actor, unit: str, now: datetime) -> list[TaskEvent]:
+def apply_reassign(
+    state: TaskState,
+    actor: Actor,
+    unit: str,
+    now: datetime,
+    *,
+    lapse_extension_request: bool = True,
+) -> list[TaskEvent]:
+    """The new lead starts at 交办. The former lead's extension request lapses with its lead:
+    left waiting, it would block the new lead's own request and its decision would go to a
+    unit that no longer leads (``lapse_extension_request=False`` only replays histories
+    from before that rule)."""
     previous = state.lead_unit
     state.lead_unit = unit
     state.cooperating_units = [u for u in state.cooperating_units if u != unit]
     state.awaiting_reassignment = False
     state.assigned_at = now
     state.accepted_at = None
+    lapsed = state.pending_extension if lapse_extension_request else None
+    if lapsed is not None:
+        state.pending_extension = None
     before = _advance(state, Stage.ASSIGNED)
+    detail: dict[str, Any] = {"previous_lead": previous}
+    if lapsed is not None:
+        detail["lapsed_extension_request"] = lapsed.requested_due.isoformat()
     return [
         record(
             state,
@@ -758,7 +775,7 @@ def apply_reassign(state: TaskState, actor: Actor, unit: str, now: datetime) -> 
             unit=unit,
             stage_before=before,
             recipients=[unit],
-            previous_lead=previous,
+            **detail,
         )
     ]
 

@@ -102,6 +102,8 @@ __all__ = ["TaskWorkflow", "TaskWorkflowInput", "Withdrawal", "task_workflow_id"
 SYSTEM = Actor(role="coordinator", name="duban")
 APPLIED_UPDATES_KEPT = 500
 RECORD_RUN_ORDER_PATCH = "record-run-order"
+# A reassignment drops the former lead's waiting extension request.
+REASSIGN_LAPSES_EXTENSION_PATCH = "reassign-lapses-extension"
 _RECORD_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
 )
@@ -625,7 +627,12 @@ class TaskWorkflow:
         if (done := self._applied_before()) is not None:
             return done.result
         state = self._state_or_fail()
-        return self._act(lifecycle.apply_reassign(state, action.actor, action.unit, self._now()))
+        lapse = state.pending_extension is None or workflow.patched(REASSIGN_LAPSES_EXTENSION_PATCH)
+        return self._act(
+            lifecycle.apply_reassign(
+                state, action.actor, action.unit, self._now(), lapse_extension_request=lapse
+            )
+        )
 
     @reassign.validator
     def _validate_reassign(self, action: Reassign) -> None:

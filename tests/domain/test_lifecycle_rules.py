@@ -695,3 +695,26 @@ def test_a_wrong_stage_error_keeps_its_stage_when_copied() -> None:
     error = WrongStageError("the task is review (审核)", Stage.REVIEW)
     copy = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own object, just made
     assert (type(copy), str(copy), copy.stage) == (WrongStageError, str(error), Stage.REVIEW)
+
+
+def test_a_reassignment_lapses_a_waiting_extension_request_unless_replaying_the_old_rule() -> None:
+    request = ExtensionRequest(
+        milestone=0,
+        requested_due=SECOND_DUE,
+        reason="数据未到位",
+        requested_at=NOW,
+        requested_by=LEAD,
+    )
+    state = _state(pending_extension=request)
+    [event] = lifecycle.apply_reassign(state, COORDINATOR, HELPERS[0], NOW)
+    assert state.pending_extension is None
+    assert event.detail == {
+        "previous_lead": LEAD,
+        "lapsed_extension_request": SECOND_DUE.isoformat(),
+    }
+    old_rule = _state(pending_extension=request)
+    [event] = lifecycle.apply_reassign(
+        old_rule, COORDINATOR, HELPERS[0], NOW, lapse_extension_request=False
+    )
+    assert old_rule.pending_extension == request
+    assert event.detail == {"previous_lead": LEAD}

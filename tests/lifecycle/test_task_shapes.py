@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable
+from datetime import timedelta
 
 import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
@@ -27,6 +28,7 @@ from workflows.task import TaskWorkflow
 from workflows.task_contract import (
     Accept,
     Cancel,
+    DecideExtension,
     Refuse,
     ReportProgress,
     RequestExtension,
@@ -236,3 +238,41 @@ async def test_a_task_refused_twice_keeps_both_refusals_and_can_be_cancelled(
         ("cancelled", AUDIT),
     ]
     assert rows[-1]["recipients"] == [AUDIT, FINANCE]
+
+
+async def test_a_reassignment_lapses_the_former_lead_s_extension_request(
+    lifecycle: LifecycleHarness,
+) -> None:
+    """The former lead's waiting request goes with its lead: the coordinator has nothing
+    to decide, and the new lead may ask for its own date."""
+    due = await lifecycle.days_ahead(60)
+    handle = await lifecycle.start(make_task([due], cooperating=[FINANCE, AUDIT]))
+    await handle.execute_update(TaskWorkflow.accept, Accept(actor=unit(LEAD)))
+    await handle.execute_update(
+        TaskWorkflow.request_extension,
+        RequestExtension(actor=unit(LEAD), new_due=due + timedelta(days=30), reason="数据未到位"),
+    )
+    await lifecycle.reassign(handle, FINANCE)
+    refusal = await _refused(
+        handle.execute_update(
+            TaskWorkflow.decide_extension, DecideExtension(actor=COORDINATOR, approve=True)
+        )
+    )
+    assert refusal[:2] == ("InvalidActionError", "no extension request is waiting")
+    await handle.execute_update(TaskWorkflow.accept, Accept(actor=unit(FINANCE)))
+    await handle.execute_update(
+        TaskWorkflow.request_extension,
+        RequestExtension(actor=unit(FINANCE), new_due=due + timedelta(days=10), reason="刚接手"),
+    )
+    granted = await handle.execute_update(
+        TaskWorkflow.decide_extension, DecideExtension(actor=COORDINATOR, approve=True)
+    )
+    assert granted.stage == Stage.IN_PROGRESS
+    await lifecycle.settle(handle)
+    [reassigned] = await lifecycle.events(handle, "reassigned")
+    assert json.loads(reassigned["detail"]) == {
+        "previous_lead": LEAD,
+        "lapsed_extension_request": (due + timedelta(days=30)).isoformat(),
+    }
+    decided = await lifecycle.events(handle, "extension_granted")
+    assert [(row["unit"], row["recipients"]) for row in decided] == [(FINANCE, [FINANCE])]

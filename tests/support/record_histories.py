@@ -44,6 +44,7 @@ from workflows.task_contract import (
     Accept,
     Cancel,
     DecideExtension,
+    Reassign,
     ReportProgress,
     RequestExtension,
     Review,
@@ -273,6 +274,40 @@ async def _record_recurring_last_occurrence(client: Client, queue: str) -> None:
     await _write(handle, "recurring_last_occurrence")
 
 
+async def _record_reassigned_with_extension_waiting(client: Client, queue: str) -> None:
+    """The lead asks for more time and is replaced before the decision, which then grants
+    the former lead's request: the rule before the ``reassign-lapses-extension`` patch."""
+    today = date.today()
+    handle = await client.start_workflow(
+        TaskWorkflow.run,
+        TaskWorkflowInput(
+            plan_id="recorded",
+            task=_task("6", today),
+            policy=QUICK_POLICY,
+            due_at=[datetime.now(UTC) + 20 * SECOND],
+            search_attributes=False,
+        ),
+        id="recorded/6",
+        task_queue=queue,
+    )
+    await handle.execute_update(TaskWorkflow.accept, Accept(actor=LEAD))
+    await handle.execute_update(
+        TaskWorkflow.request_extension,
+        RequestExtension(actor=LEAD, new_due=today + timedelta(days=1), reason="数据未到位"),
+    )
+    await handle.execute_update(
+        TaskWorkflow.reassign, Reassign(actor=COORDINATOR, unit=FINANCE.unit or "")
+    )
+    await handle.execute_update(
+        TaskWorkflow.decide_extension, DecideExtension(actor=COORDINATOR, approve=True)
+    )
+    await handle.execute_update(
+        TaskWorkflow.cancel, Cancel(actor=COORDINATOR, reason="任务已并入其他事项")
+    )
+    await handle.result()
+    await _write(handle, "reassigned_with_extension_waiting")
+
+
 async def _write(handle: WorkflowHandle[Any, Any], name: str) -> None:
     history = await handle.fetch_history()
     (HISTORIES / f"{name}.json").write_text(history.to_json())
@@ -284,6 +319,7 @@ SCENARIOS: dict[str, Callable[[Client, str], Awaitable[None]]] = {
     "lifecycle_extension_cancel": _record_extension_then_cancel,
     "recurring_withdrawn": _record_recurring_withdrawn,
     "recurring_last_occurrence": _record_recurring_last_occurrence,
+    "reassigned_with_extension_waiting": _record_reassigned_with_extension_waiting,
 }
 
 
