@@ -296,4 +296,7 @@ class OutboxDispatcher:
 
 
 def _delivery_id(row: asyncpg.Record) -> str:
-    return f"{row['workflow_id']}:{row['seq']}:{row['channel']}"
+    """Stable across retries of one outbox row, and unlike every other row's: a task added
+    back after a withdrawal, or a reset run, numbers its events from the same seq again, and
+    a receiver that drops repeated keys must not drop those."""
+    return f"{row['workflow_id']}:{row['seq']}:{row['channel']}#{row['id']}"

@@ -83,7 +83,7 @@ async def receiver() -> AsyncIterator[Receiver]:
     await task
 
 
-def _batch(workflow_id: str) -> RecordEvents:
+def _batch(workflow_id: str, lineage: str = "") -> RecordEvents:
     now = datetime.now(UTC)
     events = [
         TaskEvent(seq=1, kind="assigned", at=now, unit=LEAD, recipients=[LEAD]),
@@ -104,7 +104,9 @@ def _batch(workflow_id: str) -> RecordEvents:
         closed_at=None,
         seq=2,
     )
-    return RecordEvents(workflow_id=workflow_id, events=events, projection=projection)
+    return RecordEvents(
+        workflow_id=workflow_id, lineage=lineage, events=events, projection=projection
+    )
 
 
 async def test_a_retried_recording_adds_nothing(db_pool: asyncpg.Pool) -> None:
@@ -202,7 +204,10 @@ async def test_dispatcher_retries_with_backoff_and_delivers_once(
             break
         await asyncio.sleep(0.05)
     assert delivered == 4
-    assert sorted(key for key, _ in receiver.received) == ["plan/7:1:webhook", "plan/7:2:webhook"]
+    assert sorted(key.partition("#")[0] for key, _ in receiver.received) == [
+        "plan/7:1:webhook",
+        "plan/7:2:webhook",
+    ]
     attempts = await db_pool.fetch(
         "SELECT channel, attempts FROM notification_outbox ORDER BY seq, channel"
     )
@@ -256,3 +261,20 @@ async def test_a_dead_channel_never_blocks_the_lifecycle(
     assert failed, "the dispatcher never tried the dead channel"
     assert all(row["status"] in {"pending", "failed"} for row in failed)
     assert all("ConnectError" in (row["last_error"] or "") for row in failed)
+
+
+async def test_a_new_lineage_s_notifications_carry_their_own_delivery_keys(
+    db_pool: asyncpg.Pool, receiver: Receiver
+) -> None:
+    """A task withdrawn and added back numbers its events from 1 again: a receiver that
+    drops repeated Idempotency-Keys must still get the new run's 交办 and 催办."""
+    activities = TaskEventActivities(db_pool, ["webhook"])
+    await activities.record_task_events(_batch("plan/7", lineage="first-run"))
+    await activities.record_task_events(_batch("plan/7", lineage="added-back"))
+    dispatcher = OutboxDispatcher(
+        db_pool, {"webhook": WebhookChannel(receiver.url)}, DispatchPolicy()
+    )
+    await dispatcher.dispatch_once()
+    keys = [key for key, _ in receiver.received]
+    assert len(keys) == 4
+    assert len(set(keys)) == 4, keys
