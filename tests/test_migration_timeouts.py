@@ -202,3 +202,40 @@ async def test_duban_migrate_behind_a_held_lock_is_one_line_and_a_rerun_finishes
     code, out, _err = await migrate()
     assert code == 0
     assert "applied 0010_notification_lease_token" in out
+
+
+async def test_twin_plans_from_before_the_constraint_are_named_by_the_migration(
+    postgres_dsn: str,
+) -> None:
+    """A database that already holds the same document as two plans (the race 0008 closes)
+    cannot take the constraint: the migration says which plans and what to do, and applies
+    nothing, so the operator can clean up and run it again."""
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(postgres_dsn)
+    await admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        connection = await asyncpg.connect(with_search_path(postgres_dsn, schema))
+        try:
+            await apply_migrations(connection, [m for m in bundled_migrations() if m.version < 8])
+            for plan_id in ("twin-a", "twin-b"):
+                await connection.execute(
+                    "INSERT INTO plans (plan_id, title, period_start, period_end, source_file,"
+                    " format, fingerprint) VALUES ($1, '计划', 2027, 2027, 'plan.csv', 'ledger',"
+                    " 'same-document')",
+                    plan_id,
+                )
+            with pytest.raises(MigrationError) as refused:
+                await apply_migrations(connection)
+            message = str(refused.value)
+            assert "0008_import_integrity.sql" in message
+            assert "'twin-a' and 'twin-b' hold the same document" in message
+            assert "\n" not in message
+            assert await connection.fetchval("SELECT max(version) FROM schema_migrations") == 7
+            await connection.execute("DELETE FROM plans WHERE plan_id = 'twin-b'")
+            applied = await apply_migrations(connection)
+            assert applied[0].version == 8
+        finally:
+            await connection.close()
+    finally:
+        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await admin.close()
