@@ -162,8 +162,20 @@ async def _import_locked(parsed: ParsedPlan, *, pool: asyncpg.Pool, update: bool
                 # The same document imported at the same moment under another plan id: the
                 # check above could not see the other's rows before they were committed.
                 raise await _twin_refusal(connection, parsed, fingerprint, violation) from None
-            await plan_rows.save_tasks(connection, plan.id, [*diff.added, *diff.changed])
+            closed = stored.closed_tasks if stored else {}
+            listed = [*diff.added, *diff.changed]
+            await plan_rows.save_tasks(
+                connection, plan.id, [task for task in listed if task.id not in closed]
+            )
+            await plan_rows.keep_closed_tasks(
+                connection, plan.id, [task for task in listed if task.id in closed], closed
+            )
             await plan_rows.withdraw_tasks(connection, plan.id, diff.removed)
+            await plan_rows.mark_tasks_closed(
+                connection,
+                plan.id,
+                {task_id: closed[task_id] for task_id in diff.removed if task_id in closed},
+            )
     outcome = ImportOutcome(plan_id=plan.id, status=status, diff=diff)
     closed = stored.closed_tasks if stored else {}
     for what, task_ids in (

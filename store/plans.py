@@ -45,9 +45,17 @@ async def load_plan(connection: Connection, plan_id: str) -> StoredPlan | None:
     )
     if row is None:
         return None
+    # Closed by itself: found so by an earlier import, or, as the projection shows, since
+    # (a run this import's withdrawal ended is not: it may come back as a new run).
     tasks = await connection.fetch(
-        "SELECT task_id, fingerprint, withdrawn_at, closed_stage FROM plan_tasks"
-        " WHERE plan_id = $1",
+        """
+        SELECT t.task_id, t.fingerprint, t.withdrawn_at,
+               coalesce(t.closed_stage, CASE
+                   WHEN t.withdrawal_sent_at IS NULL AND s.stage IN ('completed', 'cancelled')
+                   THEN s.stage END) AS closed_stage
+        FROM plan_tasks t LEFT JOIN task_states s ON s.workflow_id = t.workflow_id
+        WHERE t.plan_id = $1
+        """,
         plan_id,
     )
     return StoredPlan(
@@ -149,6 +157,30 @@ async def save_tasks(connection: Connection, plan_id: str, tasks: Sequence[PlanT
             withdrawn_at = NULL
         """,
         [_task_row(plan_id, task) for task in tasks],
+    )
+
+
+async def keep_closed_tasks(
+    connection: Connection, plan_id: str, tasks: Sequence[PlanTask], closed: dict[str, str]
+) -> None:
+    """Tasks closed by themselves that the document lists again, changed or not: the row
+    keeps the reading its workflow was given (the 办结 was signed off on that text) and
+    takes only the new fingerprint, so the next import of this document finds it
+    unchanged; it is listed again, and marked closed, so no start or revision is sent."""
+    await connection.executemany(
+        "UPDATE plan_tasks SET fingerprint = $3, withdrawn_at = NULL, closed_stage = $4,"
+        " workflow_started_at = coalesce(workflow_started_at, now())"
+        " WHERE plan_id = $1 AND task_id = $2",
+        [(plan_id, task.id, task_fingerprint(task), closed[task.id]) for task in tasks],
+    )
+
+
+async def mark_tasks_closed(connection: Connection, plan_id: str, closed: dict[str, str]) -> None:
+    await connection.executemany(
+        "UPDATE plan_tasks SET closed_stage = $3,"
+        " workflow_started_at = coalesce(workflow_started_at, now())"
+        " WHERE plan_id = $1 AND task_id = $2",
+        [(plan_id, task_id, stage) for task_id, stage in closed.items()],
     )
 
 

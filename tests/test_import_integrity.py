@@ -217,12 +217,13 @@ async def test_a_completed_task_is_neither_revised_nor_started_again(
         "task 2 is closed (办结): kept, not restarted",
     ]
     rows = await db_pool.fetch(
-        "SELECT task_id, closed_stage FROM plan_tasks WHERE plan_id = $1 ORDER BY task_id",
+        "SELECT task_id, closed_stage, text FROM plan_tasks WHERE plan_id = $1 ORDER BY task_id",
         task_queue,
     )
-    assert [(row["task_id"], row["closed_stage"]) for row in rows] == [
-        ("1", "completed"),
-        ("2", "completed"),
+    # The 办结 was signed off on the text the lead was given: the row keeps it.
+    assert [(row["task_id"], row["closed_stage"], row["text"]) for row in rows] == [
+        ("1", "completed", tasks[0].text),
+        ("2", "completed", tasks[1].text),
     ]
     for task in tasks:
         workflow_id = task_workflow_id(task_queue, task.id)
