@@ -17,6 +17,8 @@ Not in the OpenAPI document: it is an operator's tool, not part of the coordinat
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import html
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -56,15 +58,55 @@ async def _operator(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, secret = header.partition(" ")
     secret = secret.strip()
-    if scheme.lower() != "bearer" or not tokens.looks_like_secret(secret):
-        secret = request.cookies.get(SESSION_COOKIE, "")
-    credentials = (
-        HTTPAuthorizationCredentials(scheme="Bearer", credentials=secret) if secret else None
-    )
-    principal = await authenticate(request, credentials)
+    session = request.cookies.get(SESSION_COOKIE, "")
+    if (scheme.lower() != "bearer" or not tokens.looks_like_secret(secret)) and session:
+        principal = await _session_principal(request, session)
+    else:
+        credentials = (
+            HTTPAuthorizationCredentials(scheme="Bearer", credentials=secret) if secret else None
+        )
+        principal = await authenticate(request, credentials)
     if principal.role != "admin":
         raise Problem(403, "forbidden", "only an admin may decode Temporal payloads")
     return principal
+
+
+def _session_mac(codec: EncryptionCodec, token_id: str, until: int) -> str:
+    key = codec.derived_key("duban codec session")
+    return hmac.new(key, f"{token_id}.{until}".encode(), hashlib.sha256).hexdigest()
+
+
+def _session_value(codec: EncryptionCodec, token_id: str, until: int) -> str:
+    """``<token id>.<unix expiry>.<HMAC>``: names the admin token without holding its
+    secret, so a copied cookie reads payloads for at most the session's hours, and never
+    manages tokens or anything else."""
+    return f"{token_id}.{until}.{_session_mac(codec, token_id, until)}"
+
+
+async def _session_principal(request: Request, session: str) -> Principal:
+    """The admin a session cookie names, while the cookie verifies and has not run out and
+    its token is still active (a revoked token ends its sessions)."""
+    codec = _codec(request)
+    token_id, _, rest = session.partition(".")
+    until_text, _, mac = rest.partition(".")
+    if not until_text.isdigit() or not hmac.compare_digest(
+        mac, _session_mac(codec, token_id, int(until_text))
+    ):
+        raise Problem(401, "token_unknown", "the codec session is not one this API signed")
+    if int(until_text) <= datetime.now(UTC).timestamp():
+        raise Problem(401, "token_expired", "the codec session has expired: sign in again")
+    from api.deps import connection  # deps builds on the auth module, as codec does
+
+    async with connection(request) as conn:
+        record = await tokens.token_by_id(conn, token_id)
+    if record is None:
+        raise Problem(401, "token_unknown", "no such token")
+    request.state.principal = record.principal
+    status = record.status(datetime.now(UTC))
+    if status != "active":
+        raise Problem(401, f"token_{status}", f"token {record.token_id} is {status}")
+    await request.app.state.rate_limiter.check(record.token_id)
+    return record.principal
 
 
 async def _payloads(request: Request) -> Payloads:
@@ -120,21 +162,22 @@ async def session_page(request: Request) -> Response:
 
 @router.post("/session")
 async def open_session(request: Request, token: Annotated[str, Form(max_length=200)]) -> Any:
-    """Check the admin token, then hand it to the browser as an HttpOnly cookie scoped to
-    the codec paths, for at most eight hours (and never past the token's own expiry,
-    since every request checks the token again)."""
-    _codec(request)
+    """Check the admin token, then give the browser an HttpOnly cookie scoped to the codec
+    paths: a signed session for at most eight hours (and never past the token's own life,
+    since every request checks the token again), not the token itself."""
+    codec = _codec(request)
     credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=token.strip())
     principal = await authenticate(request, credentials)
     if principal.role != "admin":
         raise Problem(403, "forbidden", "only an admin may decode Temporal payloads")
+    until = int(datetime.now(UTC).timestamp()) + SESSION_SECONDS
     response = HTMLResponse(
         "<!doctype html><meta charset='utf-8'><p>Signed in until "
-        f"{html.escape(_until())} UTC; the Temporal UI can decode payloads now.</p>"
+        f"{html.escape(_until(until))} UTC; the Temporal UI can decode payloads now.</p>"
     )
     response.set_cookie(
         SESSION_COOKIE,
-        token.strip(),
+        _session_value(codec, principal.token_id, until),
         max_age=SESSION_SECONDS,
         path=CODEC_PREFIX,
         secure=True,
@@ -144,10 +187,8 @@ async def open_session(request: Request, token: Annotated[str, Form(max_length=2
     return response
 
 
-def _until() -> str:
-    return datetime.fromtimestamp(datetime.now(UTC).timestamp() + SESSION_SECONDS, UTC).strftime(
-        "%Y-%m-%d %H:%M"
-    )
+def _until(until: int) -> str:
+    return datetime.fromtimestamp(until, UTC).strftime("%Y-%m-%d %H:%M")
 
 
 class CodecCors:

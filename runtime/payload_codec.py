@@ -16,6 +16,8 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import hashlib
+import hmac
 import os
 import re
 from collections.abc import Sequence
@@ -92,6 +94,11 @@ class EncryptionCodec(PayloadCodec):
     @property
     def encrypting_key_id(self) -> str:
         return self._encrypting.key_id
+
+    def derived_key(self, purpose: str) -> bytes:
+        """A key for another use (signing the codec's browser sessions), the same on every
+        replica that holds the keys; rotating the encrypting key replaces it."""
+        return hmac.new(self._encrypting.secret, purpose.encode(), hashlib.sha256).digest()
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         key_id = self._encrypting.key_id

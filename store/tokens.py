@@ -117,6 +117,15 @@ async def find_token(connection: Connection, secret: str) -> TokenRecord | None:
     return _record(row)
 
 
+async def token_by_id(connection: Connection, token_id: str) -> TokenRecord | None:
+    row = await connection.fetchrow(
+        "SELECT token_id, role, name, unit, plans, created_at, expires_at, revoked_at"
+        " FROM api_tokens WHERE token_id = $1",
+        token_id,
+    )
+    return _record(row) if row is not None else None
+
+
 async def list_tokens(connection: Connection) -> list[TokenRecord]:
     rows = await connection.fetch(
         "SELECT token_id, role, name, unit, plans, created_at, expires_at, revoked_at"

@@ -37,6 +37,7 @@ from runtime.payload_codec import (
 )
 from runtime.settings import Settings, get_settings
 from runtime.temporal import connect_temporal
+from store.tokens import revoke_token
 from tests.support.api import serve_api
 from tests.support.lifecycle import (
     COOPERATING,
@@ -338,6 +339,24 @@ async def test_codec_endpoint_serves_the_temporal_ui_by_cookie_and_cors(
         assert answer.headers["access-control-allow-origin"] == UI_ORIGIN
         [decoded] = answer.json()["payloads"]
         assert TASK_TEXT in base64.b64decode(decoded["data"]).decode()
+        # The cookie names the token but is not it: copied, it is no bearer secret and
+        # reaches nothing outside the codec.
+        admin_id = admin.split("_")[1]
+        assert admin.split("_", 2)[2] not in value
+        assert value.startswith(f"duban_codec={admin_id}.")
+        assert (await stack.http.get("/api/v1/me", headers={"Cookie": value})).status_code == 401
+        cookie_as_token = value.partition("=")[2]
+        assert (
+            await stack.http.get("/api/v1/me", headers=_bearer(cookie_as_token))
+        ).status_code == 401
+        # A cookie whose expiry or MAC was altered is refused.
+        token_id, until, mac = cookie_as_token.split(".")
+        for forged in (f"{token_id}.{int(until) + 3600}.{mac}", f"{token_id}.{until}.{'0' * 64}"):
+            refused_session = await stack.http.post(
+                "/api/v1/codec/decode", json=body, headers={"Cookie": f"duban_codec={forged}"}
+            )
+            assert refused_session.status_code == 401, forged
+            assert refused_session.json()["code"] == "token_unknown"
         # A form posted from another site cannot reach it with the cookie.
         form = await stack.http.post(
             "/api/v1/codec/decode",
@@ -350,6 +369,14 @@ async def test_codec_endpoint_serves_the_temporal_ui_by_cookie_and_cors(
         refused = await stack.http.post("/api/v1/codec/session", data={"token": coordinator})
         assert refused.status_code == 403
         assert "set-cookie" not in refused.headers
+
+        # Revoking the admin token ends its sessions at once.
+        async with stack.pool.acquire() as connection:
+            await revoke_token(connection, admin_id)
+        ended = await stack.http.post(
+            "/api/v1/codec/decode", json=body, headers={"Origin": UI_ORIGIN, "Cookie": value}
+        )
+        assert (ended.status_code, ended.json()["code"]) == (401, "token_revoked")
 
 
 def _bearer(token: str) -> dict[str, str]:
