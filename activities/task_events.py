@@ -69,9 +69,18 @@ def working_calendar_reader(
 
 
 # The body outside the decorated function, where mutation testing can reach it.
+# Years already warned about by this process: every task of a plan reads the calendar, and
+# one warning says it as well as a few hundred.
+_WARNED_GUESSED_YEARS: set[tuple[int, ...]] = set()
+
+
 def _calendar_years(span: CalendarSpan, is_workday: HolidaySource | None = None) -> CalendarYears:
     years = installed_calendar_years(span.first_year, span.last_year, is_workday)
-    if years.guessed_years:
+    guessed = tuple(years.guessed_years)
+    # A calendar given in (a test's) always warns: it is read for what it says.
+    if guessed and (is_workday is not None or guessed not in _WARNED_GUESSED_YEARS):
+        if is_workday is None:
+            _WARNED_GUESSED_YEARS.add(guessed)
         log.warning(
             "holiday calendar has no data for these years; counted Monday to Friday",
             years=years.guessed_years,

@@ -87,7 +87,9 @@ class UnitDirectory:
 # Characters that mean something to a renderer (HTML, rich console markup) rather than to
 # a unit's name. Names are escaped wherever they are shown; these are warned about because
 # no department is called that: the cell was mis-read, or the document was made to attack.
-_MARKUP = re.compile(r"[<>&\[\]{}\x00-\x1f\x7f-\x9f]")
+# Markup, control characters, and the invisible ones (zero-width, bidirectional overrides)
+# that make a name look like another unit's while counting apart from it.
+_MARKUP = re.compile(r"[<>&\[\]{}\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 
 
 def unit_name_warnings(tasks: Sequence[PlanTask], directory: UnitDirectory) -> list[ParseWarning]:
@@ -109,8 +111,9 @@ def unit_name_warnings(tasks: Sequence[PlanTask], directory: UnitDirectory) -> l
                         line=line,
                         code="unit_name_markup",
                         task_id=task.id,
-                        message=f"unit name {name!r} holds markup or control characters "
-                        "(< > & [ ] { }), which no unit's name does: check the document",
+                        message=f"unit name {name!r} holds markup, control or invisible characters "
+                        "(< > & [ ] { }, zero-width or direction marks), which no unit's name "
+                        "does: check the document",
                     )
                 )
             elif directory.resolve(name) not in directory.canonical | directory.groups.keys():

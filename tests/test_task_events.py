@@ -298,6 +298,14 @@ async def test_the_calendar_is_read_as_data_and_an_unknown_year_is_guessed(
             [2098, 2099],
         )
     ]
+    # Every task of a plan reads the calendar: the same unknown years warn once a process.
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="activities.task_events"):
+        again = await environment.run(
+            read_working_calendar, CalendarSpan(first_year=2098, last_year=2099)
+        )
+    assert again.guessed_years == [2098, 2099]
+    assert [record for record in caplog.records if record.levelno == logging.WARNING] == []
 
 
 # ---------------------------------------------------------------- runs of one lineage

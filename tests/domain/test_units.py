@@ -131,3 +131,10 @@ def test_the_reference_plans_name_only_units_the_directory_knows() -> None:
     for path in sorted(EXAMPLES.glob("*.txt")):
         parsed = parse_file(path)
         assert [w for w in parsed.warnings if w.code in ("unknown_unit", "unit_name_markup")] == []
+
+
+def test_a_unit_name_with_invisible_characters_is_warned_about() -> None:
+    """A zero-width space or a direction override makes a name look like a known unit's
+    while it counts apart from it."""
+    parsed = parse_document("plan.csv", _ledger(("市信息\u200b局", "市公安\u202e局")))
+    assert [w.code for w in parsed.warnings] == ["unit_name_markup", "unit_name_markup"]
