@@ -39,6 +39,7 @@ from services.tasks import (
     TaskClosed,
     TemporalUnavailableError,
     revise_task,
+    run_taken_back,
     start_task,
     withdraw_task,
 )
@@ -252,6 +253,8 @@ async def _catch_up_workflows(
         async with semaphore:
             try:
                 async with asyncio.timeout(give_up_after):
+                    if new_run:
+                        new_run = await run_taken_back(client, workflow_id)
                     await start_task(
                         client,
                         task_queue=task_queue,

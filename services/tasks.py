@@ -19,6 +19,7 @@ from temporalio.client import (
     Client,
     RPCTimeoutOrCancelledError,
     WorkflowExecutionStatus,
+    WorkflowFailureError,
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
@@ -311,6 +312,40 @@ async def withdraw_task(
     except TaskGoneError:
         return TaskClosed(await _closed_stage(client, workflow_id))
     return "withdrawn"
+
+
+# How long a withdrawn run may take to close (it records its last events first).
+_CLOSING_SECONDS = 10.0
+
+
+async def run_taken_back(client: Client, workflow_id: str) -> bool:
+    """Whether the task's latest run is the one a withdrawal ended (撤销), so that the task,
+    listed again, needs a new run. A run that is open, or closed otherwise (办结 after an
+    import that was cut short had already started the new run), is the task's own: no
+    second run is started beside it."""
+    handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(workflow_id)
+    try:
+        description = await asyncio.wait_for(handle.describe(), timeout=10)
+    except (RPCTimeoutOrCancelledError, TimeoutError) as error:
+        raise _unreachable(error) from None
+    except RPCError as error:
+        if error.status in _UNREACHABLE:
+            raise _unreachable(error) from None
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return True
+        raise
+    if description.status == WorkflowExecutionStatus.RUNNING:
+        # A withdrawn run closes moments after the withdrawal (its last events recorded);
+        # a run still open after that is the task's live one.
+        try:
+            await asyncio.wait_for(handle.result(follow_runs=False), timeout=_CLOSING_SECONDS)
+        except TimeoutError:
+            return False
+        except WorkflowFailureError:
+            return True
+    elif description.status != WorkflowExecutionStatus.COMPLETED:
+        return True  # terminated or failed: the task starts afresh anyway
+    return await _closed_stage(client, workflow_id) == Stage.CANCELLED.value
 
 
 async def _closed_stage(client: Client, workflow_id: str) -> str:

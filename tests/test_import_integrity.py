@@ -193,6 +193,52 @@ async def test_a_completed_task_stays_closed_through_removal_and_return(
 
 
 @pytest.mark.fault
+async def test_a_task_back_as_a_new_run_and_completed_before_its_start_was_recorded(
+    dev_server_env: WorkflowEnvironment, db_pool: asyncpg.Pool, task_queue: str, worker: None
+) -> None:
+    """A task withdrawn by an import comes back as a new run, but that import stops before
+    it records the start; the new run is then completed. The rerun finds the task closed
+    and starts no third run beside it."""
+    client = dev_server_env.client
+    tasks = [make_task(1, "建设平台"), make_task(2, "整合系统")]
+    await _import(make_plan(tasks, task_queue), dev_server_env, db_pool, task_queue)
+    await _import(
+        make_plan(tasks[:1], task_queue), dev_server_env, db_pool, task_queue, update=True
+    )
+    back = await _import(
+        make_plan(tasks, task_queue), dev_server_env, db_pool, task_queue, update=True
+    )
+    assert back.workflows_started == 1
+    workflow_id = task_workflow_id(task_queue, "2")
+    # As if the import had been cut short right after Temporal took the start.
+    await db_pool.execute(
+        "UPDATE plan_tasks SET workflow_started_at = NULL, withdrawal_sent_at = now()"
+        " WHERE plan_id = $1 AND task_id = '2'",
+        task_queue,
+    )
+    await _complete(client, workflow_id, tasks[1].lead_units[0])
+
+    rerun = await _import(
+        make_plan(tasks, task_queue), dev_server_env, db_pool, task_queue, update=True
+    )
+    assert rerun.workflows_started == 0
+    assert "task 2 is closed (办结): kept, not restarted" in rerun.notes
+    completed = await _count(
+        db_pool,
+        "SELECT count(*) FROM task_events WHERE workflow_id = $1 AND kind = 'completed'",
+        workflow_id,
+    )
+    assert completed == 1
+    latest = await client.get_workflow_handle(workflow_id).describe()
+    assert latest.status == WorkflowExecutionStatus.COMPLETED
+    assert (
+        await db_pool.fetchval("SELECT stage FROM task_states WHERE workflow_id = $1", workflow_id)
+        == "completed"
+    )
+    await assert_plan_consistent(db_pool, client, task_queue)
+
+
+@pytest.mark.fault
 async def test_a_completed_task_is_neither_revised_nor_started_again(
     dev_server_env: WorkflowEnvironment, db_pool: asyncpg.Pool, task_queue: str, worker: None
 ) -> None:
