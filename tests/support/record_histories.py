@@ -170,21 +170,28 @@ async def _record_lifecycle(client: Client, queue: str) -> None:
     await _write(handle, "lifecycle_full")
 
 
-async def _record_extension_then_cancel(client: Client, queue: str) -> None:
-    """An extension requested and granted, then the task cancelled."""
-    today = date.today()
-    handle = await client.start_workflow(
+async def _start_quick(
+    client: Client, queue: str, task_id: str, today: date
+) -> WorkflowHandle[TaskWorkflow, Any]:
+    """A task due today, with its deadline 20 seconds away and the quick policy."""
+    return await client.start_workflow(
         TaskWorkflow.run,
         TaskWorkflowInput(
             plan_id="recorded",
-            task=_task("5", today),
+            task=_task(task_id, today),
             policy=QUICK_POLICY,
             due_at=[datetime.now(UTC) + 20 * SECOND],
             search_attributes=False,
         ),
-        id="recorded/5",
+        id=f"recorded/{task_id}",
         task_queue=queue,
     )
+
+
+async def _record_extension_then_cancel(client: Client, queue: str) -> None:
+    """An extension requested and granted, then the task cancelled."""
+    today = date.today()
+    handle = await _start_quick(client, queue, "5", today)
     await handle.execute_update(TaskWorkflow.accept, Accept(actor=LEAD))
     await handle.execute_update(
         TaskWorkflow.request_extension,
@@ -278,18 +285,7 @@ async def _record_reassigned_with_extension_waiting(client: Client, queue: str) 
     """The lead asks for more time and is replaced before the decision, which then grants
     the former lead's request: the rule before the ``reassign-lapses-extension`` patch."""
     today = date.today()
-    handle = await client.start_workflow(
-        TaskWorkflow.run,
-        TaskWorkflowInput(
-            plan_id="recorded",
-            task=_task("6", today),
-            policy=QUICK_POLICY,
-            due_at=[datetime.now(UTC) + 20 * SECOND],
-            search_attributes=False,
-        ),
-        id="recorded/6",
-        task_queue=queue,
-    )
+    handle = await _start_quick(client, queue, "6", today)
     await handle.execute_update(TaskWorkflow.accept, Accept(actor=LEAD))
     await handle.execute_update(
         TaskWorkflow.request_extension,
