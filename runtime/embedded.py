@@ -57,12 +57,21 @@ def ensure_port_free(host: str, port: int, what: str) -> None:
             ) from None
 
 
+# Ports free_port has handed out: nothing listens on them until their server starts, so the
+# kernel may offer one again, and a stack given the same port for two servers fails to start.
+_HANDED_OUT: set[int] = set()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port nothing listens on right now (for tests and throwaway servers)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
-        return port
+    """A port nothing listens on right now and that this process has not handed out before
+    (for tests and throwaway servers)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind((host, 0))
+            port: int = probe.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def installed_executable(name: str) -> Path:

@@ -115,3 +115,11 @@ async def test_closed_port_is_one_line_naming_the_setting() -> None:
 def test_describe_dsn_hides_the_password() -> None:
     """Messages show host, port and database, never credentials."""
     assert describe_dsn("postgresql://u:pw@db.example:6543/duban") == "db.example:6543/duban"
+
+
+def test_free_port_never_hands_out_a_port_twice() -> None:
+    """Nothing listens on a handed-out port until its server starts, so the kernel may offer
+    it again: a stack given one port for two servers (the UI and the worker's probes) would
+    fail to start."""
+    ports = [free_port() for _ in range(300)]
+    assert len(set(ports)) == len(ports)
