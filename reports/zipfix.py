@@ -1,0 +1,21 @@
+"""Office files are zips whose writers stamp the current time on every member; rewriting
+them with a fixed stamp makes a notice's bytes (and so its digest) depend on its content only."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+FIXED_STAMP = (1980, 1, 1, 0, 0, 0)
+
+
+def fixed_zip(data: bytes) -> bytes:
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for member in source.infolist():
+            info = zipfile.ZipInfo(member.filename, FIXED_STAMP)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o600 << 16
+            target.writestr(info, source.read(member))
+    return out.getvalue()
