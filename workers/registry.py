@@ -7,13 +7,20 @@ from typing import Any
 
 import asyncpg
 
+from activities.monthly_notice import MonthlyNoticeActivities
 from activities.stack_check import StackCheckActivities
 from activities.task_events import TaskEventActivities, read_working_calendar
+from workflows.monthly_notice import MonthlyNoticeWorkflow
 from workflows.recurring import RecurringTaskWorkflow
 from workflows.stack_check import StackCheckWorkflow
 from workflows.task import TaskWorkflow
 
-WORKFLOWS: Sequence[type] = (StackCheckWorkflow, TaskWorkflow, RecurringTaskWorkflow)
+WORKFLOWS: Sequence[type] = (
+    StackCheckWorkflow,
+    TaskWorkflow,
+    RecurringTaskWorkflow,
+    MonthlyNoticeWorkflow,
+)
 
 
 def build_activities(
@@ -21,8 +28,11 @@ def build_activities(
 ) -> list[Callable[..., Any]]:
     stack_check = StackCheckActivities(pool, worker_identity)
     task_events = TaskEventActivities(pool, notify_channels)
+    monthly_notice = MonthlyNoticeActivities(pool, notify_channels)
     return [
         stack_check.record_stack_check,
         task_events.record_task_events,
         read_working_calendar,
+        monthly_notice.list_notice_plans,
+        monthly_notice.store_monthly_notice,
     ]

@@ -33,6 +33,7 @@ from runtime.temporal import (
 )
 from store.db import create_pool
 from workers.health import HealthServer, WorkerHealth
+from workers.notice_schedule import ensure_monthly_notice_schedule
 from workers.registry import WORKFLOWS, build_activities
 
 log = get_logger(__name__)
@@ -110,6 +111,7 @@ async def _serve(
         )
         await health_server.start()
     await ensure_search_attributes(client, settings.temporal_namespace)
+    await ensure_monthly_notice_schedule(client, settings.temporal_task_queue)
     activities = build_activities(pool, identity, settings.channel_names)
     worker = build_worker(client, settings, activities=activities, identity=identity)
     bound = log.bind(task_queue=settings.temporal_task_queue, identity=identity)

@@ -1,0 +1,127 @@
+"""Generate, store and serve the monthly notice (一月一通报).
+
+A notice is computed from the recorded event log as of the month's end (Asia/Shanghai) by
+the as-of arithmetic (:mod:`domain.notice_state`, reading through :mod:`store.notice_reads`),
+rendered by :mod:`reports`, and stored once per month and scope (:mod:`store.notices`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from domain.notice import Notice
+from reports import ReportFormat, render
+from store.notices import StoredNotice, store_notice_once
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+# Builds the notice for (pool, month, plan_id, unit): the as-of arithmetic by default.
+NoticeBuilder = Callable[[asyncpg.Pool, str, str | None, str | None], Awaitable[Notice]]
+
+
+class BadMonthError(ValueError):
+    """A month that is not YYYY-MM."""
+
+
+def parse_month(text: str) -> str:
+    """The month as YYYY-MM, or BadMonthError saying what was wrong."""
+    if not _MONTH.match(text.strip()):
+        raise BadMonthError(f"month {text!r} is not YYYY-MM (for example 2026-06)")
+    return text.strip()
+
+
+def previous_month(instant: datetime) -> str:
+    """The month before ``instant``'s month, in Asia/Shanghai (a notice on 1 July is June's)."""
+    local = instant.astimezone(SHANGHAI).date()
+    first = date(local.year, local.month, 1)
+    year, month = (first.year - 1, 12) if first.month == 1 else (first.year, first.month - 1)
+    return f"{year:04d}-{month:02d}"
+
+
+def canonical_json(notice: Notice) -> str:
+    """The notice's JSON with sorted keys and no whitespace: what the digest is taken over."""
+    return json.dumps(
+        notice.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
+
+
+def digest(notice: Notice) -> str:
+    return hashlib.sha256(canonical_json(notice).encode()).hexdigest()
+
+
+async def build_from_event_log(
+    pool: asyncpg.Pool, month: str, plan_id: str | None, unit: str | None
+) -> Notice:
+    """The as-of notice from the other half of issue #10 (``domain.notice_state``)."""
+    # Imported by name: the as-of arithmetic lands on its own branch (i9-asof).
+    notice_state: Any = importlib.import_module("domain.notice_state")
+    notice_reads: Any = importlib.import_module("store.notice_reads")
+    notice: Notice = await notice_state.build_notice_from_store(
+        pool, month, plan_id=plan_id, unit=unit, reads=notice_reads
+    )
+    return notice
+
+
+async def generate(
+    pool: asyncpg.Pool,
+    month: str,
+    plan_id: str | None = None,
+    unit: str | None = None,
+    *,
+    builder: NoticeBuilder = build_from_event_log,
+) -> tuple[Notice, str]:
+    """The notice for ``month`` over ``plan_id`` (None: every plan), restricted to ``unit``'s
+    tasks when given, and its digest. Pure reading: nothing is stored."""
+    notice = await builder(pool, parse_month(month), plan_id, unit)
+    return notice, digest(notice)
+
+
+def render_all(notice: Notice) -> dict[str, bytes]:
+    return {fmt.value: render(notice, fmt.value) for fmt in ReportFormat}
+
+
+async def store_once(
+    pool: asyncpg.Pool,
+    month: str,
+    plan_id: str | None = None,
+    unit: str | None = None,
+    *,
+    channels: Sequence[str] = ("log",),
+    builder: NoticeBuilder = build_from_event_log,
+) -> StoredNotice:
+    """Generate, render and store the notice unless it is stored already, telling the plan's
+    coordinators through the outbox the first time only. A retry, a second firing of the
+    Schedule or a catch-up stores nothing new and notifies no one again."""
+    notice, notice_digest = await generate(pool, month, plan_id, unit, builder=builder)
+    return await store_notice_once(
+        pool,
+        month=notice.month,
+        plan_id=plan_id,
+        unit=unit,
+        notice_json=canonical_json(notice),
+        digest=notice_digest,
+        files=render_all(notice),
+        channels=channels,
+    )
+
+
+async def plan_ids(pool: asyncpg.Pool) -> list[str]:
+    async with pool.acquire() as connection:
+        rows = await connection.fetch("SELECT plan_id FROM plans ORDER BY plan_id")
+    return [row["plan_id"] for row in rows]
+
+
+async def plan_exists(pool: asyncpg.Pool, plan_id: str) -> bool:
+    async with pool.acquire() as connection:
+        found = await connection.fetchval("SELECT 1 FROM plans WHERE plan_id = $1", plan_id)
+    return found is not None

@@ -1,0 +1,181 @@
+"""The monthly notice stored once per month and scope, and its Schedule (issue #10)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+
+import asyncpg
+import pytest
+from temporalio.client import (
+    ScheduleActionExecutionStartWorkflow,
+    ScheduleBackfill,
+    ScheduleOverlapPolicy,
+)
+from temporalio.testing import WorkflowEnvironment
+
+from activities.monthly_notice import MonthlyNoticeActivities
+from domain.notice import Notice
+from runtime.settings import Settings
+from services import notices
+from store.notices import outbox_key
+from tests.reports.notices import notice as sample_notice
+from workers.notice_schedule import ensure_monthly_notice_schedule
+from workers.service import build_worker
+from workflows.monthly_notice import MonthlyNoticeWorkflow, month_before
+
+SHANGHAI = timezone(timedelta(hours=8))
+
+
+def unique_name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+async def sample_builder(
+    pool: asyncpg.Pool, month: str, plan_id: str | None, unit: str | None
+) -> Notice:
+    """A fixed notice per month and scope: stands in for the as-of arithmetic (i9-asof)."""
+    return sample_notice(tasks_count=6).model_copy(
+        update={"month": month, "plan_id": plan_id, "unit": unit}
+    )
+
+
+async def add_plan(pool: asyncpg.Pool, plan_id: str) -> None:
+    async with pool.acquire() as connection:
+        await connection.execute(
+            "INSERT INTO plans (plan_id, title, period_start, period_end, source_file, format,"
+            " fingerprint) VALUES ($1, $1, 2026, 2026, 'x.md', 'md', $1)",
+            plan_id,
+        )
+
+
+async def add_coordinator(pool: asyncpg.Pool, name: str, plans: list[str] | None) -> None:
+    async with pool.acquire() as connection:
+        await connection.execute(
+            "INSERT INTO api_tokens (token_id, secret_hash, role, plans, name, expires_at)"
+            " VALUES ($1, $1, 'coordinator', $2, $3, now() + interval '1 day')",
+            uuid.uuid4().hex,
+            plans,
+            name,
+        )
+
+
+async def count_rows(pool: asyncpg.Pool, month: str) -> tuple[int, int]:
+    async with pool.acquire() as connection:
+        stored = await connection.fetchval("SELECT count(*) FROM notices WHERE month = $1", month)
+        outbox = await connection.fetchval(
+            "SELECT count(*) FROM notification_outbox WHERE workflow_id LIKE $1",
+            f"notice:{month}:%",
+        )
+    return stored, outbox
+
+
+def test_month_before_counts_in_shanghai() -> None:
+    # 1 July 00:30 in Shanghai is still 30 June in UTC: the notice is June's either way.
+    assert month_before(datetime(2026, 6, 30, 16, 30, tzinfo=UTC)) == "2026-06"
+    assert month_before(datetime(2026, 1, 1, 9, tzinfo=SHANGHAI)) == "2025-12"
+    assert notices.previous_month(datetime(2026, 7, 1, 9, tzinfo=SHANGHAI)) == "2026-06"
+
+
+def test_a_bad_month_is_refused_in_one_line() -> None:
+    with pytest.raises(notices.BadMonthError, match="'2026-13' is not YYYY-MM"):
+        notices.parse_month("2026-13")
+
+
+async def test_store_once_twice_stores_one_row_and_notifies_once(db_pool: asyncpg.Pool) -> None:
+    plan_id = unique_name("notice-plan")
+    await add_plan(db_pool, plan_id)
+    await add_coordinator(db_pool, "督查室甲", [plan_id])
+    await add_coordinator(db_pool, "督查室(other plan)", ["another-plan"])
+    first = await notices.store_once(
+        db_pool, "2026-06", plan_id, channels=("log", "webhook"), builder=sample_builder
+    )
+    again = await notices.store_once(
+        db_pool, "2026-06", plan_id, channels=("log", "webhook"), builder=sample_builder
+    )
+    assert first.created
+    assert not again.created
+    assert again.id == first.id
+    assert again.digest == first.digest
+    assert await count_rows(db_pool, "2026-06") == (1, 2)  # one notice, one row per channel
+    async with db_pool.acquire() as connection:
+        payload = await connection.fetchval(
+            "SELECT payload::text FROM notification_outbox WHERE workflow_id = $1 LIMIT 1",
+            outbox_key("2026-06", plan_id, None),
+        )
+        formats = await connection.fetch(
+            "SELECT format FROM notice_files WHERE notice_id = $1 ORDER BY format", first.id
+        )
+    assert "督查室甲" in payload
+    assert "other plan" not in payload
+    assert [r["format"] for r in formats] == ["csv", "docx", "html", "md", "png", "xlsx"]
+
+
+async def test_regenerating_a_month_gives_the_same_digest(db_pool: asyncpg.Pool) -> None:
+    _, first = await notices.generate(db_pool, "2026-06", "p", builder=sample_builder)
+    _, second = await notices.generate(db_pool, "2026-06", "p", builder=sample_builder)
+    _, other_month = await notices.generate(db_pool, "2026-05", "p", builder=sample_builder)
+    assert first == second != other_month
+    assert len(first) == 64
+
+
+async def run_worker_until_fired(
+    env: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str, schedule_id: str, firings: int
+) -> None:
+    """Run a fresh worker until the Schedule has started ``firings`` runs and none runs."""
+    activities = MonthlyNoticeActivities(pool, builder=sample_builder)
+    worker = build_worker(
+        env.client,
+        Settings(temporal_task_queue=task_queue),
+        activities=[activities.list_notice_plans, activities.store_monthly_notice],
+        workflows=[MonthlyNoticeWorkflow],
+    )
+    handle = env.client.get_schedule_handle(schedule_id)
+    async with worker:
+        for _ in range(600):
+            info = (await handle.describe()).info
+            if info.num_actions >= firings and not info.running_actions:
+                latest = info.recent_actions[-1].action
+                assert isinstance(latest, ScheduleActionExecutionStartWorkflow)
+                await env.client.get_workflow_handle(latest.workflow_id).result()
+                return
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"the schedule did not fire {firings} times")
+
+
+async def test_the_schedule_fires_on_the_first_and_stores_each_plan_once(
+    dev_server_env: WorkflowEnvironment, db_pool: asyncpg.Pool, task_queue: str
+) -> None:
+    plans = [unique_name("sched-a"), unique_name("sched-b")]
+    for plan_id in plans:
+        await add_plan(db_pool, plan_id)
+    await add_coordinator(db_pool, "督查室", None)
+    schedule_id = unique_name("notice-schedule")
+    assert await ensure_monthly_notice_schedule(dev_server_env.client, task_queue, schedule_id)
+    # A second worker start-up finds it and changes nothing.
+    assert not await ensure_monthly_notice_schedule(dev_server_env.client, task_queue, schedule_id)
+    handle = dev_server_env.client.get_schedule_handle(schedule_id)
+    try:
+        # The firing of 1 July 2026 09:00 Shanghai, replayed by the Schedule itself: the
+        # window holds that one calendar instant and nothing else.
+        firing = ScheduleBackfill(
+            start_at=datetime(2026, 7, 1, 8, 59, tzinfo=SHANGHAI),
+            end_at=datetime(2026, 7, 1, 9, 1, tzinfo=SHANGHAI),
+            overlap=ScheduleOverlapPolicy.ALLOW_ALL,
+        )
+        await handle.backfill(firing)
+        await run_worker_until_fired(dev_server_env, db_pool, task_queue, schedule_id, 1)
+        assert await count_rows(db_pool, "2026-06") == (3, 3)
+        # The worker went away; the same firing comes again (a catch-up, a second worker's
+        # replay); a fresh worker runs it: still one notice per plan and month.
+        await handle.backfill(firing)
+        await run_worker_until_fired(dev_server_env, db_pool, task_queue, schedule_id, 2)
+        assert await count_rows(db_pool, "2026-06") == (3, 3)
+        async with db_pool.acquire() as connection:
+            scopes = await connection.fetch(
+                "SELECT plan_id FROM notices WHERE month = '2026-06' ORDER BY plan_id NULLS LAST"
+            )
+        assert [r["plan_id"] for r in scopes] == [*sorted(plans), None]
+    finally:
+        await handle.delete()
