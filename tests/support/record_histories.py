@@ -24,12 +24,14 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from domain.calendar import SHANGHAI
 from domain.lifecycle import Actor, EscalationRung, Offset, Policy
+from domain.notice import Notice
 from domain.plan import Milestone, PlanTask, Provenance, Recurrence
 from runtime.embedded import EmbeddedPostgres, free_port, installed_executable
 from runtime.settings import Settings
@@ -37,6 +39,7 @@ from store.db import create_pool
 from store.migrate import migrate_database
 from workers.registry import build_activities
 from workers.service import build_worker
+from workflows.monthly_notice import MonthlyNoticeRequest, MonthlyNoticeWorkflow
 from workflows.recurring import RecurringTaskInput, RecurringTaskWorkflow
 from workflows.stack_check import StackCheckRequest, StackCheckWorkflow
 from workflows.task import TaskWorkflow
@@ -68,6 +71,7 @@ async def record(names: Sequence[str] = ()) -> None:
         await postgres.start()
         await migrate_database(postgres.dsn)
         pool = await create_pool(postgres.dsn)
+        _RECORDING["pool"] = pool
         env = await WorkflowEnvironment.start_local(
             data_converter=pydantic_data_converter,
             dev_server_existing_path=str(installed_executable("temporal")),
@@ -304,6 +308,47 @@ async def _record_reassigned_with_extension_waiting(client: Client, queue: str) 
     await _write(handle, "reassigned_with_extension_waiting")
 
 
+async def _record_monthly_notice(client: Client, queue: str) -> None:
+    """A scheduled-style run (no month given) over two plans and the all-plans notice.
+
+    Its own worker builds the notices from the renderers' sample notice: the workflow's
+    commands are the same whatever the as-of arithmetic computes."""
+    from activities.monthly_notice import MonthlyNoticeActivities
+    from tests.reports.notices import notice as sample_notice
+
+    pool = _RECORDING["pool"]
+    async with pool.acquire() as connection:
+        await connection.executemany(
+            "INSERT INTO plans (plan_id, title, period_start, period_end, source_file, format,"
+            " fingerprint) VALUES ($1, $1, 2026, 2026, 'x.md', 'md', $1)",
+            [("plan-a",), ("plan-b",)],
+        )
+
+    async def sample(
+        _pool: asyncpg.Pool, month: str, plan_id: str | None, unit: str | None
+    ) -> Notice:
+        return sample_notice(tasks_count=4).model_copy(
+            update={"month": month, "plan_id": plan_id, "unit": unit}
+        )
+
+    notice_queue = f"{queue}-notice"
+    activities = MonthlyNoticeActivities(pool, builder=sample)
+    async with build_worker(
+        client,
+        Settings(temporal_task_queue=notice_queue),
+        activities=[activities.list_notice_plans, activities.store_monthly_notice],
+        workflows=[MonthlyNoticeWorkflow],
+    ):
+        handle = await client.start_workflow(
+            MonthlyNoticeWorkflow.run,
+            MonthlyNoticeRequest(),
+            id="monthly-notice-recorded",
+            task_queue=notice_queue,
+        )
+        await handle.result()
+    await _write(handle, "monthly_notice")
+
+
 async def _write(handle: WorkflowHandle[Any, Any], name: str) -> None:
     history = await handle.fetch_history()
     (HISTORIES / f"{name}.json").write_text(history.to_json())
@@ -316,7 +361,10 @@ SCENARIOS: dict[str, Callable[[Client, str], Awaitable[None]]] = {
     "recurring_withdrawn": _record_recurring_withdrawn,
     "recurring_last_occurrence": _record_recurring_last_occurrence,
     "reassigned_with_extension_waiting": _record_reassigned_with_extension_waiting,
+    "monthly_notice": _record_monthly_notice,
 }
+# What a scenario needs beyond the client and queue: the recorder's database.
+_RECORDING: dict[str, asyncpg.Pool] = {}
 
 
 if __name__ == "__main__":
