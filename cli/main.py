@@ -424,6 +424,46 @@ def simulate(
     _run(main)
 
 
+@app.command()
+def report(
+    month: Annotated[str, typer.Argument(help="The month, YYYY-MM (Asia/Shanghai).")],
+    plan: Annotated[
+        str | None, typer.Option(help="One plan's notice; without it, all plans'.")
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="docx, xlsx, html, md, csv or png.")
+    ] = "docx",
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Where to write it; default notice-MONTH[-PLAN].FMT."),
+    ] = None,
+) -> None:
+    """Write one month's notice (一月一通报) over a plan or all plans."""
+    from services import notices
+    from store.db import create_pool
+
+    try:
+        month = notices.parse_month(month)
+        fmt = notices.parse_format(fmt)
+    except notices.NoticeInputError as error:
+        _fail(error.message, error.exit_code)
+    target = output or Path(f"notice-{month}{f'-{plan}' if plan else ''}.{fmt}")
+
+    async def main(settings: Settings, _stop: asyncio.Event) -> None:
+        pool = await create_pool(settings.effective_database_url, settings=settings, max_size=2)
+        try:
+            content = await notices.notice_file(pool, month, fmt, plan)
+        finally:
+            await pool.close()
+        try:
+            target.write_bytes(content)
+        except OSError as error:
+            raise DubanError(f"{target}: cannot write the notice: {error.strerror}") from None
+        stdout.print(f"wrote {target} ({len(content)} bytes)", markup=False, highlight=False)
+
+    _run(main)
+
+
 app.add_typer(token_app, name="token")
 app.add_typer(task_app, name="task")
 app.add_typer(temporal_app, name="temporal")

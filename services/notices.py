@@ -20,7 +20,8 @@ import asyncpg
 
 from domain.notice import Notice
 from reports import ReportFormat, render
-from store.notices import StoredNotice, store_notice_once
+from runtime.errors import DubanError
+from store.notices import StoredNotice, read_notice, read_notice_file, store_notice_once
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -29,8 +30,30 @@ _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 NoticeBuilder = Callable[[asyncpg.Pool, str, str | None, str | None], Awaitable[Notice]]
 
 
-class BadMonthError(ValueError):
+class NoticeInputError(DubanError):
+    """A request for a notice that cannot be answered as asked: said in one line."""
+
+    exit_code = 2
+
+
+class BadMonthError(NoticeInputError):
     """A month that is not YYYY-MM."""
+
+
+class UnknownPlanError(NoticeInputError):
+    """A plan id no plan has."""
+
+
+class BadFormatError(NoticeInputError):
+    """A format no renderer knows."""
+
+
+def parse_format(text: str) -> str:
+    try:
+        return ReportFormat(text.strip().lower()).value
+    except ValueError:
+        known = ", ".join(f.value for f in ReportFormat)
+        raise BadFormatError(f"format {text!r} is not one of {known}") from None
 
 
 def parse_month(text: str) -> str:
@@ -125,3 +148,27 @@ async def plan_exists(pool: asyncpg.Pool, plan_id: str) -> bool:
     async with pool.acquire() as connection:
         found = await connection.fetchval("SELECT 1 FROM plans WHERE plan_id = $1", plan_id)
     return found is not None
+
+
+async def notice_file(
+    pool: asyncpg.Pool,
+    month: str,
+    fmt: str,
+    plan_id: str | None = None,
+    unit: str | None = None,
+    *,
+    builder: NoticeBuilder = build_from_event_log,
+) -> bytes:
+    """One month's notice as a file, on demand: the stored file when this month and scope was
+    stored (what was sent), else computed from the event log now (the same digest)."""
+    month = parse_month(month)
+    fmt = parse_format(fmt)
+    if plan_id is not None and not await plan_exists(pool, plan_id):
+        raise UnknownPlanError(f"no plan {plan_id!r}")
+    stored = await read_notice(pool, month, plan_id, unit)
+    if stored is not None:
+        content = await read_notice_file(pool, stored.id, fmt)
+        if content is not None:
+            return content
+    notice, _ = await generate(pool, month, plan_id, unit, builder=builder)
+    return render(notice, fmt)

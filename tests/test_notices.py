@@ -21,6 +21,7 @@ from runtime.settings import Settings
 from services import notices
 from store.notices import outbox_key
 from tests.reports.notices import notice as sample_notice
+from tests.test_cli import assert_one_clear_line, run_duban
 from workers.notice_schedule import ensure_monthly_notice_schedule
 from workers.service import build_worker
 from workflows.monthly_notice import MonthlyNoticeWorkflow, month_before
@@ -179,3 +180,53 @@ async def test_the_schedule_fires_on_the_first_and_stores_each_plan_once(
         assert [r["plan_id"] for r in scopes] == [*sorted(plans), None]
     finally:
         await handle.delete()
+
+
+async def test_the_cli_writes_each_format_of_a_stored_notice(
+    db_pool: asyncpg.Pool, database_url: str, tmp_path: Path
+) -> None:
+    plan_id = unique_name("cli-plan")
+    await add_plan(db_pool, plan_id)
+    stored = await notices.store_once(db_pool, "2026-06", plan_id, builder=sample_builder)
+    env = {"DUBAN_DATABASE_URL": database_url}
+    magic = {"docx": b"PK", "xlsx": b"PK", "png": b"\x89PNG", "html": b"<", "md": b"#"}
+    for fmt in ("docx", "xlsx", "html", "md", "csv", "png"):
+        target = tmp_path / f"june.{fmt}"
+        result = run_duban(
+            "report",
+            "2026-06",
+            "--plan",
+            plan_id,
+            "--format",
+            fmt,
+            "-o",
+            str(target),
+            env=env,
+            cwd=tmp_path,
+        )
+        assert result.returncode == 0, result.stderr
+        content = target.read_bytes()
+        async with db_pool.acquire() as connection:
+            kept = await connection.fetchval(
+                "SELECT content FROM notice_files WHERE notice_id = $1 AND format = $2",
+                stored.id,
+                fmt,
+            )
+        assert content == kept
+        assert content.startswith(magic.get(fmt, b""))
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("report", "2026-6"), "'2026-6' is not YYYY-MM"),
+        (("report", "2026-06", "--format", "pdf"), "'pdf' is not one of"),
+        (("report", "2026-06", "--plan", "no-such-plan"), "no plan 'no-such-plan'"),
+    ],
+)
+def test_the_cli_refuses_bad_input_in_one_line(
+    args: tuple[str, ...], needle: str, database_url: str, tmp_path: Path
+) -> None:
+    result = run_duban(*args, env={"DUBAN_DATABASE_URL": database_url}, cwd=tmp_path)
+    assert_one_clear_line(result, needle)
+    assert list(tmp_path.iterdir()) == []
