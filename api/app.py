@@ -25,7 +25,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import codec, directory, plans, tasks
+from api import codec, directory, plans, reports, tasks
 from api.auth import RateLimiter
 from api.deps import ApiDependencies, ApiLimits, connection, release_connection
 from api.problems import Problem, problem_response
@@ -115,6 +115,7 @@ def create_app(dependencies: ApiDependencies) -> FastAPI:
     app.include_router(plans.router)
     app.include_router(tasks.router)
     app.include_router(directory.router)
+    app.include_router(reports.router)
     app.include_router(codec.router)
     _add_error_handlers(app)
     _add_health(app, dependencies)
