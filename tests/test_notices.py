@@ -159,6 +159,11 @@ async def test_the_schedule_fires_on_the_first_and_stores_each_plan_once(
     assert not await ensure_monthly_notice_schedule(dev_server_env.client, task_queue, schedule_id)
     handle = dev_server_env.client.get_schedule_handle(schedule_id)
     try:
+        upcoming = [
+            t.astimezone(SHANGHAI) for t in (await handle.describe()).info.next_action_times
+        ]
+        assert upcoming
+        assert {(t.day, t.hour, t.minute) for t in upcoming} == {(1, 9, 0)}
         # The firing of 1 July 2026 09:00 Shanghai, replayed by the Schedule itself: the
         # window holds that one calendar instant and nothing else.
         firing = ScheduleBackfill(
