@@ -10,7 +10,6 @@ import xlsxwriter
 
 from domain.notice import Notice
 from reports.wording import light_label
-from reports.zipfix import fixed_zip
 
 TASK_HEADER = (
     "序号", "任务", "牵头单位", "配合单位", "完成时限", "阶段", "完成状态", "亮灯", "进度",
@@ -61,7 +60,8 @@ def render_xlsx(notice: Notice) -> bytes:
         ))
     _print_setup(units, len(notice.units), len(UNIT_HEADER))
     book.close()
-    return fixed_zip(buffer.getvalue())
+    # xlsxwriter stamps every member 1980-01-01 itself when writing in memory.
+    return buffer.getvalue()
 
 
 def _print_setup(sheet: xlsxwriter.worksheet.Worksheet, rows: int, columns: int) -> None:

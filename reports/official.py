@@ -3,14 +3,16 @@
 
 Word picks a Chinese font from the run's East Asian slot (w:eastAsia), not the Latin one, so
 every run names its font in both. The attached tables can hold 100,000 rows; python-docx
-builds a cell in about a millisecond, so they are written as one XML string and parsed once.
+builds a cell in about a millisecond, and lxml moving a parsed 100,000-row table into the
+document costs minutes, so each table is left as a placeholder paragraph and its XML text is
+put in its place when the file is written.
 """
 
 from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from xml.sax.saxutils import escape
 
@@ -76,12 +78,13 @@ def render_docx(notice: Notice, wording: Wording) -> bytes:
 
     add_text(document, w.heading_units, HEADING_FONT, indent=True)
     add_text(document, w.units_summary, indent=True)
+    tables: list[str] = []
     document.add_picture(io.BytesIO(render_chart(notice)), width=Cm(15))
 
     add_text(document, w.heading_problems, HEADING_FONT, indent=True)
     add_text(document, w.heading_overdue, SUBHEADING_FONT, indent=True)
     if notice.overdue:
-        _append_table(document, _overdue_header(), _overdue_rows(notice.overdue),
+        _append_table(document, tables, _overdue_header(), _overdue_rows(notice.overdue),
                       (1800, 3600, 1400, 900, 900, 900))
     else:
         add_text(document, "无。", indent=True)
@@ -102,15 +105,15 @@ def render_docx(notice: Notice, wording: Wording) -> bytes:
 
     document.add_page_break()
     add_text(document, w.heading_attachment_tasks, HEADING_FONT)
-    _append_table(document, _task_header(), _task_rows(notice.tasks),
+    _append_table(document, tables, _task_header(), _task_rows(notice.tasks),
                   (500, 2400, 1000, 1000, 900, 1500, 700, 500))
     add_text(document, w.heading_attachment_units, HEADING_FONT)
-    _append_table(document, _unit_header(), _unit_rows(notice),
+    _append_table(document, tables, _unit_header(), _unit_rows(notice),
                   (500, 1700, 900, 700, 700, 700, 700, 700, 800))
     _fix_properties(document, notice)
     buffer = io.BytesIO()
     document.save(buffer)
-    return fixed_zip(buffer.getvalue())
+    return fixed_zip(buffer.getvalue(), {"word/document.xml": _tables_in_place(tables)})
 
 
 def _page_setup(document: DocumentObject) -> None:
@@ -164,7 +167,7 @@ def _cell_xml(text: str, width: int, span: int = 1, merge: str = "", bold: bool 
 
 
 def _append_table(
-    document: DocumentObject, header: Sequence[Sequence[Cell]],
+    document: DocumentObject, tables: list[str], header: Sequence[Sequence[Cell]],
     rows: Iterable[Sequence[str]], widths: Sequence[int],
 ) -> None:
     border = "".join(
@@ -172,7 +175,7 @@ def _append_table(
         for side in ("top", "left", "bottom", "right", "insideH", "insideV")
     )
     parts = [
-        f"<w:tbl {nsdecls('w')}><w:tblPr><w:tblW w:w=\"0\" w:type=\"auto\"/>"
+        "<w:tbl><w:tblPr><w:tblW w:w=\"0\" w:type=\"auto\"/>"
         f"<w:tblBorders>{border}</w:tblBorders></w:tblPr><w:tblGrid>",
         *(f'<w:gridCol w:w="{width}"/>' for width in widths),
         "</w:tblGrid>",
@@ -190,9 +193,26 @@ def _append_table(
         parts.extend(_cell_xml(text, width) for text, width in zip(row, widths, strict=True))
         parts.append("</w:tr>")
     parts.append("</w:tbl>")
-    table = parse_xml("".join(parts))
-    document.element.body.sectPr.addprevious(table)
+    document.add_paragraph(_placeholder(len(tables)))
+    tables.append("".join(parts))
     add_text(document, "")  # Word joins two tables that touch
+
+
+def _placeholder(index: int) -> str:
+    return f"@@duban-table-{index}@@"
+
+
+def _tables_in_place(tables: list[str]) -> Callable[[bytes], bytes]:
+    def replace(xml: bytes) -> bytes:
+        text = xml.decode("utf-8")
+        for index, table in enumerate(tables):
+            paragraph = f"<w:p><w:r><w:t>{_placeholder(index)}</w:t></w:r></w:p>"
+            if text.count(paragraph) != 1:
+                raise RuntimeError(f"table placeholder {index} not found once in document.xml")
+            text = text.replace(paragraph, table)
+        return text.encode("utf-8")
+
+    return replace
 
 
 def _overdue_header() -> list[list[Cell]]:
