@@ -29,8 +29,10 @@ def main() -> None:
     units = tuple(f"市第{i + 1}局" for i in range(args.units))
     started = time.perf_counter()
     subject = notice(args.tasks, units)
-    print(f"notice of {len(subject.tasks):,} tasks, {len(units)} units built in "
-          f"{time.perf_counter() - started:.2f} s (not part of any figure)")
+    print(
+        f"notice of {len(subject.tasks):,} tasks, {len(units)} units built in "
+        f"{time.perf_counter() - started:.2f} s (not part of any figure)"
+    )
 
     started = time.perf_counter()
     buffer = io.StringIO()
@@ -45,8 +47,10 @@ def main() -> None:
         data = render(subject, fmt)
         elapsed = time.perf_counter() - started
         digest = hashlib.sha256(data).hexdigest()[:12]
-        print(f"{fmt.value:<22}{elapsed:>8.2f} s  {elapsed / baseline:>6.1f}× baseline  "
-              f"{len(data) / 1e6:>7.1f} MB  sha256 {digest}")
+        print(
+            f"{fmt.value:<22}{elapsed:>8.2f} s  {elapsed / baseline:>6.1f}× baseline  "
+            f"{len(data) / 1e6:>7.1f} MB  sha256 {digest}"
+        )
 
 
 if __name__ == "__main__":

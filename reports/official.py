@@ -52,8 +52,13 @@ def set_font(run: Run, font: str, size: Pt) -> None:
 
 
 def add_text(
-    document: DocumentObject, text: str, font: str = BODY_FONT, size: Pt = BODY_SIZE,
-    *, indent: bool = False, centre: bool = False,
+    document: DocumentObject,
+    text: str,
+    font: str = BODY_FONT,
+    size: Pt = BODY_SIZE,
+    *,
+    indent: bool = False,
+    centre: bool = False,
 ) -> Paragraph:
     paragraph = document.add_paragraph()
     if indent:
@@ -84,8 +89,13 @@ def render_docx(notice: Notice, wording: Wording) -> bytes:
     add_text(document, w.heading_problems, HEADING_FONT, indent=True)
     add_text(document, w.heading_overdue, SUBHEADING_FONT, indent=True)
     if notice.overdue:
-        _append_table(document, tables, _overdue_header(), _overdue_rows(notice.overdue),
-                      (1800, 3600, 1400, 900, 900, 900))
+        _append_table(
+            document,
+            tables,
+            _overdue_header(),
+            _overdue_rows(notice.overdue),
+            (1800, 3600, 1400, 900, 900, 900),
+        )
     else:
         add_text(document, "无。", indent=True)
     add_text(document, w.heading_silent, SUBHEADING_FONT, indent=True)
@@ -103,13 +113,23 @@ def render_docx(notice: Notice, wording: Wording) -> bytes:
     add_text(document, w.heading_requirements, HEADING_FONT, indent=True)
     add_text(document, w.requirements, indent=True)
 
-    document.add_page_break()
+    document.add_page_break()  # type: ignore[no-untyped-call]
     add_text(document, w.heading_attachment_tasks, HEADING_FONT)
-    _append_table(document, tables, _task_header(), _task_rows(notice.tasks),
-                  (500, 2400, 1000, 1000, 900, 1500, 700, 500))
+    _append_table(
+        document,
+        tables,
+        _task_header(),
+        _task_rows(notice.tasks),
+        (500, 2400, 1000, 1000, 900, 1500, 700, 500),
+    )
     add_text(document, w.heading_attachment_units, HEADING_FONT)
-    _append_table(document, tables, _unit_header(), _unit_rows(notice),
-                  (500, 1700, 900, 700, 700, 700, 700, 700, 800))
+    _append_table(
+        document,
+        tables,
+        _unit_header(),
+        _unit_rows(notice),
+        (500, 1700, 900, 700, 700, 700, 700, 700, 800),
+    )
     _fix_properties(document, notice)
     buffer = io.BytesIO()
     document.save(buffer)
@@ -135,7 +155,9 @@ def _page_setup(document: DocumentObject) -> None:
             run._element.append(parse_xml(f'<w:fldChar {nsdecls("w")} w:fldCharType="{kind}"/>'))
         else:
             run._element.append(
-                parse_xml(f'<w:instrText {nsdecls("w")} xml:space="preserve">{instruction}</w:instrText>')
+                parse_xml(
+                    f'<w:instrText {nsdecls("w")} xml:space="preserve">{instruction}</w:instrText>'
+                )
             )
     set_font(footer.add_run(" —"), PAGE_NUMBER_FONT, PAGE_NUMBER_SIZE)
 
@@ -155,7 +177,7 @@ def _cell_xml(text: str, width: int, span: int = 1, merge: str = "", bold: bool 
     weight = "<w:b/>" if bold else ""
     font = f'<w:rFonts w:ascii="{BODY_FONT}" w:hAnsi="{BODY_FONT}" w:eastAsia="{BODY_FONT}"/>'
     run = (
-        f"<w:r><w:rPr>{font}{weight}<w:sz w:val=\"{TABLE_HALF_POINTS}\"/></w:rPr>"
+        f'<w:r><w:rPr>{font}{weight}<w:sz w:val="{TABLE_HALF_POINTS}"/></w:rPr>'
         f'<w:t xml:space="preserve">{escape(_NOT_XML.sub("", text))}</w:t></w:r>'
         if text and merge != "continue"
         else ""
@@ -167,24 +189,27 @@ def _cell_xml(text: str, width: int, span: int = 1, merge: str = "", bold: bool 
 
 
 def _append_table(
-    document: DocumentObject, tables: list[str], header: Sequence[Sequence[Cell]],
-    rows: Iterable[Sequence[str]], widths: Sequence[int],
+    document: DocumentObject,
+    tables: list[str],
+    header: Sequence[Sequence[Cell]],
+    rows: Iterable[Sequence[str]],
+    widths: Sequence[int],
 ) -> None:
     border = "".join(
         f'<w:{side} w:val="single" w:sz="4" w:space="0" w:color="000000"/>'
         for side in ("top", "left", "bottom", "right", "insideH", "insideV")
     )
     parts = [
-        "<w:tbl><w:tblPr><w:tblW w:w=\"0\" w:type=\"auto\"/>"
+        '<w:tbl><w:tblPr><w:tblW w:w="0" w:type="auto"/>'
         f"<w:tblBorders>{border}</w:tblBorders></w:tblPr><w:tblGrid>",
         *(f'<w:gridCol w:w="{width}"/>' for width in widths),
         "</w:tblGrid>",
     ]
     for header_row in header:
-        parts.append('<w:tr><w:trPr><w:tblHeader/></w:trPr>')
+        parts.append("<w:tr><w:trPr><w:tblHeader/></w:trPr>")
         column = 0
         for text, span, merge in header_row:
-            width = sum(widths[column:column + span])
+            width = sum(widths[column : column + span])
             parts.append(_cell_xml(text, width, span, merge, bold=True))
             column += span
         parts.append("</w:tr>")
@@ -216,45 +241,101 @@ def _tables_in_place(tables: list[str]) -> Callable[[bytes], bytes]:
 
 
 def _overdue_header() -> list[list[Cell]]:
-    return [[("责任单位", 1, ""), ("任务", 1, ""), ("完成时限", 1, ""), ("逾期天数", 1, ""),
-             ("督办级别", 1, ""), ("督办次数", 1, "")]]
+    return [
+        [
+            ("责任单位", 1, ""),
+            ("任务", 1, ""),
+            ("完成时限", 1, ""),
+            ("逾期天数", 1, ""),
+            ("督办级别", 1, ""),
+            ("督办次数", 1, ""),
+        ]
+    ]
 
 
 def _overdue_rows(tasks: Iterable[TaskStanding]) -> Iterable[list[str]]:
     for t in tasks:
-        yield [t.lead_unit or "", t.text, t.due.isoformat() if t.due else "",
-               str(t.days_overdue), str(t.escalation_level), str(t.escalations)]
+        yield [
+            t.lead_unit or "",
+            t.text,
+            t.due.isoformat() if t.due else "",
+            str(t.days_overdue),
+            str(t.escalation_level),
+            str(t.escalations),
+        ]
 
 
 def _task_header() -> list[list[Cell]]:
     # Two header rows: 责任单位 over 牵头/配合, 推进情况 over 进展/状态/亮灯.
     return [
-        [("序号", 1, "restart"), ("任务内容", 1, "restart"), ("责任单位", 2, ""),
-         ("完成时限", 1, "restart"), ("推进情况", 3, "")],
-        [("", 1, "continue"), ("", 1, "continue"), ("牵头单位", 1, ""), ("配合单位", 1, ""),
-         ("", 1, "continue"), ("本月进展情况", 1, ""), ("完成状态", 1, ""), ("亮灯", 1, "")],
+        [
+            ("序号", 1, "restart"),
+            ("任务内容", 1, "restart"),
+            ("责任单位", 2, ""),
+            ("完成时限", 1, "restart"),
+            ("推进情况", 3, ""),
+        ],
+        [
+            ("", 1, "continue"),
+            ("", 1, "continue"),
+            ("牵头单位", 1, ""),
+            ("配合单位", 1, ""),
+            ("", 1, "continue"),
+            ("本月进展情况", 1, ""),
+            ("完成状态", 1, ""),
+            ("亮灯", 1, ""),
+        ],
     ]
 
 
 def _task_rows(tasks: Iterable[TaskStanding]) -> Iterable[list[str]]:
     for t in tasks:
-        yield [t.number, t.text, t.lead_unit or "", "、".join(t.cooperating_units),
-               t.due.isoformat() if t.due else "", t.last_progress_text or "",
-               t.status.label, light_label(t.light)]
+        yield [
+            t.number,
+            t.text,
+            t.lead_unit or "",
+            "、".join(t.cooperating_units),
+            t.due.isoformat() if t.due else "",
+            t.last_progress_text or "",
+            t.status.label,
+            light_label(t.light),
+        ]
 
 
 def _unit_header() -> list[list[Cell]]:
     return [
-        [("排名", 1, "restart"), ("责任单位", 1, "restart"), ("承担任务数", 1, "restart"),
-         ("推进情况", 4, ""), ("完成率", 1, "restart"), ("平均逾期天数", 1, "restart")],
-        [("", 1, "continue"), ("", 1, "continue"), ("", 1, "continue"), ("已完成", 1, ""),
-         ("序时推进", 1, ""), ("滞后", 1, ""), ("逾期", 1, ""), ("", 1, "continue"),
-         ("", 1, "continue")],
+        [
+            ("排名", 1, "restart"),
+            ("责任单位", 1, "restart"),
+            ("承担任务数", 1, "restart"),
+            ("推进情况", 4, ""),
+            ("完成率", 1, "restart"),
+            ("平均逾期天数", 1, "restart"),
+        ],
+        [
+            ("", 1, "continue"),
+            ("", 1, "continue"),
+            ("", 1, "continue"),
+            ("已完成", 1, ""),
+            ("序时推进", 1, ""),
+            ("滞后", 1, ""),
+            ("逾期", 1, ""),
+            ("", 1, "continue"),
+            ("", 1, "continue"),
+        ],
     ]
 
 
 def _unit_rows(notice: Notice) -> Iterable[list[str]]:
     for u in sorted(notice.units, key=lambda u: u.rank):
-        yield [str(u.rank), u.unit, str(u.led), str(u.completed), str(u.on_schedule),
-               str(u.behind), str(u.overdue), pct(u.completion_rate),
-               f"{u.average_days_late:.1f}"]
+        yield [
+            str(u.rank),
+            u.unit,
+            str(u.led),
+            str(u.completed),
+            str(u.on_schedule),
+            str(u.behind),
+            str(u.overdue),
+            pct(u.completion_rate),
+            f"{u.average_days_late:.1f}",
+        ]

@@ -8,6 +8,7 @@ import re
 import struct
 import zipfile
 from pathlib import Path
+from typing import Any, cast
 
 import docx
 import openpyxl
@@ -23,26 +24,35 @@ from tests.reports.notices import notice
 NOTICE = notice()
 
 
+def east_asian(run: Any) -> str | None:
+    """The run's w:eastAsia font (python-docx's font.name is the Latin one only)."""
+    return cast("str | None", run._element.rPr.rFonts.get(qn("w:eastAsia")))
+
+
+def cm(length: Any) -> float:
+    return round(float(length.cm), 1)
+
+
 def test_docx_is_a_gongwen_with_east_asian_fonts_title_overdue_table_and_chart() -> None:
     document = docx.Document(io.BytesIO(render(NOTICE, "docx")))
     section = document.sections[0]
-    assert round(section.top_margin.cm, 1) == 3.7
-    assert round(section.bottom_margin.cm, 1) == 3.5
-    assert round(section.left_margin.cm, 1) == 2.8
-    assert round(section.right_margin.cm, 1) == 2.6
-    assert round(section.page_width.cm, 1) == 21.0
+    assert cm(section.top_margin) == 3.7
+    assert cm(section.bottom_margin) == 3.5
+    assert cm(section.left_margin) == 2.8
+    assert cm(section.right_margin) == 2.6
+    assert cm(section.page_width) == 21.0
 
     runs = [run for p in document.paragraphs for run in p.runs if run.text]
     runs += [run for t in document.tables for c in t._cells for p in c.paragraphs for run in p.runs]
     assert runs
-    missing = [r.text for r in runs if r._element.rPr.rFonts.get(qn("w:eastAsia")) is None]
+    missing = [r.text for r in runs if east_asian(r) is None]
     assert missing == []
 
     title = next(p for p in document.paragraphs if p.text == NOTICE.title)
-    assert title.runs[0]._element.rPr.rFonts.get(qn("w:eastAsia")) == TITLE_FONT
-    assert title.runs[0].font.size.pt == 22
+    assert east_asian(title.runs[0]) == TITLE_FONT
+    assert cast(Any, title.runs[0].font.size).pt == 22
     body = next(p for p in document.paragraphs if p.text.startswith("纳入督办"))
-    assert body.runs[0]._element.rPr.rFonts.get(qn("w:eastAsia")) == BODY_FONT
+    assert east_asian(body.runs[0]) == BODY_FONT
     headings = {p.text: p.runs[0].font.name for p in document.paragraphs if p.runs}
     assert headings["一、总体情况"] == "黑体"
     assert headings["（一）逾期未完成任务"] == "楷体"
@@ -57,7 +67,7 @@ def test_docx_is_a_gongwen_with_east_asian_fonts_title_overdue_table_and_chart()
     task_table = next(t for t in document.tables if t.rows[0].cells[0].text == "序号")
     assert len(task_table.rows) == 2 + len(NOTICE.tasks)
     header = task_table._tbl.tr_lst[0]
-    assert header.tc_lst[2].tcPr.find(qn("w:gridSpan")).get(qn("w:val")) == "2"
+    assert cast(Any, header.tc_lst[2].tcPr).find(qn("w:gridSpan")).get(qn("w:val")) == "2"
 
     images = [p for p in document.part.package.parts if p.content_type == "image/png"]
     assert len(images) == 1
@@ -119,9 +129,16 @@ def test_html_is_self_contained_and_carries_the_chart_inline() -> None:
 
 def test_markdown_follows_the_order_of_a_real_notice() -> None:
     text = render(NOTICE, "md").decode("utf-8")
-    positions = [text.index(h) for h in (
-        "一、总体情况", "二、分单位情况", "三、存在问题", "四、下月到期任务", "五、下一步工作要求",
-    )]
+    positions = [
+        text.index(h)
+        for h in (
+            "一、总体情况",
+            "二、分单位情况",
+            "三、存在问题",
+            "四、下月到期任务",
+            "五、下一步工作要求",
+        )
+    ]
     assert positions == sorted(positions)
     assert "共20项" in text
     assert "（30.0%）" in text
@@ -149,11 +166,16 @@ def test_an_office_template_directory_changes_the_wording(
 ) -> None:
     bundled = render(NOTICE, "md").decode("utf-8")
     assert "一是压实责任" in bundled
-    (tmp_path / "requirements.j2").write_text("请各单位于{{ notice.issued_on.month }}月10日前报送整改清单。")
+    (tmp_path / "requirements.j2").write_text(
+        "请各单位于{{ notice.issued_on.month }}月10日前报送整改清单。"
+    )
     wording = (Path("reports/templates/wording.j2")).read_text(encoding="utf-8")
     (tmp_path / "wording.j2").write_text(
-        wording.replace("addressees = {{ notice.addressees }}：", "addressees = 各乡镇（街道）：")
-        .replace("一、总体情况", "一、基本情况"), encoding="utf-8")
+        wording.replace(
+            "addressees = {{ notice.addressees }}：", "addressees = 各乡镇（街道）："
+        ).replace("一、总体情况", "一、基本情况"),
+        encoding="utf-8",
+    )
     monkeypatch.setenv("DUBAN_REPORT_TEMPLATES_DIR", str(tmp_path))
     for fmt in ("md", "html"):
         text = render(NOTICE, fmt).decode("utf-8")
