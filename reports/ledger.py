@@ -58,32 +58,23 @@ def render_xlsx(notice: Notice) -> bytes:
     tasks.write_row(0, 0, TASK_HEADER, header)
     for column, width in enumerate(TASK_WIDTHS):
         tasks.set_column(column, column, width, wrap if width >= 24 else None)
+    percent = book.add_format({"num_format": "0%"})
+    # Typed writes rather than write_row: its per-value type dispatch is a third of the time.
+    text, number = tasks.write_string, tasks.write_number
     for row, t in enumerate(notice.tasks, start=1):
-        tasks.write_row(
-            row,
-            0,
-            (
-                t.number,
-                t.text,
-                t.lead_unit or "",
-                "、".join(t.cooperating_units),
-                t.due.isoformat() if t.due else "",
-                t.stage,
-                t.status.label,
-            ),
-        )
-        tasks.write_string(row, 7, light_label(t.light), fills.get(t.light or ""))
-        tasks.write_row(
-            row,
-            8,
-            (
-                t.progress_percent / 100,
-                t.days_overdue,
-                t.escalation_level,
-                t.escalations,
-                t.last_progress_text or "",
-            ),
-        )
+        text(row, 0, t.number)
+        text(row, 1, t.text)
+        text(row, 2, t.lead_unit or "")
+        text(row, 3, "、".join(t.cooperating_units))
+        text(row, 4, t.due.isoformat() if t.due else "")
+        text(row, 5, t.stage)
+        text(row, 6, t.status.label)
+        text(row, 7, light_label(t.light), fills.get(t.light or ""))
+        number(row, 8, t.progress_percent / 100, percent)
+        number(row, 9, t.days_overdue)
+        number(row, 10, t.escalation_level)
+        number(row, 11, t.escalations)
+        text(row, 12, t.last_progress_text or "")
     _print_setup(tasks, len(notice.tasks), len(TASK_HEADER))
 
     units = book.add_worksheet("分单位情况")

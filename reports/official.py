@@ -42,6 +42,19 @@ TABLE_HALF_POINTS = 21  # 五号, 10.5 pt, so that an attached table fits the pa
 # Characters XML 1.0 cannot carry; a task text pasted from anywhere may hold them.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
+_RUN_PROPS = (
+    f'<w:rPr><w:rFonts w:ascii="{BODY_FONT}" w:hAnsi="{BODY_FONT}" w:eastAsia="{BODY_FONT}"/>'
+    f'<w:sz w:val="{TABLE_HALF_POINTS}"/></w:rPr>'
+)
+_XML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
+def _xml_text(text: str) -> str:
+    if _NOT_XML.search(text):
+        text = _NOT_XML.sub("", text)
+    return text.translate(_XML_ESCAPES)
+
+
 Cell = tuple[str, int, str]  # text, columns spanned, vertical merge ("", "restart", "continue")
 
 
@@ -213,9 +226,24 @@ def _append_table(
             parts.append(_cell_xml(text, width, span, merge, bold=True))
             column += span
         parts.append("</w:tr>")
+    # A body cell is the same XML but for its text: its head and tail are made once per column.
+    heads = [
+        f'<w:tc><w:tcPr><w:tcW w:w="{width}" w:type="dxa"/></w:tcPr><w:p><w:r>{_RUN_PROPS}'
+        '<w:t xml:space="preserve">'
+        for width in widths
+    ]
+    tail = "</w:t></w:r></w:p></w:tc>"
+    empty = [
+        f'<w:tc><w:tcPr><w:tcW w:w="{width}" w:type="dxa"/></w:tcPr><w:p/></w:tc>'
+        for width in widths
+    ]
     for row in rows:
         parts.append("<w:tr>")
-        parts.extend(_cell_xml(text, width) for text, width in zip(row, widths, strict=True))
+        for column, text in enumerate(row):
+            if text:
+                parts.append(f"{heads[column]}{_xml_text(text)}{tail}")
+            else:
+                parts.append(empty[column])
         parts.append("</w:tr>")
     parts.append("</w:tbl>")
     document.add_paragraph(_placeholder(len(tables)))
@@ -229,13 +257,17 @@ def _placeholder(index: int) -> str:
 
 def _tables_in_place(tables: list[str]) -> Callable[[bytes], bytes]:
     def replace(xml: bytes) -> bytes:
-        text = xml.decode("utf-8")
+        # Split the small document at each placeholder, so no search runs over a big table.
+        rest = xml.decode("utf-8")
+        pieces: list[str] = []
         for index, table in enumerate(tables):
             paragraph = f"<w:p><w:r><w:t>{_placeholder(index)}</w:t></w:r></w:p>"
-            if text.count(paragraph) != 1:
-                raise RuntimeError(f"table placeholder {index} not found once in document.xml")
-            text = text.replace(paragraph, table)
-        return text.encode("utf-8")
+            before, found, rest = rest.partition(paragraph)
+            if not found:
+                raise RuntimeError(f"table placeholder {index} not found in document.xml")
+            pieces += [before, table]
+        pieces.append(rest)
+        return "".join(pieces).encode("utf-8")
 
     return replace
 
