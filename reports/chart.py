@@ -13,10 +13,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from matplotlib import font_manager  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib import font_manager
+from matplotlib.figure import Figure
 
-from domain.notice import Notice  # noqa: E402
+from domain.notice import Notice
 
 # More bars than this are unreadable on an A4 page; the units ranked lowest are the news.
 MAX_UNITS = 30
@@ -54,7 +54,7 @@ def render_chart(notice: Notice) -> bytes:
     positions = list(range(len(rows)))
     left = [0] * len(rows)
     for index, (name, colour) in enumerate(SERIES):
-        values = [row[index + 1] for row in rows]
+        values = [int(row[index + 1]) for row in rows]
         axes.barh(positions, values, left=left, color=colour, label=name)
         left = [a + b for a, b in zip(left, values, strict=True)]
     axes.set_yticks(positions, [row[0] for row in rows], fontproperties=font)

@@ -10,8 +10,19 @@ from domain.notice import Notice
 from reports.wording import Wording, light_label
 
 CSV_HEADER = (
-    "序号", "任务", "牵头单位", "配合单位", "完成时限", "阶段", "完成状态", "亮灯", "进度",
-    "逾期天数", "督办级别", "督办次数", "最新进展",
+    "序号",
+    "任务",
+    "牵头单位",
+    "配合单位",
+    "完成时限",
+    "阶段",
+    "完成状态",
+    "亮灯",
+    "进度",
+    "逾期天数",
+    "督办级别",
+    "督办次数",
+    "最新进展",
 )
 
 
@@ -25,9 +36,7 @@ def render_html(notice: Notice, wording: Wording) -> bytes:
 
     template = wording.env.get_template("notice.html.j2")
     chart = base64.b64encode(render_chart(notice)).decode("ascii")
-    return template.render(**wording.template_context(notice), chart_base64=chart).encode(
-        "utf-8"
-    )
+    return template.render(**wording.template_context(notice), chart_base64=chart).encode("utf-8")
 
 
 def render_csv(notice: Notice) -> bytes:
@@ -37,10 +46,19 @@ def render_csv(notice: Notice) -> bytes:
     writer.writerow(CSV_HEADER)
     writer.writerows(
         (
-            t.number, t.text, t.lead_unit or "", "、".join(t.cooperating_units),
-            t.due.isoformat() if t.due else "", t.stage, t.status.label,
-            light_label(t.light), f"{t.progress_percent}%", t.days_overdue,
-            t.escalation_level, t.escalations, t.last_progress_text or "",
+            t.number,
+            t.text,
+            t.lead_unit or "",
+            "、".join(t.cooperating_units),
+            t.due.isoformat() if t.due else "",
+            t.stage,
+            t.status.label,
+            light_label(t.light),
+            f"{t.progress_percent}%",
+            t.days_overdue,
+            t.escalation_level,
+            t.escalations,
+            t.last_progress_text or "",
         )
         for t in notice.tasks
     )

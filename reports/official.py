@@ -3,14 +3,16 @@
 
 Word picks a Chinese font from the run's East Asian slot (w:eastAsia), not the Latin one, so
 every run names its font in both. The attached tables can hold 100,000 rows; python-docx
-builds a cell in about a millisecond, so they are written as one XML string and parsed once.
+builds a cell in about a millisecond, and lxml moving a parsed 100,000-row table into the
+document costs minutes, so each table is left as a placeholder paragraph and its XML text is
+put in its place when the file is written.
 """
 
 from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from xml.sax.saxutils import escape
 
@@ -40,6 +42,19 @@ TABLE_HALF_POINTS = 21  # 五号, 10.5 pt, so that an attached table fits the pa
 # Characters XML 1.0 cannot carry; a task text pasted from anywhere may hold them.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
+_RUN_PROPS = (
+    f'<w:rPr><w:rFonts w:ascii="{BODY_FONT}" w:hAnsi="{BODY_FONT}" w:eastAsia="{BODY_FONT}"/>'
+    f'<w:sz w:val="{TABLE_HALF_POINTS}"/></w:rPr>'
+)
+_XML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
+def _xml_text(text: str) -> str:
+    if _NOT_XML.search(text):
+        text = _NOT_XML.sub("", text)
+    return text.translate(_XML_ESCAPES)
+
+
 Cell = tuple[str, int, str]  # text, columns spanned, vertical merge ("", "restart", "continue")
 
 
@@ -50,8 +65,13 @@ def set_font(run: Run, font: str, size: Pt) -> None:
 
 
 def add_text(
-    document: DocumentObject, text: str, font: str = BODY_FONT, size: Pt = BODY_SIZE,
-    *, indent: bool = False, centre: bool = False,
+    document: DocumentObject,
+    text: str,
+    font: str = BODY_FONT,
+    size: Pt = BODY_SIZE,
+    *,
+    indent: bool = False,
+    centre: bool = False,
 ) -> Paragraph:
     paragraph = document.add_paragraph()
     if indent:
@@ -76,13 +96,19 @@ def render_docx(notice: Notice, wording: Wording) -> bytes:
 
     add_text(document, w.heading_units, HEADING_FONT, indent=True)
     add_text(document, w.units_summary, indent=True)
+    tables: list[str] = []
     document.add_picture(io.BytesIO(render_chart(notice)), width=Cm(15))
 
     add_text(document, w.heading_problems, HEADING_FONT, indent=True)
     add_text(document, w.heading_overdue, SUBHEADING_FONT, indent=True)
     if notice.overdue:
-        _append_table(document, _overdue_header(), _overdue_rows(notice.overdue),
-                      (1800, 3600, 1400, 900, 900, 900))
+        _append_table(
+            document,
+            tables,
+            _overdue_header(),
+            _overdue_rows(notice.overdue),
+            (1800, 3600, 1400, 900, 900, 900),
+        )
     else:
         add_text(document, "无。", indent=True)
     add_text(document, w.heading_silent, SUBHEADING_FONT, indent=True)
@@ -100,17 +126,27 @@ def render_docx(notice: Notice, wording: Wording) -> bytes:
     add_text(document, w.heading_requirements, HEADING_FONT, indent=True)
     add_text(document, w.requirements, indent=True)
 
-    document.add_page_break()
+    document.add_page_break()  # type: ignore[no-untyped-call]
     add_text(document, w.heading_attachment_tasks, HEADING_FONT)
-    _append_table(document, _task_header(), _task_rows(notice.tasks),
-                  (500, 2400, 1000, 1000, 900, 1500, 700, 500))
+    _append_table(
+        document,
+        tables,
+        _task_header(),
+        _task_rows(notice.tasks),
+        (500, 2400, 1000, 1000, 900, 1500, 700, 500),
+    )
     add_text(document, w.heading_attachment_units, HEADING_FONT)
-    _append_table(document, _unit_header(), _unit_rows(notice),
-                  (500, 1700, 900, 700, 700, 700, 700, 700, 800))
+    _append_table(
+        document,
+        tables,
+        _unit_header(),
+        _unit_rows(notice),
+        (500, 1700, 900, 700, 700, 700, 700, 700, 800),
+    )
     _fix_properties(document, notice)
     buffer = io.BytesIO()
     document.save(buffer)
-    return fixed_zip(buffer.getvalue())
+    return fixed_zip(buffer.getvalue(), {"word/document.xml": _tables_in_place(tables)})
 
 
 def _page_setup(document: DocumentObject) -> None:
@@ -132,7 +168,9 @@ def _page_setup(document: DocumentObject) -> None:
             run._element.append(parse_xml(f'<w:fldChar {nsdecls("w")} w:fldCharType="{kind}"/>'))
         else:
             run._element.append(
-                parse_xml(f'<w:instrText {nsdecls("w")} xml:space="preserve">{instruction}</w:instrText>')
+                parse_xml(
+                    f'<w:instrText {nsdecls("w")} xml:space="preserve">{instruction}</w:instrText>'
+                )
             )
     set_font(footer.add_run(" —"), PAGE_NUMBER_FONT, PAGE_NUMBER_SIZE)
 
@@ -152,7 +190,7 @@ def _cell_xml(text: str, width: int, span: int = 1, merge: str = "", bold: bool 
     weight = "<w:b/>" if bold else ""
     font = f'<w:rFonts w:ascii="{BODY_FONT}" w:hAnsi="{BODY_FONT}" w:eastAsia="{BODY_FONT}"/>'
     run = (
-        f"<w:r><w:rPr>{font}{weight}<w:sz w:val=\"{TABLE_HALF_POINTS}\"/></w:rPr>"
+        f'<w:r><w:rPr>{font}{weight}<w:sz w:val="{TABLE_HALF_POINTS}"/></w:rPr>'
         f'<w:t xml:space="preserve">{escape(_NOT_XML.sub("", text))}</w:t></w:r>'
         if text and merge != "continue"
         else ""
@@ -164,77 +202,172 @@ def _cell_xml(text: str, width: int, span: int = 1, merge: str = "", bold: bool 
 
 
 def _append_table(
-    document: DocumentObject, header: Sequence[Sequence[Cell]],
-    rows: Iterable[Sequence[str]], widths: Sequence[int],
+    document: DocumentObject,
+    tables: list[str],
+    header: Sequence[Sequence[Cell]],
+    rows: Iterable[Sequence[str]],
+    widths: Sequence[int],
 ) -> None:
     border = "".join(
         f'<w:{side} w:val="single" w:sz="4" w:space="0" w:color="000000"/>'
         for side in ("top", "left", "bottom", "right", "insideH", "insideV")
     )
     parts = [
-        f"<w:tbl {nsdecls('w')}><w:tblPr><w:tblW w:w=\"0\" w:type=\"auto\"/>"
+        '<w:tbl><w:tblPr><w:tblW w:w="0" w:type="auto"/>'
         f"<w:tblBorders>{border}</w:tblBorders></w:tblPr><w:tblGrid>",
         *(f'<w:gridCol w:w="{width}"/>' for width in widths),
         "</w:tblGrid>",
     ]
     for header_row in header:
-        parts.append('<w:tr><w:trPr><w:tblHeader/></w:trPr>')
+        parts.append("<w:tr><w:trPr><w:tblHeader/></w:trPr>")
         column = 0
         for text, span, merge in header_row:
-            width = sum(widths[column:column + span])
+            width = sum(widths[column : column + span])
             parts.append(_cell_xml(text, width, span, merge, bold=True))
             column += span
         parts.append("</w:tr>")
+    # A body cell is the same XML but for its text: its head and tail are made once per column.
+    heads = [
+        f'<w:tc><w:tcPr><w:tcW w:w="{width}" w:type="dxa"/></w:tcPr><w:p><w:r>{_RUN_PROPS}'
+        '<w:t xml:space="preserve">'
+        for width in widths
+    ]
+    tail = "</w:t></w:r></w:p></w:tc>"
+    empty = [
+        f'<w:tc><w:tcPr><w:tcW w:w="{width}" w:type="dxa"/></w:tcPr><w:p/></w:tc>'
+        for width in widths
+    ]
     for row in rows:
         parts.append("<w:tr>")
-        parts.extend(_cell_xml(text, width) for text, width in zip(row, widths, strict=True))
+        for column, text in enumerate(row):
+            if text:
+                parts.append(f"{heads[column]}{_xml_text(text)}{tail}")
+            else:
+                parts.append(empty[column])
         parts.append("</w:tr>")
     parts.append("</w:tbl>")
-    table = parse_xml("".join(parts))
-    document.element.body.sectPr.addprevious(table)
+    document.add_paragraph(_placeholder(len(tables)))
+    tables.append("".join(parts))
     add_text(document, "")  # Word joins two tables that touch
 
 
+def _placeholder(index: int) -> str:
+    return f"@@duban-table-{index}@@"
+
+
+def _tables_in_place(tables: list[str]) -> Callable[[bytes], bytes]:
+    def replace(xml: bytes) -> bytes:
+        # Split the small document at each placeholder, so no search runs over a big table.
+        rest = xml.decode("utf-8")
+        pieces: list[str] = []
+        for index, table in enumerate(tables):
+            paragraph = f"<w:p><w:r><w:t>{_placeholder(index)}</w:t></w:r></w:p>"
+            before, found, rest = rest.partition(paragraph)
+            if not found:
+                raise RuntimeError(f"table placeholder {index} not found in document.xml")
+            pieces += [before, table]
+        pieces.append(rest)
+        return "".join(pieces).encode("utf-8")
+
+    return replace
+
+
 def _overdue_header() -> list[list[Cell]]:
-    return [[("责任单位", 1, ""), ("任务", 1, ""), ("完成时限", 1, ""), ("逾期天数", 1, ""),
-             ("督办级别", 1, ""), ("督办次数", 1, "")]]
+    return [
+        [
+            ("责任单位", 1, ""),
+            ("任务", 1, ""),
+            ("完成时限", 1, ""),
+            ("逾期天数", 1, ""),
+            ("督办级别", 1, ""),
+            ("督办次数", 1, ""),
+        ]
+    ]
 
 
 def _overdue_rows(tasks: Iterable[TaskStanding]) -> Iterable[list[str]]:
     for t in tasks:
-        yield [t.lead_unit or "", t.text, t.due.isoformat() if t.due else "",
-               str(t.days_overdue), str(t.escalation_level), str(t.escalations)]
+        yield [
+            t.lead_unit or "",
+            t.text,
+            t.due.isoformat() if t.due else "",
+            str(t.days_overdue),
+            str(t.escalation_level),
+            str(t.escalations),
+        ]
 
 
 def _task_header() -> list[list[Cell]]:
     # Two header rows: 责任单位 over 牵头/配合, 推进情况 over 进展/状态/亮灯.
     return [
-        [("序号", 1, "restart"), ("任务内容", 1, "restart"), ("责任单位", 2, ""),
-         ("完成时限", 1, "restart"), ("推进情况", 3, "")],
-        [("", 1, "continue"), ("", 1, "continue"), ("牵头单位", 1, ""), ("配合单位", 1, ""),
-         ("", 1, "continue"), ("本月进展情况", 1, ""), ("完成状态", 1, ""), ("亮灯", 1, "")],
+        [
+            ("序号", 1, "restart"),
+            ("任务内容", 1, "restart"),
+            ("责任单位", 2, ""),
+            ("完成时限", 1, "restart"),
+            ("推进情况", 3, ""),
+        ],
+        [
+            ("", 1, "continue"),
+            ("", 1, "continue"),
+            ("牵头单位", 1, ""),
+            ("配合单位", 1, ""),
+            ("", 1, "continue"),
+            ("本月进展情况", 1, ""),
+            ("完成状态", 1, ""),
+            ("亮灯", 1, ""),
+        ],
     ]
 
 
 def _task_rows(tasks: Iterable[TaskStanding]) -> Iterable[list[str]]:
     for t in tasks:
-        yield [t.number, t.text, t.lead_unit or "", "、".join(t.cooperating_units),
-               t.due.isoformat() if t.due else "", t.last_progress_text or "",
-               t.status.label, light_label(t.light)]
+        yield [
+            t.number,
+            t.text,
+            t.lead_unit or "",
+            "、".join(t.cooperating_units),
+            t.due.isoformat() if t.due else "",
+            t.last_progress_text or "",
+            t.status.label,
+            light_label(t.light),
+        ]
 
 
 def _unit_header() -> list[list[Cell]]:
     return [
-        [("排名", 1, "restart"), ("责任单位", 1, "restart"), ("承担任务数", 1, "restart"),
-         ("推进情况", 4, ""), ("完成率", 1, "restart"), ("平均逾期天数", 1, "restart")],
-        [("", 1, "continue"), ("", 1, "continue"), ("", 1, "continue"), ("已完成", 1, ""),
-         ("序时推进", 1, ""), ("滞后", 1, ""), ("逾期", 1, ""), ("", 1, "continue"),
-         ("", 1, "continue")],
+        [
+            ("排名", 1, "restart"),
+            ("责任单位", 1, "restart"),
+            ("承担任务数", 1, "restart"),
+            ("推进情况", 4, ""),
+            ("完成率", 1, "restart"),
+            ("平均逾期天数", 1, "restart"),
+        ],
+        [
+            ("", 1, "continue"),
+            ("", 1, "continue"),
+            ("", 1, "continue"),
+            ("已完成", 1, ""),
+            ("序时推进", 1, ""),
+            ("滞后", 1, ""),
+            ("逾期", 1, ""),
+            ("", 1, "continue"),
+            ("", 1, "continue"),
+        ],
     ]
 
 
 def _unit_rows(notice: Notice) -> Iterable[list[str]]:
     for u in sorted(notice.units, key=lambda u: u.rank):
-        yield [str(u.rank), u.unit, str(u.led), str(u.completed), str(u.on_schedule),
-               str(u.behind), str(u.overdue), pct(u.completion_rate),
-               f"{u.average_days_late:.1f}"]
+        yield [
+            str(u.rank),
+            u.unit,
+            str(u.led),
+            str(u.completed),
+            str(u.on_schedule),
+            str(u.behind),
+            str(u.overdue),
+            pct(u.completion_rate),
+            f"{u.average_days_late:.1f}",
+        ]

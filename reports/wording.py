@@ -63,13 +63,19 @@ class Wording:
             if sep:
                 words[key.strip()] = text.strip()
         requirements = env.get_template("requirements.j2").render(notice=notice).strip()
-        return cls(env, words, overall_sentence(notice), units_sentence(notice),
-                   changes_sentence(notice), requirements)
+        return cls(
+            env,
+            words,
+            overall_sentence(notice),
+            units_sentence(notice),
+            changes_sentence(notice),
+            requirements,
+        )
 
     def __getattr__(self, key: str) -> str:
         # Lets templates and renderers say w.heading_overall; a missing key is a template bug.
         try:
-            return self.__dict__["words"][key]
+            return str(self.__dict__["words"][key])
         except KeyError:
             raise AttributeError(f"wording.j2 has no line {key!r}") from None
 
@@ -87,7 +93,8 @@ class Wording:
 def overall_sentence(notice: Notice) -> str:
     t = notice.totals
     return (
-        f"纳入督办的重点任务共{t.tasks}项。其中，已完成{t.completed}项（{share(t.completed, t.tasks)}），"
+        f"纳入督办的重点任务共{t.tasks}项。"
+        f"其中，已完成{t.completed}项（{share(t.completed, t.tasks)}），"
         f"含按期完成{t.completed_on_time}项、逾期完成{t.completed_late}项；"
         f"序时推进{t.on_schedule}项（{share(t.on_schedule, t.tasks)}）；"
         f"滞后{t.behind}项（{share(t.behind, t.tasks)}）；"

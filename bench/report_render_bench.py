@@ -1,0 +1,57 @@
+"""Rendering the monthly notice over 100,000 tasks, each format timed on its own.
+
+The notice is built synthetically as a ``domain.notice.Notice`` (tests/reports/notices.py:
+``--units`` lead units, the statuses cycling through every kind), so only the renderers are
+measured, not the as-of arithmetic. Baseline in the same run: the same task rows written by a
+bare ``csv.writer`` into memory, the least any file of one row per task can cost. Targets
+from issue #10: DOCX and XLSX under 5 s each.
+
+Run: ``.venv/bin/python -m bench.report_render_bench [--tasks 100000] [--units 100]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import io
+import time
+
+from reports import ReportFormat, render
+from tests.reports.notices import notice
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=100_000)
+    parser.add_argument("--units", type=int, default=100)
+    args = parser.parse_args()
+    units = tuple(f"市第{i + 1}局" for i in range(args.units))
+    started = time.perf_counter()
+    subject = notice(args.tasks, units)
+    print(
+        f"notice of {len(subject.tasks):,} tasks, {len(units)} units built in "
+        f"{time.perf_counter() - started:.2f} s (not part of any figure)"
+    )
+
+    started = time.perf_counter()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for t in subject.tasks:
+        writer.writerow((t.number, t.text, t.lead_unit, t.due, t.status.value, t.days_overdue))
+    baseline = time.perf_counter() - started
+    print(f"{'baseline csv.writer':<22}{baseline:>8.2f} s")
+    for fmt in ReportFormat:
+        render(notice(10, units), fmt)  # imports and the font cache, outside the timing
+        started = time.perf_counter()
+        data = render(subject, fmt)
+        elapsed = time.perf_counter() - started
+        digest = hashlib.sha256(data).hexdigest()[:12]
+        print(
+            f"{fmt.value:<22}{elapsed:>8.2f} s  {elapsed / baseline:>6.1f}× baseline  "
+            f"{len(data) / 1e6:>7.1f} MB  sha256 {digest}"
+        )
+
+
+if __name__ == "__main__":
+    main()

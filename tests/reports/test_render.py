@@ -1,0 +1,194 @@
+"""The notice renderers, checked by reading their files back with the tools offices use."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import struct
+import zipfile
+from pathlib import Path
+from typing import Any, cast
+
+import docx
+import openpyxl
+import pytest
+from docx.oxml.ns import qn
+from matplotlib.ft2font import FT2Font
+
+from reports import ReportFormat, ReportFormatError, render
+from reports.chart import chart_labels, font_path
+from reports.official import BODY_FONT, TITLE_FONT
+from tests.reports.notices import notice
+
+NOTICE = notice()
+
+
+def east_asian(run: Any) -> str | None:
+    """The run's w:eastAsia font (python-docx's font.name is the Latin one only)."""
+    return cast("str | None", run._element.rPr.rFonts.get(qn("w:eastAsia")))
+
+
+def cm(length: Any) -> float:
+    return round(float(length.cm), 1)
+
+
+def test_docx_is_a_gongwen_with_east_asian_fonts_title_overdue_table_and_chart() -> None:
+    document = docx.Document(io.BytesIO(render(NOTICE, "docx")))
+    section = document.sections[0]
+    assert cm(section.top_margin) == 3.7
+    assert cm(section.bottom_margin) == 3.5
+    assert cm(section.left_margin) == 2.8
+    assert cm(section.right_margin) == 2.6
+    assert cm(section.page_width) == 21.0
+
+    runs = [run for p in document.paragraphs for run in p.runs if run.text]
+    runs += [run for t in document.tables for c in t._cells for p in c.paragraphs for run in p.runs]
+    assert runs
+    missing = [r.text for r in runs if east_asian(r) is None]
+    assert missing == []
+
+    title = next(p for p in document.paragraphs if p.text == NOTICE.title)
+    assert east_asian(title.runs[0]) == TITLE_FONT
+    assert cast(Any, title.runs[0].font.size).pt == 22
+    body = next(p for p in document.paragraphs if p.text.startswith("纳入督办"))
+    assert east_asian(body.runs[0]) == BODY_FONT
+    headings = {p.text: p.runs[0].font.name for p in document.paragraphs if p.runs}
+    assert headings["一、总体情况"] == "黑体"
+    assert headings["（一）逾期未完成任务"] == "楷体"
+    assert any(p.text.startswith("各县区人民政府") for p in document.paragraphs)
+    assert any("第6期" in p.text for p in document.paragraphs)
+
+    overdue_table = next(t for t in document.tables if t.rows[0].cells[0].text == "责任单位")
+    listed = [row.cells[1].text for row in overdue_table.rows[1:]]
+    assert listed == [t.text for t in NOTICE.overdue]
+    assert len(NOTICE.overdue) > 0
+
+    task_table = next(t for t in document.tables if t.rows[0].cells[0].text == "序号")
+    assert len(task_table.rows) == 2 + len(NOTICE.tasks)
+    header = task_table._tbl.tr_lst[0]
+    assert cast(Any, header.tc_lst[2].tcPr).find(qn("w:gridSpan")).get(qn("w:val")) == "2"
+
+    images = [p for p in document.part.package.parts if p.content_type == "image/png"]
+    assert len(images) == 1
+    assert images[0].blob == render(NOTICE, "png")
+
+    footer = document.sections[0].footer.paragraphs[0]
+    assert footer.text.replace(" ", "") == "——"  # the number is the PAGE field between
+    assert "PAGE" in "".join(footer._p.itertext())
+
+
+def test_xlsx_ledger_has_one_row_per_task_frozen_header_filter_and_light_fills() -> None:
+    book = openpyxl.load_workbook(io.BytesIO(render(NOTICE, "xlsx")))
+    ledger = book["台账"]
+    assert ledger.max_row == 1 + len(NOTICE.tasks)
+    assert [c.value for c in ledger[1]][:5] == ["序号", "任务", "牵头单位", "配合单位", "完成时限"]
+    assert ledger.freeze_panes == "A2"
+    assert ledger.auto_filter.ref is not None
+    assert ledger.page_setup.orientation == "landscape"
+    assert ledger.page_setup.paperSize == 9
+    # fit to one page wide (fitToWidth omitted means 1), any number tall
+    assert ledger.sheet_properties.pageSetUpPr.fitToPage is True
+    assert ledger.page_setup.fitToWidth in (None, 1)
+    assert ledger.page_setup.fitToHeight == 0
+    fills = {}
+    for row, standing in enumerate(NOTICE.tasks, start=2):
+        assert ledger.cell(row, 2).value == standing.text
+        fills[standing.light] = ledger.cell(row, 8).fill.fgColor.rgb
+    assert fills["red"] == "FFFFC7CE"
+    assert fills["green"] == "FFC6EFCE"
+    assert fills[None] != fills["red"]
+    units = book["分单位情况"]
+    assert units.max_row == 1 + len(NOTICE.units)
+    assert units.cell(2, 2).value == min(NOTICE.units, key=lambda u: u.rank).unit
+
+
+def test_png_is_an_image_whose_labels_the_shipped_font_can_draw() -> None:
+    png = render(NOTICE, "png")
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", png[16:24])
+    assert width > 500
+    assert height > 200
+    assert "site-packages" in str(font_path()) or "dist-packages" in str(font_path())
+    font = FT2Font(str(font_path()))
+    labels = chart_labels(NOTICE)
+    assert any("市住房城乡建设局" in label for label in labels)
+    tofu = [ch for label in labels for ch in label if font.get_char_index(ord(ch)) == 0]
+    assert tofu == []
+
+
+def test_html_is_self_contained_and_carries_the_chart_inline() -> None:
+    html = render(NOTICE, "html").decode("utf-8")
+    assert NOTICE.title in html
+    assert re.search(r"(src|href)\s*=\s*[\"'](?!data:)", html) is None
+    assert "url(" not in html
+    assert "http://" not in html
+    assert "https://" not in html
+    assert 'src="data:image/png;base64,' in html
+
+
+def test_markdown_follows_the_order_of_a_real_notice() -> None:
+    text = render(NOTICE, "md").decode("utf-8")
+    positions = [
+        text.index(h)
+        for h in (
+            "一、总体情况",
+            "二、分单位情况",
+            "三、存在问题",
+            "四、下月到期任务",
+            "五、下一步工作要求",
+        )
+    ]
+    assert positions == sorted(positions)
+    assert "共20项" in text
+    assert "（30.0%）" in text
+
+
+def test_csv_opens_in_excel_with_a_bom_and_one_row_per_task() -> None:
+    data = render(NOTICE, "csv")
+    assert data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    assert len(rows) == 1 + len(NOTICE.tasks)
+    assert rows[1][1] == NOTICE.tasks[0].text
+
+
+@pytest.mark.parametrize("fmt", list(ReportFormat))
+def test_the_same_notice_renders_to_the_same_bytes(fmt: ReportFormat) -> None:
+    first = render(notice(), fmt)
+    assert render(notice(), fmt) == first
+    if fmt in (ReportFormat.DOCX, ReportFormat.XLSX):
+        stamps = {info.date_time for info in zipfile.ZipFile(io.BytesIO(first)).infolist()}
+        assert stamps == {(1980, 1, 1, 0, 0, 0)}
+
+
+def test_an_office_template_directory_changes_the_wording(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundled = render(NOTICE, "md").decode("utf-8")
+    assert "一是压实责任" in bundled
+    (tmp_path / "requirements.j2").write_text(
+        "请各单位于{{ notice.issued_on.month }}月10日前报送整改清单。"
+    )
+    wording = (Path("reports/templates/wording.j2")).read_text(encoding="utf-8")
+    (tmp_path / "wording.j2").write_text(
+        wording.replace(
+            "addressees = {{ notice.addressees }}：", "addressees = 各乡镇（街道）："
+        ).replace("一、总体情况", "一、基本情况"),
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("DUBAN_REPORT_TEMPLATES_DIR", str(tmp_path))
+    for fmt in ("md", "html"):
+        text = render(NOTICE, fmt).decode("utf-8")
+        assert "请各单位于7月10日前报送整改清单。" in text
+        assert "各乡镇（街道）：" in text
+        assert "一、基本情况" in text
+        assert "一是压实责任" not in text
+    document = docx.Document(io.BytesIO(render(NOTICE, "docx")))
+    texts = [p.text for p in document.paragraphs]
+    assert "各乡镇（街道）：" in texts
+    assert "一、基本情况" in texts
+
+
+def test_an_unknown_format_is_one_clear_error() -> None:
+    with pytest.raises(ReportFormatError, match=r"unknown report format 'pdf': use one of docx"):
+        render(NOTICE, "pdf")
