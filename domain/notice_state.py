@@ -1,0 +1,445 @@
+"""The monthly notice's arithmetic (一月一通报): every task's standing at a month's end, folded
+from the recorded event log, and the notice built from them. Pure: no I/O, no Temporal.
+
+Definitions (``as_of`` is the month's last instant in Asia/Shanghai; "the due date" is the
+current milestone's date in force at ``as_of``, extensions and revisions applied):
+
+* 按期完成 COMPLETED_ON_TIME: closed by 办结 at or before ``as_of``, and every milestone was
+  submitted by its due date (the lifecycle's own ``on_time`` on each ``milestone_done``).
+* 逾期完成 COMPLETED_LATE: closed by 办结, some milestone submitted after its due date.
+* 已撤销 CANCELLED: closed by 撤销.
+* 逾期 OVERDUE: open, and ``as_of`` falls after the due date's day. This wins over every
+  other open status: a task past its date is 逾期 whatever it waits for.
+* 退回待交办 REFUSED: open, not overdue, refused by its lead unit and not yet reassigned.
+* 未签收 NOT_ACCEPTED: open, not overdue, still at 交办 (assigned, not accepted).
+* 滞后 BEHIND: open, accepted, not overdue, and the last reported progress is below the
+  share of its period elapsed by more than ``behind_margin`` (default 0.1): the period runs
+  from the task's first 交办 to the end of its due day, so ``progress/100 < elapsed −
+  margin``. A task with no due date (ongoing) is never behind.
+* 序时推进 ON_SCHEDULE: any other open task.
+
+Lights (:class:`LightPolicy`, per plan, defaults in brackets): none for a closed task; red
+when overdue; yellow when behind (``behind_is_yellow`` [True]) or due within
+``yellow_within_days`` [3] calendar days of the month end; green otherwise.
+
+A unit's row (分单位情况) counts the tasks it leads at ``as_of``; its 退回 are the refusals it
+made, its 视为同意 the sign-offs it let lapse, on any task. Rows are ranked by completion
+rate (higher first), then fewer overdue, then fewer behind, then unit name; ranks are
+1..n with no ties. A unit is silent (未报送进展) when it leads an open task not awaiting
+reassignment and reported progress on none of its tasks during the month.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from domain.event_log import Assignment, fold_events
+from domain.lifecycle import Stage, TaskEvent
+from domain.notice import (
+    Notice,
+    NoticeChanges,
+    NoticeStatus,
+    NoticeTotals,
+    TaskStanding,
+    UnitStanding,
+)
+from domain.plan import PlanTask
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+DEFAULT_BEHIND_MARGIN = 0.1
+DEFAULT_OFFICE = "督查室"
+DEFAULT_ADDRESSEES = "各县区人民政府，市政府各部门："
+DEFAULT_REQUIREMENTS = (
+    "一是对滞后、逾期事项开展“回头看”，逐项明确整改措施和完成时限；"
+    "二是对连续逾期的事项挂牌督办，必要时约谈责任单位主要负责人；"
+    "三是各牵头单位按月报送进展情况，直至办结销号。"
+)
+_OPEN_STATUSES = {
+    NoticeStatus.ON_SCHEDULE,
+    NoticeStatus.BEHIND,
+    NoticeStatus.OVERDUE,
+    NoticeStatus.NOT_ACCEPTED,
+    NoticeStatus.REFUSED,
+}
+
+
+class NoticeMonthError(ValueError):
+    """A month that is not YYYY-MM."""
+
+
+@dataclass(frozen=True)
+class LightPolicy:
+    """How an open task's light is chosen at the month end (per plan)."""
+
+    yellow_within_days: int = 3
+    behind_is_yellow: bool = True
+
+
+@dataclass(frozen=True)
+class NoticeTask:
+    """A plan's task as imported, with the plan it belongs to."""
+
+    plan_id: str
+    workflow_id: str
+    task: PlanTask
+    plan_title: str = ""
+
+
+@dataclass
+class _Standing:
+    """A standing plus the facts the notice counts beyond :class:`TaskStanding`."""
+
+    row: TaskStanding
+    days_late: int = 0
+    refusals_by: list[str] = field(default_factory=list)
+    deemed_by: list[str] = field(default_factory=list)
+    reporters_this_month: set[str] = field(default_factory=set)
+    extension_this_month: bool = False
+    awaiting_reassignment: bool = False
+
+
+def parse_month(month: str) -> tuple[int, int]:
+    year, dash, number = month.partition("-")
+    if not (dash and year.isdigit() and len(year) == 4 and number.isdigit() and len(number) == 2):
+        raise NoticeMonthError(f"month {month!r}: expected YYYY-MM, e.g. 2026-06")
+    if not 1 <= int(number) <= 12:
+        raise NoticeMonthError(f"month {month!r}: the month must be 01..12")
+    return int(year), int(number)
+
+
+def _next_month(year: int, month: int) -> tuple[int, int]:
+    return (year + 1, 1) if month == 12 else (year, month + 1)
+
+
+def _previous_month(year: int, month: int) -> tuple[int, int]:
+    return (year - 1, 12) if month == 1 else (year, month - 1)
+
+
+def month_end(month: str) -> datetime:
+    """The month's last instant in Asia/Shanghai (the notice's ``as_of``)."""
+    year, number = _next_month(*parse_month(month))
+    return datetime(year, number, 1, tzinfo=SHANGHAI) - timedelta(microseconds=1)
+
+
+def previous_month(month: str) -> str:
+    year, number = _previous_month(*parse_month(month))
+    return f"{year:04d}-{number:02d}"
+
+
+def _end_of_day(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=SHANGHAI) + timedelta(
+        days=1, microseconds=-1
+    )
+
+
+def lineage_in_force(lineages: Iterable[Sequence[TaskEvent]], as_of: datetime) -> list[TaskEvent]:
+    """Of a workflow id's run chains, the one in force at ``as_of``: the latest whose 交办
+    happened by then (a task withdrawn and added back starts a new chain)."""
+    best: list[TaskEvent] = []
+    best_start: datetime | None = None
+    for events in lineages:
+        if not events:
+            continue
+        first = min(events, key=lambda event: event.seq)
+        if first.at <= as_of and (best_start is None or first.at >= best_start):
+            best, best_start = list(events), first.at
+    return best
+
+
+def _standing(
+    entry: NoticeTask,
+    events: Sequence[TaskEvent],
+    as_of: datetime,
+    month_start: datetime,
+    margin: float,
+    policy: LightPolicy,
+) -> _Standing | None:
+    ordered = sorted((event for event in events if event.at <= as_of), key=lambda e: e.seq)
+    if not ordered:
+        return None  # not yet handed out at the month end
+    task = entry.task
+    assignment = Assignment.of_task(task)
+    folded = fold_events(ordered, assignment)
+    as_of_day = as_of.astimezone(SHANGHAI).date()
+    due = folded.next_due
+    completed_at = folded.closed_at if folded.stage is Stage.COMPLETED else None
+    days_late = 0
+    if folded.stage is Stage.COMPLETED:
+        # The due date in force when the last milestone was reviewed: fold up to just before.
+        last_done = max(
+            (e.seq for e in ordered if e.kind == "milestone_done"), default=ordered[-1].seq
+        )
+        due = fold_events([e for e in ordered if e.seq < last_done], assignment).next_due
+        late = any(
+            e.kind == "milestone_done" and not e.detail.get("on_time", True) for e in ordered
+        )
+        status = NoticeStatus.COMPLETED_LATE if late else NoticeStatus.COMPLETED_ON_TIME
+        if late and due is not None and completed_at is not None:
+            days_late = max(0, (completed_at.astimezone(SHANGHAI).date() - due).days)
+    elif folded.stage is Stage.CANCELLED:
+        status = NoticeStatus.CANCELLED
+    elif due is not None and as_of_day > due:
+        status = NoticeStatus.OVERDUE
+        days_late = (as_of_day - due).days
+    elif folded.awaiting_reassignment:
+        status = NoticeStatus.REFUSED
+    elif folded.stage is Stage.ASSIGNED:
+        status = NoticeStatus.NOT_ACCEPTED
+    elif due is not None and _is_behind(ordered[0].at, due, as_of, folded.progress_percent, margin):
+        status = NoticeStatus.BEHIND
+    else:
+        status = NoticeStatus.ON_SCHEDULE
+    light: str | None = None
+    if status in _OPEN_STATUSES:
+        if status is NoticeStatus.OVERDUE:
+            light = "red"
+        elif (status is NoticeStatus.BEHIND and policy.behind_is_yellow) or (
+            due is not None and (due - as_of_day).days <= policy.yellow_within_days
+        ):
+            light = "yellow"
+        else:
+            light = "green"
+    progress = [e for e in ordered if e.kind == "progress"]
+    in_month = [e for e in ordered if e.at > month_start]
+    row = TaskStanding(
+        plan_id=entry.plan_id,
+        task_id=task.id,
+        workflow_id=entry.workflow_id,
+        number=task.id,
+        text=task.text,
+        lead_unit=folded.lead_unit,
+        cooperating_units=tuple(folded.cooperating_units or ()),
+        due=due,
+        stage=folded.stage.value,
+        status=status,
+        light=light,
+        progress_percent=folded.progress_percent,
+        last_progress_text=str(progress[-1].detail.get("text")) if progress else None,
+        days_overdue=days_late if status is NoticeStatus.OVERDUE else 0,
+        escalation_level=folded.escalation_level,
+        escalations=sum(1 for e in ordered if e.kind == "escalation"),
+        completed_at=completed_at,
+        refusals=sum(1 for e in ordered if e.kind == "refused"),
+        reported_this_month=any(e.kind == "progress" for e in in_month),
+    )
+    return _Standing(
+        row=row,
+        days_late=days_late,
+        refusals_by=[e.unit or "" for e in ordered if e.kind == "refused"],
+        deemed_by=[e.unit or "" for e in ordered if e.kind == "deemed_consent"],
+        reporters_this_month={e.unit or "" for e in in_month if e.kind == "progress"},
+        extension_this_month=any(e.kind == "extension_granted" for e in in_month),
+        awaiting_reassignment=folded.awaiting_reassignment,
+    )
+
+
+def _is_behind(
+    assigned_at: datetime, due: date, as_of: datetime, percent: int, margin: float
+) -> bool:
+    period = (_end_of_day(due) - assigned_at).total_seconds()
+    if period <= 0:
+        return False
+    elapsed = min(1.0, max(0.0, (as_of - assigned_at).total_seconds() / period))
+    return percent / 100 < elapsed - margin
+
+
+def _standings(
+    tasks: Sequence[NoticeTask],
+    events: Mapping[str, Sequence[Sequence[TaskEvent]]],
+    as_of: datetime,
+    margin: float,
+    policies: Mapping[str, LightPolicy],
+) -> list[_Standing]:
+    month_start = _month_start(as_of)
+    result = []
+    for entry in tasks:
+        lineage = lineage_in_force(events.get(entry.workflow_id, ()), as_of)
+        standing = _standing(
+            entry, lineage, as_of, month_start, margin, policies.get(entry.plan_id, LightPolicy())
+        )
+        if standing is not None:
+            result.append(standing)
+    return result
+
+
+def _month_start(as_of: datetime) -> datetime:
+    """The previous month's last instant: events after it belong to this month."""
+    local = as_of.astimezone(SHANGHAI)
+    return datetime(local.year, local.month, 1, tzinfo=SHANGHAI) - timedelta(microseconds=1)
+
+
+def task_standings(
+    tasks: Sequence[NoticeTask],
+    events: Mapping[str, Sequence[Sequence[TaskEvent]]],
+    as_of: datetime,
+    *,
+    behind_margin: float = DEFAULT_BEHIND_MARGIN,
+    light_policies: Mapping[str, LightPolicy] | None = None,
+) -> list[TaskStanding]:
+    """Every task's standing at ``as_of``; ``events`` maps a workflow id to its run chains
+    (lineages) of live events. Tasks not yet handed out by ``as_of`` are left out."""
+    return [s.row for s in _standings(tasks, events, as_of, behind_margin, light_policies or {})]
+
+
+def _mine(standing: _Standing, unit: str) -> bool:
+    return standing.row.lead_unit == unit or unit in standing.row.cooperating_units
+
+
+def totals_of(rows: Sequence[TaskStanding]) -> NoticeTotals:
+    def count(*statuses: NoticeStatus) -> int:
+        return sum(1 for row in rows if row.status in statuses)
+
+    return NoticeTotals(
+        tasks=len(rows),
+        completed=count(NoticeStatus.COMPLETED_ON_TIME, NoticeStatus.COMPLETED_LATE),
+        completed_on_time=count(NoticeStatus.COMPLETED_ON_TIME),
+        completed_late=count(NoticeStatus.COMPLETED_LATE),
+        on_schedule=count(NoticeStatus.ON_SCHEDULE),
+        behind=count(NoticeStatus.BEHIND),
+        overdue=count(NoticeStatus.OVERDUE),
+        not_accepted=count(NoticeStatus.NOT_ACCEPTED),
+        refused=count(NoticeStatus.REFUSED),
+        cancelled=count(NoticeStatus.CANCELLED),
+    )
+
+
+def _unit_rows(standings: Sequence[_Standing]) -> tuple[UnitStanding, ...]:
+    units: set[str] = set()
+    for s in standings:
+        if s.row.lead_unit:
+            units.add(s.row.lead_unit)
+        units.update(u for u in s.refusals_by if u)
+        units.update(u for u in s.deemed_by if u)
+    rows = []
+    for unit in units:
+        led = [s for s in standings if s.row.lead_unit == unit]
+
+        def count(*statuses: NoticeStatus, led: list[_Standing] = led) -> int:
+            return sum(1 for s in led if s.row.status in statuses)
+
+        completed = count(NoticeStatus.COMPLETED_ON_TIME, NoticeStatus.COMPLETED_LATE)
+        countable = len(led) - count(NoticeStatus.CANCELLED)
+        late = [
+            s.days_late
+            for s in led
+            if s.row.status in {NoticeStatus.COMPLETED_LATE, NoticeStatus.OVERDUE}
+        ]
+        rows.append(
+            UnitStanding(
+                unit=unit,
+                led=len(led),
+                completed=completed,
+                completed_late=count(NoticeStatus.COMPLETED_LATE),
+                on_schedule=count(NoticeStatus.ON_SCHEDULE),
+                behind=count(NoticeStatus.BEHIND),
+                overdue=count(NoticeStatus.OVERDUE),
+                completion_rate=completed / countable if countable else 0.0,
+                average_days_late=sum(late) / len(late) if late else 0.0,
+                refusals=sum(s.refusals_by.count(unit) for s in standings),
+                silent_consents=sum(s.deemed_by.count(unit) for s in standings),
+                rank=0,
+            )
+        )
+    rows.sort(key=lambda r: (-r.completion_rate, r.overdue, r.behind, r.unit))
+    return tuple(row.model_copy(update={"rank": rank}) for rank, row in enumerate(rows, start=1))
+
+
+def _silent_units(standings: Sequence[_Standing]) -> tuple[str, ...]:
+    expected = {
+        s.row.lead_unit
+        for s in standings
+        if s.row.lead_unit and s.row.status in _OPEN_STATUSES and not s.awaiting_reassignment
+    }
+    reported: set[str] = set()
+    for s in standings:
+        reported |= s.reporters_this_month
+    return tuple(sorted(unit for unit in expected if unit and unit not in reported))
+
+
+def build_notice(
+    month: str,
+    tasks: Sequence[NoticeTask],
+    events: Mapping[str, Sequence[Sequence[TaskEvent]]],
+    *,
+    plan_id: str | None = None,
+    plan_titles: Sequence[str] = (),
+    unit: str | None = None,
+    office: str = DEFAULT_OFFICE,
+    issue_number: int | None = None,
+    issued_on: date | None = None,
+    addressees: str = DEFAULT_ADDRESSEES,
+    requirements: str = DEFAULT_REQUIREMENTS,
+    title: str | None = None,
+    behind_margin: float = DEFAULT_BEHIND_MARGIN,
+    light_policies: Mapping[str, LightPolicy] | None = None,
+) -> Notice:
+    """The notice for ``month`` (YYYY-MM) over ``tasks`` (one plan's, or every plan's with
+    ``plan_id`` None), from their live events by workflow id and run chain.
+
+    Defaults: ``issue_number`` the month number, ``issued_on`` the next month's 1st,
+    ``title`` 关于X年X月份重点任务推进情况的通报, the office 督查室. ``unit`` keeps only the tasks
+    that unit leads or cooperates on at the month end (a unit's own notice).
+    """
+    if not 0 <= behind_margin <= 1:
+        raise ValueError(f"behind_margin {behind_margin}: must be between 0 and 1")
+    year, number = parse_month(month)
+    as_of = month_end(month)
+    policies = light_policies or {}
+    now = _standings(tasks, events, as_of, behind_margin, policies)
+    before = _standings(tasks, events, month_end(previous_month(month)), behind_margin, policies)
+    if unit is not None:
+        now = [s for s in now if _mine(s, unit)]
+        before = [s for s in before if _mine(s, unit)]
+    rows = [s.row for s in now]
+    previous = {s.row.workflow_id: s.row.status for s in before}
+    completed = {NoticeStatus.COMPLETED_ON_TIME, NoticeStatus.COMPLETED_LATE}
+    next_year, next_number = _next_month(year, number)
+    due_next = [
+        r
+        for r in rows
+        if r.status in _OPEN_STATUSES
+        and r.due is not None
+        and (r.due.year, r.due.month) == (next_year, next_number)
+    ]
+    return Notice(
+        month=month,
+        as_of=as_of,
+        plan_id=plan_id,
+        plan_titles=tuple(plan_titles),
+        unit=unit,
+        office=office,
+        issue_number=issue_number if issue_number is not None else number,
+        issued_on=issued_on or date(next_year, next_number, 1),
+        addressees=addressees,
+        title=title or f"关于{year}年{number}月份重点任务推进情况的通报",
+        totals=totals_of(rows),
+        units=_unit_rows(now),
+        tasks=tuple(rows),
+        overdue=tuple(
+            sorted(
+                (r for r in rows if r.status is NoticeStatus.OVERDUE),
+                key=lambda r: (-r.days_overdue, r.workflow_id),
+            )
+        ),
+        silent_units=_silent_units(now),
+        due_next_month=tuple(sorted(due_next, key=lambda r: (r.due or date.max, r.workflow_id))),
+        changes=NoticeChanges(
+            newly_completed=tuple(
+                r.workflow_id
+                for r in rows
+                if r.status in completed and previous.get(r.workflow_id) not in completed
+            ),
+            newly_overdue=tuple(
+                r.workflow_id
+                for r in rows
+                if r.status is NoticeStatus.OVERDUE
+                and previous.get(r.workflow_id) is not NoticeStatus.OVERDUE
+            ),
+            extensions_granted=tuple(s.row.workflow_id for s in now if s.extension_this_month),
+        ),
+        requirements=requirements,
+        behind_margin=behind_margin,
+    )
