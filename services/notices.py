@@ -8,19 +8,19 @@ rendered by :mod:`reports`, and stored once per month and scope (:mod:`store.not
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from domain.notice import Notice
+from domain.notice_state import build_notice, month_end
 from reports import ReportFormat, render
 from runtime.errors import DubanError
+from store.notice_reads import plan_titles_in, read_notice_input
 from store.notices import StoredNotice, read_notice, read_notice_file, store_notice_once
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -85,14 +85,17 @@ def digest(notice: Notice) -> str:
 async def build_from_event_log(
     pool: asyncpg.Pool, month: str, plan_id: str | None, unit: str | None
 ) -> Notice:
-    """The as-of notice from the other half of issue #10 (``domain.notice_state``)."""
-    # Imported by name: the as-of arithmetic lands on its own branch (i9-asof).
-    notice_state: Any = importlib.import_module("domain.notice_state")
-    notice_reads: Any = importlib.import_module("store.notice_reads")
-    notice: Notice = await notice_state.build_notice_from_store(
-        pool, month, plan_id=plan_id, unit=unit, reads=notice_reads
+    """The as-of notice: the plan's tasks and the events recorded up to the month's end,
+    folded by :func:`domain.notice_state.build_notice`."""
+    data = await read_notice_input(pool, month_end(month), plan_id)
+    return build_notice(
+        month,
+        data.tasks,
+        data.events,
+        plan_id=plan_id,
+        plan_titles=plan_titles_in(data),
+        unit=unit,
     )
-    return notice
 
 
 async def generate(
