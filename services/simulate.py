@@ -102,6 +102,10 @@ class Simulation:
     events: list[SimulatedEvent] = field(default_factory=list)
     month_end: dict[str, dict[str, int]] = field(default_factory=dict)
     rejected_actions: int = 0
+    # Every recorded event by workflow id, in sequence order, and each task's workflow id:
+    # what the monthly notice's as-of arithmetic folds.
+    task_events: dict[str, list[TaskEvent]] = field(default_factory=dict)
+    workflow_ids: dict[str, str] = field(default_factory=dict)
 
 
 class _MemoryRecorder:
@@ -295,6 +299,9 @@ async def _play(
         ),
         key=lambda event: (event.at, event.task),
     )
+    for (workflow_id, _seq), (_label, event) in sorted(recorder.events.items()):
+        simulation.task_events.setdefault(workflow_id, []).append(event)
+    simulation.workflow_ids = workflow_ids
     return simulation
 
 

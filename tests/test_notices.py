@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import asyncpg
@@ -236,3 +236,34 @@ def test_the_cli_refuses_bad_input_in_one_line(
     result = run_duban(*args, env={"DUBAN_DATABASE_URL": database_url}, cwd=tmp_path)
     assert_one_clear_line(result, needle)
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_a_notice_after_a_simulated_year_names_the_units_made_late() -> None:
+    from domain.notice_state import NoticeTask, build_notice
+    from domain.parsers import parse_file
+    from services.simulate import behaviour_of, simulate
+    from tests.test_simulate import CHUZHOU
+
+    parsed = parse_file(Path(CHUZHOU))
+    simulation = await simulate(parsed, date(2018, 7, 22), date(2019, 6, 30), "mixed")
+    tasks = [
+        NoticeTask(plan_id=parsed.plan.id, workflow_id=simulation.workflow_ids[t.id], task=t)
+        for t in parsed.tasks
+        if t.id in simulation.workflow_ids
+    ]
+    events = {wid: [chain] for wid, chain in simulation.task_events.items()}
+    notice = build_notice("2019-06", tasks, events, plan_id=parsed.plan.id)
+    named = {row.unit for row in notice.units if row.completed_late or row.overdue}
+    due_by_end = [
+        t for t in parsed.tasks if t.milestones and t.milestones[0].due <= date(2019, 6, 30)
+    ]
+    made_late = {
+        unit
+        for t in due_by_end
+        if behaviour_of(t, "mixed") in ("late", "silent") and t.recurrence is None
+        for unit in t.lead_units[:1]
+    }
+    only_on_time = {unit for t in due_by_end for unit in t.lead_units[:1]} - made_late
+    assert made_late, "the mixed behaviour made no unit late"
+    assert made_late <= named
+    assert not (named & only_on_time)
