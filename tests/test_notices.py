@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -267,3 +268,53 @@ async def test_a_notice_after_a_simulated_year_names_the_units_made_late() -> No
     assert made_late, "the mixed behaviour made no unit late"
     assert made_late <= named
     assert not (named & only_on_time)
+
+
+async def test_regenerating_a_past_month_from_the_event_log_gives_the_stored_digest(
+    db_pool: asyncpg.Pool,
+) -> None:
+    """The stored January notice, regenerated after February's and March's events were
+    recorded, has the same digest: later events never change a past month."""
+    from domain.notice_state import month_end
+    from domain.parsers import parse_file
+    from services.simulate import simulate
+    from store.plans import save_plan, save_tasks
+    from tests.test_simulate import CHUZHOU
+
+    parsed = parse_file(Path(CHUZHOU))
+    plan_id = parsed.plan.id
+    simulation = await simulate(parsed, date(2018, 7, 22), date(2019, 3, 31), "mixed")
+    task_ids = {wid: task_id for task_id, wid in simulation.workflow_ids.items()}
+    async with db_pool.acquire() as connection:
+        await save_plan(connection, parsed, "fingerprint")
+        await save_tasks(connection, plan_id, parsed.tasks)
+
+    async def record(after: datetime | None, until: datetime | None) -> None:
+        rows = [
+            (wid, event.seq, plan_id, task_ids[wid], event.kind, event.at, event.unit,
+             event.stage_after, event.milestone, event.level, json.dumps(event.detail))
+            for wid, chain in simulation.task_events.items()
+            for event in chain
+            if (after is None or event.at > after) and (until is None or event.at <= until)
+        ]  # fmt: skip
+        async with db_pool.acquire() as connection:
+            await connection.executemany(
+                "INSERT INTO task_events (workflow_id, seq, plan_id, task_id, kind, at, unit,"
+                " stage_after, milestone, level, detail)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)",
+                rows,
+            )
+
+    january_end = month_end("2019-01")
+    await record(None, january_end)
+    stored = await notices.store_once(db_pool, "2019-01", plan_id)
+    assert stored.created
+    assert stored.notice["totals"]["tasks"] > 0
+    await record(january_end, None)
+    _, regenerated = await notices.generate(db_pool, "2019-01", plan_id)
+    assert regenerated == stored.digest
+    _, march = await notices.generate(db_pool, "2019-03", plan_id)
+    assert march != stored.digest
+    again = await notices.store_once(db_pool, "2019-01", plan_id)
+    assert not again.created
+    assert (await count_rows(db_pool, "2019-01"))[0] == 1
