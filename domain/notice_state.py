@@ -34,8 +34,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
+from domain.calendar import SHANGHAI
 from domain.event_log import Assignment, fold_events
 from domain.lifecycle import Stage, TaskEvent
 from domain.notice import (
@@ -48,7 +48,6 @@ from domain.notice import (
 )
 from domain.plan import PlanTask
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEFAULT_BEHIND_MARGIN = 0.1
 DEFAULT_OFFICE = "督查室"
 DEFAULT_ADDRESSEES = "各县区人民政府，市政府各部门："

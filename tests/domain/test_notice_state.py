@@ -13,11 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain import lifecycle
-from domain.calendar import end_of_day
+from domain.calendar import SHANGHAI, end_of_day
 from domain.lifecycle import Actor, MilestoneState, Stage, TaskEvent, TaskState
 from domain.notice import Notice, NoticeStatus, TaskStanding
 from domain.notice_state import (
-    SHANGHAI,
     LightPolicy,
     NoticeTask,
     build_notice,
