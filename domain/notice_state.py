@@ -31,6 +31,7 @@ reassignment and reported progress on none of its tasks during the month.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -203,7 +204,9 @@ def _standing(
             light = "green"
     progress = [e for e in ordered if e.kind == "progress"]
     in_month = [e for e in ordered if e.at > month_start]
-    row = TaskStanding(
+    # Built without validation: every field is typed by construction, and a notice over
+    # 100,000 tasks builds 200,000 of them (this month and the previous).
+    row = TaskStanding.model_construct(
         plan_id=entry.plan_id,
         task_id=task.id,
         workflow_id=entry.workflow_id,
@@ -306,21 +309,20 @@ def totals_of(rows: Sequence[TaskStanding]) -> NoticeTotals:
 
 
 def _unit_rows(standings: Sequence[_Standing]) -> tuple[UnitStanding, ...]:
-    units: set[str] = set()
+    led_by: dict[str, list[_Standing]] = {}
+    refusals: Counter[str] = Counter()
+    deemed: Counter[str] = Counter()
     for s in standings:
         if s.row.lead_unit:
-            units.add(s.row.lead_unit)
-        units.update(u for u in s.refusals_by if u)
-        units.update(u for u in s.deemed_by if u)
+            led_by.setdefault(s.row.lead_unit, []).append(s)
+        refusals.update(u for u in s.refusals_by if u)
+        deemed.update(u for u in s.deemed_by if u)
     rows = []
-    for unit in units:
-        led = [s for s in standings if s.row.lead_unit == unit]
-
-        def count(*statuses: NoticeStatus, led: list[_Standing] = led) -> int:
-            return sum(1 for s in led if s.row.status in statuses)
-
-        completed = count(NoticeStatus.COMPLETED_ON_TIME, NoticeStatus.COMPLETED_LATE)
-        countable = len(led) - count(NoticeStatus.CANCELLED)
+    for unit in {*led_by, *refusals, *deemed}:
+        led = led_by.get(unit, [])
+        statuses = Counter(s.row.status for s in led)
+        completed = statuses[NoticeStatus.COMPLETED_ON_TIME] + statuses[NoticeStatus.COMPLETED_LATE]
+        countable = len(led) - statuses[NoticeStatus.CANCELLED]
         late = [
             s.days_late
             for s in led
@@ -331,14 +333,14 @@ def _unit_rows(standings: Sequence[_Standing]) -> tuple[UnitStanding, ...]:
                 unit=unit,
                 led=len(led),
                 completed=completed,
-                completed_late=count(NoticeStatus.COMPLETED_LATE),
-                on_schedule=count(NoticeStatus.ON_SCHEDULE),
-                behind=count(NoticeStatus.BEHIND),
-                overdue=count(NoticeStatus.OVERDUE),
+                completed_late=statuses[NoticeStatus.COMPLETED_LATE],
+                on_schedule=statuses[NoticeStatus.ON_SCHEDULE],
+                behind=statuses[NoticeStatus.BEHIND],
+                overdue=statuses[NoticeStatus.OVERDUE],
                 completion_rate=completed / countable if countable else 0.0,
                 average_days_late=sum(late) / len(late) if late else 0.0,
-                refusals=sum(s.refusals_by.count(unit) for s in standings),
-                silent_consents=sum(s.deemed_by.count(unit) for s in standings),
+                refusals=refusals[unit],
+                silent_consents=deemed[unit],
                 rank=0,
             )
         )

@@ -10,7 +10,6 @@ validated when the workflow recorded them).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -121,7 +120,3 @@ async def read_notice_input(
             )
         )
     return NoticeInput(plan_titles=plans, tasks=tasks, events=events)
-
-
-def plan_titles_in(notice_input: NoticeInput) -> Sequence[str]:
-    return tuple(notice_input.plan_titles.values())
