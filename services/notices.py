@@ -20,7 +20,7 @@ from domain.notice import Notice
 from domain.notice_state import build_notice, month_end
 from reports import ReportFormat, render
 from runtime.errors import DubanError
-from store.notice_reads import plan_titles_in, read_notice_input
+from store.notice_reads import read_notice_input
 from store.notices import StoredNotice, read_notice, read_notice_file, store_notice_once
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -93,7 +93,7 @@ async def build_from_event_log(
         data.tasks,
         data.events,
         plan_id=plan_id,
-        plan_titles=plan_titles_in(data),
+        plan_titles=tuple(data.plan_titles.values()),
         unit=unit,
     )
 
