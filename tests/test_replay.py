@@ -20,7 +20,7 @@ from runtime.temporal import sandboxed_workflow_runner
 from workers.registry import WORKFLOWS
 
 # Every patch id a workflow module passes to workflow.patched or workflow.deprecate_patch.
-KNOWN_PATCHES: frozenset[str] = frozenset({"record-run-order", "reassign-lapses-extension"})
+KNOWN_PATCHES: frozenset[str] = frozenset({"reassign-lapses-extension"})
 
 WORKFLOW_SOURCES = Path(__file__).parent.parent / "workflows"
 # ``patched(`` and ``deprecate_patch(`` calls; the id is read only when it is a literal or a

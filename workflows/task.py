@@ -101,7 +101,6 @@ __all__ = ["TaskWorkflow", "TaskWorkflowInput", "Withdrawal", "task_workflow_id"
 
 SYSTEM = Actor(role="coordinator", name="duban")
 APPLIED_UPDATES_KEPT = 500
-RECORD_RUN_ORDER_PATCH = "record-run-order"
 # A reassignment drops the former lead's waiting extension request.
 REASSIGN_LAPSES_EXTENSION_PATCH = "reassign-lapses-extension"
 _RECORD_RETRY = RetryPolicy(
@@ -335,13 +334,13 @@ class TaskWorkflow:
             events=batch,
             projection=projection_of(state, self._yellow_from(state)),
         )
-        if workflow.patched(RECORD_RUN_ORDER_PATCH):
-            # The recorder tells a reset run's events from those of the run it replaced by
-            # the run id and the send time (a reset keeps the first run id); a history
-            # recorded before this sent neither, and the recorder takes both from the
-            # activity's own info then.
-            request.run_id = info.run_id
-            request.sent_at = workflow.now()
+        # The recorder tells a reset run's events from those of the run it replaced by the
+        # run id and the send time (a reset keeps the first run id). They are activity
+        # input, not commands, so no patch guards them: a history recorded before they
+        # existed replays the same, and its activity, sending neither, has the recorder
+        # take both from the activity's own info.
+        request.run_id = info.run_id
+        request.sent_at = workflow.now()
         await workflow.execute_activity(
             RECORD_TASK_EVENTS,
             request,
