@@ -7,23 +7,8 @@ import csv
 import io
 
 from domain.notice import Notice
+from reports.ledger import TASK_HEADER
 from reports.wording import Wording, light_label
-
-CSV_HEADER = (
-    "序号",
-    "任务",
-    "牵头单位",
-    "配合单位",
-    "完成时限",
-    "阶段",
-    "完成状态",
-    "亮灯",
-    "进度",
-    "逾期天数",
-    "督办级别",
-    "督办次数",
-    "最新进展",
-)
 
 
 def render_markdown(notice: Notice, wording: Wording) -> bytes:
@@ -43,7 +28,7 @@ def render_csv(notice: Notice) -> bytes:
     """The 台账 as CSV, UTF-8 with a BOM so that Excel reads the Chinese."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_HEADER)
+    writer.writerow(TASK_HEADER)  # the same columns as the XLSX 台账
     writer.writerows(
         (
             t.number,
