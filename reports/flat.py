@@ -12,16 +12,15 @@ from reports.wording import Wording, light_label
 
 
 def render_markdown(notice: Notice, wording: Wording) -> bytes:
-    template = wording.env.get_template("notice.md.j2")
-    return template.render(**wording.template_context(notice)).encode("utf-8")
+    return wording.render("notice.md.j2", **wording.template_context(notice)).encode("utf-8")
 
 
 def render_html(notice: Notice, wording: Wording) -> bytes:
     from reports.chart import render_chart
 
-    template = wording.env.get_template("notice.html.j2")
     chart = base64.b64encode(render_chart(notice)).decode("ascii")
-    return template.render(**wording.template_context(notice), chart_base64=chart).encode("utf-8")
+    context = wording.template_context(notice)
+    return wording.render("notice.html.j2", **context, chart_base64=chart).encode("utf-8")
 
 
 def render_csv(notice: Notice) -> bytes:

@@ -141,7 +141,7 @@ def render_docx(notice: Notice, wording: Wording) -> bytes:
         tables,
         _unit_header(),
         _unit_rows(notice),
-        (500, 1700, 900, 700, 700, 700, 700, 700, 800),
+        (500, 1600, 800, 650, 650, 650, 650, 700, 800, 600, 800),
     )
     _fix_properties(document, notice)
     buffer = io.BytesIO()
@@ -343,6 +343,8 @@ def _unit_header() -> list[list[Cell]]:
             ("推进情况", 4, ""),
             ("完成率", 1, "restart"),
             ("平均逾期天数", 1, "restart"),
+            ("退回", 1, "restart"),
+            ("视为同意", 1, "restart"),
         ],
         [
             ("", 1, "continue"),
@@ -352,6 +354,8 @@ def _unit_header() -> list[list[Cell]]:
             ("序时推进", 1, ""),
             ("滞后", 1, ""),
             ("逾期", 1, ""),
+            ("", 1, "continue"),
+            ("", 1, "continue"),
             ("", 1, "continue"),
             ("", 1, "continue"),
         ],
@@ -370,4 +374,6 @@ def _unit_rows(notice: Notice) -> Iterable[list[str]]:
             str(u.overdue),
             pct(u.completion_rate),
             f"{u.average_days_late:.1f}",
+            str(u.refusals),  # 退回 made by the unit as lead
+            str(u.silent_consents),  # sign-offs it let lapse as cooperating unit (视为同意)
         ]

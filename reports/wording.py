@@ -4,12 +4,14 @@ from the counts, shared by every text renderer."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 
-from domain.notice import Notice
+from domain.notice import Notice, NoticeChanges
+from runtime.errors import ConfigurationError, DubanError
 
 TEMPLATES_SETTING = "DUBAN_REPORT_TEMPLATES_DIR"
 BUNDLED_TEMPLATES = Path(__file__).parent / "templates"
@@ -28,11 +30,36 @@ def light_label(light: str | None) -> str:
     return LIGHT_LABELS.get(light or "", "")
 
 
+class TemplatesDirError(ConfigurationError):
+    """The office's templates directory named by the setting is not a directory."""
+
+
+class NoticeTemplateError(DubanError):
+    """An office's template that does not render: its file and line, in one sentence."""
+
+
+def override_dir(templates_dir: Path | None = None) -> Path | None:
+    """The office's templates directory, checked: a mistyped path would otherwise fall back
+    to the bundled wording without a word, and the notice would go out unedited."""
+    if templates_dir is None:
+        setting = os.environ.get(TEMPLATES_SETTING, "").strip()
+        if not setting:
+            return None
+        templates_dir = Path(setting)
+    if not templates_dir.is_dir():
+        raise TemplatesDirError(
+            f"{TEMPLATES_SETTING}={templates_dir}: no such directory "
+            "(it holds the office's notice templates, e.g. wording.j2)"
+        )
+    return templates_dir
+
+
 def environment(templates_dir: Path | None = None) -> jinja2.Environment:
     """Templates from the office's directory first, then the bundled ones."""
-    override = templates_dir or (
-        Path(os.environ[TEMPLATES_SETTING]) if os.environ.get(TEMPLATES_SETTING) else None
-    )
+    return _environment(override_dir(templates_dir))
+
+
+def _environment(override: Path | None) -> jinja2.Environment:
     search = [str(override), str(BUNDLED_TEMPLATES)] if override else [str(BUNDLED_TEMPLATES)]
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(search),
@@ -56,13 +83,14 @@ class Wording:
 
     @classmethod
     def load(cls, notice: Notice, templates_dir: Path | None = None) -> Wording:
-        env = environment(templates_dir)
-        words: dict[str, str] = {}
-        for line in env.get_template("wording.j2").render(notice=notice).splitlines():
-            key, sep, text = line.partition("=")
-            if sep:
-                words[key.strip()] = text.strip()
-        requirements = env.get_template("requirements.j2").render(notice=notice).strip()
+        override = override_dir(templates_dir)
+        env = _environment(override)
+        # The bundled lines first, the office's on top: an office writes only the lines it
+        # changes, and a later Duban's new line does not break an office's older file.
+        words = _words(_environment(None), notice)
+        if override is not None:
+            words.update(_words(env, notice))
+        requirements = render_template(env, "requirements.j2", notice=notice).strip()
         return cls(
             env,
             words,
@@ -79,6 +107,9 @@ class Wording:
         except KeyError:
             raise AttributeError(f"wording.j2 has no line {key!r}") from None
 
+    def render(self, name: str, **context: object) -> str:
+        return render_template(self.env, name, **context)
+
     def template_context(self, notice: Notice) -> dict[str, object]:
         return {
             "notice": notice,
@@ -88,6 +119,26 @@ class Wording:
             "changes": self.changes,
             "requirements": self.requirements,
         }
+
+
+def render_template(env: jinja2.Environment, name: str, **context: object) -> str:
+    """One template rendered; an office's mistake in it is one line naming file and line."""
+    try:
+        return env.get_template(name).render(**context)
+    except jinja2.TemplateSyntaxError as error:
+        where = f"{error.filename or name}, line {error.lineno}"
+        raise NoticeTemplateError(f"notice template {where}: {error.message}") from None
+    except jinja2.TemplateError as error:
+        raise NoticeTemplateError(f"notice template {name}: {error.message}") from None
+
+
+def _words(env: jinja2.Environment, notice: Notice) -> dict[str, str]:
+    words: dict[str, str] = {}
+    for line in render_template(env, "wording.j2", notice=notice).splitlines():
+        key, sep, text = line.partition("=")
+        if sep:
+            words[key.strip()] = text.strip()
+    return words
 
 
 def overall_sentence(notice: Notice) -> str:
@@ -119,11 +170,37 @@ def units_sentence(notice: Notice) -> str:
 
 def changes_sentence(notice: Notice) -> str:
     c = notice.changes
+    named = changed_tasks(notice, c)
 
     def listed(items: tuple[str, ...]) -> str:
-        return f"{len(items)}项（{'、'.join(items)}）" if items else "0项"
+        return f"{len(items)}项（{named(items)}）" if items else "0项"
 
     return (
         f"与上期相比，新完成{listed(c.newly_completed)}，新增逾期{listed(c.newly_overdue)}，"
         f"批准延期{listed(c.extensions_granted)}。"
     )
+
+
+def changed_tasks(notice: Notice, changes: NoticeChanges) -> Callable[[tuple[str, ...]], str]:
+    """Names changed tasks as a reader finds them in 附件1, by 序号 (第1、3项), each plan's
+    apart when the notice spans plans; the workflow id only for a task the notice lacks."""
+    wanted = {*changes.newly_completed, *changes.newly_overdue, *changes.extensions_granted}
+    rows = {t.workflow_id: t for t in notice.tasks if t.workflow_id in wanted}
+    several_plans = len({t.plan_id for t in notice.tasks}) > 1
+
+    def named(workflow_ids: tuple[str, ...]) -> str:
+        by_plan: dict[str, list[str]] = {}
+        strays: list[str] = []
+        for workflow_id in workflow_ids:
+            row = rows.get(workflow_id)
+            if row is None:
+                strays.append(workflow_id)
+            else:
+                by_plan.setdefault(row.plan_id, []).append(row.number)
+        parts = [
+            f"{plan if several_plans else ''}第{'、'.join(numbers)}项"
+            for plan, numbers in by_plan.items()
+        ]
+        return "；".join([*parts, *strays])
+
+    return named

@@ -172,7 +172,7 @@ def test_an_office_template_directory_changes_the_wording(
     wording = (Path("reports/templates/wording.j2")).read_text(encoding="utf-8")
     (tmp_path / "wording.j2").write_text(
         wording.replace(
-            "addressees = {{ notice.addressees }}：", "addressees = 各乡镇（街道）："
+            'addressees = {{ notice.addressees.rstrip("：:") }}：', "addressees = 各乡镇（街道）："
         ).replace("一、总体情况", "一、基本情况"),
         encoding="utf-8",
     )
