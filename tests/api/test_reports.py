@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from services import notices
 from store.notices import read_notice, read_notice_file
@@ -61,3 +62,46 @@ async def test_report_bad_input_is_a_problem(api_stack: ApiStack) -> None:
         assert answer.headers["content-type"] == "application/problem+json"
         assert needle in json.loads(answer.text)["detail"]
     assert (await api_stack.get("/api/v1/reports/2026-06", None)).status_code == 401
+
+
+async def test_a_unit_reads_a_notice_of_its_own_tasks_computed_from_the_event_log(
+    api_stack: ApiStack,
+) -> None:
+    """Nothing stored: the unit's notice is computed on demand, and it holds the tasks the
+    unit leads or cooperates on, never another unit's."""
+    import csv
+    import io
+    from datetime import date
+
+    from tests.domain.test_notice_state import LEAD, OTHER, Story, at
+    from tests.test_notice_reads import _record, _save
+
+    plan_id = unique_name("report-unit")
+    led = Story(number="1").accept(at(date(2026, 1, 6)))
+    cooperating = Story(lead=OTHER, cooperating=(LEAD,), number="2").accept(at(date(2026, 1, 6)))
+    theirs = Story(lead=OTHER, cooperating=(), number="3").accept(at(date(2026, 1, 6)))
+    stories = [led, cooperating, theirs]
+    await _save(api_stack.pool, plan_id, stories)
+    for story in stories:
+        await _record(api_stack.pool, plan_id, story)
+    unit = await api_stack.token("unit", unit=LEAD)
+    coordinator = await api_stack.token("coordinator", plans=(plan_id,))
+
+    def rows(answer: Any) -> list[list[str]]:
+        assert answer.status_code == 200, answer.text
+        return list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))[1:]
+
+    def numbers(answer: Any) -> list[str]:
+        return [row[0] for row in rows(answer)]
+
+    everyone = await api_stack.get(
+        "/api/v1/reports/2026-02", coordinator, plan=plan_id, format="csv"
+    )
+    assert numbers(everyone) == ["1", "2", "3"]
+    own = await api_stack.get("/api/v1/reports/2026-02", unit, plan=plan_id, format="csv")
+    assert numbers(own) == ["1", "2"]
+    # Across every plan (other tests' plans too): still only rows the unit is named on.
+    across = rows(await api_stack.get("/api/v1/reports/2026-02", unit, format="csv"))
+    assert across
+    assert all(row[2] == LEAD or LEAD in row[3].split("、") for row in across)
+    assert await read_notice(api_stack.pool, "2026-02", plan_id, LEAD) is None  # not stored
