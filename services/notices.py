@@ -20,6 +20,7 @@ from domain.notice import Notice
 from domain.notice_state import build_notice, month_end
 from reports import ReportFormat, render
 from runtime.errors import DubanError
+from services.notice_settings import load_notice_settings
 from store.notice_reads import read_notice_input
 from store.notices import StoredNotice, read_notice, read_notice_file, store_notice_once
 
@@ -86,7 +87,9 @@ async def build_from_event_log(
     pool: asyncpg.Pool, month: str, plan_id: str | None, unit: str | None
 ) -> Notice:
     """The as-of notice: the plan's tasks and the events recorded up to the month's end,
-    folded by :func:`domain.notice_state.build_notice`."""
+    folded by :func:`domain.notice_state.build_notice` with the office's settings (its
+    name, 主送, 滞后 margin and each plan's light rule; :mod:`services.notice_settings`)."""
+    settings = load_notice_settings()  # first: a mistake in them is said before any query
     data = await read_notice_input(pool, month_end(month), plan_id)
     return build_notice(
         month,
@@ -95,6 +98,10 @@ async def build_from_event_log(
         plan_id=plan_id,
         plan_titles=tuple(data.plan_titles.values()),
         unit=unit,
+        office=settings.office,
+        addressees=settings.addressees,
+        behind_margin=settings.behind_margin,
+        light_policies=settings.light_policies(data.plan_titles),
     )
 
 
