@@ -90,7 +90,8 @@ class Wording:
         words = _words(_environment(None), notice)
         if override is not None:
             words.update(_words(env, notice))
-        requirements = render_template(env, "requirements.j2", notice=notice).strip()
+        # A notice built by the service carries the paragraph rendered when it was built.
+        requirements = notice.requirements.strip() or requirements_paragraph(notice, env)
         return cls(
             env,
             words,
@@ -130,6 +131,11 @@ def render_template(env: jinja2.Environment, name: str, **context: object) -> st
         raise NoticeTemplateError(f"notice template {where}: {error.message}") from None
     except jinja2.TemplateError as error:
         raise NoticeTemplateError(f"notice template {name}: {error.message}") from None
+
+
+def requirements_paragraph(notice: Notice, env: jinja2.Environment | None = None) -> str:
+    """下一步工作要求 from the office's requirements.j2 (or the bundled one)."""
+    return render_template(env or environment(), "requirements.j2", notice=notice).strip()
 
 
 def _words(env: jinja2.Environment, notice: Notice) -> dict[str, str]:

@@ -19,6 +19,7 @@ import asyncpg
 from domain.notice import Notice
 from domain.notice_state import build_notice, month_end
 from reports import ReportFormat, render
+from reports.wording import requirements_paragraph
 from runtime.errors import DubanError
 from services.notice_settings import load_notice_settings
 from store.notice_reads import read_notice_input
@@ -91,7 +92,7 @@ async def build_from_event_log(
     name, 主送, 滞后 margin and each plan's light rule; :mod:`services.notice_settings`)."""
     settings = load_notice_settings()  # first: a mistake in them is said before any query
     data = await read_notice_input(pool, month_end(month), plan_id)
-    return build_notice(
+    notice = build_notice(
         month,
         data.tasks,
         data.events,
@@ -102,7 +103,10 @@ async def build_from_event_log(
         addressees=settings.addressees,
         behind_margin=settings.behind_margin,
         light_policies=settings.light_policies(data.plan_titles),
+        requirements="",
     )
+    # 下一步工作要求 from the office's template, kept in the notice: what its files say.
+    return notice.model_copy(update={"requirements": requirements_paragraph(notice)})
 
 
 async def generate(

@@ -90,3 +90,26 @@ async def test_a_mistake_in_the_settings_is_one_line_naming_file_and_key(
     assert "\n" not in message
     assert str(tmp_path / "notice.toml") in message
     assert needle in message
+
+
+async def test_the_requirements_paragraph_comes_from_the_template_into_the_stored_notice(
+    db_pool: asyncpg.Pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """下一步工作要求 is the office's template rendered when the notice is built, so the as-of
+    data stored with the notice says what its files say."""
+    from domain.notice_state import DEFAULT_REQUIREMENTS
+
+    plan_id = await plan_due_five_days_after_february(db_pool)
+    bundled, _ = await notices.generate(db_pool, "2026-02", plan_id)
+    assert bundled.requirements == DEFAULT_REQUIREMENTS
+    (tmp_path / "requirements.j2").write_text(
+        "请{{ notice.overdue | length }}项逾期任务的牵头单位于"
+        "{{ notice.issued_on.month }}月10日前报送整改清单。\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("DUBAN_REPORT_TEMPLATES_DIR", str(tmp_path))
+    stored = await notices.store_once(db_pool, "2026-02", plan_id)
+    assert stored.notice["requirements"] == "请0项逾期任务的牵头单位于3月10日前报送整改清单。"
+    markdown = (await notices.notice_file(db_pool, "2026-02", "md", plan_id)).decode("utf-8")
+    assert "请0项逾期任务的牵头单位于3月10日前报送整改清单。" in markdown
+    assert DEFAULT_REQUIREMENTS not in markdown

@@ -165,7 +165,7 @@ def test_an_office_template_directory_changes_the_wording(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bundled = render(NOTICE, "md").decode("utf-8")
-    assert "一是压实责任" in bundled
+    assert "回头看" in bundled
     (tmp_path / "requirements.j2").write_text(
         "请各单位于{{ notice.issued_on.month }}月10日前报送整改清单。"
     )
@@ -182,7 +182,7 @@ def test_an_office_template_directory_changes_the_wording(
         assert "请各单位于7月10日前报送整改清单。" in text
         assert "各乡镇（街道）：" in text
         assert "一、基本情况" in text
-        assert "一是压实责任" not in text
+        assert "回头看" not in text
     document = docx.Document(io.BytesIO(render(NOTICE, "docx")))
     texts = [p.text for p in document.paragraphs]
     assert "各乡镇（街道）：" in texts

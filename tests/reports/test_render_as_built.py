@@ -100,9 +100,9 @@ def test_a_broken_office_template_is_one_line_naming_file_and_line(
 ) -> None:
     from reports.wording import NoticeTemplateError
 
-    (tmp_path / "requirements.j2").write_text("一是{{ notice.month }\n", encoding="utf-8")
+    (tmp_path / "wording.j2").write_text("heading_overall = {{ notice.month }\n", encoding="utf-8")
     monkeypatch.setenv("DUBAN_REPORT_TEMPLATES_DIR", str(tmp_path))
-    with pytest.raises(NoticeTemplateError, match=r"requirements\.j2, line 1: unexpected '}'"):
+    with pytest.raises(NoticeTemplateError, match=r"wording\.j2, line 1: unexpected '}'"):
         render(NOTICE, "docx")
 
 
