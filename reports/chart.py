@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 
 from matplotlib import font_manager
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from domain.notice import Notice
 
@@ -59,8 +60,10 @@ def render_chart(notice: Notice) -> bytes:
         left = [a + b for a, b in zip(left, values, strict=True)]
     axes.set_yticks(positions, [row[0] for row in rows], fontproperties=font)
     axes.invert_yaxis()
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts of tasks, no 0.5
     axes.set_title(TITLE, fontproperties=font)
-    axes.legend(prop=font, loc="lower right")
+    # Below the plot, never over the longest bar (the unit the notice is about).
+    axes.legend(prop=font, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=len(SERIES))
     figure.tight_layout()
     buffer = io.BytesIO()
     # No Software or date chunk: the same notice gives the same bytes.
