@@ -9,6 +9,7 @@ from runtime.embedded import ensure_port_free
 from runtime.log import get_logger
 from runtime.settings import Settings
 from runtime.temporal import connect_temporal
+from services.notice_settings import check_office_notice
 from store.db import create_pool
 
 log = get_logger(__name__)
@@ -16,6 +17,7 @@ log = get_logger(__name__)
 
 async def run_api(settings: Settings) -> None:
     """Serve until SIGINT or SIGTERM; uvicorn finishes in-flight requests before it exits."""
+    check_office_notice()  # GET /api/v1/reports renders notices with the office's templates
     ensure_port_free(settings.api_host, settings.api_port, "DUBAN_API_PORT")
     pool = await create_pool(settings.effective_database_url, settings=settings)
     try:

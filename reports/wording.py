@@ -133,6 +133,21 @@ def render_template(env: jinja2.Environment, name: str, **context: object) -> st
         raise NoticeTemplateError(f"notice template {name}: {error.message}") from None
 
 
+TEMPLATE_NAMES = ("wording.j2", "requirements.j2", "notice.md.j2", "notice.html.j2")
+
+
+def check_templates(templates_dir: Path | None = None) -> None:
+    """Compile every template the office may override: its directory and its syntax are
+    checked when a process starts, not when the notice is first due."""
+    env = environment(templates_dir)
+    for name in TEMPLATE_NAMES:
+        try:
+            env.get_template(name)
+        except jinja2.TemplateSyntaxError as error:
+            where = f"{error.filename or name}, line {error.lineno}"
+            raise NoticeTemplateError(f"notice template {where}: {error.message}") from None
+
+
 def requirements_paragraph(notice: Notice, env: jinja2.Environment | None = None) -> str:
     """下一步工作要求 from the office's requirements.j2 (or the bundled one)."""
     return render_template(env or environment(), "requirements.j2", notice=notice).strip()

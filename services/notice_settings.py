@@ -31,7 +31,7 @@ from domain.notice_state import (
     DEFAULT_OFFICE,
     LightPolicy,
 )
-from reports.wording import override_dir
+from reports.wording import check_templates, override_dir
 from runtime.errors import ConfigurationError
 
 SETTINGS_FILE = "notice.toml"
@@ -108,3 +108,11 @@ def load_notice_settings(templates_dir: Path | None = None) -> NoticeSettings:
         lights=lights,
         plan_lights={plan: _merged(lights, entry.lights) for plan, entry in parsed.plans.items()},
     )
+
+
+def check_office_notice() -> NoticeSettings:
+    """The office's directory, settings and templates, checked at a process's start-up: a
+    mistake stops the worker or the API in one line rather than the notice on the 1st."""
+    settings = load_notice_settings()
+    check_templates()
+    return settings

@@ -113,3 +113,34 @@ async def test_the_requirements_paragraph_comes_from_the_template_into_the_store
     markdown = (await notices.notice_file(db_pool, "2026-02", "md", plan_id)).decode("utf-8")
     assert "请0项逾期任务的牵头单位于3月10日前报送整改清单。" in markdown
     assert DEFAULT_REQUIREMENTS not in markdown
+
+
+@pytest.mark.parametrize("command", ["worker", "api"])
+@pytest.mark.parametrize(
+    ("files", "needle"),
+    [
+        (None, "DUBAN_REPORT_TEMPLATES_DIR="),
+        ({"notice.toml": "behind_margin = 2\n"}, "notice.toml: behind_margin"),
+        ({"wording.j2": "opening = {{ notice.month }\n"}, "wording.j2, line 1"),
+    ],
+)
+def test_the_worker_and_the_api_refuse_to_start_on_broken_office_settings(
+    command: str, files: dict[str, str] | None, needle: str, tmp_path: Path
+) -> None:
+    """Said at start-up, in one line, not first on the 1st of the month at 09:00."""
+    from tests.test_cli import assert_one_clear_line, run_duban
+
+    templates = tmp_path / "office"
+    if files is not None:
+        templates.mkdir()
+        for name, text in files.items():
+            (templates / name).write_text(text, encoding="utf-8")
+    env = {
+        "DUBAN_REPORT_TEMPLATES_DIR": str(templates),
+        # Nothing answers there: the check must come before any connection is tried.
+        "DUBAN_DATABASE_URL": "postgresql://duban@127.0.0.1:9/duban",
+        "DUBAN_TEMPORAL_ADDRESS": "127.0.0.1:9",
+        "DUBAN_WORKER_HEALTH_PORT": "0",
+        "DUBAN_API_PORT": "1",
+    }
+    assert_one_clear_line(run_duban(command, env=env, cwd=tmp_path), needle)

@@ -31,6 +31,7 @@ from runtime.temporal import (
     ensure_workflow_bytecode,
     sandboxed_workflow_runner,
 )
+from services.notice_settings import check_office_notice
 from store.db import create_pool
 from workers.health import HealthServer, WorkerHealth
 from workers.notice_schedule import ensure_monthly_notice_schedule
@@ -81,6 +82,7 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     """Run until ``stop`` is set, then drain; raises ConfigurationError if it cannot connect."""
+    check_office_notice()  # the Schedule renders notices: a broken template fails it on the 1st
     identity = worker_identity()
     if settings.worker_health_port:
         ensure_port_free(
