@@ -21,6 +21,7 @@ from domain.notice_state import (
     NoticeTask,
     build_notice,
     month_end,
+    previous_month,
     task_standings,
 )
 from tests.support.lifecycle import make_task
@@ -429,6 +430,20 @@ def brute_status(story: Story, as_of: datetime, margin: float = 0.1) -> NoticeSt
     return NoticeStatus.ON_SCHEDULE
 
 
+def brute_days_late(story: Story, as_of: datetime, status: NoticeStatus) -> int | None:
+    """Days late of an overdue task (to the month end) or a late-completed one (to its 办结),
+    against the due date of the milestone it was on; None for every other status."""
+    state = story.state
+    if status is NoticeStatus.OVERDUE:
+        current = state.current_milestone
+        assert current is not None
+        return (as_of.date() - current.due).days
+    if status is NoticeStatus.COMPLETED_LATE:
+        assert state.closed_at is not None
+        return max(0, (state.closed_at.astimezone(SHANGHAI).date() - state.milestones[-1].due).days)
+    return None
+
+
 scripts = st.builds(
     Script,
     lead=st.sampled_from(UNITS),
@@ -483,6 +498,10 @@ def test_random_histories_match_a_brute_force(scripts_: list[Script], month: str
         assert row.overdue == statuses[NoticeStatus.OVERDUE]
         assert row.on_schedule == statuses[NoticeStatus.ON_SCHEDULE]
         assert row.completion_rate == (done / countable if countable else 0.0)
+        assert row.completed_late == statuses[NoticeStatus.COMPLETED_LATE]
+        days = [brute_days_late(t, as_of, expected[t.entry.workflow_id]) for t in led]
+        late = [d for d in days if d is not None]
+        assert row.average_days_late == (sum(late) / len(late) if late else 0.0)
     for unit, row in rows.items():
         assert row.refusals == sum(1 for t in truth for r in t.state.refusals if r.unit == unit)
         # Sign-offs restart at each submission, so their lapses are counted from the log.
@@ -498,5 +517,13 @@ def test_random_histories_match_a_brute_force(scripts_: list[Script], month: str
         if expected[t.entry.workflow_id] is NoticeStatus.OVERDUE
     }
     assert {r.workflow_id: r.escalation_level for r in notice.overdue} == overdue_levels
+    # 未报送进展: leads an open task not awaiting reassignment, reported nothing this month.
+    month_start = month_end(previous_month(month))
+    expected_silent = {
+        t.state.lead_unit
+        for t in truth
+        if t.state.stage.is_open and not t.state.awaiting_reassignment
+    } - {e.unit for t in truth for e in t.events if e.kind == "progress" and e.at > month_start}
+    assert set(notice.silent_units) == expected_silent
     # As-of invariance: the events after the month end change nothing of this month.
     assert notice_of(truth, month) == notice
