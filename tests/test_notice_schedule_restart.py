@@ -5,7 +5,7 @@ finishes the run. Still exactly one notice and one notification per plan and mon
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 import pytest
@@ -66,6 +66,9 @@ async def test_a_worker_killed_mid_firing_leaves_one_notice_per_plan_and_month(
     settings = Settings(temporal_task_queue=task_queue, worker_shutdown_grace_seconds=0)
     month = "2026-08"
     try:
+        # A firing missed while Temporal was down runs when it is back, up to a month late.
+        policy = (await handle.describe()).schedule.policy
+        assert policy.catchup_window == timedelta(days=31)
         await handle.backfill(
             ScheduleBackfill(
                 start_at=datetime(2026, 9, 1, 8, 59, tzinfo=SHANGHAI),
