@@ -9,6 +9,7 @@ import struct
 import zipfile
 from pathlib import Path
 from typing import Any, cast
+from xml.etree import ElementTree
 
 import docx
 import openpyxl
@@ -192,3 +193,106 @@ def test_an_office_template_directory_changes_the_wording(
 def test_an_unknown_format_is_one_clear_error() -> None:
     with pytest.raises(ReportFormatError, match=r"unknown report format 'pdf': use one of docx"):
         render(NOTICE, "pdf")
+
+
+# Texts as units paste them: markup characters, edge spaces, tabs and line breaks, control
+# characters XML cannot carry, and nothing at all.
+AWKWARD_TEXTS = (
+    "A&B <公司> 合同",
+    "  前导空格",
+    "尾随空格  ",
+    "\t制表\n换行",
+    "控制\x01字符\x1f",
+    "非字符\uffff",
+    "",
+)
+CELL_REF = re.compile(r"([A-Z]+)(\d+)")
+SHEET_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+WORD_MAIN = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+def awkward_notice() -> Any:
+    base = notice(len(AWKWARD_TEXTS) * 2)
+    tasks = tuple(
+        t.model_copy(
+            update={
+                "text": AWKWARD_TEXTS[i % len(AWKWARD_TEXTS)],
+                "number": AWKWARD_TEXTS[(i + 1) % len(AWKWARD_TEXTS)] or t.number,
+                "last_progress_text": AWKWARD_TEXTS[(i + 2) % len(AWKWARD_TEXTS)] or None,
+            }
+        )
+        for i, t in enumerate(base.tasks)
+    )
+    return base.model_copy(update={"tasks": tasks})
+
+
+def as_written(text: str) -> str:
+    """What a reader gets back: the characters XML cannot carry are dropped."""
+    return re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]", "", text)
+
+
+def parsed_members(data: bytes) -> dict[str, ElementTree.Element]:
+    """Every XML member parsed: a malformed one (an unescaped '&') raises here."""
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    return {
+        name: ElementTree.fromstring(archive.read(name))  # noqa: S314 - the file we just made
+        for name in archive.namelist()
+        if name.endswith((".xml", ".rels"))
+    }
+
+
+def test_awkward_task_texts_leave_the_xlsx_well_formed_ordered_and_read_back_as_written() -> None:
+    subject = awkward_notice()
+    data = render(subject, "xlsx")
+    sheet = parsed_members(data)["xl/worksheets/sheet1.xml"]
+    # Excel refuses (and "repairs") rows or cells out of order, which openpyxl accepts.
+    rows = sheet.iter(f"{SHEET_MAIN}row")
+    for expected_row, sheet_row in enumerate(rows, start=1):
+        assert sheet_row.get("r") == str(expected_row)
+        columns = []
+        for cell in sheet_row.iter(f"{SHEET_MAIN}c"):
+            found = CELL_REF.fullmatch(cell.get("r", ""))
+            assert found is not None
+            assert found.group(2) == str(expected_row)
+            columns.append((len(found.group(1)), found.group(1)))
+        assert columns == sorted(set(columns))
+    dimension = sheet.find(f"{SHEET_MAIN}dimension")
+    assert dimension is not None
+    assert dimension.get("ref") == f"A1:M{1 + len(subject.tasks)}"
+
+    ledger = openpyxl.load_workbook(io.BytesIO(data))["台账"]
+    assert ledger.max_row == 1 + len(subject.tasks)
+    for number, standing in enumerate(subject.tasks, start=2):
+        assert ledger.cell(number, 1).value == (as_written(standing.number) or None)
+        assert ledger.cell(number, 2).value == (as_written(standing.text) or None)
+        progress = as_written(standing.last_progress_text or "") or None
+        assert ledger.cell(number, 13).value == progress
+        assert ledger.cell(number, 9).value == standing.progress_percent / 100
+        assert ledger.cell(number, 10).value == standing.days_overdue
+
+
+def test_awkward_task_texts_leave_the_docx_well_formed_with_full_rows() -> None:
+    subject = awkward_notice()
+    data = render(subject, "docx")
+    body = parsed_members(data)["word/document.xml"]
+    # Word reports a table whose rows do not fill its grid as damaged; python-docx does not.
+    for table in body.iter(f"{WORD_MAIN}tbl"):
+        grid = len(table.findall(f"{WORD_MAIN}tblGrid/{WORD_MAIN}gridCol"))
+        for table_row in table.findall(f"{WORD_MAIN}tr"):
+            spans = [
+                cell.find(f"{WORD_MAIN}tcPr/{WORD_MAIN}gridSpan")
+                for cell in table_row.findall(f"{WORD_MAIN}tc")
+            ]
+            assert (
+                sum(int(s.get(f"{WORD_MAIN}val", "1")) if s is not None else 1 for s in spans)
+                == grid
+            )
+
+    document = docx.Document(io.BytesIO(data))
+    task_table = next(t for t in document.tables if t.rows[0].cells[0].text == "序号")
+    for row, standing in zip(task_table.rows[2:], subject.tasks, strict=True):
+        assert row.cells[0].text == as_written(standing.number)
+        assert row.cells[1].text == as_written(standing.text)
+        assert row.cells[5].text == as_written(standing.last_progress_text or "")
+    runs = [run for c in task_table._cells for p in c.paragraphs for run in p.runs]
+    assert [r.text for r in runs if east_asian(r) is None] == []
