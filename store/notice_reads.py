@@ -10,13 +10,15 @@ validated when the workflow recorded them).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from asyncpg import Connection, Pool
 
-from domain.lifecycle import Stage, TaskEvent
+from domain.lifecycle import Stage
 from domain.notice_state import NoticeTask
 from domain.plan import Milestone, PlanTask, Provenance
 
@@ -33,9 +35,12 @@ WHERE ($1::text IS NULL OR plan_id = $1) AND (withdrawn_at IS NULL OR withdrawn_
 ORDER BY plan_id, seq, part NULLS FIRST, task_id
 """
 
+# Only the details the arithmetic reads travel (a progress report's percent and text, a
+# review's on_time, an extension's new date, a revision's moves); the rest stay in the table.
 _EVENTS = """
 SELECT workflow_id, lineage, seq, kind, at, unit, stage_after, milestone, level,
-    detail::text AS detail
+    CASE WHEN kind IN ('progress', 'milestone_done', 'extension_granted', 'revised')
+        THEN detail::text END AS detail
 FROM task_events
 WHERE ($1::text IS NULL OR plan_id = $1) AND at <= $2
 ORDER BY workflow_id, lineage, seq
@@ -44,13 +49,31 @@ ORDER BY workflow_id, lineage, seq
 _SOURCE = Provenance(file="", lines=(1, 1))
 
 
+class NoticeEvent(NamedTuple):
+    """An event as the notice's fold reads it (:class:`domain.event_log.LoggedEvent`): a
+    tuple, since a notice over every plan reads a million of them."""
+
+    seq: int
+    kind: str
+    at: datetime
+    unit: str | None
+    stage_after: Stage | None
+    milestone: int | None
+    level: int | None
+    detail: Mapping[str, Any]
+
+
+_NO_DETAIL: Mapping[str, Any] = MappingProxyType({})
+_STAGES = {stage.value: stage for stage in Stage}
+
+
 @dataclass(frozen=True)
 class NoticeInput:
     """Everything :func:`domain.notice_state.build_notice` needs from the database."""
 
     plan_titles: dict[str, str]
     tasks: list[NoticeTask]
-    events: dict[str, list[list[TaskEvent]]]
+    events: dict[str, list[list[NoticeEvent]]]
 
 
 def _milestones(raw: str) -> list[Milestone]:
@@ -94,29 +117,26 @@ async def read_notice_input(
         )
         for row in await connection.fetch(_TASKS, plan_id, as_of)
     ]
-    events: dict[str, list[list[TaskEvent]]] = {}
-    chain: list[TaskEvent] = []
+    events: dict[str, list[list[NoticeEvent]]] = {}
+    chain: list[NoticeEvent] = []
     key: tuple[str, str] | None = None
-    for row in await connection.fetch(_EVENTS, plan_id, as_of):
-        row_key = (row["workflow_id"], row["lineage"])
-        if row_key != key:
-            key, chain = row_key, []
-            events.setdefault(row_key[0], []).append(chain)
-        stage = row["stage_after"]
-        detail: dict[str, Any] = json.loads(row["detail"]) if row["detail"] else {}
+    stages, loads, no_detail = _STAGES, json.loads, _NO_DETAIL
+    for workflow_id, lineage, seq, kind, at, unit, stage, milestone, level, detail in (
+        await connection.fetch(_EVENTS, plan_id, as_of)
+    ):
+        if (workflow_id, lineage) != key:
+            key, chain = (workflow_id, lineage), []
+            events.setdefault(workflow_id, []).append(chain)
         chain.append(
-            TaskEvent.model_construct(
-                seq=row["seq"],
-                kind=row["kind"],
-                at=row["at"],
-                actor=None,
-                unit=row["unit"],
-                stage_before=None,
-                stage_after=Stage(stage) if stage is not None else None,
-                milestone=row["milestone"],
-                level=row["level"],
-                recipients=[],
-                detail=detail,
+            NoticeEvent(
+                seq,
+                kind,
+                at,
+                unit,
+                stages[stage] if stage is not None else None,
+                milestone,
+                level,
+                loads(detail) if detail is not None else no_detail,
             )
         )
     return NoticeInput(plan_titles=plans, tasks=tasks, events=events)
