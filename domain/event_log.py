@@ -35,7 +35,7 @@ _MOVE = "→"
 
 def cooperating_at_assignment(task: PlanTask) -> list[str]:
     """A task's cooperating units at 交办: co-leads after the first count as cooperating."""
-    return [*task.lead_units[1:], *task.cooperating_units]
+    return list(Assignment.of_units(task.lead_units, task.cooperating_units, ()).cooperating_units)
 
 
 @dataclass(frozen=True)
@@ -47,9 +47,17 @@ class Assignment:
 
     @classmethod
     def of_task(cls, task: PlanTask) -> Assignment:
+        return cls.of_units(
+            task.lead_units, task.cooperating_units, [m.due for m in task.milestones]
+        )
+
+    @classmethod
+    def of_units(
+        cls, lead_units: Sequence[str], cooperating_units: Sequence[str], plan_dues: Iterable[date]
+    ) -> Assignment:
+        """From a task's columns as imported (what the notice reads of ``plan_tasks``)."""
         return cls(
-            cooperating_units=tuple(cooperating_at_assignment(task)),
-            plan_dues=tuple(milestone.due for milestone in task.milestones),
+            cooperating_units=(*lead_units[1:], *cooperating_units), plan_dues=tuple(plan_dues)
         )
 
 
@@ -219,7 +227,9 @@ class EventFold:
         return folded
 
 
-def _revised_milestones(event: LoggedEvent, milestones: list[_Milestone] | None) -> list[int] | None:
+def _revised_milestones(
+    event: LoggedEvent, milestones: list[_Milestone] | None
+) -> list[int] | None:
     """The milestones a revision moved (None: some, which is not known), and move them.
 
     The ``revised`` event lists "old→new" for each open milestone whose plan date changed,

@@ -78,14 +78,23 @@ class LightPolicy:
     behind_is_yellow: bool = True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NoticeTask:
-    """A plan's task as imported, with the plan it belongs to."""
+    """A plan's task as imported, with the plan it belongs to: what the notice reads of it
+    (its number, text, and what it was given at 交办)."""
 
     plan_id: str
     workflow_id: str
-    task: PlanTask
+    task_id: str
+    text: str
+    assignment: Assignment
     plan_title: str = ""
+
+    @classmethod
+    def of_task(
+        cls, plan_id: str, workflow_id: str, task: PlanTask, plan_title: str = ""
+    ) -> NoticeTask:
+        return cls(plan_id, workflow_id, task.id, task.text, Assignment.of_task(task), plan_title)
 
 
 @dataclass
@@ -170,18 +179,18 @@ class _Tally:
 
     __slots__ = (
         "count",
-        "first_at",
-        "late",
-        "due_before_done",
+        "deemed_by",
         "done",
+        "due_before_done",
         "due_before_last",
+        "escalations",
+        "extension_this_month",
+        "first_at",
         "last_moved_due",
         "last_progress_text",
-        "escalations",
+        "late",
         "refusals_by",
-        "deemed_by",
         "reporters_this_month",
-        "extension_this_month",
     )
 
     def __init__(self) -> None:
@@ -215,7 +224,7 @@ def _standings_of_lineage(
     order (a lineage records its events in time order, so those at or before an instant
     are a prefix). None where the task was not yet handed out."""
     ordered = events if _in_sequence(events) else sorted(events, key=_seq)
-    fold = EventFold(Assignment.of_task(entry.task))
+    fold = EventFold(entry.assignment)
     tally = _Tally()
     standings: list[_Standing | None] = []
     index, total = 0, len(ordered)
@@ -267,7 +276,6 @@ def _standing(
     margin: float,
     policy: LightPolicy,
 ) -> _Standing:
-    task = entry.task
     folded = fold.result()
     as_of_day = as_of.astimezone(SHANGHAI).date()
     due = folded.next_due
@@ -315,10 +323,10 @@ def _standing(
     # 100,000 tasks builds 200,000 of them (this month and the previous).
     row = TaskStanding.model_construct(
         plan_id=entry.plan_id,
-        task_id=task.id,
+        task_id=entry.task_id,
         workflow_id=entry.workflow_id,
-        number=task.id,
-        text=task.text,
+        number=entry.task_id,
+        text=entry.text,
         lead_unit=folded.lead_unit,
         cooperating_units=tuple(folded.cooperating_units or ()),
         due=due,

@@ -12,15 +12,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from asyncpg import Connection, Pool
 
+from domain.event_log import Assignment
 from domain.lifecycle import Stage
 from domain.notice_state import NoticeTask
-from domain.plan import Milestone, PlanTask, Provenance
 
 _PLANS = (
     "SELECT plan_id, title FROM plans WHERE ($1::text IS NULL OR plan_id = $1) ORDER BY plan_id"
@@ -28,8 +28,9 @@ _PLANS = (
 
 # A task withdrawn from its plan by then is no longer the plan's; one withdrawn later was.
 _TASKS = """
-SELECT plan_id, task_id, workflow_id, seq, part, text, lead_units, cooperating_units,
-    milestones::text AS milestones, ongoing
+SELECT plan_id, task_id, workflow_id, text, lead_units, cooperating_units,
+    ARRAY(SELECT (m.value->>'due')::date FROM jsonb_array_elements(milestones)
+          WITH ORDINALITY AS m ORDER BY m.ordinality) AS dues
 FROM plan_tasks
 WHERE ($1::text IS NULL OR plan_id = $1) AND (withdrawn_at IS NULL OR withdrawn_at > $2)
 ORDER BY plan_id, seq, part NULLS FIRST, task_id
@@ -45,8 +46,6 @@ FROM task_events
 WHERE ($1::text IS NULL OR plan_id = $1) AND at <= $2
 ORDER BY workflow_id, lineage, seq
 """
-
-_SOURCE = Provenance(file="", lines=(1, 1))
 
 
 class NoticeEvent(NamedTuple):
@@ -76,18 +75,6 @@ class NoticeInput:
     events: dict[str, list[list[NoticeEvent]]]
 
 
-def _milestones(raw: str) -> list[Milestone]:
-    return [
-        Milestone.model_construct(
-            due=date.fromisoformat(m["due"]),
-            raw=m.get("raw", ""),
-            flags=m.get("flags", []),
-            text=m.get("text", ""),
-        )
-        for m in json.loads(raw)
-    ]
-
-
 async def read_notice_input(
     connection: Connection | Pool, as_of: datetime, plan_id: str | None = None
 ) -> NoticeInput:
@@ -96,34 +83,33 @@ async def read_notice_input(
     plans = {row["plan_id"]: row["title"] for row in await connection.fetch(_PLANS, plan_id)}
     tasks = [
         NoticeTask(
-            plan_id=row["plan_id"],
-            workflow_id=row["workflow_id"],
-            plan_title=plans.get(row["plan_id"], ""),
-            task=PlanTask.model_construct(
-                id=row["task_id"],
-                seq=row["seq"],
-                part=row["part"],
-                category=[],
-                text=row["text"],
-                lead_units=list(row["lead_units"]),
-                cooperating_units=list(row["cooperating_units"]),
-                milestones=_milestones(row["milestones"]),
-                recurrence=None,
-                ongoing=row["ongoing"],
-                starts=None,
-                source=_SOURCE,
-                flags=[],
-            ),
+            plan_id,
+            workflow_id,
+            task_id,
+            text,
+            Assignment.of_units(lead_units, cooperating_units, dues),
+            plans.get(plan_id, ""),
         )
-        for row in await connection.fetch(_TASKS, plan_id, as_of)
+        for plan_id, task_id, workflow_id, text, lead_units, cooperating_units, dues in (
+            await connection.fetch(_TASKS, plan_id, as_of)
+        )
     ]
     events: dict[str, list[list[NoticeEvent]]] = {}
     chain: list[NoticeEvent] = []
     key: tuple[str, str] | None = None
     stages, loads, no_detail = _STAGES, json.loads, _NO_DETAIL
-    for workflow_id, lineage, seq, kind, at, unit, stage, milestone, level, detail in (
-        await connection.fetch(_EVENTS, plan_id, as_of)
-    ):
+    for (
+        workflow_id,
+        lineage,
+        seq,
+        kind,
+        at,
+        unit,
+        stage,
+        milestone,
+        level,
+        detail,
+    ) in await connection.fetch(_EVENTS, plan_id, as_of):
         if (workflow_id, lineage) != key:
             key, chain = (workflow_id, lineage), []
             events.setdefault(workflow_id, []).append(chain)

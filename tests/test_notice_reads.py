@@ -29,7 +29,7 @@ async def _save(pool: asyncpg.Pool, plan_id: str, stories: list[Story]) -> None:
         source_file="plan.txt",
         format="pipe_table",
     )
-    parsed = ParsedPlan(plan=plan, tasks=[s.entry.task for s in stories])
+    parsed = ParsedPlan(plan=plan, tasks=[s.task for s in stories])
     async with pool.acquire() as connection, connection.transaction():
         await save_plan(connection, parsed, f"fp-{plan_id}")
         await save_tasks(connection, plan_id, parsed.tasks)
@@ -46,7 +46,7 @@ async def _record(pool: asyncpg.Pool, plan_id: str, story: Story) -> None:
             continue
         projection = TaskProjection(
             plan_id=plan_id,
-            task_id=story.entry.task.id,
+            task_id=story.task.id,
             stage=state.stage,
             lead_unit=state.lead_unit,
             cooperating_units=state.cooperating_units,
@@ -60,7 +60,7 @@ async def _record(pool: asyncpg.Pool, plan_id: str, story: Story) -> None:
             seq=batch[-1].seq,
         )
         request = RecordEvents(
-            workflow_id=f"{plan_id}/{story.entry.task.id}",
+            workflow_id=f"{plan_id}/{story.task.id}",
             lineage="run-1",
             run_id="run-1",
             sent_at=batch[-1].at + timedelta(seconds=1),
