@@ -31,6 +31,22 @@ ALARM_KINDS = frozenset(
     {"reminder", "urge", "escalation", "unaccepted_reminder", "progress_reminder"}
 )
 _MOVE = "→"
+# The kinds whose facts the fold reads (beside every event's stage after and sequence
+# number, and ALARM_KINDS it only counts).
+FOLDED_KINDS = frozenset(
+    {
+        "assigned",
+        "refused",
+        "reassigned",
+        "progress",
+        "escalation",
+        "extension_granted",
+        "revised",
+        "milestone_done",
+        "completed",
+        "cancelled",
+    }
+)
 
 
 def cooperating_at_assignment(task: PlanTask) -> list[str]:

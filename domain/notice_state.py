@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from domain.calendar import SHANGHAI
-from domain.event_log import Assignment, EventFold, LoggedEvent
+from domain.event_log import FOLDED_KINDS, Assignment, EventFold, LoggedEvent
 from domain.lifecycle import Stage
 from domain.notice import (
     Notice,
@@ -170,6 +170,10 @@ def _seq(event: LoggedEvent) -> int:
     return event.seq
 
 
+# The kinds the notice reads beyond the fold's own (FOLDED_KINDS): any other event tells it
+# nothing but the stage it leaves the task in (see store.notice_reads).
+NOTICE_KINDS = FOLDED_KINDS | {"deemed_consent"}
+
 # The events that can move a milestone's due date (the fold's next_due).
 _DUE_KINDS = frozenset({"milestone_done", "extension_granted", "revised"})
 
@@ -220,15 +224,15 @@ def _standings_of_lineage(
     policy: LightPolicy,
 ) -> list[_Standing | None]:
     """The task's standing at the end of each of ``months`` ((month start, as_of), in
-    order, not overlapping), folded in one pass over the lineage's events in sequence
-    order (a lineage records its events in time order, so those at or before an instant
-    are a prefix). None where the task was not yet handed out."""
-    ordered = events if _in_sequence(events) else sorted(events, key=_seq)
+    order, not overlapping), folded in one pass over the lineage's events, which come in
+    sequence order (a lineage records its events in time order, so those at or before an
+    instant are a prefix). None where the task was not yet handed out."""
+    ordered = events
     fold = EventFold(entry.assignment)
     tally = _Tally()
     standings: list[_Standing | None] = []
     index, total = 0, len(ordered)
-    for month_start, as_of in months:
+    for month_began, as_of in months:
         tally.start_month()
         while index < total and ordered[index].at <= as_of:
             event = ordered[index]
@@ -248,7 +252,7 @@ def _standings_of_lineage(
             fold.apply(event)
             if kind == "progress":
                 tally.last_progress_text = str(event.detail.get("text"))
-                if event.at > month_start:
+                if event.at > month_began:
                     tally.reporters_this_month.add(event.unit or "")
             elif kind == "escalation":
                 tally.escalations += 1
@@ -256,16 +260,12 @@ def _standings_of_lineage(
                 tally.refusals_by.append(event.unit or "")
             elif kind == "deemed_consent":
                 tally.deemed_by.append(event.unit or "")
-            elif kind == "extension_granted" and event.at > month_start:
+            elif kind == "extension_granted" and event.at > month_began:
                 tally.extension_this_month = True
         standings.append(
             _standing(entry, fold, tally, as_of, margin, policy) if tally.count else None
         )
     return standings
-
-
-def _in_sequence(events: Sequence[LoggedEvent]) -> bool:
-    return all(events[i].seq < events[i + 1].seq for i in range(len(events) - 1))
 
 
 def _standing(
@@ -372,7 +372,7 @@ def _standings(
 ) -> list[list[_Standing]]:
     """Every task's standing at each of ``ends`` (month ends, ascending): one list per end.
     A task whose lineage in force is the same at every end is folded once."""
-    months = [(_month_start(end), end) for end in ends]
+    months = [(month_start(end), end) for end in ends]
     result: list[list[_Standing]] = [[] for _ in ends]
     for entry in tasks:
         starts = _lineage_starts(events.get(entry.workflow_id, ()))
@@ -402,7 +402,7 @@ def _in_force(
     return best
 
 
-def _month_start(as_of: datetime) -> datetime:
+def month_start(as_of: datetime) -> datetime:
     """The previous month's last instant: events after it belong to this month."""
     local = as_of.astimezone(SHANGHAI)
     return datetime(local.year, local.month, 1, tzinfo=SHANGHAI) - timedelta(microseconds=1)
@@ -514,7 +514,8 @@ def build_notice(
     light_policies: Mapping[str, LightPolicy] | None = None,
 ) -> Notice:
     """The notice for ``month`` (YYYY-MM) over ``tasks`` (one plan's, or every plan's with
-    ``plan_id`` None), from their live events by workflow id and run chain.
+    ``plan_id`` None), from their live events by workflow id and run chain, each chain in
+    sequence order. The month end and the previous one are folded in one pass.
 
     Defaults: ``issue_number`` the month number, ``issued_on`` the next month's 1st,
     ``title`` 关于X年X月份重点任务推进情况的通报, the office 督查室. ``unit`` keeps only the tasks

@@ -3,8 +3,8 @@ imported and their live events up to an instant, one query per table.
 
 Built for volume (100,000 tasks, 1,000,000 events): each query asks only for the columns
 the as-of arithmetic uses, events come ordered by workflow id, lineage and sequence so they
-group in one pass, and rows become events through ``model_construct`` (the rows were
-validated when the workflow recorded them).
+group in one pass, events the notice cannot be changed by stay in the database, and rows
+become plain tuples (the rows were validated when the workflow recorded them).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from asyncpg import Connection, Pool
 
 from domain.event_log import Assignment
 from domain.lifecycle import Stage
-from domain.notice_state import NoticeTask
+from domain.notice_state import NOTICE_KINDS, NoticeTask, month_start
 
 _PLANS = (
     "SELECT plan_id, title FROM plans WHERE ($1::text IS NULL OR plan_id = $1) ORDER BY plan_id"
@@ -36,14 +36,38 @@ WHERE ($1::text IS NULL OR plan_id = $1) AND (withdrawn_at IS NULL OR withdrawn_
 ORDER BY plan_id, seq, part NULLS FIRST, task_id
 """
 
-# Only the details the arithmetic reads travel (a progress report's percent and text, a
-# review's on_time, an extension's new date, a revision's moves); the rest stay in the table.
+# The live events at or before the month end ($2) that can change the notice at that end or
+# the previous one ($3), in sequence order; the rest never reach Python (most of a million):
+# * an event of a kind the arithmetic reads (NOTICE_KINDS, $4), or one that moves the stage
+#   (its stage after differs from the event before's, or it follows a review 审核, whose
+#   stage the fold moves on), or the first of its lineage;
+# * a progress report only if it is the last of a run of reports by its unit, or the last at
+#   or before the previous month end: the fold keeps the percent of the last report, the
+#   notice its text and which units reported in the month, and nothing else of them.
+# Only the details read travel: a report's percent and text, a review's on_time, an
+# extension's new date, a revision's moves.
 _EVENTS = """
+WITH live AS (
+    SELECT workflow_id, lineage, seq, kind, at, unit, stage_after, milestone, level, detail,
+        lag(stage_after) OVER chain AS stage_before_it,
+        lag(kind) OVER chain AS kind_before_it,
+        lead(kind) OVER chain AS next_kind,
+        lead(unit) OVER chain AS next_unit,
+        lead(at) OVER chain AS next_at
+    FROM task_events
+    WHERE ($1::text IS NULL OR plan_id = $1) AND at <= $2
+    WINDOW chain AS (PARTITION BY workflow_id, lineage ORDER BY seq)
+)
 SELECT workflow_id, lineage, seq, kind, at, unit, stage_after, milestone, level,
     CASE WHEN kind IN ('progress', 'milestone_done', 'extension_granted', 'revised')
         THEN detail::text END AS detail
-FROM task_events
-WHERE ($1::text IS NULL OR plan_id = $1) AND at <= $2
+FROM live
+WHERE kind_before_it IS NULL OR kind_before_it = 'milestone_done'
+    OR stage_after IS DISTINCT FROM stage_before_it
+    OR CASE WHEN kind = 'progress'
+        THEN next_kind IS DISTINCT FROM 'progress' OR next_unit IS DISTINCT FROM unit
+            OR (at <= $3 AND next_at > $3)
+        ELSE kind = ANY($4::text[]) END
 ORDER BY workflow_id, lineage, seq
 """
 
@@ -79,7 +103,10 @@ async def read_notice_input(
     connection: Connection | Pool, as_of: datetime, plan_id: str | None = None
 ) -> NoticeInput:
     """One plan's tasks and live events recorded at or before ``as_of`` (every plan's with
-    ``plan_id`` None), events grouped by workflow id then run chain, in sequence order."""
+    ``plan_id`` None), events grouped by workflow id then run chain, in sequence order:
+    the events that can change the notice at ``as_of`` (a month end) and at the month end
+    before it, which is what :func:`domain.notice_state.build_notice` folds."""
+    previous_end = month_start(as_of)
     plans = {row["plan_id"]: row["title"] for row in await connection.fetch(_PLANS, plan_id)}
     tasks = [
         NoticeTask(
@@ -109,7 +136,7 @@ async def read_notice_input(
         milestone,
         level,
         detail,
-    ) in await connection.fetch(_EVENTS, plan_id, as_of):
+    ) in await connection.fetch(_EVENTS, plan_id, as_of, previous_end, sorted(NOTICE_KINDS)):
         if (workflow_id, lineage) != key:
             key, chain = (workflow_id, lineage), []
             events.setdefault(workflow_id, []).append(chain)
