@@ -20,7 +20,7 @@ else. What the log cannot give at all:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -232,7 +232,9 @@ class EventFold:
 
     def result(self) -> FoldedTask:
         """The state after the events applied so far (a copy: the fold can go on)."""
-        folded = replace(self._folded)
+        # A shallow copy (dataclasses.replace costs ten times more, over 200,000 folds).
+        folded = object.__new__(FoldedTask)
+        folded.__dict__.update(self._folded.__dict__)
         if folded.cooperating_units is not None:
             folded.cooperating_units = list(folded.cooperating_units)
         # Milestones are reviewed in order, so the current one is the first not yet done; a

@@ -35,9 +35,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cached_property
 
 from domain.calendar import SHANGHAI
-from domain.event_log import FOLDED_KINDS, Assignment, EventFold, LoggedEvent
+from domain.event_log import FOLDED_KINDS, Assignment, EventFold, FoldedTask, LoggedEvent
 from domain.lifecycle import Stage
 from domain.notice import (
     Notice,
@@ -99,15 +100,57 @@ class NoticeTask:
 
 @dataclass
 class _Standing:
-    """A standing plus the facts the notice counts beyond :class:`TaskStanding`."""
+    """A standing plus the facts the notice counts beyond :class:`TaskStanding`; the row
+    itself is built on first use (the previous month's standings only give their status)."""
 
-    row: TaskStanding
+    entry: NoticeTask
+    folded: FoldedTask
+    status: NoticeStatus
+    due: date | None
+    light: str | None
+    completed_at: datetime | None
+    last_progress_text: str | None
+    escalations: int
     days_late: int = 0
     refusals_by: list[str] = field(default_factory=list)
     deemed_by: list[str] = field(default_factory=list)
     reporters_this_month: set[str] = field(default_factory=set)
     extension_this_month: bool = False
-    awaiting_reassignment: bool = False
+
+    @property
+    def workflow_id(self) -> str:
+        return self.entry.workflow_id
+
+    @property
+    def awaiting_reassignment(self) -> bool:
+        return self.folded.awaiting_reassignment
+
+    @cached_property
+    def row(self) -> TaskStanding:
+        entry, folded, status = self.entry, self.folded, self.status
+        # Built without validation: every field is typed by construction, and a notice over
+        # 100,000 tasks builds 100,000 of them.
+        return TaskStanding.model_construct(
+            plan_id=entry.plan_id,
+            task_id=entry.task_id,
+            workflow_id=entry.workflow_id,
+            number=entry.task_id,
+            text=entry.text,
+            lead_unit=folded.lead_unit,
+            cooperating_units=tuple(folded.cooperating_units or ()),
+            due=self.due,
+            stage=folded.stage.value,
+            status=status,
+            light=self.light,
+            progress_percent=folded.progress_percent,
+            last_progress_text=self.last_progress_text,
+            days_overdue=self.days_late if status is NoticeStatus.OVERDUE else 0,
+            escalation_level=folded.escalation_level,
+            escalations=self.escalations,
+            completed_at=self.completed_at,
+            refusals=len(self.refusals_by),
+            reported_this_month=bool(self.reporters_this_month),
+        )
 
 
 def parse_month(month: str) -> tuple[int, int]:
@@ -319,37 +362,20 @@ def _standing(
             light = "yellow"
         else:
             light = "green"
-    # Built without validation: every field is typed by construction, and a notice over
-    # 100,000 tasks builds 200,000 of them (this month and the previous).
-    row = TaskStanding.model_construct(
-        plan_id=entry.plan_id,
-        task_id=entry.task_id,
-        workflow_id=entry.workflow_id,
-        number=entry.task_id,
-        text=entry.text,
-        lead_unit=folded.lead_unit,
-        cooperating_units=tuple(folded.cooperating_units or ()),
-        due=due,
-        stage=folded.stage.value,
-        status=status,
-        light=light,
-        progress_percent=folded.progress_percent,
-        last_progress_text=tally.last_progress_text,
-        days_overdue=days_late if status is NoticeStatus.OVERDUE else 0,
-        escalation_level=folded.escalation_level,
-        escalations=tally.escalations,
-        completed_at=completed_at,
-        refusals=len(tally.refusals_by),
-        reported_this_month=bool(tally.reporters_this_month),
-    )
     return _Standing(
-        row=row,
+        entry=entry,
+        folded=folded,
+        status=status,
+        due=due,
+        light=light,
+        completed_at=completed_at,
+        last_progress_text=tally.last_progress_text,
+        escalations=tally.escalations,
         days_late=days_late,
         refusals_by=list(tally.refusals_by),
         deemed_by=list(tally.deemed_by),
         reporters_this_month=set(tally.reporters_this_month),
         extension_this_month=tally.extension_this_month,
-        awaiting_reassignment=folded.awaiting_reassignment,
     )
 
 
@@ -423,7 +449,8 @@ def task_standings(
 
 
 def _mine(standing: _Standing, unit: str) -> bool:
-    return standing.row.lead_unit == unit or unit in standing.row.cooperating_units
+    folded = standing.folded
+    return folded.lead_unit == unit or unit in (folded.cooperating_units or ())
 
 
 def totals_of(rows: Sequence[TaskStanding]) -> NoticeTotals:
@@ -533,7 +560,7 @@ def build_notice(
         now = [s for s in now if _mine(s, unit)]
         before = [s for s in before if _mine(s, unit)]
     rows = [s.row for s in now]
-    previous = {s.row.workflow_id: s.row.status for s in before}
+    previous = {s.workflow_id: s.status for s in before}
     completed = {NoticeStatus.COMPLETED_ON_TIME, NoticeStatus.COMPLETED_LATE}
     next_year, next_number = _next_month(year, number)
     due_next = [

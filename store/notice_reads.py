@@ -44,8 +44,8 @@ ORDER BY plan_id, seq, part NULLS FIRST, task_id
 # * a progress report only if it is the last of a run of reports by its unit, or the last at
 #   or before the previous month end: the fold keeps the percent of the last report, the
 #   notice its text and which units reported in the month, and nothing else of them.
-# Only the details read travel: a report's percent and text, a review's on_time, an
-# extension's new date, a revision's moves.
+# Only the details read travel: a report's percent and text (as columns: most rows are
+# reports), a review's on_time, an extension's new date, a revision's moves.
 _EVENTS = """
 WITH live AS (
     SELECT workflow_id, lineage, seq, kind, at, unit, stage_after, milestone, level, detail,
@@ -59,7 +59,9 @@ WITH live AS (
     WINDOW chain AS (PARTITION BY workflow_id, lineage ORDER BY seq)
 )
 SELECT workflow_id, lineage, seq, kind, at, unit, stage_after, milestone, level,
-    CASE WHEN kind IN ('progress', 'milestone_done', 'extension_granted', 'revised')
+    CASE WHEN kind = 'progress' THEN (detail->>'percent')::integer END AS percent,
+    CASE WHEN kind = 'progress' THEN detail->>'text' END AS report,
+    CASE WHEN kind IN ('milestone_done', 'extension_granted', 'revised')
         THEN detail::text END AS detail
 FROM live
 WHERE kind_before_it IS NULL OR kind_before_it = 'milestone_done'
@@ -125,21 +127,12 @@ async def read_notice_input(
     chain: list[NoticeEvent] = []
     key: tuple[str, str] | None = None
     stages, loads, no_detail = _STAGES, json.loads, _NO_DETAIL
-    for (
-        workflow_id,
-        lineage,
-        seq,
-        kind,
-        at,
-        unit,
-        stage,
-        milestone,
-        level,
-        detail,
-    ) in await connection.fetch(_EVENTS, plan_id, as_of, previous_end, sorted(NOTICE_KINDS)):
+    rows = await connection.fetch(_EVENTS, plan_id, as_of, previous_end, sorted(NOTICE_KINDS))
+    for workflow_id, lineage, seq, kind, at, unit, stage, milestone, level, *details in rows:
         if (workflow_id, lineage) != key:
             key, chain = (workflow_id, lineage), []
             events.setdefault(workflow_id, []).append(chain)
+        percent, report, detail = details
         chain.append(
             NoticeEvent(
                 seq,
@@ -149,7 +142,15 @@ async def read_notice_input(
                 stages[stage] if stage is not None else None,
                 milestone,
                 level,
-                loads(detail) if detail is not None else no_detail,
+                (
+                    loads(detail)
+                    if detail is not None
+                    else {"percent": percent, "text": report}
+                    if percent is not None
+                    else {"text": report}
+                    if kind == "progress"
+                    else no_detail
+                ),
             )
         )
     return NoticeInput(plan_titles=plans, tasks=tasks, events=events)
