@@ -25,6 +25,8 @@ the API's all-plans notice read it):
 
 * baseline: the bare query, asyncpg ``fetch`` of the same rows (the plan's tasks and every
   live event at or before the month end), no Python processing at all;
+* its queries: the two statements ``read_notice_input`` sends, fetched bare (the floor of
+  the read: it leaves in PostgreSQL the events that cannot change the notice);
 * ``read_notice_input``: what the notice path reads and how it shapes the rows;
 * ``build_notice``: the arithmetic on what was read (this month end and the previous);
 * total: both, the query plus arithmetic the target is set on (under 1 s).
@@ -51,7 +53,8 @@ import asyncpg
 
 from bench.lifecycle_bench import bench_database
 from domain.calendar import SHANGHAI
-from domain.notice_state import build_notice, month_end
+from domain.notice_state import NOTICE_KINDS, build_notice, month_end, month_start
+from store import notice_reads
 from store.notice_reads import read_notice_input
 
 TASKS = 100_000
@@ -313,6 +316,14 @@ async def main(tasks: int, events: int, repetitions: int, seed: int, month: str)
                 event_rows = await connection.fetch(BASELINE_EVENTS, as_of)
                 return len(task_rows) + len(event_rows)
 
+            # The floor of the notice's own read: its two statements, fetched, not shaped.
+            async def notice_queries() -> int:
+                task_rows = await connection.fetch(notice_reads._TASKS, None, as_of)
+                event_rows = await connection.fetch(
+                    notice_reads._EVENTS, None, as_of, month_start(as_of), sorted(NOTICE_KINDS)
+                )
+                return len(task_rows) + len(event_rows)
+
             async def read() -> Any:
                 return await read_notice_input(pool, as_of)
 
@@ -320,6 +331,8 @@ async def main(tasks: int, events: int, repetitions: int, seed: int, month: str)
             await baseline()
             data = await read()
             base_s, _ = await _timed(repetitions, baseline)
+            await notice_queries()
+            queries_s, rows_read = await _timed(repetitions, notice_queries)
             read_s, data = await _timed(repetitions, read)
 
             async def build() -> Any:
@@ -357,6 +370,7 @@ async def main(tasks: int, events: int, repetitions: int, seed: int, month: str)
     )
     print("  events by kind: " + ", ".join(f"{k} {n}" for k, n in kinds.most_common()))
     print(line("baseline bare fetch", base_s))
+    print(line("its queries, bare fetch", queries_s) + f"  ({rows_read} rows)")
     print(line("read_notice_input", read_s))
     print(line("build_notice", build_s))
     print(line("total query+arithmetic", total_s))
