@@ -20,7 +20,7 @@ from asyncpg import Connection, Pool
 
 from domain.event_log import Assignment
 from domain.lifecycle import Stage
-from domain.notice_state import NOTICE_KINDS, NoticeTask, month_start
+from domain.notice_state import NOTICE_KINDS, NoticeTask, month_start, paused_gc
 
 _PLANS = (
     "SELECT plan_id, title FROM plans WHERE ($1::text IS NULL OR plan_id = $1) ORDER BY plan_id"
@@ -128,29 +128,30 @@ async def read_notice_input(
     key: tuple[str, str] | None = None
     stages, loads, no_detail = _STAGES, json.loads, _NO_DETAIL
     rows = await connection.fetch(_EVENTS, plan_id, as_of, previous_end, sorted(NOTICE_KINDS))
-    for workflow_id, lineage, seq, kind, at, unit, stage, milestone, level, *details in rows:
-        if (workflow_id, lineage) != key:
-            key, chain = (workflow_id, lineage), []
-            events.setdefault(workflow_id, []).append(chain)
-        percent, report, detail = details
-        chain.append(
-            NoticeEvent(
-                seq,
-                kind,
-                at,
-                unit,
-                stages[stage] if stage is not None else None,
-                milestone,
-                level,
-                (
-                    loads(detail)
-                    if detail is not None
-                    else {"percent": percent, "text": report}
-                    if percent is not None
-                    else {"text": report}
-                    if kind == "progress"
-                    else no_detail
-                ),
+    with paused_gc():
+        for workflow_id, lineage, seq, kind, at, unit, stage, milestone, level, *details in rows:
+            if (workflow_id, lineage) != key:
+                key, chain = (workflow_id, lineage), []
+                events.setdefault(workflow_id, []).append(chain)
+            percent, report, detail = details
+            chain.append(
+                NoticeEvent(
+                    seq,
+                    kind,
+                    at,
+                    unit,
+                    stages[stage] if stage is not None else None,
+                    milestone,
+                    level,
+                    (
+                        loads(detail)
+                        if detail is not None
+                        else {"percent": percent, "text": report}
+                        if percent is not None
+                        else {"text": report}
+                        if kind == "progress"
+                        else no_detail
+                    ),
+                )
             )
-        )
     return NoticeInput(plan_titles=plans, tasks=tasks, events=events)
