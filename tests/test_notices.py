@@ -248,7 +248,7 @@ async def test_a_notice_after_a_simulated_year_names_the_units_made_late() -> No
     parsed = parse_file(Path(CHUZHOU))
     simulation = await simulate(parsed, date(2018, 7, 22), date(2019, 6, 30), "mixed")
     tasks = [
-        NoticeTask(plan_id=parsed.plan.id, workflow_id=simulation.workflow_ids[t.id], task=t)
+        NoticeTask.of_task(parsed.plan.id, simulation.workflow_ids[t.id], t)
         for t in parsed.tasks
         if t.id in simulation.workflow_ids
     ]

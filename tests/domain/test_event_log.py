@@ -3,6 +3,7 @@ rules, records their events as the workflow would, and folds the events after ev
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -10,7 +11,10 @@ import pytest
 from domain import lifecycle
 from domain.calendar import end_of_day
 from domain.event_log import (
+    ALARM_KINDS,
+    FOLDED_KINDS,
     Assignment,
+    EventFold,
     EventLogError,
     FoldedTask,
     fold_events,
@@ -260,3 +264,43 @@ def test_an_alarm_recorded_twice_is_found_and_distinct_alarms_are_not() -> None:
     assert repeated_alarms(s.events) == []
     again = s.events[-1].model_copy(update={"seq": s.state.seq + 1})
     assert repeated_alarms([*s.events, again]) == [again]
+
+
+# Every kind the lifecycle and the workflow record (domain/lifecycle.py, workflows/task.py).
+RECORDED_KINDS = (
+    "assigned", "accepted", "refused", "reassigned", "progress", "submitted", "objected",
+    "signed_off", "deemed_consent", "signoff_complete", "returned", "milestone_done",
+    "completed", "extension_requested", "extension_granted", "extension_rejected",
+    "revised", "cancelled", "escalation", "reminder", "urge", "unaccepted_reminder",
+    "progress_reminder",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", sorted(set(RECORDED_KINDS) - FOLDED_KINDS))
+def test_a_kind_the_fold_does_not_list_changes_only_the_count_of_events(kind: str) -> None:
+    # The monthly notice leaves such events in the database when they do not move the stage
+    # (store.notice_reads), trusting FOLDED_KINDS to name every kind the fold reads.
+    task = make_task((FIRST_DUE, SECOND_DUE))
+    fold = EventFold(Assignment.of_task(task))
+    fold.apply(TaskEvent(seq=1, kind="assigned", at=START, unit=LEAD, stage_after=Stage.ASSIGNED))
+    fold.apply(TaskEvent(seq=2, kind="progress", at=START, detail={"percent": 40}))
+    before = fold.result()
+    fold.apply(
+        TaskEvent(
+            seq=3,
+            kind=kind,
+            at=START + timedelta(days=1),
+            unit=COOPERATING[0],
+            milestone=0,
+            level=2,
+            detail={
+                "percent": 90,
+                "requested_due": "2030-12-31",
+                "due_dates_moved": [f"{FIRST_DUE.isoformat()}→2030-12-31"],
+                "on_time": False,
+            },
+        )
+    )
+    after = fold.result()
+    assert (after.seq, after.alarms) == (3, before.alarms + (kind in ALARM_KINDS))
+    assert replace(after, seq=before.seq, alarms=before.alarms) == before

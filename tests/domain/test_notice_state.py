@@ -50,7 +50,8 @@ class Story:
         start: datetime = START,
     ) -> None:
         task = make_task(dues, lead=lead, cooperating=cooperating).model_copy(update={"id": number})
-        self.entry = NoticeTask(plan_id="p", workflow_id=f"p/{number}", task=task)
+        self.task = task
+        self.entry = NoticeTask.of_task("p", f"p/{number}", task)
         self.state = TaskState(
             plan_id="p",
             task=task,
