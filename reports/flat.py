@@ -7,7 +7,7 @@ import csv
 import io
 
 from domain.notice import Notice
-from reports.ledger import TASK_HEADER
+from reports.ledger import task_header
 from reports.wording import Wording, light_label
 
 
@@ -27,7 +27,8 @@ def render_csv(notice: Notice) -> bytes:
     """The 台账 as CSV, UTF-8 with a BOM so that Excel reads the Chinese."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(TASK_HEADER)  # the same columns as the XLSX 台账
+    with_plan = notice.plan_id is None
+    writer.writerow(task_header(notice))  # the same columns as the XLSX 台账
     writer.writerows(
         (
             t.number,
@@ -43,6 +44,7 @@ def render_csv(notice: Notice) -> bytes:
             t.escalation_level,
             t.escalations,
             t.last_progress_text or "",
+            *((t.plan_id,) if with_plan else ()),
         )
         for t in notice.tasks
     )

@@ -34,6 +34,16 @@ TASK_HEADER = (
     "最新进展",
 )
 TASK_WIDTHS = (6, 50, 16, 24, 12, 10, 10, 8, 8, 9, 9, 9, 40)
+# A notice across plans numbers each plan's tasks from 1 again: the plan tells them apart.
+PLAN_COLUMN = "所属计划"
+PLAN_WIDTH = 24
+
+
+def task_header(notice: Notice) -> tuple[str, ...]:
+    """The 台账's columns; a notice across plans adds the plan each task belongs to."""
+    return (*TASK_HEADER, PLAN_COLUMN) if notice.plan_id is None else TASK_HEADER
+
+
 UNIT_HEADER = (
     "排名",
     "责任单位",
@@ -70,10 +80,12 @@ def render_xlsx(notice: Notice) -> bytes:
     )
 
     tasks = book.add_worksheet("台账")
-    tasks.write_row(0, 0, TASK_HEADER, header)
-    for column, width in enumerate(TASK_WIDTHS):
+    columns = task_header(notice)
+    tasks.write_row(0, 0, columns, header)
+    widths = TASK_WIDTHS if len(columns) == len(TASK_HEADER) else (*TASK_WIDTHS, PLAN_WIDTH)
+    for column, width in enumerate(widths):
         tasks.set_column(column, column, width, wrap if width >= 24 else None)
-    _print_setup(tasks, len(notice.tasks), len(TASK_HEADER))
+    _print_setup(tasks, len(notice.tasks), len(columns))
 
     units = book.add_worksheet("分单位情况")
     units.write_row(0, 0, UNIT_HEADER, header)
@@ -120,7 +132,7 @@ class _RowStyles:
 def _with_task_rows(notice: Notice, styles: _RowStyles) -> Callable[[bytes], bytes]:
     def splice(xml: bytes) -> bytes:
         last = len(notice.tasks) + 1
-        last_column = xl_col_to_name(len(TASK_HEADER) - 1)
+        last_column = xl_col_to_name(len(task_header(notice)) - 1)
         sheet = xml.decode("utf-8")
         head, found, tail = sheet.partition("</sheetData>")
         if not found:
@@ -129,15 +141,17 @@ def _with_task_rows(notice: Notice, styles: _RowStyles) -> Callable[[bytes], byt
         head = head.replace(
             f'<dimension ref="A1:{last_column}1"/>', f'<dimension ref="A1:{last_column}{last}"/>'
         )
-        rows = "".join(_task_rows_xml(notice.tasks, styles))
+        rows = "".join(_task_rows_xml(notice.tasks, styles, with_plan=notice.plan_id is None))
         return f"{head}{rows}</sheetData>{tail}".encode()
 
     return splice
 
 
-def _task_rows_xml(tasks: Iterable[TaskStanding], styles: _RowStyles) -> Iterator[str]:
+def _task_rows_xml(
+    tasks: Iterable[TaskStanding], styles: _RowStyles, *, with_plan: bool
+) -> Iterator[str]:
     wrap, percent = styles.wrap, styles.percent
-    spans = f"1:{len(TASK_HEADER)}"
+    spans = f"1:{len(TASK_HEADER) + with_plan}"
     for row, t in enumerate(tasks, start=2):
         values: tuple[str, ...] = (
             t.number,
@@ -169,6 +183,7 @@ def _task_rows_xml(tasks: Iterable[TaskStanding], styles: _RowStyles) -> Iterato
             f'<c r="K{row}"><v>{t.escalation_level}</v></c>'
             f'<c r="L{row}"><v>{t.escalations}</v></c>'
             f"{_text(f'M{row}', progress, wrap)}"
+            f"{_text(f'N{row}', xml_text(t.plan_id), wrap) if with_plan else ''}"
             "</row>"
         )
 

@@ -296,3 +296,35 @@ def test_awkward_task_texts_leave_the_docx_well_formed_with_full_rows() -> None:
         assert row.cells[5].text == as_written(standing.last_progress_text or "")
     runs = [run for c in task_table._cells for p in c.paragraphs for run in p.runs]
     assert [r.text for r in runs if east_asian(r) is None] == []
+
+
+def test_a_notice_across_plans_names_each_tasks_plan_in_the_xlsx_and_csv() -> None:
+    # Each plan numbers its tasks from 1: without the plan, two rows "1" cannot be told apart.
+    single = notice(4)
+    across = single.model_copy(
+        update={
+            "plan_id": None,
+            "tasks": tuple(
+                t.model_copy(update={"plan_id": plan, "number": "1"})
+                for t, plan in zip(
+                    single.tasks, ("甲计划", "乙计划", "甲计划", "丙&计划"), strict=True
+                )
+            ),
+        }
+    )
+    ledger = openpyxl.load_workbook(io.BytesIO(render(across, "xlsx")))["台账"]
+    assert ledger.cell(1, 14).value == "所属计划"
+    assert [ledger.cell(row, 14).value for row in range(2, 6)] == [
+        "甲计划",
+        "乙计划",
+        "甲计划",
+        "丙&计划",
+    ]
+    rows = list(csv.reader(io.StringIO(render(across, "csv").decode("utf-8-sig"))))
+    assert rows[0][-1] == "所属计划"
+    assert [r[-1] for r in rows[1:]] == ["甲计划", "乙计划", "甲计划", "丙&计划"]
+    single_rows = list(csv.reader(io.StringIO(render(single, "csv").decode("utf-8-sig"))))
+    assert "所属计划" not in single_rows[0]
+    assert (
+        openpyxl.load_workbook(io.BytesIO(render(single, "xlsx")))["台账"].cell(1, 14).value is None
+    )
