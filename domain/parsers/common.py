@@ -32,12 +32,16 @@ class SourceDocument:
 
     ``lines[i]`` is line ``i + 1`` of the file in canonical form (Simplified, no pinyin,
     full-width punctuation), ``raw_lines[i]`` the same line as written.
+
+    ``source_lines[i]``, when given, is the line of the file that line ``i + 1`` came from
+    (a web page's paragraph and its HTML source line): provenance then names file lines.
     """
 
     file: str
     data: bytes
     raw_lines: Sequence[str] = ()
     lines: Sequence[str] = ()
+    source_lines: Sequence[int] = ()
 
     @classmethod
     def from_text(cls, file: str, text: str, data: bytes = b"") -> SourceDocument:
@@ -54,6 +58,8 @@ class SourceDocument:
     def provenance(self, first: int, last: int) -> Provenance:
         """Lines ``first``..``last`` (1-based, inclusive) as a task's source."""
         raw = "\n".join(line for line in self.raw_lines[first - 1 : last] if line.strip())
+        if self.source_lines:
+            first, last = self.source_lines[first - 1], self.source_lines[last - 1]
         return Provenance(file=self.file, lines=(first, last), raw=raw)
 
 

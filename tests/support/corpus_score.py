@@ -17,6 +17,7 @@ holds the floor.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Sequence
@@ -93,7 +94,7 @@ def label_files(corpus: Path = CORPUS) -> list[Path]:
 
 
 def _units(names: Sequence[str], aliases: dict[str, str], directory: UnitDirectory) -> list[str]:
-    return sorted(directory.resolve(aliases.get(name, name)) for name in names)
+    return sorted(directory.resolve(normalize_line(aliases.get(name, name))) for name in names)
 
 
 def _score_task(label: dict[str, Any], task: PlanTask, directory: UnitDirectory) -> TaskScore:
@@ -134,21 +135,56 @@ def score_document(label_file: Path, directory: UnitDirectory) -> DocumentScore:
     document.parser = parsed.plan.format
     document.parsed = len(parsed.tasks)
     texts = [comparable(task.text) for task in parsed.tasks]
-    matched: set[int] = set()
+    label_indices: list[int | None] = []
     for label in labels["tasks"]:
         start = comparable(label["text_start"])
         index = next((i for i, text in enumerate(texts) if start in text), None)
+        label_indices.append(index)
         if index is None:
             document.tasks.append(
                 TaskScore(label["seq"], label["text_start"], why="no parsed task holds it")
             )
             continue
-        matched.add(index)
         document.tasks.append(_score_task(label, parsed.tasks[index], directory))
-    if matched:
-        first, last = min(matched), max(matched)
-        document.invented = sum(1 for i in range(first, last + 1) if i not in matched)
+    document.invented = _invented(labels["tasks"], label_indices, len(parsed.tasks))
     return document
+
+
+_CHINESE_DIGITS = {c: i for i, c in enumerate("一二三四五六七八九", start=1)}
+
+
+def item_number(seq: str) -> int | None:
+    """The number of a labelled item ("2.", "（十二）", "十三、"); None for "1.(1)", "二（一）①"."""
+    bare = seq.strip("（）()、.． ")
+    if bare.isdigit():
+        return int(bare)
+    if bare and all(c in _CHINESE_DIGITS or c == "十" for c in bare):
+        tens, _, ones = bare.rpartition("十")
+        if "十" not in bare:
+            return _CHINESE_DIGITS[bare] if len(bare) == 1 else None
+        return (_CHINESE_DIGITS.get(tens, 1) if tens else 1) * 10 + _CHINESE_DIGITS.get(ones, 0)
+    return None
+
+
+def _invented(labels: list[dict[str, Any]], found: list[int | None], parsed: int) -> int:
+    """Parsed tasks between the first and the last one a label found that no label matches.
+
+    Where the labels skip item numbers ("11." then "13.": item 12 is in the document but
+    unlabelled), as many parsed tasks as numbers skipped between them are not invented.
+    """
+    matched = [index for index in found if index is not None]
+    if not matched:
+        return 0
+    unmatched = set(range(min(matched), max(matched) + 1)) - set(matched)
+    allowed = 0
+    pairs = [
+        (label, index) for label, index in zip(labels, found, strict=True) if index is not None
+    ]
+    for (before, _), (after, _) in itertools.pairwise(pairs):
+        low, high = item_number(before["seq"]), item_number(after["seq"])
+        if low is not None and high is not None and high > low + 1:
+            allowed += high - low - 1
+    return max(len(unmatched) - allowed, 0)
 
 
 def score_corpus(corpus: Path = CORPUS, directory: UnitDirectory | None = None) -> CorpusScore:

@@ -1,0 +1,704 @@
+"""The general reader: any text plan whose items are numbered or name their units.
+
+The family parsers each know one reference document; this reader knows the conventions
+all these documents share, so it reads the shapes offices really publish (a notice, a web
+page, a 工作要点) when no family parser is certain:
+
+* **Items** are found by their numbering: 一、 （一） 1. 1、 （1） ① and 第一部分, at whatever
+  depth the document uses them, restarting per section or running on. A line without a
+  number belongs to the item above it (a wrapped line, or the next paragraph of a web
+  page). An item with numbered items under it is a heading: its text is their category.
+* **Unit fields** close a task wherever they stand: a trailing parenthesis or bracket
+  （牵头单位：X；配合单位：Y；完成时限：Z） / [牵头单位：X；责任单位：Y] / （A、B负责） /
+  （X牵头，Y配合） / （X会同有关部门负责）, a line of its own, or separate 牵头单位： /
+  责任单位： / 完成时限： lines. A paragraph holding several unit fields holds several tasks,
+  each ending with its own. A unit line standing alone after sub-items （1）…（4） that name
+  no unit covers all of them.
+* **Roles**: 牵头 / 主办 lead, 配合 / 参与 / 协办 / 协助 cooperate; 负责 / 指导 units lead
+  unless someone 牵头 (then they cooperate), and 落实 units cooperate with those who lead or
+  guide. 牵头单位 beside 责任单位 makes the 责任单位 cooperating; 责任单位 alone leads. A
+  document that states its own rule (列第一位者为牵头单位，下同 / 排在第一位的部门为牵头部门)
+  has the first unit of every 负责 list lead and the rest cooperate.
+* **Not tasks**: page chrome (扫一扫, 打印本页, 【关闭窗口】), metadata blocks (索引号,
+  发文机关, 成文日期 …), signatures and dates, 附件 headers. A unit named in running text (a
+  cited document's authors, 中宣部《…》) is not an assignee: only unit fields assign.
+* **Cut off**: the last item of a document that stops mid-item (no unit field where the
+  document's other items have one, no closing punctuation) is kept, flagged TRUNCATED and
+  given no unit, never its neighbour's.
+
+In a document with unit fields, an item without one is not a task (a heading or a
+principle) and is named in a ``skipped_item`` warning; in a document without any, the
+numbered items of its most used numbering level are its tasks, flagged NO_UNIT.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from domain.deadlines import DeadlineContext
+from domain.parsers.common import (
+    CHINESE_NUMERAL,
+    YEAR,
+    Roles,
+    SourceDocument,
+    ambiguous_date_warnings,
+    build_task,
+    find_document_number,
+    find_issue_date,
+    find_plan_period,
+    notice_issuer,
+    plan_id_from_file,
+    roles_from_columns,
+)
+from domain.plan import ParsedPlan, ParseWarning, Plan, PlanTask, TaskFlag
+from domain.units import UnitDirectory
+
+FORMAT = "general"
+
+# Numbering, outermost style first as documents usually nest them; the depth of each
+# style is the order in which the document itself uses them.
+_MARKERS: list[tuple[str, str]] = [
+    ("part", rf"第{CHINESE_NUMERAL}(?:部分|章|节)"),
+    ("chinese", rf"{CHINESE_NUMERAL}、"),
+    ("chinese_paren", rf"（{CHINESE_NUMERAL}）"),
+    ("number_dot", r"\d{1,3}[.．](?!\d)"),
+    ("number_comma", r"\d{1,3}、"),
+    ("number_paren", r"（\d{1,3}）"),
+    ("circled", r"[①-⑳]"),
+]
+_MARKER = re.compile(
+    "^(?:" + "|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _MARKERS) + r")\s*"
+)
+
+# Lines that are the web page or the notice around the plan, never its tasks.
+_CHROME = re.compile(
+    r"^(?:[-·•]\s*)?(?:设为首页|加入收藏|无障碍|长者版|扫一扫|打印本页|打印|关闭窗口|关闭|"
+    r"返回顶部|分享到|全文|字体|【[^】]*】$|[【\[]?(?:打印|关闭|关闭窗口|大|中|小)[】\]]?$)"
+    r"|^(?:索引号|主题分类|发文机关|发布机构|发布机关|成文日期|发布日期|发布时间|信息来源|来源|"
+    r"文号|名称|标题|主题词|所属机构|文件分类|阅读次数|浏览次数|编辑|责任编辑|时效性|"
+    r"法宝引证码)[：:]"
+    r"|^【[^】]*】"
+    r"|^（此件[^）]*）$"
+    r"|^附件\s*\d*\s*[：:]?\s*$|^附件\s*\d*[：:]"
+)
+_DATE_LINE = re.compile(r"^\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日$|^\d{4}-\d{2}-\d{2}$|^\d{7,8}$")
+
+# Unit fields: the labels of a field list and the role each gives its units.
+_LEAD_LABELS = "牵头单位|牵头部门|牵头责任单位|牵头科室|主办单位|主办部门|主办"
+_COOPERATING_LABELS = (
+    "配合单位|配合部门|协办单位|协办部门|协办|协同单位|协同部门|参与单位|参与部门|协助单位"
+)
+_RESPONSIBLE_LABELS = "责任单位|责任部门|责任科室|责任处室|承办单位|承办部门|实施单位|落实单位"
+_DEADLINE_LABELS = "完成时限|完成时间|时限要求|时间要求|时间节点|办结时限|时限"
+_FIELD_LABEL = re.compile(
+    rf"(?P<label>{_LEAD_LABELS}|{_COOPERATING_LABELS}|{_RESPONSIBLE_LABELS}|{_DEADLINE_LABELS})"
+    r"\s*[：:]"
+)
+_FIELD_LINE = re.compile(
+    rf"^(?:{_LEAD_LABELS}|{_COOPERATING_LABELS}|{_RESPONSIBLE_LABELS}|"
+    rf"{_DEADLINE_LABELS})\s*[：:]"
+)
+
+# A document's own rule that the first unit of a list leads ("列第一位者为牵头单位，下同").
+_FIRST_LEADS = re.compile(
+    r"(?:列|排|排在|排列)?(?:在)?第一位(?:者|的(?:部门|单位))?为牵头(?:单位|部门)"
+    r"|第一个(?:部门|单位)为牵头(?:单位|部门)"
+)
+_CONVENTION_SENTENCE = re.compile(
+    r"[，。；]?(?:[^，。；]*第一(?:位|个)[^，。；]*牵头[^，。；]*)(?:[，。；]?下同)?"
+)
+
+# Role verbs closing a clause of a unit phrase, with their rank: the highest rank present
+# leads, the rest cooperate.
+_LEAD_RANK, _RESPONSIBLE_RANK, _COOPERATING_RANK = 3, 2, 1
+_VERBS: list[tuple[str, int]] = [
+    ("牵头负责", _LEAD_RANK),
+    ("牵头落实", _LEAD_RANK),
+    ("牵头", _LEAD_RANK),
+    ("主办", _LEAD_RANK),
+    ("按职责分工负责", _RESPONSIBLE_RANK),
+    ("按职责分工落实", _COOPERATING_RANK),
+    ("按职责负责", _RESPONSIBLE_RANK),
+    ("分别负责", _RESPONSIBLE_RANK),
+    ("共同负责", _RESPONSIBLE_RANK),
+    ("负责落实", _COOPERATING_RANK),
+    ("结合实际落实", _COOPERATING_RANK),
+    ("抓好落实", _COOPERATING_RANK),
+    ("具体落实", _COOPERATING_RANK),
+    ("落实", _COOPERATING_RANK),
+    ("负责", _RESPONSIBLE_RANK),
+    ("指导", _RESPONSIBLE_RANK),
+    ("配合", _COOPERATING_RANK),
+    ("参与", _COOPERATING_RANK),
+    ("协办", _COOPERATING_RANK),
+    ("协助", _COOPERATING_RANK),
+    ("协同", _COOPERATING_RANK),
+]
+_VERB = re.compile("(?P<verb>" + "|".join(verb for verb, _ in _VERBS) + r")$")
+_RANKS = dict(_VERBS)
+_TOGETHER_WITH = re.compile(r"^(?P<leads>.+?)(?:会同|联合|协调)(?P<others>.+)$")
+# What a unit's name never holds: words of a sentence.
+_NOT_A_NAME = re.compile(r"[要将把是了应须需使让的]|进一步|确保|通过|按照|根据|以下|之日")
+_MAX_NAME = 30
+# A unit parenthesis or bracket (one level of nested parentheses inside: 各街办（新区）).
+_BRACKETED = re.compile(
+    r"（(?P<paren>(?:[^（）]|（[^（）]*）)+)）|\[(?P<square>[^\[\]]+)\]|【(?P<lenticular>[^【】]+)】"
+)
+_CLOSING = "。；！？）」”…"
+_SENTENCE_END = "。；！？"
+
+
+@dataclass
+class UnitField:
+    """One unit field found in the text: who leads, who cooperates, and any 时限 value."""
+
+    start: int
+    end: int
+    leads: list[str]
+    cooperating: list[str]
+    deadline: str = ""
+    # The units were one 负责 list whose order the document's convention may decide.
+    responsible_only: bool = False
+
+
+@dataclass
+class _Block:
+    """A numbered item (or the text before the first one) and its unnumbered lines."""
+
+    kind: str | None
+    first_line: int
+    last_line: int
+    text: str = ""
+    line_starts: list[int] = field(default_factory=list)  # offsets of each line in ``text``
+    depth: int = 0
+    children: int = 0
+    fields: list[UnitField] = field(default_factory=list)
+
+    def line_of(self, offset: int) -> int:
+        return self.first_line + bisect.bisect_right(self.line_starts, offset) - 1
+
+
+# ---------------------------------------------------------------- unit phrases
+
+
+def _names(text: str) -> list[str] | None:
+    """The unit names of one clause's name list as written, or None if it is not one."""
+    text = text.strip("，、；。 ")
+    text = re.sub(r"^由|等$", "", text)
+    # "A、B等和各省级人民政府": 等 closes the first list, 和 joins a second group.
+    text = text.replace("等和", "，")
+    if not text:
+        return None
+    parts = [part for part in re.split(r"[，；]", text) if part.strip()]
+    for part in parts:
+        for name in re.split(r"[、]", part):
+            if len(name) > _MAX_NAME or _NOT_A_NAME.search(name):
+                return None
+    return [part.strip() for part in parts]
+
+
+def parse_unit_phrase(text: str) -> UnitField | None:
+    """A unit phrase ("A、B负责", "X牵头，Y配合", "牵头单位：X；责任单位：Y") as roles, or None.
+
+    Only a phrase made entirely of unit names and role words is one: a parenthesis that
+    explains something ("（市、区）", "（试行）") or any sentence is not.
+    """
+    text = text.strip().strip("。；，").strip()
+    if not text or len(text) > 600:
+        return None
+    if _FIELD_LABEL.search(text):
+        return _field_list(text)
+    return _verb_phrase(text)
+
+
+def _field_list(text: str) -> UnitField | None:
+    labels = list(_FIELD_LABEL.finditer(text))
+    if text[: labels[0].start()].strip("，；。 "):
+        return None
+    leads: list[str] = []
+    cooperating: list[str] = []
+    responsible: list[str] = []
+    deadline: list[str] = []
+    for index, label in enumerate(labels):
+        end = labels[index + 1].start() if index + 1 < len(labels) else len(text)
+        value = text[label.end() : end].strip("，；。 ")
+        name = label["label"]
+        if re.fullmatch(_DEADLINE_LABELS, name):
+            deadline.append(value)
+        elif value and re.fullmatch(_LEAD_LABELS, name):
+            leads.append(value)
+        elif value and re.fullmatch(_COOPERATING_LABELS, name):
+            cooperating.append(value)
+        elif value:
+            responsible.append(value)
+    if leads:
+        cooperating = [*responsible, *cooperating]
+    else:
+        leads = responsible
+    if not leads and not cooperating and not deadline:
+        return None
+    return UnitField(0, 0, leads, cooperating, "；".join(deadline))
+
+
+def _verb_phrase(text: str) -> UnitField | None:
+    # The document's own rule rides in the first item's parenthesis: not a clause.
+    text = _CONVENTION_SENTENCE.sub("", text) if _FIRST_LEADS.search(text) else text
+    sentences = [s for s in re.split(r"[。；]", text) if s.strip()]
+    if not sentences:
+        return None
+    ranked: list[tuple[int, str]] = []  # (rank, names as written)
+    pending: list[str] = []
+    for sentence_index, sentence in enumerate(sentences):
+        clauses = [c for c in re.split(r"，", sentence) if c.strip()]
+        sentence_ranked: list[tuple[int, str]] = []
+        ok = True
+        for clause in clauses:
+            clause = clause.strip()
+            verb = _VERB.search(clause)
+            if verb is None:
+                if _names(clause) is None:
+                    ok = False
+                    break
+                pending.append(clause)
+                continue
+            names_text = clause[: verb.start()]
+            together = _TOGETHER_WITH.match(names_text)
+            rank = _RANKS[verb["verb"]]
+            if together is not None:
+                leads_names = _names("，".join([*pending, together["leads"]]))
+                others = _names(together["others"])
+                if leads_names is None or others is None:
+                    ok = False
+                    break
+                sentence_ranked.append((_LEAD_RANK, "，".join(leads_names)))
+                sentence_ranked.append((_COOPERATING_RANK, "，".join(others)))
+                pending = []
+                continue
+            names = _names("，".join([*pending, names_text]))
+            if names is None:
+                ok = False
+                break
+            sentence_ranked.append((rank, "，".join(names)))
+            pending = []
+        if not ok or pending:
+            if sentence_index == 0:
+                return None
+            break  # a closing remark after the phrase ("以下均需…，不再列出")
+        ranked.extend(sentence_ranked)
+    if not ranked:
+        return None
+    top = max(rank for rank, _ in ranked)
+    leads = [names for rank, names in ranked if rank == top]
+    cooperating = [names for rank, names in ranked if rank != top]
+    return UnitField(0, 0, leads, cooperating, responsible_only=top == _RESPONSIBLE_RANK)
+
+
+def find_unit_fields(text: str) -> list[UnitField]:
+    """Every unit field in ``text`` (an item and its lines): parentheses and brackets whose
+    content is a unit phrase, and lines that are 牵头单位： / 责任单位： / 完成时限： fields."""
+    found: list[UnitField] = []
+    for match in _BRACKETED.finditer(text):
+        content = match["paren"] or match["square"] or match["lenticular"] or ""
+        phrase = parse_unit_phrase(content)
+        if phrase is not None and (phrase.leads or phrase.cooperating):
+            phrase.start, phrase.end = match.start(), match.end()
+            found.append(phrase)
+    offset = 0
+    run: list[tuple[int, int]] = []  # consecutive field lines form one field
+    for line in [*text.split("\n"), ""]:
+        start, end = offset, offset + len(line)
+        offset = end + 1
+        inside = any(f.start <= start < f.end for f in found)
+        if line.strip() and _FIELD_LINE.match(line.strip()) and not inside:
+            run.append((start, end))
+            continue
+        if run:
+            phrase = parse_unit_phrase("；".join(text[s:e] for s, e in run))
+            if phrase is not None:
+                phrase.start, phrase.end = run[0][0], run[-1][1]
+                found.append(phrase)
+            run = []
+    return sorted(found, key=lambda f: f.start)
+
+
+# ---------------------------------------------------------------- the document
+
+
+def _marker(line: str) -> tuple[str, str] | None:
+    """(style, marker) of an item's opening line, or None."""
+    match = _MARKER.match(line)
+    if match is None or match.end() == len(line):
+        kind = match.lastgroup if match else None
+        # A bare number on a line is a table cell or a page number, not an item.
+        if match is None or kind not in ("chinese", "chinese_paren", "part"):
+            return None
+        return kind, match.group(0)
+    kind = match.lastgroup
+    assert kind is not None
+    return kind, match.group(0)
+
+
+def _is_chrome(line: str) -> bool:
+    return bool(_CHROME.search(line) or _DATE_LINE.match(line))
+
+
+def _blocks(lines: Sequence[str]) -> list[_Block]:
+    blocks: list[_Block] = [_Block(None, 1, 0)]
+    for number, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        if not stripped or _is_chrome(stripped):
+            continue
+        marker = _marker(stripped)
+        if marker is not None:
+            blocks.append(_Block(marker[0], number, number))
+        block = blocks[-1]
+        if block.line_starts:
+            block.text += "\n"
+        block.line_starts.append(len(block.text))
+        block.text += stripped
+        block.last_line = number
+    _depths(blocks)
+    return blocks
+
+
+def _depths(blocks: list[_Block]) -> None:
+    """Each item's depth from the order the document nests its numbering styles, and how
+    many items each holds."""
+    stack: list[tuple[str, _Block]] = []
+    for block in blocks:
+        if block.kind is None:
+            continue
+        kinds = [kind for kind, _ in stack]
+        if block.kind in kinds:
+            del stack[kinds.index(block.kind) :]
+        if stack:
+            stack[-1][1].children += 1
+        block.depth = len(stack)
+        stack.append((block.kind, block))
+
+
+def document_facts(document: SourceDocument) -> tuple[int, int]:
+    """(numbered items, unit fields) of a text document: what the reader can go on."""
+    blocks = _blocks(document.lines)
+    items = sum(1 for block in blocks if block.kind is not None)
+    fields = sum(len(find_unit_fields(block.text)) for block in blocks)
+    return items, fields
+
+
+def diagnosis(document: SourceDocument) -> str:
+    """What a document the reader cannot read holds, and what it lacks."""
+    if not document.lines:
+        return "found no table with a task header (序号 / 任务 / 责任单位)"
+    items, fields = document_facts(document)
+    if items and not fields:
+        return f"found {items} numbered items but no unit field in any of them"
+    if fields and not items:
+        return f"found {fields} unit fields but no numbered item"
+    return (
+        "found no numbered item (一、 （一） 1. 1、 （1） ①), no unit field "
+        "(（牵头单位：…） or （…负责）) and no task table header (序号 / 任务 / 责任单位)"
+    )
+
+
+@dataclass
+class _Task:
+    text: str
+    first_line: int
+    last_line: int
+    category: list[str]
+    unit_field: UnitField | None
+    flags: list[TaskFlag] = field(default_factory=list)
+
+
+class GeneralParser:
+    format = FORMAT
+
+    def score(self, document: SourceDocument) -> int:
+        """Below every family parser that is certain (60 and up): a fallback for any text
+        with numbered items or unit fields, higher the more unit fields it has."""
+        if not document.lines:
+            return 0
+        items, fields = document_facts(document)
+        if fields:
+            return 20 + min(fields, 30)
+        return 5 if items else 0
+
+    def parse(self, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan:
+        blocks = _blocks(document.lines)
+        for block in blocks:
+            block.fields = find_unit_fields(block.text)
+        first_leads = any(_FIRST_LEADS.search(line) for line in document.lines)
+        warnings: list[ParseWarning] = []
+        has_fields = any(block.fields for block in blocks)
+        drafts = (
+            _tasks_with_fields(blocks, warnings) if has_fields else _tasks_without_fields(blocks)
+        )
+        if not drafts:
+            raise document.error(None, f"read as {FORMAT}, but {diagnosis(document)}")
+        first_item = next((b.first_line for b in blocks if b.kind is not None), 1)
+        plan = _plan(document, document.lines[: first_item - 1])
+        context = DeadlineContext(plan_year=plan.period_start, period_end=plan.period_end)
+        tasks: list[PlanTask] = []
+        for seq, draft in enumerate(drafts, start=1):
+            roles = _roles(draft.unit_field, directory, first_leads=first_leads)
+            flags = list(draft.flags)
+            if draft.unit_field is None and TaskFlag.TRUNCATED not in flags:
+                flags.append(TaskFlag.NO_UNIT)
+            deadline_text = (
+                draft.unit_field.deadline
+                if draft.unit_field and draft.unit_field.deadline
+                else None
+            )
+            task = build_task(
+                document,
+                seq=seq,
+                part=None,
+                category=draft.category,
+                text=draft.text,
+                roles=roles,
+                lines=(draft.first_line, draft.last_line),
+                context=context,
+                annual=plan.is_annual,
+                deadline_text=deadline_text,
+                extra_flags=flags,
+                warnings=warnings,
+            )
+            tasks.append(task)
+            warnings.extend(ambiguous_date_warnings(task))
+            if TaskFlag.TRUNCATED in flags:
+                warnings.append(
+                    ParseWarning(
+                        line=draft.first_line,
+                        code="truncated",
+                        message=f"the document stops inside task {seq}: it names no unit "
+                        "here; assign its units",
+                        task_id=task.id,
+                    )
+                )
+        return ParsedPlan(plan=plan, tasks=tasks, warnings=warnings)
+
+
+PARSER = GeneralParser()
+
+
+def _roles(unit_field: UnitField | None, directory: UnitDirectory, *, first_leads: bool) -> Roles:
+    if unit_field is None:
+        return Roles([], [], [])
+    leads, cooperating = list(unit_field.leads), list(unit_field.cooperating)
+    if first_leads and unit_field.responsible_only and leads:
+        # The document says the first listed unit leads: the others of its list cooperate.
+        head = roles_from_columns("，".join(leads), "", directory).lead_units
+        if head:
+            return roles_from_columns(head[0], "，".join([*leads, *cooperating]), directory)
+    return roles_from_columns("，".join(leads), "，".join(cooperating), directory)
+
+
+def _heading_text(block: _Block) -> str:
+    """An item used as a heading: its first sentence, marker kept."""
+    first_line = block.text.split("\n", 1)[0]
+    for end in "。；：":
+        if end in first_line:
+            return first_line[: first_line.index(end)]
+    return first_line
+
+
+def _categories(blocks: list[_Block]) -> list[list[str]]:
+    """The heading path above each block."""
+    paths: list[list[str]] = []
+    stack: list[tuple[int, str]] = []
+    for block in blocks:
+        if block.kind is None:
+            paths.append([])
+            continue
+        while stack and stack[-1][0] >= block.depth:
+            stack.pop()
+        paths.append([heading for _, heading in stack])
+        if block.children:
+            stack.append((block.depth, _heading_text(block)))
+    return paths
+
+
+def _tasks_with_fields(blocks: list[_Block], warnings: list[ParseWarning]) -> list[_Task]:
+    """Each unit field closes a task; a unit line alone covers the unit-less items above."""
+    categories = _categories(blocks)
+    drafts: list[_Task] = []
+    uncovered: list[_Task] = []  # unit-less items since the last task or heading
+    last_index = max(i for i, block in enumerate(blocks) if block.kind is not None or i == 0)
+    for index, block in enumerate(blocks):
+        if block.kind is None and index == 0:
+            continue  # the notice, title and preamble before the first item
+        if not block.fields:
+            if block.children:
+                uncovered = []
+                continue
+            draft = _Task(block.text, block.first_line, block.last_line, categories[index], None)
+            if index == last_index and _cut_off(block, blocks):
+                draft.flags.append(TaskFlag.TRUNCATED)
+                drafts.append(draft)
+                continue
+            uncovered.append(draft)
+            continue
+        position = 0
+        for number, unit_field in enumerate(block.fields):
+            piece = block.text[position : unit_field.start].strip()
+            if number == 0 and uncovered and _stands_alone(block.text, unit_field):
+                # A unit line after sub-items (1)…(4): it covers all of them.
+                for draft in uncovered:
+                    draft.unit_field = unit_field
+                    drafts.append(draft)
+                uncovered = []
+            if _has_text(piece):
+                start_offset = position + (
+                    len(block.text[position:]) - len(block.text[position:].lstrip())
+                )
+                drafts.append(
+                    _Task(
+                        piece + block.text[unit_field.start : unit_field.end],
+                        block.line_of(start_offset),
+                        block.line_of(max(unit_field.end - 1, 0)),
+                        categories[index],
+                        unit_field,
+                    )
+                )
+            position = unit_field.end
+        rest = block.text[position:].strip("。；， \n")
+        if _has_text(rest):
+            if index == last_index and _cut_off(block, blocks):
+                drafts.append(
+                    _Task(
+                        rest,
+                        block.line_of(len(block.text) - len(rest)),
+                        block.last_line,
+                        categories[index],
+                        None,
+                        [TaskFlag.TRUNCATED],
+                    )
+                )
+            else:
+                uncovered = []
+                _warn_unread(warnings, block.line_of(position), rest)
+        else:
+            uncovered = []
+    for draft in uncovered:
+        _warn_skipped(warnings, draft)
+    drafts.sort(key=lambda draft: draft.first_line)
+    return drafts
+
+
+def _stands_alone(text: str, unit_field: UnitField) -> bool:
+    """The unit field is a line of its own (not the end of the item's sentence)."""
+    starts_line = unit_field.start == 0 or text[unit_field.start - 1] == "\n"
+    ends_line = unit_field.end == len(text) or text[unit_field.end] == "\n"
+    return starts_line and ends_line
+
+
+def _has_text(piece: str) -> bool:
+    return len(re.sub(r"[\s，。；、：）（]", "", piece)) >= 2
+
+
+def _cut_off(block: _Block, blocks: list[_Block]) -> bool:
+    """The document stops inside this, its last item: no closing punctuation at its end,
+    or an opening parenthesis never closed."""
+    text = block.text.rstrip()
+    return not text.endswith(tuple(_CLOSING)) or text.count("（") > text.count("）")
+
+
+def _warn_skipped(warnings: list[ParseWarning], draft: _Task) -> None:
+    warnings.append(
+        ParseWarning(
+            line=draft.first_line,
+            code="skipped_item",
+            message=f"“{draft.text[:30]}…” names no unit, unlike the document's tasks: "
+            "not read as a task",
+        )
+    )
+
+
+def _warn_unread(warnings: list[ParseWarning], line: int, text: str) -> None:
+    warnings.append(
+        ParseWarning(
+            line=line,
+            code="text_after_units",
+            message=f"“{text[:30]}…” follows the last unit field of its item and names no "
+            "unit: not read as a task",
+        )
+    )
+
+
+def _tasks_without_fields(blocks: list[_Block]) -> list[_Task]:
+    """No unit field anywhere: the items of the most used numbering style, without units."""
+    categories = _categories(blocks)
+    leaves = [b for b in blocks if b.kind is not None and not b.children]
+    if not leaves:
+        return []
+    kind = Counter(b.kind for b in leaves).most_common(1)[0][0]
+    drafts = []
+    for index, block in enumerate(blocks):
+        if block.kind == kind and not block.children:
+            draft = _Task(block.text, block.first_line, block.last_line, categories[index], None)
+            drafts.append(draft)
+    return drafts
+
+
+# ---------------------------------------------------------------- the plan
+
+
+def _title(header: Sequence[str]) -> str | None:
+    """The title: a notice's title line, or the first line that is neither chrome nor a
+    greeting, joined with the next when a web page broke it in two."""
+    lines = [line.strip() for line in header if line.strip() and not _is_chrome(line.strip())]
+    for line in lines:
+        if notice_issuer(line) is not None and "《" not in line[:1]:
+            return line
+    for index, line in enumerate(lines):
+        if line.endswith(("：", "。")) or "〔" in line:
+            continue
+        title = line
+        following = lines[index + 1] if index + 1 < len(lines) else ""
+        if (
+            following
+            and len(title) < 30
+            and not following.endswith(("：", "。"))
+            and "〔" not in following
+        ):
+            title += following
+        return title
+    return None
+
+
+def _plan(document: SourceDocument, header: Sequence[str]) -> Plan:
+    lines = document.lines
+    title = _title(header) or _title(lines[:10]) or document.file
+    issue_date = find_issue_date(lines)
+    number = find_document_number(lines)
+    fallback = issue_date.year if issue_date else None
+    if fallback is None and number:
+        found = re.search(r"〔(\d{4})〕", number)
+        fallback = int(found.group(1)) if found else None
+    if fallback is None:
+        for line in lines:
+            found = YEAR.search(line)
+            if found:
+                fallback = int(found.group(1))
+                break
+    period = find_plan_period(title, fallback)
+    if period is None:
+        raise document.error(
+            None, "cannot tell which year the plan is for: no year in its title or text"
+        )
+    issuer = next((notice_issuer(line) for line in header if notice_issuer(line)), None)
+    return Plan(
+        id=plan_id_from_file(document.file),
+        title=title,
+        issuer=issuer,
+        document_number=number,
+        issue_date=issue_date,
+        period_start=period[0],
+        period_end=period[1],
+        source_file=document.file,
+        format=FORMAT,
+    )
