@@ -12,6 +12,7 @@ from typing import Protocol
 
 from domain.deadlines import DeadlineContext, find_deadlines, implicit_deadline
 from domain.errors import DocumentError
+from domain.parsers.unit_fields import UnitField, parse_unit_phrase
 from domain.plan import (
     DeadlineFlag,
     Milestone,
@@ -177,8 +178,15 @@ def roles_from_cell(
 ) -> Roles:
     """A single 责任单位 cell: the first unit leads, the rest cooperate (flagged inferred).
 
-    Group names expand to their members where the document or the directory lists them.
+    A cell that says who leads in words ("X牵头，Y按职责分工负责", "A、B负责") is read as it
+    says (see :mod:`domain.parsers.unit_fields`): no inference. Group names expand to their
+    members where the document or the directory lists them.
     """
+    phrase = cell_phrase(cell)
+    if phrase is not None:
+        return roles_from_columns(
+            "，".join(phrase.leads), "，".join(phrase.cooperating), directory, document_groups
+        )
     units = _expand(split_units(cell), directory, document_groups)
     if not units.names:
         return Roles([], [], [TaskFlag.NO_UNIT])
@@ -194,7 +202,19 @@ def roles_from_columns(
     directory: UnitDirectory,
     document_groups: Mapping[str, Sequence[str]] | None = None,
 ) -> Roles:
-    """Explicit 牵头 / 配合 columns: no inference needed."""
+    """Explicit 牵头 / 配合 columns: no inference needed.
+
+    A cell holding role words besides the names ("A、B按职责分工负责" in a 牵头 column) is
+    read as a unit phrase: its names stay in their column, anyone it says cooperates
+    cooperates.
+    """
+    lead_phrase = cell_phrase(lead_cell)
+    if lead_phrase is not None:
+        lead_cell = "，".join(lead_phrase.leads)
+        cooperating_cell = "，".join([*lead_phrase.cooperating, cooperating_cell])
+    cooperating_phrase = cell_phrase(cooperating_cell)
+    if cooperating_phrase is not None:
+        cooperating_cell = "，".join([*cooperating_phrase.leads, *cooperating_phrase.cooperating])
     leads = _expand(split_units(lead_cell), directory, document_groups)
     cooperating = _expand(split_units(cooperating_cell), directory, document_groups)
     cooperating_names = [name for name in cooperating.names if name not in leads.names]
@@ -202,6 +222,17 @@ def roles_from_columns(
     if leads.expanded or cooperating.expanded:
         flags.append(TaskFlag.GROUP_EXPANDED)
     return Roles(leads.names, cooperating_names, flags)
+
+
+def cell_phrase(cell: str) -> UnitField | None:
+    """The roles a 责任单位 cell states in words, or None for a bare list of names (and for
+    "分别牵头", which :func:`split_per_lead` reads)."""
+    if PER_LEAD.search(cell):
+        return None
+    phrase = parse_unit_phrase(cell)
+    if phrase is None or phrase.deadline or not phrase.leads:
+        return None
+    return phrase
 
 
 @dataclass

@@ -1,0 +1,237 @@
+"""Unit fields: who leads and who cooperates, as plan documents write it.
+
+A unit field is a phrase made only of unit names and role words, wherever it stands: a
+field list （牵头单位：X；配合单位：Y；完成时限：Z） / [牵头单位：X；责任单位：Y], separate
+牵头单位： / 责任单位： lines, or a verb phrase （A、B负责） / （X牵头，Y配合） /
+（X牵头，Y按职责分工负责） / （X会同有关部门负责） / a 责任单位 cell saying the same. Roles:
+牵头 / 主办 lead, 配合 / 参与 / 协办 / 协助 cooperate; 负责 / 指导 units lead unless someone
+牵头 (then they cooperate), and 落实 units cooperate with those who lead or guide. 牵头单位
+beside 责任单位 makes the 责任单位 cooperating; 责任单位 alone leads.
+
+A document may state that the first unit of each list leads (列第一位者为牵头单位，下同):
+:data:`FIRST_LEADS` finds that rule; the phrase then says whether it was a bare 负责 list
+(``responsible_only``) the rule applies to.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Unit fields: the labels of a field list and the role each gives its units.
+_LEAD_LABELS = "牵头单位|牵头部门|牵头责任单位|牵头科室|主办单位|主办部门|主办"
+_COOPERATING_LABELS = (
+    "配合单位|配合部门|协办单位|协办部门|协办|协同单位|协同部门|参与单位|参与部门|协助单位"
+)
+_RESPONSIBLE_LABELS = "责任单位|责任部门|责任科室|责任处室|承办单位|承办部门|实施单位|落实单位"
+_DEADLINE_LABELS = "完成时限|完成时间|时限要求|时间要求|时间节点|办结时限|时限"
+_FIELD_LABEL = re.compile(
+    rf"(?P<label>{_LEAD_LABELS}|{_COOPERATING_LABELS}|{_RESPONSIBLE_LABELS}|{_DEADLINE_LABELS})"
+    r"\s*[：:]"
+)
+FIELD_LINE = re.compile(
+    rf"^(?:{_LEAD_LABELS}|{_COOPERATING_LABELS}|{_RESPONSIBLE_LABELS}|"
+    rf"{_DEADLINE_LABELS})\s*[：:]"
+)
+
+# A document's own rule that the first unit of a list leads ("列第一位者为牵头单位，下同").
+FIRST_LEADS = re.compile(
+    r"(?:列|排|排在|排列)?(?:在)?第一位(?:者|的(?:部门|单位))?为牵头(?:单位|部门)"
+    r"|第一个(?:部门|单位)为牵头(?:单位|部门)"
+)
+_CONVENTION_SENTENCE = re.compile(
+    r"[，。；]?(?:[^，。；]*第一(?:位|个)[^，。；]*牵头[^，。；]*)(?:[，。；]?下同)?"
+)
+
+# Role verbs closing a clause of a unit phrase, with their rank: the highest rank present
+# leads, the rest cooperate.
+_LEAD_RANK, _RESPONSIBLE_RANK, _COOPERATING_RANK = 3, 2, 1
+_VERBS: list[tuple[str, int]] = [
+    ("牵头负责", _LEAD_RANK),
+    ("牵头落实", _LEAD_RANK),
+    ("牵头", _LEAD_RANK),
+    ("主办", _LEAD_RANK),
+    ("按职责分工负责", _RESPONSIBLE_RANK),
+    ("按职责分工落实", _COOPERATING_RANK),
+    ("按职责负责", _RESPONSIBLE_RANK),
+    ("分别负责", _RESPONSIBLE_RANK),
+    ("共同负责", _RESPONSIBLE_RANK),
+    ("负责落实", _COOPERATING_RANK),
+    ("结合实际落实", _COOPERATING_RANK),
+    ("抓好落实", _COOPERATING_RANK),
+    ("具体落实", _COOPERATING_RANK),
+    ("落实", _COOPERATING_RANK),
+    ("负责", _RESPONSIBLE_RANK),
+    ("指导", _RESPONSIBLE_RANK),
+    ("配合", _COOPERATING_RANK),
+    ("参与", _COOPERATING_RANK),
+    ("协办", _COOPERATING_RANK),
+    ("协助", _COOPERATING_RANK),
+    ("协同", _COOPERATING_RANK),
+]
+_VERB = re.compile("(?P<verb>" + "|".join(verb for verb, _ in _VERBS) + r")$")
+_RANKS = dict(_VERBS)
+_TOGETHER_WITH = re.compile(r"^(?P<leads>.+?)(?:会同|联合|协调)(?P<others>.+)$")
+# What a unit's name never holds: words of a sentence.
+_NOT_A_NAME = re.compile(r"[要将把是了应须需使让的]|进一步|确保|通过|按照|根据|以下|之日")
+_MAX_NAME = 30
+# A unit parenthesis or bracket (one level of nested parentheses inside: 各街办（新区）).
+BRACKETED = re.compile(
+    r"（(?P<paren>(?:[^（）]|（[^（）]*）)+)）|\[(?P<square>[^\[\]]+)\]|【(?P<lenticular>[^【】]+)】"
+)
+
+
+@dataclass
+class UnitField:
+    """One unit field found in the text: who leads, who cooperates, and any 时限 value."""
+
+    start: int
+    end: int
+    leads: list[str]
+    cooperating: list[str]
+    deadline: str = ""
+    # The units were one 负责 list whose order the document's convention may decide.
+    responsible_only: bool = False
+
+
+# ---------------------------------------------------------------- unit phrases
+
+
+def _names(text: str) -> list[str] | None:
+    """The unit names of one clause's name list as written, or None if it is not one."""
+    text = text.strip("，、；。 ")
+    text = re.sub(r"^由|等$", "", text)
+    # "A、B等和各省级人民政府": 等 closes the first list, 和 joins a second group.
+    text = text.replace("等和", "，")
+    if not text:
+        return None
+    parts = [part for part in re.split(r"[，；]", text) if part.strip()]
+    for part in parts:
+        for name in re.split(r"[、]", part):
+            if len(name) > _MAX_NAME or _NOT_A_NAME.search(name):
+                return None
+    return [part.strip() for part in parts]
+
+
+def parse_unit_phrase(text: str) -> UnitField | None:
+    """A unit phrase ("A、B负责", "X牵头，Y配合", "牵头单位：X；责任单位：Y") as roles, or None.
+
+    Only a phrase made entirely of unit names and role words is one: a parenthesis that
+    explains something ("（市、区）", "（试行）") or any sentence is not.
+    """
+    text = text.strip().strip("。；，").strip()
+    if not text or len(text) > 600:
+        return None
+    if _FIELD_LABEL.search(text):
+        return _field_list(text)
+    return _verb_phrase(text)
+
+
+def _field_list(text: str) -> UnitField | None:
+    labels = list(_FIELD_LABEL.finditer(text))
+    if text[: labels[0].start()].strip("，；。 "):
+        return None
+    leads: list[str] = []
+    cooperating: list[str] = []
+    responsible: list[str] = []
+    deadline: list[str] = []
+    for index, label in enumerate(labels):
+        end = labels[index + 1].start() if index + 1 < len(labels) else len(text)
+        value = text[label.end() : end].strip("，；。 ")
+        name = label["label"]
+        if re.fullmatch(_DEADLINE_LABELS, name):
+            deadline.append(value)
+        elif value and re.fullmatch(_LEAD_LABELS, name):
+            leads.append(value)
+        elif value and re.fullmatch(_COOPERATING_LABELS, name):
+            cooperating.append(value)
+        elif value:
+            responsible.append(value)
+    if leads:
+        cooperating = [*responsible, *cooperating]
+    else:
+        leads = responsible
+    if not leads and not cooperating and not deadline:
+        return None
+    return UnitField(0, 0, leads, cooperating, "；".join(deadline))
+
+
+def _verb_phrase(text: str) -> UnitField | None:
+    # The document's own rule rides in the first item's parenthesis: not a clause.
+    text = _CONVENTION_SENTENCE.sub("", text) if FIRST_LEADS.search(text) else text
+    sentences = [s for s in re.split(r"[。；]", text) if s.strip()]
+    if not sentences:
+        return None
+    ranked: list[tuple[int, str]] = []  # (rank, names as written)
+    pending: list[str] = []
+    for sentence_index, sentence in enumerate(sentences):
+        clauses = [c for c in re.split(r"，", sentence) if c.strip()]
+        sentence_ranked: list[tuple[int, str]] = []
+        ok = True
+        for clause in clauses:
+            clause = clause.strip()
+            verb = _VERB.search(clause)
+            if verb is None:
+                if _names(clause) is None:
+                    ok = False
+                    break
+                pending.append(clause)
+                continue
+            names_text = clause[: verb.start()]
+            together = _TOGETHER_WITH.match(names_text)
+            rank = _RANKS[verb["verb"]]
+            if together is not None:
+                leads_names = _names("，".join([*pending, together["leads"]]))
+                others = _names(together["others"])
+                if leads_names is None or others is None:
+                    ok = False
+                    break
+                sentence_ranked.append((_LEAD_RANK, "，".join(leads_names)))
+                sentence_ranked.append((_COOPERATING_RANK, "，".join(others)))
+                pending = []
+                continue
+            names = _names("，".join([*pending, names_text]))
+            if names is None:
+                ok = False
+                break
+            sentence_ranked.append((rank, "，".join(names)))
+            pending = []
+        if not ok or pending:
+            if sentence_index == 0:
+                return None
+            break  # a closing remark after the phrase ("以下均需…，不再列出")
+        ranked.extend(sentence_ranked)
+    if not ranked:
+        return None
+    top = max(rank for rank, _ in ranked)
+    leads = [names for rank, names in ranked if rank == top]
+    cooperating = [names for rank, names in ranked if rank != top]
+    return UnitField(0, 0, leads, cooperating, responsible_only=top == _RESPONSIBLE_RANK)
+
+
+def find_unit_fields(text: str) -> list[UnitField]:
+    """Every unit field in ``text`` (an item and its lines): parentheses and brackets whose
+    content is a unit phrase, and lines that are 牵头单位： / 责任单位： / 完成时限： fields."""
+    found: list[UnitField] = []
+    for match in BRACKETED.finditer(text):
+        content = match["paren"] or match["square"] or match["lenticular"] or ""
+        phrase = parse_unit_phrase(content)
+        if phrase is not None and (phrase.leads or phrase.cooperating):
+            phrase.start, phrase.end = match.start(), match.end()
+            found.append(phrase)
+    offset = 0
+    run: list[tuple[int, int]] = []  # consecutive field lines form one field
+    for line in [*text.split("\n"), ""]:
+        start, end = offset, offset + len(line)
+        offset = end + 1
+        inside = any(f.start <= start < f.end for f in found)
+        if line.strip() and FIELD_LINE.match(line.strip()) and not inside:
+            run.append((start, end))
+            continue
+        if run:
+            phrase = parse_unit_phrase("；".join(text[s:e] for s, e in run))
+            if phrase is not None:
+                phrase.start, phrase.end = run[0][0], run[-1][1]
+                found.append(phrase)
+            run = []
+    return sorted(found, key=lambda f: f.start)
