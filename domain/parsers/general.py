@@ -90,6 +90,13 @@ _CHROME = re.compile(
 _SIGNATURE = re.compile(r"^[^，。；：、！？（）]{2,30}$")
 _DATE_LINE = re.compile(r"^\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日$|^\d{4}-\d{2}-\d{2}$|^\d{7,8}$")
 
+# A closing paragraph addressed to a group: "各有关部门……", "各县（市、区）人民政府……".
+_GROUP_SUBJECT = re.compile(
+    r"^(?P<group>各(?:[^，。；、：]|（[^（）]*）){0,12}?(?:部门|单位|政府|地区|机关|科室|学校))"
+    r"(?=要|应|须|于|在|将|按|根据|制定|结合|抓紧|认真|把|对|进一步|务必|，)"
+)
+# A deadline with a year and a month: what makes a closing paragraph an obligation.
+_DATED = re.compile(r"\d{4}年\d{1,2}月(?:\d{1,2}日|底|末)?(?:之前|以前|前)")
 _CLOSING = "。；！？）」”…"
 _SENTENCE_END = "。；！？"
 
@@ -382,12 +389,43 @@ def _tasks_with_fields(blocks: list[_Block], warnings: list[ParseWarning]) -> li
                 )
             else:
                 uncovered = []
-                _warn_unread(warnings, block.line_of(position), rest)
+                drafts.extend(_closing_paragraphs(block, position, categories[index], warnings))
         else:
             uncovered = []
     for draft in uncovered:
         _warn_skipped(warnings, draft)
     drafts.sort(key=lambda draft: draft.first_line)
+    return drafts
+
+
+def _closing_paragraphs(
+    block: _Block, position: int, category: list[str], warnings: list[ParseWarning]
+) -> list[_Task]:
+    """The paragraphs after an item's last unit field. One that sets a dated obligation for
+    the group it opens with ("各有关部门……于2018年12月31日前报送…") is a task that group
+    leads (flagged inferred); any other is named in a warning, not read as a task."""
+    drafts: list[_Task] = []
+    offset = position
+    for paragraph in block.text[position:].split("\n"):
+        start, offset = offset, offset + len(paragraph) + 1
+        text = paragraph.strip("。；， ")
+        if not _has_text(text):
+            continue
+        subject = _GROUP_SUBJECT.match(text)
+        if subject is not None and _DATED.search(text):
+            unit_field = UnitField(start, offset - 1, [subject["group"]], [])
+            drafts.append(
+                _Task(
+                    paragraph.strip(),
+                    block.line_of(start),
+                    block.line_of(max(offset - 2, start)),
+                    category,
+                    unit_field,
+                    [TaskFlag.INFERRED_LEAD],
+                )
+            )
+        else:
+            _warn_unread(warnings, block.line_of(start), text)
     return drafts
 
 

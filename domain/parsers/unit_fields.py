@@ -75,6 +75,11 @@ _TOGETHER_WITH = re.compile(r"^(?P<leads>.+?)(?:会同|联合|协调)(?P<others>
 # What a unit's name never holds: words of a sentence.
 _NOT_A_NAME = re.compile(r"[要将把是了应须需使让的]|进一步|确保|通过|按照|根据|以下|之日")
 _MAX_NAME = 30
+# How the name of an office, a body or a group of them ends.
+_OFFICE_NAME = re.compile(
+    r"(?:局|委|办|厅|部|院|会|政府|中心|单位|部门|科|处|室|队|所|站|社|行|署|组|公司|集团|"
+    r"街道|镇|乡|馆|团|联|协|府|支队|分局|监管局|总局|委员会|办公室)$"
+)
 # A unit parenthesis or bracket (one level of nested parentheses inside: 各街办（新区）).
 BRACKETED = re.compile(
     r"（(?P<paren>(?:[^（）]|（[^（）]*）)+)）|\[(?P<square>[^\[\]]+)\]|【(?P<lenticular>[^【】]+)】"
@@ -234,4 +239,36 @@ def find_unit_fields(text: str) -> list[UnitField]:
                 phrase.start, phrase.end = run[0][0], run[-1][1]
                 found.append(phrase)
             run = []
+    found.extend(_closing_sentences(text, found))
     return sorted(found, key=lambda f: f.start)
+
+
+def _closing_sentences(text: str, found: list[UnitField]) -> list[UnitField]:
+    """A line's last sentence when it is a unit phrase without brackets ("…建立台账。市商务局
+    牵头，市财政局配合。"): only names that end like an office's (局, 委, 办, 部门 …) count,
+    so a sentence of the task ("各地要加强协调配合") never does."""
+    phrases: list[UnitField] = []
+    offset = 0
+    for line in text.split("\n"):
+        line_start, offset = offset, offset + len(line) + 1
+        body = line.rstrip("。； ")
+        cut = max(body.rfind("。"), body.rfind("；"))
+        start = line_start + cut + 1
+        if any(
+            f.start <= start < f.end or start <= f.start < line_start + len(line) for f in found
+        ):
+            continue
+        sentence = body[cut + 1 :]
+        if FIELD_LINE.match(sentence) or not _VERB.search(sentence):
+            continue
+        phrase = _verb_phrase(sentence)
+        if phrase is None or not all(
+            _OFFICE_NAME.search(name.strip())
+            for names in (*phrase.leads, *phrase.cooperating)
+            for part in re.split(r"[，、]", names)
+            if (name := part.strip())
+        ):
+            continue
+        phrase.start, phrase.end = start, line_start + len(line)
+        phrases.append(phrase)
+    return phrases

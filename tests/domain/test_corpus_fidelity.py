@@ -9,7 +9,7 @@ from __future__ import annotations
 from tests.support.corpus_score import score_corpus, table
 
 # All right (found, leads, every labelled date) out of the 155 labelled tasks.
-ALL_RIGHT_FLOOR = 150
+ALL_RIGHT_FLOOR = 151
 REFUSED_CEILING = 0
 
 
