@@ -342,7 +342,7 @@ def _tasks_with_fields(blocks: list[_Block], warnings: list[ParseWarning]) -> li
             continue  # the notice, title and preamble before the first item
         if not block.fields:
             if block.children:
-                uncovered = []
+                uncovered = _skip(uncovered, warnings)
                 continue
             draft = _Task(block.text, block.first_line, block.last_line, categories[index], None)
             if index == last_index and _cut_off(block, blocks):
@@ -388,12 +388,11 @@ def _tasks_with_fields(blocks: list[_Block], warnings: list[ParseWarning]) -> li
                     )
                 )
             else:
-                uncovered = []
+                uncovered = _skip(uncovered, warnings)
                 drafts.extend(_closing_paragraphs(block, position, categories[index], warnings))
         else:
-            uncovered = []
-    for draft in uncovered:
-        _warn_skipped(warnings, draft)
+            uncovered = _skip(uncovered, warnings)
+    _skip(uncovered, warnings)
     drafts.sort(key=lambda draft: draft.first_line)
     return drafts
 
@@ -445,6 +444,13 @@ def _cut_off(block: _Block, blocks: list[_Block]) -> bool:
     or an opening parenthesis never closed."""
     text = block.text.rstrip()
     return not text.endswith(tuple(_CLOSING)) or text.count("（") > text.count("）")
+
+
+def _skip(uncovered: list[_Task], warnings: list[ParseWarning]) -> list[_Task]:
+    """Items no unit field covers are not tasks: each is named in a warning."""
+    for draft in uncovered:
+        _warn_skipped(warnings, draft)
+    return []
 
 
 def _warn_skipped(warnings: list[ParseWarning], draft: _Task) -> None:

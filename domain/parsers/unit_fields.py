@@ -73,7 +73,9 @@ _VERB = re.compile("(?P<verb>" + "|".join(verb for verb, _ in _VERBS) + r")$")
 _RANKS = dict(_VERBS)
 _TOGETHER_WITH = re.compile(r"^(?P<leads>.+?)(?:会同|联合|协调)(?P<others>.+)$")
 # What a unit's name never holds: words of a sentence.
-_NOT_A_NAME = re.compile(r"[要将把是了应须需使让的]|进一步|确保|通过|按照|根据|以下|之日")
+_NOT_A_NAME = re.compile(
+    r"[把了的]|要[求把做]|应当|应该|需要|必须|进一步|确保|通过|按照|根据|以下|之日|不再"
+)
 _MAX_NAME = 30
 # How the name of an office, a body or a group of them ends.
 _OFFICE_NAME = re.compile(
