@@ -75,6 +75,8 @@ _MARKER = re.compile(
     "^(?:" + "|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _MARKERS) + r")\s*"
 )
 
+_DECIMAL_START = re.compile(r"^(\d{1,3})[.．](?=\d)")
+
 # Lines that are the web page or the notice around the plan, never its tasks.
 _CHROME = re.compile(
     r"^(?:[-·•]\s*)?(?:设为首页|加入收藏|无障碍|长者版|扫一扫|打印本页|打印|关闭窗口|关闭|"
@@ -157,12 +159,19 @@ def _signatures(lines: Sequence[str]) -> set[int]:
 def _blocks(lines: Sequence[str]) -> list[_Block]:
     blocks: list[_Block] = [_Block(None, 1, 0)]
     signatures = _signatures(lines)
+    last_dot = 0
     for number, line in enumerate(lines, start=1):
         stripped = line.strip()
         if not stripped or _is_chrome(stripped) or number - 1 in signatures:
             continue
         marker = _marker(stripped)
+        decimal = _DECIMAL_START.match(stripped) if marker is None else None
+        if decimal is not None and int(decimal[1]) == last_dot + 1:
+            # "11.121人才梯队项目": item 11 (after item 10) whose text opens with a number.
+            marker = ("number_dot", decimal.group(0))
         if marker is not None:
+            if marker[0] == "number_dot":
+                last_dot = int(re.sub(r"\D", "", marker[1]))
             blocks.append(_Block(marker[0], number, number))
         block = blocks[-1]
         if block.line_starts:
@@ -288,10 +297,22 @@ class GeneralParser:
                         task_id=task.id,
                     )
                 )
-        return ParsedPlan(plan=plan, tasks=tasks, warnings=warnings)
+        return ParsedPlan(plan=plan, tasks=tasks, warnings=_file_lines(document, warnings))
 
 
 PARSER = GeneralParser()
+
+
+def _file_lines(document: SourceDocument, warnings: list[ParseWarning]) -> list[ParseWarning]:
+    """Warnings name lines of the file: a web page's paragraph is its HTML source line."""
+    if not document.source_lines:
+        return warnings
+    return [
+        warning.model_copy(update={"line": document.source_lines[warning.line - 1]})
+        if warning.line is not None
+        else warning
+        for warning in warnings
+    ]
 
 
 def _roles(unit_field: UnitField | None, directory: UnitDirectory, *, first_leads: bool) -> Roles:
@@ -352,6 +373,7 @@ def _tasks_with_fields(blocks: list[_Block], warnings: list[ParseWarning]) -> li
             uncovered.append(draft)
             continue
         position = 0
+        pieces: list[_Task] = []
         for number, unit_field in enumerate(block.fields):
             piece = block.text[position : unit_field.start].strip()
             if number == 0 and uncovered and _stands_alone(block.text, unit_field):
@@ -364,7 +386,7 @@ def _tasks_with_fields(blocks: list[_Block], warnings: list[ParseWarning]) -> li
                 start_offset = position + (
                     len(block.text[position:]) - len(block.text[position:].lstrip())
                 )
-                drafts.append(
+                pieces.append(
                     _Task(
                         piece + block.text[unit_field.start : unit_field.end],
                         block.line_of(start_offset),
@@ -374,6 +396,7 @@ def _tasks_with_fields(blocks: list[_Block], warnings: list[ParseWarning]) -> li
                     )
                 )
             position = unit_field.end
+        drafts.extend(_titled(block, pieces))
         rest = block.text[position:].strip("。；， \n")
         if _has_text(rest):
             if index == last_index and _cut_off(block, blocks):
@@ -395,6 +418,21 @@ def _tasks_with_fields(blocks: list[_Block], warnings: list[ParseWarning]) -> li
     _skip(uncovered, warnings)
     drafts.sort(key=lambda draft: draft.first_line)
     return drafts
+
+
+def _titled(block: _Block, pieces: list[_Task]) -> list[_Task]:
+    """An item holding several tasks ("（一）强化顶层设计。建立指标体系。（…）健全统计制度。
+    （…）"): its title sentence is their category, not the first task's opening."""
+    if len(pieces) < 2 or block.kind is None:
+        return pieces
+    title = _heading_text(block)
+    first = pieces[0]
+    if not first.text.startswith(title) or not _has_text(first.text[len(title) :]):
+        return pieces
+    first.text = first.text[len(title) :].lstrip("。；： ")
+    for piece in pieces:
+        piece.category = [*piece.category, title]
+    return pieces
 
 
 def _closing_paragraphs(

@@ -378,3 +378,24 @@ def test_any_arrangement_of_the_grammar_parses_or_is_one_located_error(
     for task in tasks:
         assert task.text.strip()
         assert task.source.lines[0] <= task.source.lines[1]
+
+
+def test_the_title_of_an_item_holding_several_tasks_is_their_category() -> None:
+    parsed = _parse(
+        "2018年节水行动\n（一）推进工业节水。开展节水诊断。（市工信局负责）\n"
+        "实施废水循环利用。（市生态环境局负责）\n"
+    )
+    assert [task.text for task in parsed.tasks] == [
+        "开展节水诊断。（市工信局负责）",
+        "实施废水循环利用。（市生态环境局负责）",
+    ]
+    assert all(task.category == ["（一）推进工业节水"] for task in parsed.tasks)
+
+
+def test_an_item_whose_text_opens_with_a_number_follows_its_predecessor() -> None:
+    """ "3.5G基站…" after item 2 is item 3 (its text starts with 5G), not a decimal."""
+    parsed = _parse(
+        "2020年信息化计划\n1.建设政务云。（市大数据局负责）\n2.整合机房。（市大数据局负责）\n"
+        "3.5G基站新建200个。（市通信办负责）\n"
+    )
+    assert [task.text[:6] for task in parsed.tasks] == ["1.建设政务", "2.整合机房", "3.5G基站"]

@@ -82,3 +82,13 @@ def test_broken_pages_end_in_one_located_error_or_a_parse(page: bytes) -> None:
         message = "broken.html: parsed"
     assert message.startswith("broken.html")
     assert "\n" not in message
+
+
+def test_warnings_name_the_html_source_line() -> None:
+    page = (
+        "<html><body>\n<p>2021年计划</p>\n\n\n<p>1.修路。（县交通局负责）</p>\n"
+        "<p>2.原则上坚持统筹。</p>\n<p>3.建桥。（县住建局负责）</p>\n</body></html>"
+    )
+    parsed = parse_document("warned.html", page.encode("utf-8"), load_directory())
+    skipped = [warning for warning in parsed.warnings if warning.code == "skipped_item"]
+    assert [warning.line for warning in skipped] == [6]

@@ -8,8 +8,10 @@ label's own ``normalized_units`` first); its *deadlines* are right when every la
 date is among the parsed milestones' due dates. Cooperating units are scored the same way
 and reported apart, not counted in *all right*. A parsed task that lies within the
 labelled range (between the first and the last parsed task a label found) and matches no
-label is *invented*. A document the parser refuses counts all its tasks as not found, and
-the refusal's message is kept to say why.
+label is *invented*; where the labels skip item numbers ("11." then "13."), that many
+parsed tasks between them are unlabelled, not invented. Unit names of both sides are
+normalised (width, Traditional) before the aliases apply. A document the parser refuses
+counts all its tasks as not found, and the refusal's message is kept to say why.
 
 The bench (``bench/corpus_fidelity.py``) prints this table; tests/domain/test_corpus_fidelity.py
 holds the floor.
