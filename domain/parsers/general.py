@@ -52,6 +52,7 @@ from domain.parsers.common import (
     find_plan_period,
     notice_issuer,
     plan_id_from_file,
+    roles_from_cell,
     roles_from_columns,
 )
 from domain.parsers.unit_fields import FIRST_LEADS, UnitField, find_unit_fields
@@ -318,6 +319,8 @@ def _file_lines(document: SourceDocument, warnings: list[ParseWarning]) -> list[
 def _roles(unit_field: UnitField | None, directory: UnitDirectory, *, first_leads: bool) -> Roles:
     if unit_field is None:
         return Roles([], [], [])
+    if unit_field.bare_list:
+        return roles_from_cell("，".join(unit_field.leads), directory)
     leads, cooperating = list(unit_field.leads), list(unit_field.cooperating)
     if first_leads and unit_field.responsible_only and leads:
         # The document says the first listed unit leads: the others of its list cooperate.
@@ -358,14 +361,27 @@ def _tasks_with_fields(blocks: list[_Block], warnings: list[ParseWarning]) -> li
     drafts: list[_Task] = []
     uncovered: list[_Task] = []  # unit-less items since the last task or heading
     last_index = max(i for i, block in enumerate(blocks) if block.kind is not None or i == 0)
+    inherited: list[tuple[int, UnitField]] = []  # headings' unit fields, outer first
     for index, block in enumerate(blocks):
         if block.kind is None and index == 0:
             continue  # the notice, title and preamble before the first item
+        while block.kind is not None and inherited and inherited[-1][0] >= block.depth:
+            inherited.pop()
+        if block.children and _heading_field(block) is not None:
+            # "一、优化营商环境（牵头单位：市发改委）" over items naming no unit: theirs.
+            uncovered = _skip(uncovered, warnings)
+            inherited.append((block.depth, block.fields[0]))
+            continue
         if not block.fields:
             if block.children:
                 uncovered = _skip(uncovered, warnings)
                 continue
             draft = _Task(block.text, block.first_line, block.last_line, categories[index], None)
+            if inherited:
+                draft.unit_field = inherited[-1][1]
+                draft.flags.append(TaskFlag.INHERITED_UNIT)
+                drafts.append(draft)
+                continue
             if index == last_index and _cut_off(block, blocks):
                 draft.flags.append(TaskFlag.TRUNCATED)
                 drafts.append(draft)
@@ -418,6 +434,18 @@ def _tasks_with_fields(blocks: list[_Block], warnings: list[ParseWarning]) -> li
     _skip(uncovered, warnings)
     drafts.sort(key=lambda draft: draft.first_line)
     return drafts
+
+
+def _heading_field(block: _Block) -> UnitField | None:
+    """The unit field of a heading that is only a title and its units."""
+    if len(block.fields) != 1:
+        return None
+    unit_field = block.fields[0]
+    title = block.text[: unit_field.start].rstrip("。 ")
+    rest = block.text[unit_field.end :].strip("。 \n")
+    if "。" in title or "\n" in title or rest or len(title) > 40:
+        return None
+    return unit_field
 
 
 def _titled(block: _Block, pieces: list[_Task]) -> list[_Task]:

@@ -99,6 +99,8 @@ class UnitField:
     deadline: str = ""
     # The units were one 负责 list whose order the document's convention may decide.
     responsible_only: bool = False
+    # The units were a bare list without role words: the first leads, by inference.
+    bare_list: bool = False
 
 
 # ---------------------------------------------------------------- unit phrases
@@ -216,6 +218,18 @@ def _verb_phrase(text: str) -> UnitField | None:
     return UnitField(0, 0, leads, cooperating, responsible_only=top == _RESPONSIBLE_RANK)
 
 
+def _bare_names(content: str) -> UnitField | None:
+    """A parenthesis closing an item that lists offices and nothing else ("（市民政局、市残联）"):
+    the usual reading of a bare list, the first leads and the rest cooperate (inferred)."""
+    names = _names(content)
+    if names is None or _VERB.search(content.strip("。 ")):
+        return None
+    parts = [name.strip() for part in names for name in part.split("、") if name.strip()]
+    if not parts or not all(len(name) >= 3 and _OFFICE_NAME.search(name) for name in parts):
+        return None
+    return UnitField(0, 0, ["，".join(names)], [], bare_list=True)
+
+
 def find_unit_fields(text: str) -> list[UnitField]:
     """Every unit field in ``text`` (an item and its lines): parentheses and brackets whose
     content is a unit phrase, and lines that are 牵头单位： / 责任单位： / 完成时限： fields."""
@@ -223,6 +237,9 @@ def find_unit_fields(text: str) -> list[UnitField]:
     for match in BRACKETED.finditer(text):
         content = match["paren"] or match["square"] or match["lenticular"] or ""
         phrase = parse_unit_phrase(content)
+        at_line_end = match.end() == len(text) or text[match.end()] == "\n"
+        if phrase is None and at_line_end and match["paren"]:
+            phrase = _bare_names(content)
         if phrase is not None and (phrase.leads or phrase.cooperating):
             phrase.start, phrase.end = match.start(), match.end()
             found.append(phrase)

@@ -399,3 +399,33 @@ def test_an_item_whose_text_opens_with_a_number_follows_its_predecessor() -> Non
         "3.5G基站新建200个。（市通信办负责）\n"
     )
     assert [task.text[:6] for task in parsed.tasks] == ["1.建设政务", "2.整合机房", "3.5G基站"]
+
+
+def test_a_headings_unit_field_covers_the_items_under_it() -> None:
+    parsed = _parse(
+        "2023年营商环境提升方案\n"
+        "一、优化政务服务（牵头单位：市政务服务中心；配合单位：市大数据局）\n"
+        "1.推行帮办代办。\n"
+        "2.延时错时服务。\n"
+        "二、降低要素成本\n"
+        "1.降低用电成本。（市发改委负责）\n"
+    )
+    agency = _task(parsed, "推行帮办代办")
+    assert agency.lead_units == ["市政务服务中心"]
+    assert agency.cooperating_units == ["市大数据局"]
+    assert TaskFlag.INHERITED_UNIT in agency.flags
+    assert _task(parsed, "延时错时服务").lead_units == ["市政务服务中心"]
+    assert _task(parsed, "降低用电成本").lead_units == ["市发展改革委"]  # its alias
+    assert len(parsed.tasks) == 3
+
+
+def test_a_bare_list_of_offices_closing_an_item_is_read_as_a_unit_cell() -> None:
+    parsed = _parse(
+        "2022年助残工作安排\n1.开展残疾人就业培训。（市残联、市人社局）\n"
+        "2.落实两项补贴，覆盖全市（市、区）两级。\n"
+    )
+    training = _task(parsed, "开展残疾人就业培训")
+    assert training.lead_units == ["市残联"]
+    assert training.cooperating_units == ["市人力资源社会保障局"]  # 市人社局, by its alias
+    assert TaskFlag.INFERRED_LEAD in training.flags
+    assert len(parsed.tasks) == 1  # "（市、区）" names no office
