@@ -81,7 +81,7 @@ def parse_document(file: str, data: bytes, directory: UnitDirectory | None = Non
     document = read_document(file, data)
     parser = detect_parser(document)
     directory = directory or load_directory()
-    parsed = parser.parse(document, directory)
+    parsed = _parse_with(parser, document, directory)
     if not parsed.tasks:
         raise DocumentError(file, None, f"read as {parser.format}, but it holds no task")
     _refuse_control_characters(parsed)
@@ -89,6 +89,22 @@ def parse_document(file: str, data: bytes, directory: UnitDirectory | None = Non
     if unit_warnings:
         parsed = parsed.model_copy(update={"warnings": [*parsed.warnings, *unit_warnings]})
     return parsed
+
+
+def _parse_with(parser: Parser, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan:
+    """The chosen parser's reading; when a family parser claims a text document and then
+    finds it is not of its family, the general reader's, if it can read it."""
+    from domain.parsers import general
+
+    try:
+        return parser.parse(document, directory)
+    except DocumentError as refusal:
+        if parser is general.PARSER or not general.PARSER.score(document):
+            raise
+        try:
+            return general.PARSER.parse(document, directory)
+        except DocumentError:
+            raise refusal from None
 
 
 def _task_strings(task: PlanTask) -> list[str]:

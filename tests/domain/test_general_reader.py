@@ -429,3 +429,17 @@ def test_a_bare_list_of_offices_closing_an_item_is_read_as_a_unit_cell() -> None
     assert training.cooperating_units == ["市人力资源社会保障局"]  # 市人社局, by its alias
     assert TaskFlag.INFERRED_LEAD in training.flags
     assert len(parsed.tasks) == 1  # "（市、区）" names no office
+
+
+def test_a_family_parser_that_claims_a_plan_it_cannot_read_hands_it_on() -> None:
+    """Unit lines （责任单位：…） and （一） make the 东营 family claim this plan; it has no
+    sections 一、二、, so that parser refuses it and the general reader reads it."""
+    parsed = _parse(
+        "某市2017年应急体系建设规划责任分解\n"
+        "（一）预案建设\n1.完善预案体系\n（1）修订总体预案。\n（2）推进预案精编化。\n"
+        "（责任单位：市应急局、各县（市、区）政府）\n"
+        "2.健全体制\n（1）建设应急指挥中心。\n（责任单位：市应急局）\n"
+        "（二）监测预警\n1.加强地震监测。\n（责任单位：市地震局）\n"
+    )
+    assert parsed.plan.format == "general"
+    assert [task.lead_units[0] for task in parsed.tasks] == ["市应急局"] * 3 + ["市地震局"]
