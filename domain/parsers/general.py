@@ -65,11 +65,13 @@ FORMAT = "general"
 # style is the order in which the document itself uses them.
 _MARKERS: list[tuple[str, str]] = [
     ("part", rf"第{CHINESE_NUMERAL}(?:部分|章|节)"),
-    ("chinese", rf"{CHINESE_NUMERAL}、"),
+    ("chinese", rf"{CHINESE_NUMERAL}[、.．]"),
     ("chinese_paren", rf"（{CHINESE_NUMERAL}）"),
+    ("article", rf"第{CHINESE_NUMERAL}条"),
     ("number_dot", r"\d{1,3}[.．](?!\d)"),
     ("number_comma", r"\d{1,3}、"),
     ("number_paren", r"（\d{1,3}）"),
+    ("number_half_paren", r"\d{1,3}）"),
     ("circled", r"[①-⑳]"),
 ]
 _MARKER = re.compile(

@@ -252,14 +252,26 @@ def find_unit_fields(text: str) -> list[UnitField]:
         if line.strip() and FIELD_LINE.match(line.strip()) and not inside:
             run.append((start, end))
             continue
+        if run and text[run[-1][0] : run[-1][1]].rstrip().endswith(("、", "，")):
+            run.append((start, end))  # a unit list wrapped onto the next line
+            continue
         if run:
-            phrase = parse_unit_phrase("；".join(text[s:e] for s, e in run))
+            phrase = parse_unit_phrase(_joined(text, run))
             if phrase is not None:
                 phrase.start, phrase.end = run[0][0], run[-1][1]
                 found.append(phrase)
             run = []
     found.extend(_closing_sentences(text, found))
     return sorted(found, key=lambda f: f.start)
+
+
+def _joined(text: str, run: list[tuple[int, int]]) -> str:
+    """Field lines as one field list; a wrapped line continues the value above it."""
+    joined = ""
+    for start, end in run:
+        line = text[start:end].strip()
+        joined += line if not joined or joined.endswith(("、", "，")) else "；" + line
+    return joined
 
 
 def _closing_sentences(text: str, found: list[UnitField]) -> list[UnitField]:

@@ -443,3 +443,14 @@ def test_a_family_parser_that_claims_a_plan_it_cannot_read_hands_it_on() -> None
     )
     assert parsed.plan.format == "general"
     assert [task.lead_units[0] for task in parsed.tasks] == ["市应急局"] * 3 + ["市地震局"]
+
+
+def test_a_field_lines_unit_list_may_wrap_onto_the_next_line() -> None:
+    parsed = _parse(
+        "2024年文明城市创建任务\n1）整治背街小巷\n责任单位：区城管局、区住建局、\n区交警大队\n"
+        "完成时限：2024年9月底前\n2）规范农贸市场\n责任单位：区市场监管局\n"
+    )
+    alleys = _task(parsed, "整治背街小巷")
+    assert alleys.lead_units == ["区城管局", "区住建局", "区交警大队"]
+    assert _dues(alleys) == [date(2024, 9, 30)]
+    assert _task(parsed, "规范农贸市场").lead_units == ["区市场监管局"]
