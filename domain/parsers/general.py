@@ -34,6 +34,7 @@ numbered items of its most used numbering level are its tasks, flagged NO_UNIT.
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -78,6 +79,13 @@ _MARKER = re.compile(
     "^(?:" + "|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _MARKERS) + r")\s*"
 )
 
+_CHINESE_DIGITS = {digit: value for value, digit in enumerate("一二三四五六七八九", start=1)}
+# A line this long is running text that may hold several items.
+_RUNNING_TEXT = 100
+_INLINE_KINDS = ("chinese", "chinese_paren", "number_dot", "number_comma", "number_paren")
+_INLINE_MARKER = re.compile(
+    "(?<=[。；：）])(?:" + "|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _MARKERS) + ")"
+)
 _DECIMAL_START = re.compile(r"^(\d{1,3})[.．](?=\d)")
 
 # Lines that are the web page or the notice around the plan, never its tasks.
@@ -115,12 +123,13 @@ class _Block:
     last_line: int
     text: str = ""
     line_starts: list[int] = field(default_factory=list)  # offsets of each line in ``text``
+    line_numbers: list[int] = field(default_factory=list)  # the document line of each
     depth: int = 0
     children: int = 0
     fields: list[UnitField] = field(default_factory=list)
 
     def line_of(self, offset: int) -> int:
-        return self.first_line + bisect.bisect_right(self.line_starts, offset) - 1
+        return self.line_numbers[bisect.bisect_right(self.line_starts, offset) - 1]
 
 
 # ---------------------------------------------------------------- the document
@@ -162,28 +171,73 @@ def _signatures(lines: Sequence[str]) -> set[int]:
 def _blocks(lines: Sequence[str]) -> list[_Block]:
     blocks: list[_Block] = [_Block(None, 1, 0)]
     signatures = _signatures(lines)
-    last_dot = 0
+    last: dict[str, int] = {}  # the last number of each numbering style
     for number, line in enumerate(lines, start=1):
         stripped = line.strip()
         if not stripped or _is_chrome(stripped) or number - 1 in signatures:
             continue
-        marker = _marker(stripped)
-        decimal = _DECIMAL_START.match(stripped) if marker is None else None
-        if decimal is not None and int(decimal[1]) == last_dot + 1:
-            # "11.121人才梯队项目": item 11 (after item 10) whose text opens with a number.
-            marker = ("number_dot", decimal.group(0))
-        if marker is not None:
-            if marker[0] == "number_dot":
-                last_dot = int(re.sub(r"\D", "", marker[1]))
-            blocks.append(_Block(marker[0], number, number))
-        block = blocks[-1]
-        if block.line_starts:
-            block.text += "\n"
-        block.line_starts.append(len(block.text))
-        block.text += stripped
-        block.last_line = number
+        for segment in _segments(stripped, last):
+            marker = _marker(segment)
+            decimal = _DECIMAL_START.match(segment) if marker is None else None
+            if decimal is not None and int(decimal[1]) == last.get("number_dot", 0) + 1:
+                # "11.121人才梯队项目": item 11 (after item 10) whose text opens with a number.
+                marker = ("number_dot", decimal.group(0))
+            if marker is not None:
+                last[marker[0]] = _number(marker[1])
+                blocks.append(_Block(marker[0], number, number))
+            block = blocks[-1]
+            if block.line_starts:
+                block.text += "\n"
+            block.line_starts.append(len(block.text))
+            block.line_numbers.append(number)
+            block.text += segment
+            block.last_line = number
     _depths(blocks)
     return blocks
+
+
+def _number(marker: str) -> int:
+    """The number a marker counts ("十二、" → 12, "（3）" → 3, "④" → 4)."""
+    digits = re.sub(r"\D", "", marker)
+    if digits:
+        return int(digits)
+    circled = re.search(r"[①-⑳]", marker)
+    if circled:
+        return ord(circled.group(0)) - ord("①") + 1
+    numeral = re.search(CHINESE_NUMERAL, marker)
+    if numeral is None:
+        return 0
+    tens, ten, ones = numeral.group(0).rpartition("十")
+    value = _CHINESE_DIGITS.get(ones, 0)
+    if ten:
+        value += 10 * (_CHINESE_DIGITS.get(tens, 1) if tens else 1)
+    return value
+
+
+def _segments(line: str, last: dict[str, int]) -> list[str]:
+    """A line of running text cut where its items begin: the whole plan on one line
+    ("一、总体要求……。（一）……（责任单位：…）（二）……"). A marker inside a line counts only
+    right after a sentence ends (。；：）) and when it continues its style's numbering
+    (the next number, or 1 again), so a quoted "（二）" is never an item."""
+    if len(line) < _RUNNING_TEXT:
+        return [line]
+    seen = dict(last)
+    cuts: list[int] = []
+    head = _marker(line)
+    if head is not None:
+        seen[head[0]] = _number(head[1])
+    for found in _INLINE_MARKER.finditer(line):
+        kind = next(k for k, _ in _MARKERS if found.group(k) is not None)
+        if kind not in _INLINE_KINDS:
+            continue
+        value = _number(found.group(0))
+        if value in (seen.get(kind, 0) + 1, 1):
+            seen[kind] = value
+            cuts.append(found.start())
+    if not cuts:
+        return [line]
+    bounds = [0, *cuts, len(line)]
+    return [line[a:b] for a, b in itertools.pairwise(bounds) if line[a:b].strip()]
 
 
 def _depths(blocks: list[_Block]) -> None:

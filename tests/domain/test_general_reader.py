@@ -454,3 +454,16 @@ def test_a_field_lines_unit_list_may_wrap_onto_the_next_line() -> None:
     assert alleys.lead_units == ["区城管局", "区住建局", "区交警大队"]
     assert _dues(alleys) == [date(2024, 9, 30)]
     assert _task(parsed, "规范农贸市场").lead_units == ["区市场监管局"]
+
+
+def test_a_plan_on_one_line_of_running_text_is_cut_at_its_items() -> None:
+    body = (
+        "一、基础设施。（一）建设城市大脑。整合各部门视频资源，形成统一调度平台，"
+        "实现城市运行态势一屏掌握。（牵头单位：市数据局；配合单位：市公安局）"
+        "（二）完善光网。推动千兆光网进小区，引用“（三）”格式的条目不算。（责任单位：市通信办）"
+        "二、应用服务。（一）推行掌上办事。高频事项全部实现掌上可办。（责任单位：市行政审批局）"
+    )
+    parsed = _parse("2021年数字城市建设要点\n" + body + "\n")
+    leads = [task.lead_units for task in parsed.tasks]
+    assert leads == [["市数据局"], ["市通信办"], ["市行政审批局"]]
+    assert parsed.tasks[2].category == ["二、应用服务"]
