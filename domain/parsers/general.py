@@ -39,6 +39,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import PurePath
 
 from domain.deadlines import DeadlineContext
 from domain.parsers.common import (
@@ -85,6 +86,20 @@ _RUNNING_TEXT = 100
 _INLINE_KINDS = ("chinese", "chinese_paren", "number_dot", "number_comma", "number_paren")
 _INLINE_MARKER = re.compile(
     "(?<=[。；：）])(?:" + "|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _MARKERS) + ")"
+)
+_MAX_TITLE = 60
+_TITLE_ENDS = (
+    "通知",
+    "意见",
+    "方案",
+    "办法",
+    "要点",
+    "计划",
+    "规划",
+    "决定",
+    "分解",
+    "清单",
+    "安排",
 )
 _DECIMAL_START = re.compile(r"^(\d{1,3})[.．](?=\d)")
 
@@ -616,31 +631,39 @@ def _tasks_without_fields(blocks: list[_Block]) -> list[_Task]:
 
 
 def _title(header: Sequence[str]) -> str | None:
-    """The title: a notice's title line, or the first line that is neither chrome nor a
-    greeting, joined with the next when a web page broke it in two."""
-    lines = [line.strip() for line in header if line.strip() and not _is_chrome(line.strip())]
-    for line in lines:
-        if notice_issuer(line) is not None and "《" not in line[:1]:
-            return line
-    for index, line in enumerate(lines):
-        if line.endswith(("：", "。")) or "〔" in line:
-            continue
-        title = line
-        following = lines[index + 1] if index + 1 < len(lines) else ""
-        if (
-            following
-            and len(title) < 30
-            and not following.endswith(("：", "。"))
-            and "〔" not in following
-        ):
-            title += following
-        return title
-    return None
+    """The title: a notice's title line, or the first short line that is neither chrome, a
+    greeting, a sentence nor an item, joined with the next when a web page broke it in two
+    ("国务院办公厅关于印发“无废城市”建设" / "试点工作方案的通知")."""
+    lines = [
+        line.strip()
+        for line in header
+        if line.strip() and not _is_chrome(line.strip()) and _marker(line.strip()) is None
+    ]
+    candidates = [i for i, line in enumerate(lines) if notice_issuer(line) and line[0] != "《"]
+    candidates += [
+        i
+        for i, line in enumerate(lines)
+        if len(line) <= _MAX_TITLE and not line.endswith(("：", "。")) and "〔" not in line
+    ]
+    if not candidates:
+        return None
+    index = candidates[0]
+    title = lines[index]
+    following = lines[index + 1] if index + 1 < len(lines) else ""
+    if (
+        following
+        and not title.endswith(_TITLE_ENDS)
+        and len(following) <= _MAX_TITLE
+        and not following.endswith(("：", "。"))
+        and "〔" not in following
+    ):
+        title += following
+    return title
 
 
 def _plan(document: SourceDocument, header: Sequence[str]) -> Plan:
     lines = document.lines
-    title = _title(header) or _title(lines[:10]) or document.file
+    title = _title(header) or _title(lines[:10]) or PurePath(document.file).stem
     issue_date = find_issue_date(lines)
     number = find_document_number(lines)
     fallback = issue_date.year if issue_date else None
@@ -659,6 +682,9 @@ def _plan(document: SourceDocument, header: Sequence[str]) -> Plan:
             None, "cannot tell which year the plan is for: no year in its title or text"
         )
     issuer = next((notice_issuer(line) for line in header if notice_issuer(line)), None)
+    if issuer is None:  # "国务院关于…": the signature above the date names the office
+        signed = sorted(_signatures(lines))
+        issuer = lines[signed[-1]].strip() if signed else None
     return Plan(
         id=plan_id_from_file(document.file),
         title=title,
