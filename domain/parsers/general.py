@@ -52,6 +52,7 @@ from domain.parsers.common import (
     find_document_number,
     find_issue_date,
     find_plan_period,
+    no_unit_warning,
     notice_issuer,
     plan_id_from_file,
     roles_from_cell,
@@ -359,6 +360,10 @@ class GeneralParser:
             )
             tasks.append(task)
             warnings.extend(ambiguous_date_warnings(task))
+            if TaskFlag.NO_UNIT in task.flags:
+                warnings.append(
+                    no_unit_warning(f"item “{draft.text[:20]}…”", draft.first_line, task.id)
+                )
             if TaskFlag.TRUNCATED in flags:
                 warnings.append(
                     ParseWarning(

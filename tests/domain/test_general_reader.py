@@ -257,6 +257,7 @@ def test_numbering_that_restarts_per_section_without_unit_fields() -> None:
     )
     assert len(parsed.tasks) == 4
     assert all(task.lead_units == [] and TaskFlag.NO_UNIT in task.flags for task in parsed.tasks)
+    assert [w.line for w in parsed.warnings if w.code == "no_unit"] == [3, 4, 6, 7]
     assert _dues(_task(parsed, "校外配餐")) == [date(2021, 5, 31)]
     assert _task(parsed, "自查阶段").category == ["二、工作步骤"]
 
