@@ -290,7 +290,7 @@ def test_a_sentence_final_role_phrase_without_brackets() -> None:
 
 def test_traditional_text_and_half_width_punctuation() -> None:
     parsed = _parse(
-        "2023年數位政府工作要點\n1.推動電子證照互認。(市政務服務局牽頭,各縣區政府按職責分工負責)\n"
+        "2023年數位政府工作要點\n1.推動電子證照互認。(市政務(wù)服務局牽頭,各縣區(qū)政府按職責分工負責)\n"
     )
     task = parsed.tasks[0]
     assert task.lead_units == ["市政务服务局"]
