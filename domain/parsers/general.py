@@ -466,6 +466,7 @@ def _tasks_with_fields(blocks: list[_Block], warnings: list[ParseWarning]) -> li
             continue
         position = 0
         pieces: list[_Task] = []
+        leading: UnitField | None = None  # "1.【牵头单位：X】内容…": the field opens the item
         for number, unit_field in enumerate(block.fields):
             piece = block.text[position : unit_field.start].strip()
             if number == 0 and uncovered and _stands_alone(block.text, unit_field):
@@ -474,7 +475,9 @@ def _tasks_with_fields(blocks: list[_Block], warnings: list[ParseWarning]) -> li
                     draft.unit_field = unit_field
                     drafts.append(draft)
                 uncovered = []
-            if _has_text(piece):
+            elif number == 0 and not _has_text(re.sub(_MARKER, "", piece)):
+                leading = unit_field
+            if _has_text(piece) and unit_field is not leading:
                 start_offset = position + (
                     len(block.text[position:]) - len(block.text[position:].lstrip())
                 )
@@ -488,10 +491,26 @@ def _tasks_with_fields(blocks: list[_Block], warnings: list[ParseWarning]) -> li
                     )
                 )
             position = unit_field.end
+        cut_off = index == last_index and _cut_off(block, blocks)
+        line_end = block.text.find("\n", position)
+        line_end = len(block.text) if line_end < 0 else line_end
+        if len(block.fields) == 1 and not cut_off and _has_text(block.text[position:line_end]):
+            # The item's sentence goes on after its unit field, or begins after it.
+            first = block.text[: len(block.text) - len(block.text.lstrip())]
+            pieces = [
+                _Task(
+                    block.text[len(first) : line_end].strip(),
+                    block.first_line,
+                    block.line_of(max(line_end - 1, 0)),
+                    categories[index],
+                    leading or block.fields[0],
+                )
+            ]
+            position = line_end
         drafts.extend(_titled(block, pieces))
         rest = block.text[position:].strip("。；， \n")
         if _has_text(rest):
-            if index == last_index and _cut_off(block, blocks):
+            if cut_off:
                 drafts.append(
                     _Task(
                         rest,

@@ -468,3 +468,19 @@ def test_a_plan_on_one_line_of_running_text_is_cut_at_its_items() -> None:
     leads = [task.lead_units for task in parsed.tasks]
     assert leads == [["市数据局"], ["市通信办"], ["市行政审批局"]]
     assert parsed.tasks[2].category == ["二、应用服务"]
+
+
+def test_a_unit_field_inside_or_opening_an_item_closes_no_sentence() -> None:
+    parsed = _parse(
+        "2023年乡镇重点工作\n"
+        "1.【牵头单位：镇农办】推进高标准农田建设，新增5000亩。\n"
+        "2.整治人居环境（责任单位：镇环卫所），年底前完成30个村。\n"
+        "3.另起一段的收尾说明。（镇党政办负责）\n"
+    )
+    farmland = _task(parsed, "推进高标准农田建设")
+    assert farmland.lead_units == ["镇农办"]
+    assert farmland.text.startswith("1.【牵头单位：镇农办】")
+    village = _task(parsed, "整治人居环境")
+    assert village.lead_units == ["镇环卫所"]
+    assert village.text.endswith("年底前完成30个村。")
+    assert len(parsed.tasks) == 3
