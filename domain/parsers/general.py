@@ -36,10 +36,14 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
+import zipfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from io import BytesIO
 from pathlib import PurePath
+
+import docx
 
 from domain.deadlines import DeadlineContext
 from domain.parsers.common import (
@@ -272,6 +276,43 @@ def _depths(blocks: list[_Block]) -> None:
         stack.append((block.kind, block))
 
 
+def _paragraph_blocks(lines: Sequence[str]) -> list[_Block]:
+    signatures = _signatures(lines)
+    blocks = [_Block(None, 1, 0)]
+    for number, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        if stripped and not _is_chrome(stripped) and number - 1 not in signatures:
+            blocks.append(_Block("paragraph", number, number, stripped, [0], [number]))
+    return blocks
+
+
+def as_text(document: SourceDocument) -> SourceDocument | None:
+    """The document as lines: a text document as it is, a Word file as its paragraphs
+    (line N is paragraph N), anything else None."""
+    if document.lines:
+        return document
+    if not _is_word(document.data):
+        return None
+    try:
+        word = docx.Document(BytesIO(document.data))
+    except Exception:  # a damaged package fails in many ways inside python-docx
+        return None
+    paragraphs = "\n".join(paragraph.text for paragraph in word.paragraphs)
+    if not paragraphs.strip():
+        return None
+    return SourceDocument.from_text(document.file, paragraphs, document.data)
+
+
+def _is_word(data: bytes) -> bool:
+    if data[:4] != b"PK\x03\x04":
+        return False
+    try:
+        with zipfile.ZipFile(BytesIO(data)) as archive:
+            return "word/document.xml" in archive.namelist()
+    except zipfile.BadZipFile:
+        return False
+
+
 def document_facts(document: SourceDocument) -> tuple[int, int]:
     """(numbered items, unit fields) of a text document: what the reader can go on."""
     blocks = _blocks(document.lines)
@@ -282,8 +323,10 @@ def document_facts(document: SourceDocument) -> tuple[int, int]:
 
 def diagnosis(document: SourceDocument) -> str:
     """What a document the reader cannot read holds, and what it lacks."""
-    if not document.lines:
+    text = as_text(document)
+    if text is None:
         return "found no table with a task header (序号 / 任务 / 责任单位)"
+    document = text
     items, fields = document_facts(document)
     if items and not fields:
         return f"found {items} numbered items but no unit field in any of them"
@@ -311,17 +354,27 @@ class GeneralParser:
     def score(self, document: SourceDocument) -> int:
         """Below every family parser that is certain (60 and up): a fallback for any text
         with numbered items or unit fields, higher the more unit fields it has."""
-        if not document.lines:
+        text = as_text(document)
+        if text is None:
             return 0
-        items, fields = document_facts(document)
+        items, fields = document_facts(text)
         if fields:
             return 20 + min(fields, 30)
         return 5 if items else 0
 
     def parse(self, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan:
+        text = as_text(document)
+        if text is None:
+            raise document.error(None, f"read as {FORMAT}, but {diagnosis(document)}")
+        document = text
         blocks = _blocks(document.lines)
         for block in blocks:
             block.fields = find_unit_fields(block.text)
+        if len(blocks) == 1 and blocks[0].fields:
+            # No numbering at all: each paragraph is an item of its own.
+            blocks = _paragraph_blocks(document.lines)
+            for block in blocks:
+                block.fields = find_unit_fields(block.text)
         first_leads = any(FIRST_LEADS.search(line) for line in document.lines)
         warnings: list[ParseWarning] = []
         has_fields = any(block.fields for block in blocks)

@@ -7,7 +7,9 @@ corpus, so each test proves a convention rather than a file.
 from __future__ import annotations
 
 from datetime import date
+from io import BytesIO
 
+import docx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -484,3 +486,43 @@ def test_a_unit_field_inside_or_opening_an_item_closes_no_sentence() -> None:
     assert village.lead_units == ["镇环卫所"]
     assert village.text.endswith("年底前完成30个村。")
     assert len(parsed.tasks) == 3
+
+
+def _word(*paragraphs: str) -> bytes:
+    word = docx.Document()
+    for paragraph in paragraphs:
+        word.add_paragraph(paragraph)
+    buffer = BytesIO()
+    word.save(buffer)
+    return buffer.getvalue()
+
+
+def test_a_word_file_without_a_task_table_is_read_by_its_paragraphs() -> None:
+    data = _word(
+        "2025年老旧小区改造工作方案",
+        "一、改造任务",
+        "1.完成32个小区管网改造。（牵头单位：区住建局；配合单位：区水务局）",
+        "2.加装电梯20部，2025年10月底前完工。（区住建局负责）",
+    )
+    parsed = parse_document("方案.docx", data, load_directory())
+    assert parsed.plan.format == "general"
+    assert [task.lead_units for task in parsed.tasks] == [["区住建局"], ["区住建局"]]
+    assert parsed.tasks[0].source.lines == (3, 3)  # paragraph 3
+    assert _dues(parsed.tasks[1]) == [date(2025, 10, 31)]
+
+
+def test_a_word_file_with_neither_a_table_nor_items_says_so() -> None:
+    data = _word("会议纪要", "与会同志交流了意见。")
+    with pytest.raises(DocumentError, match="found no numbered item"):
+        parse_document("纪要.docx", data, load_directory())
+
+
+def test_paragraphs_without_numbers_are_items_when_they_name_units() -> None:
+    parsed = _parse(
+        "2022年全民健身实施计划\n"
+        "新建健身步道50公里。（市体育局牵头，市自然资源局配合）\n"
+        "举办社区运动会。（各区政府负责）\n"
+        "全市上下要高度重视。\n"
+    )
+    assert [task.lead_units for task in parsed.tasks] == [["市体育局"], ["各区政府"]]
+    assert parsed.tasks[0].source.lines == (2, 2)
