@@ -36,31 +36,34 @@ FIELD_LINE = re.compile(
 
 # A document's own rule that the first unit of a list leads ("列第一位者为牵头单位，下同").
 FIRST_LEADS = re.compile(
-    r"(?:列|排|排在|排列)?(?:在)?第一位(?:者|的(?:部门|单位))?为牵头(?:单位|部门)"
-    r"|第一个(?:部门|单位)为牵头(?:单位|部门)"
+    r"(?:第一位|第一个|首位|排名第一)(?:者|的)?(?:部门|单位)?(?:为|是)(?:牵头|主办)(?:单位|部门)"
 )
 _CONVENTION_SENTENCE = re.compile(
-    r"[，。；]?(?:[^，。；]*第一(?:位|个)[^，。；]*牵头[^，。；]*)(?:[，。；]?下同)?"
+    r"[，。；]?(?:[^，。；]*(?:第一(?:位|个)|首位)[^，。；]*(?:牵头|主办)[^，。；]*)(?:[，。；]?下同)?"
 )
+# "A、B负责，A为牵头单位": the phrase names its lead itself.
+_NAMED_LEAD = re.compile(r"^(?P<names>.+?)(?:为|是)(?:牵头|主办)(?:单位|部门)$")
 
 # Role verbs closing a clause of a unit phrase, with their rank: the highest rank present
 # leads, the rest cooperate.
-_LEAD_RANK, _RESPONSIBLE_RANK, _COOPERATING_RANK = 3, 2, 1
+# Ranks: implementing (落实) units lead only when nobody leads, guides or is responsible;
+# cooperating (配合, 参与) units never lead.
+_LEAD_RANK, _RESPONSIBLE_RANK, _IMPLEMENTING_RANK, _COOPERATING_RANK = 3, 2, 1, 0
 _VERBS: list[tuple[str, int]] = [
     ("牵头负责", _LEAD_RANK),
     ("牵头落实", _LEAD_RANK),
     ("牵头", _LEAD_RANK),
     ("主办", _LEAD_RANK),
     ("按职责分工负责", _RESPONSIBLE_RANK),
-    ("按职责分工落实", _COOPERATING_RANK),
+    ("按职责分工落实", _IMPLEMENTING_RANK),
     ("按职责负责", _RESPONSIBLE_RANK),
     ("分别负责", _RESPONSIBLE_RANK),
     ("共同负责", _RESPONSIBLE_RANK),
-    ("负责落实", _COOPERATING_RANK),
-    ("结合实际落实", _COOPERATING_RANK),
-    ("抓好落实", _COOPERATING_RANK),
-    ("具体落实", _COOPERATING_RANK),
-    ("落实", _COOPERATING_RANK),
+    ("负责落实", _IMPLEMENTING_RANK),
+    ("结合实际落实", _IMPLEMENTING_RANK),
+    ("抓好落实", _IMPLEMENTING_RANK),
+    ("具体落实", _IMPLEMENTING_RANK),
+    ("落实", _IMPLEMENTING_RANK),
     ("负责", _RESPONSIBLE_RANK),
     ("指导", _RESPONSIBLE_RANK),
     ("配合", _COOPERATING_RANK),
@@ -71,7 +74,7 @@ _VERBS: list[tuple[str, int]] = [
 ]
 _VERB = re.compile("(?P<verb>" + "|".join(verb for verb, _ in _VERBS) + r")$")
 _RANKS = dict(_VERBS)
-_TOGETHER_WITH = re.compile(r"^(?P<leads>.+?)(?:会同|联合|协调)(?P<others>.+)$")
+_TOGETHER_WITH = re.compile(r"^(?P<leads>.+?)会同(?P<others>.+)$")
 # What a unit's name never holds: words of a sentence.
 _NOT_A_NAME = re.compile(
     r"[把了的]|要[求把做]|应当|应该|需要|必须|进一步|确保|通过|按照|根据|以下|之日|不再"
@@ -173,12 +176,17 @@ def _verb_phrase(text: str) -> UnitField | None:
         return None
     ranked: list[tuple[int, str]] = []  # (rank, names as written)
     pending: list[str] = []
+    named_leads: list[str] = []
     for sentence_index, sentence in enumerate(sentences):
         clauses = [c for c in re.split(r"，", sentence) if c.strip()]
         sentence_ranked: list[tuple[int, str]] = []
         ok = True
         for clause in clauses:
             clause = clause.strip()
+            named = _NAMED_LEAD.match(clause)
+            if named is not None and _names(named["names"]) is not None:
+                named_leads.append(named["names"])
+                continue
             verb = _VERB.search(clause)
             if verb is None:
                 if _names(clause) is None:
@@ -212,7 +220,9 @@ def _verb_phrase(text: str) -> UnitField | None:
         ranked.extend(sentence_ranked)
     if not ranked:
         return None
-    top = max(rank for rank, _ in ranked)
+    if named_leads:
+        return UnitField(0, 0, named_leads, [names for _, names in ranked])
+    top = max((rank for rank, _ in ranked if rank > _COOPERATING_RANK), default=None)
     leads = [names for rank, names in ranked if rank == top]
     cooperating = [names for rank, names in ranked if rank != top]
     return UnitField(0, 0, leads, cooperating, responsible_only=top == _RESPONSIBLE_RANK)

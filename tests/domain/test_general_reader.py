@@ -526,3 +526,27 @@ def test_paragraphs_without_numbers_are_items_when_they_name_units() -> None:
     )
     assert [task.lead_units for task in parsed.tasks] == [["市体育局"], ["各区政府"]]
     assert parsed.tasks[0].source.lines == (2, 2)
+
+
+@pytest.mark.parametrize(
+    ("phrase", "leads", "cooperating"),
+    [
+        ("县民政局、县残联负责，县民政局为牵头单位", ["县民政局"], ["县残联"]),
+        ("各乡镇负责落实", ["各乡镇"], []),
+        ("县卫健局负责，各乡镇负责落实", ["县卫健局"], ["各乡镇"]),
+        ("县残疾人联合会、县民政局负责", ["县残疾人联合会", "县民政局"], []),
+        ("县财政局配合", [], ["县财政局"]),
+    ],
+)
+def test_more_role_phrases(phrase: str, leads: list[str], cooperating: list[str]) -> None:
+    parsed = _parse(f"2022年助残工作安排\n1.开展康复服务。（{phrase}）\n")
+    task = parsed.tasks[0]
+    assert (task.lead_units, task.cooperating_units) == (leads, cooperating)
+
+
+def test_the_first_listed_rule_in_other_words() -> None:
+    parsed = _parse(
+        "2022年工作分工\n注：排在首位的为牵头单位。\n1.开展康复服务。（县民政局、县残联负责）\n"
+    )
+    assert parsed.tasks[0].lead_units == ["县民政局"]
+    assert parsed.tasks[0].cooperating_units == ["县残联"]
