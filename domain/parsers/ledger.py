@@ -434,7 +434,8 @@ def parse_grid(source: GridSource, directory: UnitDirectory) -> ParsedPlan:
     if period is None:
         years = [int(year) for row in rows for year in YEAR.findall(row.deadline or row.text)]
         # Offices name their ledgers after the year ("2025年重点任务.csv", "tasks_2025.xlsx").
-        years = years or [int(y) for y in _FILE_YEAR.findall(PurePath(document.file).stem)]
+        stem = PurePath(document.file).stem
+        years = years or [int(y) for y in re.findall(r"(?<!\d)(20\d{2})(?!\d)", stem)]
         if not years:
             raise document.error(
                 header_line,
@@ -476,9 +477,6 @@ def parse_grid(source: GridSource, directory: UnitDirectory) -> ParsedPlan:
 def _cell(cells: Sequence[str], columns: HeaderColumns, column: Column | None) -> str:
     index = None if column is None else columns.get(column)
     return cells[index] if index is not None else ""
-
-
-_FILE_YEAR = re.compile(r"(?<!\d)(20\d{2})(?!\d)")
 
 
 def _read_rows(
