@@ -80,6 +80,8 @@ class Parser(Protocol):
 
 # "A、B分别牵头负责，C": A and B each lead their own part, C cooperates with each.
 PER_LEAD = re.compile(r"分别牵头(?:负责)?")
+# A cell naming roles in words, not only units (see :func:`cell_phrase`).
+_ROLE_WORD = re.compile(r"牵头|负责|配合|参与|指导|落实|协办|协助|协同|主办|会同|：")
 # A year as documents write it ("2018年"); plans of this century only.
 YEAR = re.compile(r"(20\d{2})年")
 # Chinese-numeral headings: "一、" opens a section, "（一）" a subsection; a heading cell of
@@ -227,7 +229,7 @@ def roles_from_columns(
 def cell_phrase(cell: str) -> UnitField | None:
     """The roles a 责任单位 cell states in words, or None for a bare list of names (and for
     "分别牵头", which :func:`split_per_lead` reads)."""
-    if PER_LEAD.search(cell):
+    if PER_LEAD.search(cell) or not _ROLE_WORD.search(cell):
         return None
     phrase = parse_unit_phrase(cell)
     if phrase is None or phrase.deadline or not phrase.leads:

@@ -93,6 +93,8 @@ _INLINE_MARKER = re.compile(
     "(?<=[。；：）])(?:" + "|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _MARKERS) + ")"
 )
 _MAX_TITLE = 60
+_MOST_FIELDS_SCORED = 30
+_PUNCTUATION_AND_SPACE = re.compile(r"[\s，。；、：）（]")
 _TITLE_ENDS = (
     "通知",
     "意见",
@@ -313,11 +315,16 @@ def _is_word(data: bytes) -> bool:
         return False
 
 
-def document_facts(document: SourceDocument) -> tuple[int, int]:
-    """(numbered items, unit fields) of a text document: what the reader can go on."""
+def document_facts(document: SourceDocument, enough: int | None = None) -> tuple[int, int]:
+    """(numbered items, unit fields) of a text document: what the reader can go on.
+    Counting stops at ``enough`` unit fields."""
     blocks = _blocks(document.lines)
     items = sum(1 for block in blocks if block.kind is not None)
-    fields = sum(len(find_unit_fields(block.text)) for block in blocks)
+    fields = 0
+    for block in blocks:
+        fields += len(find_unit_fields(block.text))
+        if enough is not None and fields >= enough:
+            break
     return items, fields
 
 
@@ -357,9 +364,9 @@ class GeneralParser:
         text = as_text(document)
         if text is None:
             return 0
-        items, fields = document_facts(text)
+        items, fields = document_facts(text, enough=_MOST_FIELDS_SCORED)
         if fields:
-            return 20 + min(fields, 30)
+            return 20 + min(fields, _MOST_FIELDS_SCORED)
         return 5 if items else 0
 
     def parse(self, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan:
@@ -650,7 +657,7 @@ def _stands_alone(text: str, unit_field: UnitField) -> bool:
 
 
 def _has_text(piece: str) -> bool:
-    return len(re.sub(r"[\s，。；、：）（]", "", piece)) >= 2
+    return len(_PUNCTUATION_AND_SPACE.sub("", piece)) >= 2
 
 
 def _cut_off(block: _Block, blocks: list[_Block]) -> bool:

@@ -80,6 +80,13 @@ _NOT_A_NAME = re.compile(
     r"[把了的]|要[求把做]|应当|应该|需要|必须|进一步|确保|通过|按照|根据|以下|之日|不再"
 )
 _MAX_NAME = 30
+_BY_OR_ETC = re.compile(r"^由|等$")
+_LIST_BREAK = re.compile(r"[，；]")
+_SENTENCE_BREAK = re.compile(r"[。；]")
+# Words without which a text says nothing about roles: a quick way past most parentheses.
+_ROLE_WORDS = re.compile(
+    r"牵头|负责|配合|参与|指导|落实|协办|协助|协同|主办|会同|单位|部门|科室|处室|时限|时间"
+)
 # How the name of an office, a body or a group of them ends.
 _OFFICE_NAME = re.compile(
     r"(?:局|委|办|厅|部|院|会|政府|中心|单位|部门|科|处|室|队|所|站|社|行|署|组|公司|集团|"
@@ -112,14 +119,14 @@ class UnitField:
 def _names(text: str) -> list[str] | None:
     """The unit names of one clause's name list as written, or None if it is not one."""
     text = text.strip("，、；。 ")
-    text = re.sub(r"^由|等$", "", text)
+    text = _BY_OR_ETC.sub("", text)
     # "A、B等和各省级人民政府": 等 closes the first list, 和 joins a second group.
     text = text.replace("等和", "，")
     if not text:
         return None
-    parts = [part for part in re.split(r"[，；]", text) if part.strip()]
+    parts = [part for part in _LIST_BREAK.split(text) if part.strip()]
     for part in parts:
-        for name in re.split(r"[、]", part):
+        for name in part.split("、"):
             if len(name) > _MAX_NAME or _NOT_A_NAME.search(name):
                 return None
     return [part.strip() for part in parts]
@@ -132,7 +139,7 @@ def parse_unit_phrase(text: str) -> UnitField | None:
     explains something ("（市、区）", "（试行）") or any sentence is not.
     """
     text = text.strip().strip("。；，").strip()
-    if not text or len(text) > 600:
+    if not text or len(text) > 600 or not _ROLE_WORDS.search(text):
         return None
     if _FIELD_LABEL.search(text):
         return _field_list(text)
@@ -171,14 +178,14 @@ def _field_list(text: str) -> UnitField | None:
 def _verb_phrase(text: str) -> UnitField | None:
     # The document's own rule rides in the first item's parenthesis: not a clause.
     text = _CONVENTION_SENTENCE.sub("", text) if FIRST_LEADS.search(text) else text
-    sentences = [s for s in re.split(r"[。；]", text) if s.strip()]
+    sentences = [s for s in _SENTENCE_BREAK.split(text) if s.strip()]
     if not sentences:
         return None
     ranked: list[tuple[int, str]] = []  # (rank, names as written)
     pending: list[str] = []
     named_leads: list[str] = []
     for sentence_index, sentence in enumerate(sentences):
-        clauses = [c for c in re.split(r"，", sentence) if c.strip()]
+        clauses = [c for c in sentence.split("，") if c.strip()]
         sentence_ranked: list[tuple[int, str]] = []
         ok = True
         for clause in clauses:
