@@ -1,7 +1,8 @@
 """The corpus fidelity floor: the share of tests/corpus/'s labelled tasks read all right.
 
 The floor is what this branch reaches; it only ever goes up. ``bench/corpus_fidelity.py``
-prints the whole table (``--misses`` says why each task is wrong).
+prints the whole table (``--misses`` says why each task is wrong). Before the general reader:
+14 of 155 all right (9%), 13 of the 14 documents refused.
 """
 
 from __future__ import annotations
