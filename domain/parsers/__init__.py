@@ -15,6 +15,7 @@ from pathlib import Path
 from domain.errors import DocumentError
 from domain.files import read_regular_file
 from domain.parsers.common import Parser, SourceDocument
+from domain.parsers.html import html_document, looks_like_html
 from domain.plan import ParsedPlan, PlanTask
 from domain.text import CONTROL_CHARACTER, MAX_DOCUMENT_BYTES, decode_document
 from domain.units import UnitDirectory, load_directory, unit_name_warnings
@@ -25,6 +26,7 @@ def _parsers() -> list[Parser]:
         attachment_task_list,
         docx_table,
         flattened_table,
+        general,
         inline_units,
         ledger,
         pipe_table,
@@ -35,6 +37,7 @@ def _parsers() -> list[Parser]:
         attachment_task_list.PARSER,
         docx_table.PARSER,
         flattened_table.PARSER,
+        general.PARSER,
         inline_units.PARSER,
         ledger.PARSER,
         pipe_table.PARSER,
@@ -53,7 +56,10 @@ def read_document(file: str, data: bytes) -> SourceDocument:
         except zipfile.BadZipFile:
             raise DocumentError(file, None, "a damaged ZIP (XLSX/DOCX) file") from None
         return SourceDocument(file=file, data=data)
-    return SourceDocument.from_text(file, decode_document(data, file), data)
+    text = decode_document(data, file)
+    if looks_like_html(file, text):
+        return html_document(file, data, text)
+    return SourceDocument.from_text(file, text, data)
 
 
 def detect_parser(document: SourceDocument) -> Parser:
@@ -64,12 +70,9 @@ def detect_parser(document: SourceDocument) -> Parser:
     )
     best_score, best = scored[0]
     if best_score <= 0:
-        formats = ", ".join(sorted(parser.format for parser in _parsers()))
-        raise DocumentError(
-            document.file,
-            None,
-            f"no task table or task list recognised; expected one of these formats: {formats}",
-        )
+        from domain.parsers.general import diagnosis
+
+        raise DocumentError(document.file, None, f"no task list recognised: {diagnosis(document)}")
     return best
 
 
@@ -78,7 +81,7 @@ def parse_document(file: str, data: bytes, directory: UnitDirectory | None = Non
     document = read_document(file, data)
     parser = detect_parser(document)
     directory = directory or load_directory()
-    parsed = parser.parse(document, directory)
+    parsed = _parse_with(parser, document, directory)
     if not parsed.tasks:
         raise DocumentError(file, None, f"read as {parser.format}, but it holds no task")
     _refuse_control_characters(parsed)
@@ -86,6 +89,22 @@ def parse_document(file: str, data: bytes, directory: UnitDirectory | None = Non
     if unit_warnings:
         parsed = parsed.model_copy(update={"warnings": [*parsed.warnings, *unit_warnings]})
     return parsed
+
+
+def _parse_with(parser: Parser, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan:
+    """The chosen parser's reading; when a family parser claims a text document and then
+    finds it is not of its family, the general reader's, if it can read it."""
+    from domain.parsers import general
+
+    try:
+        return parser.parse(document, directory)
+    except DocumentError as refusal:
+        if parser is general.PARSER or not general.PARSER.score(document):
+            raise
+        try:
+            return general.PARSER.parse(document, directory)
+        except DocumentError:
+            raise refusal from None
 
 
 def _task_strings(task: PlanTask) -> list[str]:

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from domain.deadlines import DeadlineContext, find_deadlines, implicit_deadline
 from domain.errors import DocumentError
+from domain.parsers.unit_fields import UnitField, parse_unit_phrase
 from domain.plan import (
     DeadlineFlag,
     Milestone,
@@ -32,12 +33,16 @@ class SourceDocument:
 
     ``lines[i]`` is line ``i + 1`` of the file in canonical form (Simplified, no pinyin,
     full-width punctuation), ``raw_lines[i]`` the same line as written.
+
+    ``source_lines[i]``, when given, is the line of the file that line ``i + 1`` came from
+    (a web page's paragraph and its HTML source line): provenance then names file lines.
     """
 
     file: str
     data: bytes
     raw_lines: Sequence[str] = ()
     lines: Sequence[str] = ()
+    source_lines: Sequence[int] = ()
 
     @classmethod
     def from_text(cls, file: str, text: str, data: bytes = b"") -> SourceDocument:
@@ -54,6 +59,8 @@ class SourceDocument:
     def provenance(self, first: int, last: int) -> Provenance:
         """Lines ``first``..``last`` (1-based, inclusive) as a task's source."""
         raw = "\n".join(line for line in self.raw_lines[first - 1 : last] if line.strip())
+        if self.source_lines:
+            first, last = self.source_lines[first - 1], self.source_lines[last - 1]
         return Provenance(file=self.file, lines=(first, last), raw=raw)
 
 
@@ -73,6 +80,8 @@ class Parser(Protocol):
 
 # "A、B分别牵头负责，C": A and B each lead their own part, C cooperates with each.
 PER_LEAD = re.compile(r"分别牵头(?:负责)?")
+# A cell naming roles in words, not only units (see :func:`cell_phrase`).
+_ROLE_WORD = re.compile(r"牵头|负责|配合|参与|指导|落实|协办|协助|协同|主办|会同|：")
 # A year as documents write it ("2018年"); plans of this century only.
 YEAR = re.compile(r"(20\d{2})年")
 # Chinese-numeral headings: "一、" opens a section, "（一）" a subsection; a heading cell of
@@ -171,8 +180,15 @@ def roles_from_cell(
 ) -> Roles:
     """A single 责任单位 cell: the first unit leads, the rest cooperate (flagged inferred).
 
-    Group names expand to their members where the document or the directory lists them.
+    A cell that says who leads in words ("X牵头，Y按职责分工负责", "A、B负责") is read as it
+    says (see :mod:`domain.parsers.unit_fields`): no inference. Group names expand to their
+    members where the document or the directory lists them.
     """
+    phrase = cell_phrase(cell)
+    if phrase is not None:
+        return roles_from_columns(
+            "，".join(phrase.leads), "，".join(phrase.cooperating), directory, document_groups
+        )
     units = _expand(split_units(cell), directory, document_groups)
     if not units.names:
         return Roles([], [], [TaskFlag.NO_UNIT])
@@ -188,7 +204,19 @@ def roles_from_columns(
     directory: UnitDirectory,
     document_groups: Mapping[str, Sequence[str]] | None = None,
 ) -> Roles:
-    """Explicit 牵头 / 配合 columns: no inference needed."""
+    """Explicit 牵头 / 配合 columns: no inference needed.
+
+    A cell holding role words besides the names ("A、B按职责分工负责" in a 牵头 column) is
+    read as a unit phrase: its names stay in their column, anyone it says cooperates
+    cooperates.
+    """
+    lead_phrase = cell_phrase(lead_cell)
+    if lead_phrase is not None:
+        lead_cell = "，".join(lead_phrase.leads)
+        cooperating_cell = "，".join([*lead_phrase.cooperating, cooperating_cell])
+    cooperating_phrase = cell_phrase(cooperating_cell)
+    if cooperating_phrase is not None:
+        cooperating_cell = "，".join([*cooperating_phrase.leads, *cooperating_phrase.cooperating])
     leads = _expand(split_units(lead_cell), directory, document_groups)
     cooperating = _expand(split_units(cooperating_cell), directory, document_groups)
     cooperating_names = [name for name in cooperating.names if name not in leads.names]
@@ -196,6 +224,17 @@ def roles_from_columns(
     if leads.expanded or cooperating.expanded:
         flags.append(TaskFlag.GROUP_EXPANDED)
     return Roles(leads.names, cooperating_names, flags)
+
+
+def cell_phrase(cell: str) -> UnitField | None:
+    """The roles a 责任单位 cell states in words, or None for a bare list of names (and for
+    "分别牵头", which :func:`split_per_lead` reads)."""
+    if PER_LEAD.search(cell) or not _ROLE_WORD.search(cell):
+        return None
+    phrase = parse_unit_phrase(cell)
+    if phrase is None or phrase.deadline or not phrase.leads:
+        return None
+    return phrase
 
 
 @dataclass

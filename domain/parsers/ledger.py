@@ -433,6 +433,9 @@ def parse_grid(source: GridSource, directory: UnitDirectory) -> ParsedPlan:
     period = find_plan_period(title)
     if period is None:
         years = [int(year) for row in rows for year in YEAR.findall(row.deadline or row.text)]
+        # Offices name their ledgers after the year ("2025年重点任务.csv", "tasks_2025.xlsx").
+        stem = PurePath(document.file).stem
+        years = years or [int(y) for y in re.findall(r"(?<!\d)(20\d{2})(?!\d)", stem)]
         if not years:
             raise document.error(
                 header_line,
