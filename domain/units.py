@@ -298,8 +298,9 @@ def _split_etc(part: str) -> list[str]:
 _BODY_SUFFIX = re.compile(
     r"(?:[厅局委办部署院行社联会室处科队站所馆]|中心|政府|部门|单位|机构|小组|党委|公司)$"
 )
-# A group that names nobody in particular: it never ends the name before a 和.
-_BARE_GROUP = re.compile(r"^(?:其他|其它)?(?:有关|相关)?(?:部门|单位|机构)$")
+# A group that names nobody in particular: after a 和 it continues the name before
+# (各有关部门和单位, 各级党委和政府).
+_BARE_GROUP = re.compile(r"^(?:其他|其它)?(?:有关|相关)?(?:部门|单位|机构|人民政府|政府|党委)$")
 
 
 def _is_complete_name(text: str) -> bool:
@@ -334,25 +335,29 @@ def _split_conjunctions(piece: str) -> list[str]:
 _LEVEL_CHARACTERS = "省市区县州盟旗"
 _LEVEL_CHARACTER = re.compile(f"[{_LEVEL_CHARACTERS}]")
 _HAN = r"[\u3400-\u9fff]"
-_PLACE_CHARACTER = rf"(?:(?![{_LEVEL_CHARACTERS}各]){_HAN})"
+# A character of a place's name: not a level, nor the 全 / 本 / 我 / 该 / 各 of 全市, 本区 ….
+_PLACE_CHARACTER = rf"(?:(?![{_LEVEL_CHARACTERS}各全本我该]){_HAN})"
 # The level a body's name opens with: 省 / 市 / 区 / 县 alone (not 市场, 市级, 市直, 区域),
-# or a place and its level (广东省, 杭州市, 岳麓区, 广西壮族自治区), then perhaps a district
-# under it (武汉市江岸区) that is not a 开发区, 新区, 园区 … of the city.
+# or a place and its level (广东省, 杭州市, 岳麓区, 沛县, 广西壮族自治区), then perhaps a
+# district under it (武汉市江岸区) that is not a 开发区, 新区, 园区 … of the city.
 _LEVEL_PREFIX = re.compile(
-    rf"^(?:[省市区县旗](?![场域级直])|{_PLACE_CHARACTER}{{1,3}}[省市区县旗]"
+    rf"^(?:[省市区县旗](?![场域级直])|{_PLACE_CHARACTER}{{2,3}}[省市区旗]|{_PLACE_CHARACTER}{{1,3}}县"
     rf"|{_PLACE_CHARACTER}{{2,5}}(?:自治区|自治州|自治县|地区|盟))"
     rf"(?:(?!{_HAN}?(?:开发|经开|高新|新|园|社|城|景|片|辖|港|矿|保税|示范|试验|功能|自贸|郊)区)"
     rf"{_PLACE_CHARACTER}{{2,3}}[区县市])?"
 )
 # 省委 / 市委 before a party department (组织部, 宣传部): its elided names are 部 too.
 _PARTY_COMMITTEE = re.compile(r"^委.*部$")
-# Where a name that opens without a level is complete all the same: central bodies, their
-# branches, collectives, and provinces written without 省 (广东金融监管局).
+# Where a name that opens without a level is complete all the same: central bodies and
+# their branches, collectives, and a province written without 省 (广东金融监管局,
+# 民航广东监管局, 中国证监会广东监管局).
 _COMPLETE_OPENING = re.compile(
-    r"^(?:各|有关|相关|其他|其它|全国|全省|全市|中国|中共|中华|中央|国家|国务院|人民|共青团|团|驻|"
-    r"本级|地方|所属|下属|该|我|北京|天津|上海|重庆|河北|山西|辽宁|吉林|黑龙江|江苏|浙江|安徽|"
-    r"福建|江西|山东|河南|湖北|湖南|广东|海南|四川|贵州|云南|陕西|甘肃|青海|台湾|内蒙古|广西|"
-    r"西藏|宁夏|新疆|香港|澳门)"
+    r"^(?:各|有关|相关|其他|其它|全国|全省|全市|中国|中共|中华|中央|中科院|中宣部|中组部|中编办|"
+    r"国家|国务院|人民|共青团|团|驻|本级|地方|所属|下属|该|我)"
+)
+_PROVINCE = re.compile(
+    "北京|天津|上海|重庆|河北|山西|辽宁|吉林|黑龙江|江苏|浙江|安徽|福建|江西|山东|河南|湖北|湖南|"
+    "广东|海南|四川|贵州|云南|陕西|甘肃|青海|台湾|内蒙古|广西|西藏|宁夏|新疆|香港|澳门"
 )
 # What a name whose level was elided ends with: a department of that government.
 _ELIDED_SUFFIX = re.compile(r"(?:[厅局委办部署院社联会室处科队站所馆]|中心)$")
@@ -363,16 +368,17 @@ def _level_of(name: str) -> str | None:
     found = _LEVEL_PREFIX.match(name)
     if found is None:
         return None
-    body = name[found.end() :]
+    body = _TRAILING_PARENTHESIS.sub("", name[found.end() :])  # 市委宣传部（市新闻出版局）
     return found.group() if len(body) >= 2 and _BODY_SUFFIX.search(body) else None
 
 
 def _is_elided(name: str) -> bool:
     """A department's name written without a level, one a list's first name would give it."""
     return (
-        2 <= len(name) <= 12
+        2 <= len(name) <= 16
         and _LEVEL_CHARACTER.search(name) is None
         and _COMPLETE_OPENING.match(name) is None
+        and _PROVINCE.search(name) is None
         and _ELIDED_SUFFIX.search(name) is not None
     )
 

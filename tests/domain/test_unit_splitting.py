@@ -59,9 +59,14 @@ CORPUS = Path(__file__).resolve().parents[1] / "corpus"
         ("武汉市江岸区民政局、卫健局", ["武汉市江岸区民政局", "武汉市江岸区卫健局"]),
         ("省市场监管局、药监局", ["省市场监管局", "省药监局"]),
         ("市城市管理局、园林局", ["市城市管理局", "市园林局"]),
+        ("城市管理局、园林局", ["城市管理局", "园林局"]),
+        ("沛县财政局、教育局", ["沛县财政局", "沛县教育局"]),
         ("省委组织部、宣传部", ["省委组织部", "省委宣传部"]),
         ("省委宣传部、文化厅、体育局", ["省委宣传部", "省文化厅", "省体育局"]),
         ("市卫健委、疾控中心", ["市卫健委", "市疾控中心"]),
+        ("县委办、政府办", ["县委办", "县政府办"]),
+        ("省委宣传部（省新闻出版局）、网信办", ["省委宣传部（省新闻出版局）", "省网信办"]),
+        ("省人社厅、税务局，医保局", ["省人社厅", "省税务局", "省医保局"]),
         # ... but never before a name complete on its own
         ("市公安局、团市委", ["市公安局", "团市委"]),
         ("省财政厅、国家税务总局湖南省税务局", ["省财政厅", "国家税务总局湖南省税务局"]),
@@ -70,6 +75,14 @@ CORPUS = Path(__file__).resolve().parents[1] / "corpus"
         ("省科技厅，江西金融监管局", ["省科技厅", "江西金融监管局"]),
         ("市民政局、有关部门", ["市民政局", "有关部门"]),
         ("市民政局、长沙海关", ["市民政局", "长沙海关"]),
+        ("省交通运输厅、民航江苏监管局", ["省交通运输厅", "民航江苏监管局"]),
+        ("省科技厅、中科院合肥物质科学研究院", ["省科技厅", "中科院合肥物质科学研究院"]),
+        ("市电信公司、移动公司", ["市电信公司", "移动公司"]),
+        ("市财政局、人行中心支行", ["市财政局", "人行中心支行"]),
+        (
+            "市财政局、行政审批制度改革工作领导小组办公室",
+            ["市财政局", "行政审批制度改革工作领导小组办公室"],
+        ),
         ("市民政局、成都市政府", ["市民政局", "成都市政府"]),
         ("市场监管总局、海关总署", ["市场监管总局", "海关总署"]),
         ("交通运输部、水利局", ["交通运输部", "水利局"]),
@@ -80,6 +93,9 @@ CORPUS = Path(__file__).resolve().parents[1] / "corpus"
         ("市自然资源与规划局", ["市自然资源与规划局"]),
         ("市住房和城乡建设局、市商务和投资促进局", ["市住房和城乡建设局", "市商务和投资促进局"]),
         ("各有关部门和单位", ["各有关部门和单位"]),
+        ("各级党委和政府", ["各级党委和政府"]),
+        ("市直各部门和各县区政府", ["市直各部门", "各县区政府"]),
+        ("市委和市政府", ["市委", "市政府"]),
         ("市卫健委和市医保局", ["市卫健委", "市医保局"]),
         ("市级各有关部门及各县区政府", ["市级各有关部门", "各县区政府"]),
         ("省教育厅以及省体育局", ["省教育厅", "省体育局"]),
@@ -126,15 +142,22 @@ def test_resolve_reads_either_width_and_traditional() -> None:
 # ---------------------------------------------------------------- properties
 
 # Characters a generated name is built of: none is a separator, a level, a conjunction,
-# 等, or a character a department's name ends with, so each name is complete as written.
+# 等, or a character a department's name ends with, so each name is complete as written
+# and a 和 inside it never stands between two complete names.
 _CORE = "交通运输林业水务文旅体育卫健医保统计审档案气象人防信访粮食畜牧渔农机经商外侨"
 _SUFFIXES = ["局", "厅", "委", "办", "中心", "管理处", "服务中心"]
 _LEVELS = ["省", "市", "区", "县", "湖南省", "长沙市", "岳麓区", "浏阳县"]
 _SEPARATORS = ["、", "，", ",", "；", ";", "\ufe51", "\uff64"]
 
+_core = st.text(alphabet=_CORE, min_size=1, max_size=5)
+# 工业和信息化厅, 自然资源与规划局: a 和 / 及 / 与 inside a name, between two plain words.
+_inner_conjunction = st.one_of(
+    st.just(""), st.builds(lambda word, core: word + core, st.sampled_from("和及与"), _core)
+)
 _body = st.builds(
-    lambda core, suffix: core + suffix,
-    st.text(alphabet=_CORE, min_size=1, max_size=6),
+    lambda core, inner, suffix: core + inner + suffix,
+    _core,
+    _inner_conjunction,
     st.sampled_from(_SUFFIXES),
 )
 _name = st.builds(lambda level, body: level + body, st.sampled_from(_LEVELS), _body)
