@@ -28,13 +28,17 @@ from domain.text import normalize_line
 MAX_DIRECTORY_BYTES = 8 * 1024 * 1024
 
 _SEPARATORS = "、，；"
-# "A等B" after a list of units. B is a group the listed units belong to only when it is a
-# generic group phrase ("市信息办等市直有关部门", "…等有关部门", "…等各县区政府"): it ends
-# in 部门/单位/政府/机构 and says 有关/相关/各/直. B merely counting the listed units
-# ("市信息办等5个部门", "…等单位") adds nobody and is dropped. Any other 等 is part of a
-# name (市中等职业学校).
+# "A等B" after a list of units. B is a group of its own only when it is a qualified group
+# phrase ("市信息办等市直有关部门", "…等市政府有关部门", "…等各县区政府"): it ends in
+# 部门/单位/政府/机构, says 有关/相关/各/直 and names whose. B that only classifies or
+# counts the listed units ("等有关部门", "等有关部门和单位", "等5个部门", "等单位") adds
+# nobody: 等 closes the list, as the corpus labels read it. Any other 等 is part of a name
+# (市中等职业学校).
 _GROUP_PHRASE = re.compile(r"^.*(?:有关|相关|各|直).*(?:部门|单位|政府|机构)$")
-_COUNTED_PHRASE = re.compile(r"^(?:\d+|[一二三四五六七八九十两]+)?[个家]?(?:部门|单位)$")
+_COUNTED_PHRASE = re.compile(
+    r"^(?:\d+|[一二三四五六七八九十两]+)?[个家]?(?:其他|其它)?(?:有关|相关)?"
+    r"(?:部门|单位|机构|方面)(?:和|及|、)?(?:部门|单位|机构)?$"
+)
 _TRAILING_PARENTHESIS = re.compile(r"（[^（）]*）$")
 # A second nameplate of the same body after its name: "市民委（市宗教局）",
 # "市政府办公室（市金融办、市外事办）". Its contents are organisation names.
@@ -162,10 +166,10 @@ def split_units(cell: str) -> list[str]:
       cell does not swallow the names after it;
     - 各 followed by levels only is a collective that may hold a 、: 各区、县级市,
       各县、市、区, 各县、区人民政府 are one name each;
-    - "A等B" yields A then the group B when B is a group phrase (市直有关部门), A alone when
-      B only counts the listed units (等5个部门, 等单位), nothing extra when 等 closes the
-      list, and A then C for 等和C (…等和各省级人民政府); other 等 are part of a name
-      (市中等职业学校);
+    - "A等B" yields A then the group B when B is a qualified group (市直有关部门), A alone
+      when B only classifies or counts the listed units (等有关部门, 等有关部门和单位,
+      等5个部门, 等单位) or 等 ends the list, and A then C for 等和C (…等和各省级人民政府);
+      other 等 are part of a name (市中等职业学校);
     - 和 / 及 / 以及 / 与 between two complete names lists two (市级各有关部门及各县市区政府),
       and is part of a name otherwise (工业和信息化部, 中央和国家机关工委, 各有关部门和单位);
     - a name written without the level its predecessor has gets it back (prefix elision):

@@ -107,6 +107,9 @@ CORPUS = Path(__file__).resolve().parents[1] / "corpus"
         ("市教育局等和各县区人民政府", ["市教育局", "各县区人民政府"]),
         ("水利部、林草局等和各有关省级人民政府", ["水利部", "林草局", "各有关省级人民政府"]),
         ("市教育局等5个单位", ["市教育局"]),
+        ("市教育局、市体育局等有关部门", ["市教育局", "市体育局"]),
+        ("市教育局等相关部门和单位", ["市教育局"]),
+        ("市教育局等各县区政府", ["市教育局", "各县区政府"]),
         ("市教育局、市民政局等部门", ["市教育局", "市民政局"]),
         ("市教育局等市直有关部门", ["市教育局", "市直有关部门"]),
         ("市中等专业学校、市教育局", ["市中等专业学校", "市教育局"]),
@@ -237,29 +240,10 @@ def _expected(task: dict[str, object], role: str) -> list[str]:
     return [normalize_line(restored.get(unit, unit)) for unit in units]
 
 
-# Where the corpus labels and the reference goldens disagree: "A、B等有关部门" gives A, B
-# in the labels, A, B and the group 有关部门 in nantong's golden (its 协同 cells), which
-# split_units keeps. Strict: the day they agree, these rows must be made ordinary.
-_OPEN_GROUP_KEPT = {
-    ("01_gwy_zonghebaoshuiqu_2019", "6."),
-    ("03_gwy_cujinjiuye_2018", "（五）"),
-    ("03_gwy_cujinjiuye_2018", "（七）"),
-    ("03_gwy_cujinjiuye_2018", "（十一）"),
-}
-
-
 @pytest.mark.parametrize(
     ("stem", "seq", "role", "phrase"),
-    [
-        pytest.param(
-            *row,
-            id=f"{row[0][:2]}-{row[1]}-{row[2]}",
-            marks=[pytest.mark.xfail(strict=True, reason="等有关部门: labels drop the group")]
-            if row[:2] in _OPEN_GROUP_KEPT
-            else [],
-        )
-        for row in CORPUS_UNIT_PHRASES
-    ],
+    CORPUS_UNIT_PHRASES,
+    ids=[f"{stem[:2]}-{seq}-{role}" for stem, seq, role, _ in CORPUS_UNIT_PHRASES],
 )
 def test_corpus_phrases_give_the_labelled_units(
     stem: str, seq: str, role: str, phrase: str
