@@ -192,7 +192,7 @@ def _split_units(cell: str) -> tuple[str, ...]:
                 names.extend(_split_conjunctions(piece))
             else:
                 names.append(piece)
-    return tuple(_elided_prefixes_restored(names))
+    return tuple(_elided_prefixes_restored([name.strip() for name in names if name.strip()]))
 
 
 # Half-width and small forms of the punctuation unit lists use, as full-width.

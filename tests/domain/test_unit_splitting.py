@@ -263,3 +263,21 @@ def test_every_labelled_unit_list_has_its_phrase() -> None:
                 if task[key] and not {(stem, seq, role), (stem, seq, "all")} & covered:
                     missing.append((stem, seq, role))
     assert missing == []
+
+
+@pytest.mark.fault
+@given(
+    cell=st.text(
+        alphabet=st.one_of(
+            st.sampled_from("市省区县各等和及与以（）()、，,；;﹑ 局厅委办部政府有关单位"),
+            st.characters(codec="utf-8"),
+        ),
+        max_size=40,
+    )
+)
+def test_any_cell_splits_into_clean_names(cell: str) -> None:
+    """Whatever a cell holds (stray parentheses, runs of separators, a lone 等 or 和), the
+    result is a list of names, none empty, none with spaces around it."""
+    names = split_units(cell)
+    assert all(name and name == name.strip() for name in names)
+    assert all("," not in name and ";" not in name for name in names)
