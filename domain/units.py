@@ -36,7 +36,7 @@ _SEPARATORS = "、，；"
 # (市中等职业学校).
 _GROUP_PHRASE = re.compile(r"^.*(?:有关|相关|各|直).*(?:部门|单位|政府|机构)$")
 _COUNTED_PHRASE = re.compile(
-    r"^(?:\d+|[一二三四五六七八九十两]+)?[个家]?(?:其他|其它)?(?:有关|相关)?"
+    r"^(?:\d+|[一二三四五六七八九十百两几数]+)?[余多]?[个家]?(?:其他|其它)?(?:有关|相关)?"
     r"(?:部门|单位|机构|方面)(?:和|及|、)?(?:部门|单位|机构)?$"
 )
 _TRAILING_PARENTHESIS = re.compile(r"（[^（）]*）$")
@@ -277,7 +277,8 @@ def _top_level_etc(part: str) -> int:
     return found
 
 
-_CONJUNCTION = re.compile(r"以及|和|及|与")
+# 及其 is "and its" (市教育局及其所属学校): one body with what belongs to it.
+_CONJUNCTION = re.compile(r"以及|和|及(?!其)|与")
 
 
 def _split_etc(part: str) -> list[str]:
