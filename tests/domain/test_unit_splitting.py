@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from domain.parsers import parse_document
 from domain.text import normalize_line
 from domain.units import load_directory, split_units
 from tests.domain.corpus_unit_phrases import CORPUS_UNIT_PHRASES
@@ -143,6 +144,20 @@ def test_resolve_reads_either_width_and_traditional() -> None:
     assert directory.resolve("市发展改革委(市物价局)") == "市发展改革委"
     assert directory.resolve("市發改委") == "市发展改革委"
     assert directory.resolve("各縣(市、區(qū))政府") == "各县（市、区）政府"
+
+
+def test_a_ledger_reads_elided_and_joined_names_through_its_columns() -> None:
+    """The parsers split their unit cells with split_units: a 台账 row gets the names back."""
+    ledger = (
+        "序号,工作任务,牵头单位,配合单位,完成时限\n"
+        '1,推进第1项工作,省教育厅,"省财政厅、人社厅等和各市人民政府",2030年12月31日前\n'
+        '2,推进第2项工作,"市卫健委和市医保局","市民政局，各区、县级市",2030年12月31日前\n'
+    ).encode()
+    tasks = parse_document("plan.csv", ledger).tasks
+    assert [(task.lead_units, task.cooperating_units) for task in tasks] == [
+        (["省教育厅"], ["省财政厅", "省人社厅", "各市人民政府"]),
+        (["市卫健委", "市医保局"], ["市民政局", "各区、县级市"]),
+    ]
 
 
 # ---------------------------------------------------------------- properties
