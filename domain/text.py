@@ -22,16 +22,28 @@ _TONE_VOWELS = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü"
 # A parenthesised lowercase syllable with a tone mark right after a Han character is a
 # pinyin annotation ("區(qū)"); "(市)", "(一)" and "(i-Dongying)" are real text and stay.
 _PINYIN = re.compile(
-    rf"(?<=[\u3400-\u9fff])[(（](?=[a-z{_TONE_VOWELS}]*[{_TONE_VOWELS}])[a-z{_TONE_VOWELS}]{{1,7}}[)）]"
+    # A space copied in before the annotation ("單位 (wèi)") goes with it.
+    rf"(?<=[\u3400-\u9fff])[ \t\u00a0]*"
+    rf"[(（](?=[a-z{_TONE_VOWELS}]*[{_TONE_VOWELS}])[a-z{_TONE_VOWELS}]{{1,7}}[)）]"
     # Where the annotated character was lost in transcoding it became "?" and often took
     # the "(" with it ("程序?qū)"): the "?" stays as the trace of the lost character.
     rf"|(?<=[?？\ufffd])[(（]?(?=[a-z{_TONE_VOWELS}]*[{_TONE_VOWELS}])[a-z{_TONE_VOWELS}]{{1,7}}[)）]"
 )
-_FULLWIDTH_ALNUM = {
+_ONE_WIDTH = {
     **{0xFF10 + i: ord("0") + i for i in range(10)},
     **{0xFF21 + i: ord("A") + i for i in range(26)},
     **{0xFF41 + i: ord("a") + i for i in range(26)},
     0x3000: ord(" "),
+    # Small and half-width forms of Chinese punctuation (﹑ ､ ﹐ ﹔ ﹕ ﹙ ﹚ ｡), as some
+    # typesetting and web pages write them: read like the full-width ones.
+    0xFE51: ord("、"),
+    0xFF64: ord("、"),
+    0xFE50: ord("，"),
+    0xFE54: ord("；"),
+    0xFE55: ord("："),
+    0xFE59: ord("（"),
+    0xFE5A: ord("）"),
+    0xFF61: ord("。"),
 }
 _TO_FULLWIDTH = {"(": "（", ")": "）", ",": "，", ";": "；", ":": "：", "!": "！", "?": "？"}
 # A comma or colon between two digits is part of a number or a time ("1,000", "00:00").
@@ -151,7 +163,7 @@ def han_numeral_years(text: str) -> str:
 
 def unify_punctuation(text: str) -> str:
     """Full-width ASCII letters and digits become ASCII; Chinese punctuation becomes full-width."""
-    text = text.translate(_FULLWIDTH_ALNUM)
+    text = text.translate(_ONE_WIDTH)
     return _HALFWIDTH_PUNCTUATION.sub(lambda match: _TO_FULLWIDTH[match.group(0)], text)
 
 
