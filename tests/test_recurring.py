@@ -16,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from domain.calendar import SHANGHAI
 from domain.lifecycle import Stage
 from domain.plan import Milestone, PlanTask, Provenance, Recurrence
+from domain.recurrence import Occurrence, occurrences
 from runtime.embedded import installed_executable
 from tests.support.lifecycle import (
     COORDINATOR,
@@ -28,12 +29,7 @@ from tests.support.lifecycle import (
     time_skipping_paused,
     wait_until,
 )
-from workflows.recurring import (
-    Occurrence,
-    RecurringTaskInput,
-    RecurringTaskWorkflow,
-    occurrences,
-)
+from workflows.recurring import RecurringTaskInput, RecurringTaskWorkflow
 from workflows.task import TaskWorkflow
 from workflows.task_contract import Cancel, TaskSnapshot, TaskWorkflowInput, Withdrawal
 
