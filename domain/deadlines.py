@@ -333,12 +333,24 @@ def _add_months(start: date, months: int) -> date:
     index = start.year * 12 + start.month - 1 + months
     year, month = divmod(index, 12)
     if year > LATEST_YEAR:
-        raise DeadlineError(f"a span from {start.isoformat()} ends after {LATEST_YEAR}")
-    return _day(year, month + 1, min(start.day, calendar.monthrange(year, month + 1)[1]))
+        return date.max  # out of range: refused by the caller
+    return date(year, month + 1, min(start.day, calendar.monthrange(year, month + 1)[1]))
 
 
 def _relative_due(match: re.Match[str], issued: date) -> date:
     """The last day of a span counted from the issue date, the issue day not counted."""
+    try:
+        due = _span_end(match, issued)
+    except OverflowError:
+        due = date.max
+    if not EARLIEST_YEAR <= due.year <= LATEST_YEAR:
+        raise DeadlineError(
+            f"{match.group(0)} from {issued.isoformat()} ends outside {EARLIEST_YEAR}–{LATEST_YEAR}"
+        )
+    return due
+
+
+def _span_end(match: re.Match[str], issued: date) -> date:
     raw_count, unit = _group(match, "count"), _group(match, "unit")
     if raw_count == "半":
         if unit == "年":

@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from domain.deadlines import DeadlineContext, DeadlineError, find_deadlines, parse_deadline
 from domain.parsers.common import relative_date_warnings, task_deadlines
@@ -180,3 +182,32 @@ def test_task_deadlines_flag_relative_dates_placed_or_not() -> None:
         "“印发之日起30日内” counts from the plan's issue date, which the document does not "
         "give: due 2025-12-31 by the plan's default; enter the due date"
     )
+
+
+_SPAN_ALPHABET = st.sampled_from(
+    [
+        *"0123456789一二两三十半年月日天周内起前每季度首末底后",
+        "个月",
+        "个工作日",
+        "印发之日起",
+        "本通知下发后",
+        "，",
+    ]
+)
+
+
+@given(
+    st.lists(_SPAN_ALPHABET, max_size=20).map("".join),
+    st.dates(min_value=date(1, 1, 1), max_value=date.max),
+)
+def test_spans_from_any_issue_date_never_raise(text: str, issued: date) -> None:
+    """Any issue date, even one a document mistypes as 9999年, places a span in range or
+    reports a problem: find_deadlines never raises."""
+    found = find_deadlines(text, DeadlineContext(plan_year=2025, issue_date=issued))
+    assert all(1949 <= m.due.year <= 2100 for m in found.milestones)
+
+
+def test_a_span_past_the_last_year_is_a_problem() -> None:
+    found = find_deadlines("5年内", DeadlineContext(plan_year=2099, issue_date=date(2099, 6, 1)))
+    assert found.milestones == []
+    assert found.problems == ["5年内 from 2099-06-01 ends outside 1949–2100"]
