@@ -429,6 +429,7 @@ def parse_grid(source: GridSource, directory: UnitDirectory) -> ParsedPlan:
             header_at, columns = found
             start, category = header_at + 1, []
             header_at_line = table.rows[header_at].first_line
+            warnings.extend(_unread_rows_above(table, table.rows[:header_at]))
         read, category = _read_rows(table, columns, start, category)
         rows.extend(read)
         warnings.extend(_unread_column_warnings(table, columns, read, header_at_line))
@@ -597,6 +598,28 @@ def _read_rows(
             )
         )
     return rows, category
+
+
+def _unread_rows_above(table: GridTable, above: Sequence[GridRow]) -> list[ParseWarning]:
+    """An ``unread_line`` warning for each row above the header that is neither the title
+    row nor a date or 文号 line (a 填报单位 line, a subtitle): the plan keeps none of it."""
+    title = title_from_rows(above)
+    warnings: list[ParseWarning] = []
+    for row in above:
+        texts = [task_cell_text(cell) for cell in row.cells if cell.strip()]
+        if not texts or set(texts) == {title}:
+            continue
+        if all(find_issue_date([text]) or find_document_number([text]) for text in texts):
+            continue
+        warnings.append(
+            ParseWarning(
+                line=row.first_line,
+                code="unread_line",
+                message=f"{table.where(row.first_line)} above the header is not read: "
+                f"“{' | '.join(_merged_once(texts))}”",
+            )
+        )
+    return warnings
 
 
 def _unread_column_warnings(

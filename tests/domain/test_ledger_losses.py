@@ -206,3 +206,26 @@ def test_a_relative_deadline_is_placed_from_the_issue_date_above_the_header() ->
     assert TaskFlag.RELATIVE_DATE in task.flags
     (warning,) = _codes(parsed.warnings, "relative_date")
     assert "confirm" in warning.message
+
+
+def test_a_line_above_the_header_that_is_not_the_title_is_warned() -> None:
+    """The title, the 文号 and the date above the header are read; a 填报单位 line is not,
+    and says so at its line."""
+    parsed = _csv(
+        "2025年重点任务台账,,,\n"
+        "市府办〔2025〕12号,,,\n"
+        "2025年3月14日,,,\n"
+        "填报单位：市发改委,,联系人：张三,\n"
+        "序号,任务,牵头单位,时限\n"
+        "1,建设平台,市财政局,2025年底前\n"
+    )
+    assert parsed.plan.title == "2025年重点任务台账"
+    assert parsed.plan.document_number == "市府办〔2025〕12号"
+    assert parsed.plan.issue_date == date(2025, 3, 14)
+    assert [(w.code, w.line, w.message) for w in parsed.warnings] == [
+        (
+            "unread_line",
+            4,
+            "line 4 above the header is not read: “填报单位：市发改委 | 联系人：张三”",
+        )
+    ]
