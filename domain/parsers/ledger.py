@@ -8,9 +8,11 @@ the pipe-table parser), so one table reads the same whichever container it arriv
 
 Rules, as shown to the coordinator:
 
-- Columns: explicit 牵头 and 配合 columns give the roles as written. A 责任单位 column without
-  a separate 配合 column is one unit list: its first unit leads, the others cooperate, and
-  the lead is flagged inferred. "A、B分别牵头，C" gives one task per lead unit
+- Columns: explicit 牵头 and 配合 columns give the roles as written. A 责任单位 column beside
+  a 牵头单位 column names cooperating units (牵头单位 leads, 责任单位 take part), and so
+  does a 配合 column beside both; beside a 配合 column alone the 责任单位 lead. A 责任单位
+  column without a 牵头 or 配合 column is one unit list: its first unit leads, the others
+  cooperate, and the lead is flagged inferred. "A、B分别牵头，C" gives one task per lead unit
   (:func:`common.split_per_lead`); "市直相关部门分别牵头" names one group nobody lists, so
   the row stays one task with an ``unsplit_group_lead`` warning.
 - Sequence: the 序号 column when every row has its own positive number; otherwise rows are
@@ -20,7 +22,17 @@ Rules, as shown to the coordinator:
   below it.
 - Deadlines: the 时限 cell, where a plain date counts ("2018-06-30", an Excel date); with an
   empty 时限 cell (or no 时限 column) the dates in the task text. A 时限 cell that names no
-  date leaves the plan's default and a ``no_date_in_deadline_cell`` warning.
+  date leaves the plan's default and a ``no_date_in_deadline_cell`` warning; one that names
+  only a start ("2025年7月1日起实施") sets the task's start, leaves the default due date and
+  gets ``start_in_deadline_cell``; 持续推进 / 长期 there make the task ongoing. A date-only
+  row above the header is the issue date, which relative deadlines (印发之日起30日内) count
+  from.
+- Nothing dropped: a second column of a kind adds to the first (工作内容 after 任务名称 joins
+  the task text with "：", a second 时限 column adds its dates, a second unit column its
+  units). The text of any other column (备注, 完成情况, a blank header between named ones)
+  is appended to its task's text as "（备注：…）", after the deadlines are read, with one
+  ``unread_column`` warning per column naming its rows. A row above the header that is
+  neither the title nor a date or 文号 line gets an ``unread_line`` warning.
 - XLSX merged cells: a cell merged down over several rows (a 时限 or 牵头单位 shared by two
   tasks) holds its value in each of those rows, as Excel shows it; cells merged across
   columns are not spread sideways.
