@@ -16,7 +16,8 @@ of 30 June. The phrases understood, and what each yields:
 ``到X年`` ``X年前``          31 December X
 ``年内`` ``年底前``           the plan year's 31 December (not "三年内", "半年内": spans)
 ``力争…``                   the same date, flagged ``target``
-``每年M月底前``              yearly recurrence (also ``每年M月D日前``, ``每年年底前``)
+``每年M月底前``              yearly recurrence (also ``每年M月D日前``, ``每年年底前``,
+                            ``每年第一季度`` its quarter's end, ``每年上半年`` 30 June)
 ``每半年``                  half-yearly recurrence: 30 June and 31 December
 ``每季度`` ``每季度末``       quarterly recurrence, due at each quarter's end (also 按季度,
                             一季一通报; ``每季度首月D日前``: day D of its first month)
@@ -109,6 +110,8 @@ _PATTERNS: list[tuple[str, str]] = [
     ("yearly_day", r"每年(?P<month>\d{1,2})月(?P<day>\d{1,2})日" + _BEFORE),
     ("yearly_month_end", r"每年(?P<month>\d{1,2})月(?:底|末|份)" + _BEFORE),
     ("yearly_year_end", r"每年(?:年底|年末|底|末)" + _BEFORE),
+    ("yearly_quarter", r"每年(?:第)?(?P<quarter>[一二三四1-4])季度(?:末|底)?" + _BEFORE),
+    ("yearly_half", r"每年(?P<half>上半年|下半年)(?:末|底)?" + _BEFORE),
     ("half_yearly", r"每半年(?:度)?(?:末|底)?" + _BEFORE + r"|半年一(?:通报|报告|调度|总结)"),
     (
         "quarterly_day",
@@ -164,6 +167,8 @@ _DEADLINE = re.compile(
     "|".join(f"(?P<{kind}>{_namespaced(kind, pattern)})" for kind, pattern in _PATTERNS)
 )
 _RECURRENCES = {
+    "yearly_quarter",
+    "yearly_half",
     "yearly_day",
     "yearly_month_end",
     "yearly_year_end",
@@ -286,6 +291,13 @@ def _recurrence(match: re.Match[str]) -> Recurrence:
         return Recurrence(frequency="half-yearly", raw=raw)
     if kind == "yearly_year_end":
         return Recurrence(frequency="yearly", month=12, day=None, raw=raw)
+    if kind == "yearly_quarter":
+        return Recurrence(
+            frequency="yearly", month=_QUARTERS[_group(match, "quarter")] * 3, raw=raw
+        )
+    if kind == "yearly_half":
+        month = 6 if _group(match, "half") == "上半年" else 12
+        return Recurrence(frequency="yearly", month=month, raw=raw)
     month = int(_group(match, "month"))
     day = int(_group(match, "day")) if kind == "yearly_day" else None
     _day(2000, month, day)  # a leap year, so 每年2月29日 passes but 每年2月30日 does not

@@ -37,6 +37,10 @@ ISSUED_2025 = DeadlineContext(plan_year=2025, issue_date=ISSUED)
         ),
         ("每半年总结一次", Recurrence(frequency="half-yearly", raw="每半年")),
         ("每半年度末报告", Recurrence(frequency="half-yearly", raw="每半年度末")),
+        ("每年第一季度末前报送", Recurrence(frequency="yearly", month=3, raw="每年第一季度末前")),
+        ("每年4季度", Recurrence(frequency="yearly", month=12, raw="每年4季度")),
+        ("每年上半年报告", Recurrence(frequency="yearly", month=6, raw="每年上半年")),
+        ("每年下半年底前", Recurrence(frequency="yearly", month=12, raw="每年下半年底前")),
     ],
 )
 def test_recurrences_by_month_quarter_and_half_year(text: str, recurrence: Recurrence) -> None:
