@@ -27,10 +27,12 @@ of 30 June. The phrases understood, and what each yields:
 ``二〇一九年底前``            Han-numeral years are read as digits (normalisation)
 ``持续…`` ``长期…``           ongoing (used when no date is given; in a 时限 cell, always)
 ``X年起``                   when the work starts (1 January); not a deadline
+``X年起N年内``              31 December of the N-th year from X (2012年起5年内: 2016), and
+                            the start
 ``X年M月D日起``             when the work starts (also ``X年M月起``: the 1st, ``M月D日起``
                             in the plan's year; 起实施, 起施行, 开始); not a deadline
 ``印发之日起30日内``         the issue date plus 30 days (flag ``relative``; also 发布 / 施行
-                            之日起, 印发后, and 个工作日 / 周 / 个月 / 年), to be confirmed
+                            之日起, 本通知印发后, and 个工作日 / 周 / 个月 / 年), to be confirmed
 ``3个月内`` ``5年内``         the same, counted from the issue date (三年内, 半年内 alike); a
                             span after another event ("验收后3个月内") is no deadline
 ==========================  ==========================================================
@@ -128,6 +130,8 @@ _PATTERNS: list[tuple[str, str]] = [
     # "3个月内", "今后五年内": a span counted from the issue; one after another event
     # ("验收后3个月内", "之日起"), an ordinal (第三年内) or inside a larger number is not.
     ("span", r"(?<![\d起第每])(?<!(?<!今)后)" + _COUNT + _SPAN_UNIT + _WITHIN),
+    # "2012年起5年内": the five years 2012-2016, counted from the start the text gives.
+    ("starts_span", _Y + _STARTS + r"(?:的)?" + _COUNT + r"年" + _WITHIN),
     ("starts_day", _Y + r"(?P<month>\d{1,2})月(?P<day>\d{1,2})日" + _STARTS),
     ("starts_month", _Y + r"(?P<month>\d{1,2})月" + _STARTS),
     ("starts", _Y + _STARTS),
@@ -403,7 +407,8 @@ def parse_deadline(phrase: str, context: DeadlineContext) -> Milestone:
     match = _DEADLINE.fullmatch(body)
     if match is None and body[:1] in {"到", "于", "在", "至"}:
         match = _DEADLINE.fullmatch(body[1:])  # "到2020年前", "于2018年底前"
-    if match is None or match.lastgroup in {*_RECURRENCES, *_STARTS_KINDS, *_RELATIVE_KINDS}:
+    rejected = {*_RECURRENCES, *_STARTS_KINDS, *_RELATIVE_KINDS, "starts_span"}
+    if match is None or match.lastgroup in rejected:
         raise DeadlineError(f"{phrase!r} is not a deadline phrase")
     milestone = _milestone(match, context, stripped)
     return milestone.model_copy(update={"text": ""})
@@ -426,6 +431,21 @@ def find_deadlines(text: str, context: DeadlineContext, *, bare_dates: bool = Fa
         try:
             if kind in _RECURRENCES:
                 found.recurrence = found.recurrence or _recurrence(match)
+            elif kind == "starts_span":
+                first_year = _year(_group(match, "year"))
+                count = _count(_group(match, "count"))
+                if count < 1:
+                    raise DeadlineError(f"{match.group(0)}: no span")
+                clause = _clause_around(text, *match.span())
+                found.milestones.append(
+                    Milestone(
+                        due=_day(_year(str(first_year + count - 1)), 12, None),
+                        raw=match.group(0),
+                        flags=_target_flag(match, clause),
+                        text=clause,
+                    )
+                )
+                found.starts = found.starts or date(first_year, 1, 1)
             elif kind in _STARTS_KINDS:
                 found.starts = found.starts or _start(match, context)
             elif kind in _RELATIVE_KINDS:

@@ -77,6 +77,16 @@ def test_a_day_with_qi_is_a_start_not_a_deadline(text: str, starts: date) -> Non
         assert found.milestones == []
 
 
+def test_a_span_after_a_start_year_counts_from_that_year() -> None:
+    """ "2012年起5年内" is 2012-2016: no issue date needed, and the start is kept."""
+    found = find_deadlines("2012年起5年内，引进人才100名", PLAN_2025)
+    assert [(m.due, m.raw, m.flags) for m in found.milestones] == [
+        (date(2016, 12, 31), "2012年起5年内", [])
+    ]
+    assert found.starts == date(2012, 1, 1)
+    assert found.relative == []
+
+
 def test_a_start_beside_a_deadline_keeps_both() -> None:
     found = find_deadlines("2025年7月1日起试点，2025年12月底前全面推开", PLAN_2025)
     assert found.starts == date(2025, 7, 1)
