@@ -60,11 +60,3 @@ def occurrences(recurrence: Recurrence, first_year: int, until_year: int) -> lis
         for (_, previous_due), (key, due) in itertools.pairwise(due_dates)
         if due.year >= first_year
     ]
-
-
-def next_due(recurrence: Recurrence, after: date) -> date:
-    """The first due date of ``recurrence`` strictly after ``after``."""
-    for occurrence in occurrences(recurrence, after.year, after.year + 1):
-        if occurrence.due > after:
-            return occurrence.due
-    raise AssertionError("every recurrence falls due at least once a year")  # pragma: no cover

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from domain.plan import PERIOD_MONTHS, Recurrence
-from domain.recurrence import next_due, occurrences
+from domain.recurrence import occurrences
 
 
 def test_quarterly_occurrences_fall_at_each_quarters_end() -> None:
@@ -51,29 +51,6 @@ def test_monthly_on_a_day_falls_on_a_short_months_last_day() -> None:
     ]
     twenty_fifth = Recurrence(frequency="monthly", day=25, raw="每月25日前")
     assert occurrences(twenty_fifth, 2025, 2025)[1].period_start == date(2025, 1, 26)
-
-
-@pytest.mark.parametrize(
-    ("recurrence", "after", "due"),
-    [
-        (Recurrence(frequency="quarterly", raw="每季度"), date(2025, 3, 31), date(2025, 6, 30)),
-        (Recurrence(frequency="half-yearly", raw="每半年"), date(2025, 12, 31), date(2026, 6, 30)),
-        (
-            Recurrence(frequency="monthly", day=25, raw="每月25日前"),
-            date(2025, 12, 26),
-            date(2026, 1, 25),
-        ),
-        (
-            Recurrence(frequency="yearly", month=2, raw="每年2月底前"),
-            date(2024, 3, 1),
-            date(2025, 2, 28),
-        ),
-    ],
-)
-def test_next_due_is_the_first_due_date_after_a_day(
-    recurrence: Recurrence, after: date, due: date
-) -> None:
-    assert next_due(recurrence, after) == due
 
 
 @pytest.mark.parametrize(("frequency", "month"), [("quarterly", 4), ("half-yearly", 7)])
