@@ -35,7 +35,7 @@ def _period_key(frequency: str, year: int, index: int) -> str:
     return str(year)
 
 
-def due_in_period(recurrence: Recurrence, year: int, index: int) -> date:
+def _due_in_period(recurrence: Recurrence, year: int, index: int) -> date:
     """The due date of period ``index`` (0-based) of ``year``."""
     length = PERIOD_MONTHS[recurrence.frequency]
     month = index * length + (recurrence.month or length)
@@ -51,7 +51,7 @@ def occurrences(recurrence: Recurrence, first_year: int, until_year: int) -> lis
     """
     per_year = 12 // PERIOD_MONTHS[recurrence.frequency]
     due_dates = [
-        (_period_key(recurrence.frequency, year, index), due_in_period(recurrence, year, index))
+        (_period_key(recurrence.frequency, year, index), _due_in_period(recurrence, year, index))
         for year in range(first_year - 1, until_year + 1)
         for index in range(per_year)
     ]
