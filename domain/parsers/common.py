@@ -326,6 +326,7 @@ class TaskDeadlines:
     starts: date | None
     flags: list[TaskFlag]
     warnings: list[str]
+    unplaced_relative: list[str] = field(default_factory=list)  # no issue date to count from
 
 
 def task_deadlines(
@@ -334,14 +335,17 @@ def task_deadlines(
     """The milestones of one task's text, with the plan's defaults applied and flagged.
 
     No date in an annual plan: the plan year end, implicit. No date in a multi-year plan:
-    ongoing if the text says 持续/长期, otherwise the end of the plan period, implicit.
-    A recurring task (每年…, 一月一通报) carries its recurrence instead of a default.
+    ongoing if the text says 持续/长期, otherwise the end of the plan period, implicit. A
+    deadline cell (``bare_dates``) that says 持续推进 / 长期坚持 is ongoing in any plan: the
+    office wrote it where a date would stand. A recurring task (每年…, 每季度, 一月一通报)
+    carries its recurrence instead of a default. A relative deadline (印发之日起30日内) is
+    flagged RELATIVE_DATE, placed or not.
     """
     found = find_deadlines(text, context, bare_dates=bare_dates)
     milestones = sorted(found.milestones, key=lambda milestone: milestone.due)
     ongoing = False
     if not milestones and found.recurrence is None:
-        if not annual and found.ongoing:
+        if (bare_dates or not annual) and found.ongoing:
             ongoing = True
         else:
             milestones = [implicit_deadline(context)]
@@ -353,7 +357,17 @@ def task_deadlines(
         flags.append(TaskFlag.AMBIGUOUS_DATE)
     if DeadlineFlag.TARGET in all_flags:
         flags.append(TaskFlag.TARGET_DATE)
-    return TaskDeadlines(milestones, found.recurrence, ongoing, found.starts, flags, found.problems)
+    if DeadlineFlag.RELATIVE in all_flags or found.relative:
+        flags.append(TaskFlag.RELATIVE_DATE)
+    return TaskDeadlines(
+        milestones,
+        found.recurrence,
+        ongoing,
+        found.starts,
+        flags,
+        found.problems,
+        found.relative,
+    )
 
 
 def build_task(
@@ -377,10 +391,14 @@ def build_task(
     counts, even without 前. Without it, deadlines are read from ``text``. Deadline phrases
     naming impossible days become warnings on ``warnings``.
 
-    ``starts`` ("X年起") is kept only when it is not later than the task's first milestone:
-    a start after the first deadline belongs to some other clause of the text (东营 task 3:
-    "2018年起，市级财政不再安排…" follows its own 2017-10-31 milestone and is a funding
-    rule, not the day the work starts).
+    ``starts`` ("X年起") read from the task text is kept only when it is not later than the
+    task's first milestone: a start after the first deadline belongs to some other clause
+    of the text (东营 task 3: "2018年起，市级财政不再安排…" follows its own 2017-10-31
+    milestone and is a funding rule, not the day the work starts). A start written in the
+    deadline cell ("2025年7月1日起实施") is the cell's own statement and always kept.
+
+    A relative deadline (印发之日起30日内) gets a ``relative_date`` warning: placed from the
+    issue date, to be confirmed, or (no issue date) left to the plan's default.
     """
     task_id = f"{seq}" if part is None else f"{seq}-{part}"
     deadlines = task_deadlines(
@@ -394,9 +412,15 @@ def build_task(
             warnings.append(
                 ParseWarning(line=lines[0], code="bad_date", message=problem, task_id=task_id)
             )
+        warnings.extend(relative_date_warnings(deadlines, context.issue_date, lines[0], task_id))
     flags = list(dict.fromkeys([*roles.flags, *deadlines.flags, *extra_flags]))
     starts = deadlines.starts
-    if starts is not None and deadlines.milestones and starts > deadlines.milestones[0].due:
+    if (
+        deadline_text is None
+        and starts is not None
+        and deadlines.milestones
+        and starts > deadlines.milestones[0].due
+    ):
         starts = None
     return PlanTask(
         id=task_id,
@@ -413,6 +437,40 @@ def build_task(
         source=document.provenance(*lines),
         flags=flags,
     )
+
+
+def relative_date_warnings(
+    deadlines: TaskDeadlines, issued: date | None, line: int, task_id: str
+) -> list[ParseWarning]:
+    """One ``relative_date`` warning per deadline counted from the issue date: the date it
+    was placed on, to confirm, or why it could not be placed and what applies instead."""
+    found: list[ParseWarning] = []
+    for milestone in deadlines.milestones:
+        if DeadlineFlag.RELATIVE in milestone.flags and issued is not None:
+            message = (
+                f"“{milestone.raw}” counts from the issue date {issued.isoformat()}: read as "
+                f"{milestone.due.isoformat()}; confirm the date"
+            )
+            found.append(_relative_warning(line, message, task_id))
+    for raw in deadlines.unplaced_relative:
+        if deadlines.recurrence is not None:
+            instead = "the task recurs"
+        elif deadlines.ongoing:
+            instead = "the task is kept as ongoing"
+        elif TaskFlag.IMPLICIT_DEADLINE in deadlines.flags:
+            instead = f"due {deadlines.milestones[0].due.isoformat()} by the plan's default"
+        else:
+            instead = "the task keeps its other dates"
+        message = (
+            f"“{raw}” counts from the plan's issue date, which the document does not give: "
+            f"{instead}; enter the due date"
+        )
+        found.append(_relative_warning(line, message, task_id))
+    return found
+
+
+def _relative_warning(line: int, message: str, task_id: str) -> ParseWarning:
+    return ParseWarning(line=line, code="relative_date", message=message, task_id=task_id)
 
 
 def ambiguous_date_warnings(task: PlanTask) -> list[ParseWarning]:
