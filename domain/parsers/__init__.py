@@ -10,11 +10,14 @@ from __future__ import annotations
 import re
 import zipfile
 from io import BytesIO
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from domain.errors import DocumentError
 from domain.files import read_regular_file
 from domain.parsers.common import Parser, SourceDocument
+from domain.parsers.pdf import is_pdf, pdf_text
+from domain.parsers.word97 import is_word97, word97_as_docx
+from domain.parsers.xls import OLE2_MAGIC, is_xls, xls_sheets
 from domain.plan import ParsedPlan, PlanTask
 from domain.text import CONTROL_CHARACTER, MAX_DOCUMENT_BYTES, decode_document
 from domain.units import UnitDirectory, load_directory, unit_name_warnings
@@ -25,8 +28,10 @@ def _parsers() -> list[Parser]:
         attachment_task_list,
         docx_table,
         flattened_table,
+        html_table,
         inline_units,
         ledger,
+        pdf_table,
         pipe_table,
         staged_boxes,
     )
@@ -35,15 +40,19 @@ def _parsers() -> list[Parser]:
         attachment_task_list.PARSER,
         docx_table.PARSER,
         flattened_table.PARSER,
+        html_table.PARSER,
         inline_units.PARSER,
         ledger.PARSER,
+        pdf_table.PARSER,
         pipe_table.PARSER,
         staged_boxes.PARSER,
     ]
 
 
 def read_document(file: str, data: bytes) -> SourceDocument:
-    """Bytes as a SourceDocument: office files stay binary, anything else must be text."""
+    """Bytes as a SourceDocument, recognised by content: office files (XLSX, DOCX, XLS) stay
+    binary, a PDF brings its text layer as lines, a Word 97-2003 / WPS file is converted to
+    DOCX where LibreOffice is installed, and anything else must be text."""
     if len(data) > MAX_DOCUMENT_BYTES:
         decode_document(data, file)  # raises the size error with its message
     if data[:4] == b"PK\x03\x04":
@@ -53,7 +62,33 @@ def read_document(file: str, data: bytes) -> SourceDocument:
         except zipfile.BadZipFile:
             raise DocumentError(file, None, "a damaged ZIP (XLSX/DOCX) file") from None
         return SourceDocument(file=file, data=data)
+    if is_pdf(data):
+        return SourceDocument.from_text(file, pdf_text(file, data), data)
+    if data[:8] == OLE2_MAGIC:
+        return _ole2_document(file, data)
     return SourceDocument.from_text(file, decode_document(data, file), data)
+
+
+def _ole2_document(file: str, data: bytes) -> SourceDocument:
+    """An old Office (OLE2) file: an XLS workbook as it is, a Word 97-2003 or WPS document
+    converted to .docx where LibreOffice is installed, anything else refused."""
+    suffix = PurePath(file).suffix.lower()
+    if is_xls(data) or suffix in (".xls", ".et"):
+        document = SourceDocument(file=file, data=data)
+        xls_sheets(document, limit=1)  # a damaged workbook is named here, not "no format"
+        return document
+    if is_word97(data):
+        return SourceDocument(file=file, data=word97_as_docx(file, data))
+    if suffix in (".doc", ".wps"):
+        raise DocumentError(
+            file, None, "a damaged Word 97-2003 / WPS file (it has no document stream)"
+        )
+    raise DocumentError(
+        file,
+        None,
+        "an old Microsoft Office (OLE2) file that is neither an Excel workbook nor a Word "
+        "document; expected text, CSV, XLSX, XLS, DOCX, HTML or PDF",
+    )
 
 
 def detect_parser(document: SourceDocument) -> Parser:

@@ -194,3 +194,23 @@ def test_a_task_table_without_a_unit_column_says_so() -> None:
     with pytest.raises(DocumentError, match=r"row 1 of table 1 .* has no unit column") as raised:
         parse_document("分工.docx", data)
     assert raised.value.line == 1
+
+
+def test_a_heading_row_merged_across_the_table_sets_the_category() -> None:
+    """A "一、基础设施" row merged over every column is a heading, as in an unmerged row: Word
+    repeats a merged cell in each column it covers, which made it read as a task."""
+    word = docx.Document()
+    word.add_paragraph("2019年数字政府建设重点任务分工")
+    table = word.add_table(rows=0, cols=len(HEADER))
+    for cell, text in zip(table.add_row().cells, HEADER, strict=True):
+        cell.text = text
+    heading = table.add_row().cells
+    heading[0].merge(heading[-1]).text = "一、基础设施"
+    for row in ROWS[:2]:
+        for cell, text in zip(table.add_row().cells, row, strict=True):
+            cell.text = text
+    buffer = BytesIO()
+    word.save(buffer)
+    parsed = _parse(buffer.getvalue())
+    assert [task.text for task in parsed.tasks] == [ROWS[0][1], ROWS[1][1]]
+    assert [task.category for task in parsed.tasks] == [["一、基础设施"]] * 2

@@ -1,0 +1,257 @@
+"""PDF documents with a text layer: their text as lines, their ruled tables as grids.
+
+The text layer is read with PDFium (pypdfium2, the engine of Chrome's PDF viewer: it reads
+the subset CID fonts office programs embed, and it is several times faster than the pure
+Python readers; see bench/input_readers_bench.py). The ruled tables are found by
+pdfplumber's table finder, from the lines drawn on the page only; the text inside each cell
+is PDFium's again, so a table reads the same characters as the lines around it.
+
+A cell's text wraps inside its column. A line that runs to the cell's right edge was
+wrapped by the page and joins the next one (a unit name cut by the border, 市公安 / 局, is
+one name); a line that ends short of the edge ended where its author broke it, so units
+stacked one per line stay a list. A cell drawn over several grid cells (merged) stands in
+each grid position it covers, as in a Word table.
+
+Bad input is one DocumentError: a damaged file, an encrypted one, one with too many pages,
+and a PDF whose pages hold no text at all (a scan), which must be OCRed before it can be
+read. PDFium is not thread-safe, so every call into it holds one lock.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from io import BytesIO
+from typing import Any
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+
+from domain.errors import DocumentError
+from domain.parsers.ledger import GridRow
+from domain.parsers.tables import MAX_COLUMNS, FoundTable
+
+MAX_PDF_PAGES = 2000
+_PDFIUM = threading.Lock()
+# Text-layer artefacts that are no characters of the document: PDFium marks soft hyphens
+# and generated line ends with U+FFFE / U+FFFF, and some producers leave control bytes.
+_ARTEFACTS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]")
+_HAN_OR_PUNCTUATION = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+
+
+def is_pdf(data: bytes) -> bool:
+    """The PDF header, which the format allows anywhere in the first 1,024 bytes."""
+    return b"%PDF-" in data[:1024]
+
+
+def _open(file: str, data: bytes) -> Any:
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as error:
+        if "password" in str(error).lower():
+            raise DocumentError(
+                file,
+                None,
+                "the PDF is encrypted (it asks for a password); save an unprotected copy, "
+                "or send the plan as DOCX, XLSX or text",
+            ) from None
+        reason = str(error).removeprefix("Failed to load document ").strip("(). ")
+        raise DocumentError(
+            file,
+            None,
+            f"a damaged PDF that cannot be opened ({reason}); save or export it again",
+        ) from None
+    if len(pdf) > MAX_PDF_PAGES:
+        pages = len(pdf)
+        pdf.close()
+        raise DocumentError(
+            file, None, f"the PDF has {pages} pages; plan documents have at most {MAX_PDF_PAGES}"
+        )
+    return pdf
+
+
+def pdf_text(file: str, data: bytes) -> str:
+    """The text layer, page after page, or a DocumentError for a PDF without one."""
+    with _PDFIUM:
+        pdf = _open(file, data)
+        try:
+            pages = [_page_text(pdf[index]) for index in range(len(pdf))]
+        finally:
+            pdf.close()
+    text = "\n".join(pages)
+    if not text.strip():
+        count = f"{len(pages)} page{'s' if len(pages) != 1 else ''}"
+        raise DocumentError(
+            file,
+            None,
+            f"the PDF has no text layer ({count} of images only: a scan); OCR it or "
+            "send the original document (DOCX, XLSX or text)",
+        )
+    return text
+
+
+def _page_text(page: Any) -> str:
+    textpage = page.get_textpage()
+    try:
+        text = str(textpage.get_text_range())
+    finally:
+        textpage.close()
+        page.close()
+    return _ARTEFACTS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+@dataclass(frozen=True)
+class _Char:
+    text: str
+    left: float
+    bottom: float
+    right: float
+    top: float
+
+    @property
+    def middle_x(self) -> float:
+        return (self.left + self.right) / 2
+
+    @property
+    def middle_y(self) -> float:
+        return (self.bottom + self.top) / 2
+
+
+@lru_cache(maxsize=2)
+def pdf_tables(file: str, data: bytes) -> tuple[FoundTable, ...]:
+    """The ruled tables of every page, in page order, laid on grids.
+
+    Cached for the last documents: detection scores the document and then parses it.
+    A PDF the table finder cannot read has no tables here; its text lines stay readable.
+    """
+    import pdfplumber  # imported here: only a PDF with drawn lines needs it
+
+    with _PDFIUM:
+        pdf = _open(file, data)
+        try:
+            ruled = [index for index in range(len(pdf)) if _has_lines(pdf[index])]
+            if not ruled:
+                return ()
+            found: list[FoundTable] = []
+            try:
+                with pdfplumber.open(BytesIO(data)) as plumber:
+                    for index in ruled:
+                        page = plumber.pages[index]
+                        boxes = [table.cells for table in page.find_tables()]
+                        if not boxes:
+                            continue
+                        chars = _page_chars(pdf[index])
+                        top_of_page = float(page.mediabox[3])
+                        left_of_page = float(page.mediabox[0])
+                        for cells in boxes:
+                            rows = _grid(cells, chars, left_of_page, top_of_page)
+                            if rows:
+                                found.append(
+                                    FoundTable(len(found) + 1, rows, f" on page {index + 1}")
+                                )
+            except Exception:
+                return ()
+            return tuple(found)
+        finally:
+            pdf.close()
+
+
+def _has_lines(page: Any) -> bool:
+    """Whether the page draws anything a table's rules could be made of."""
+    try:
+        return any(True for _ in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_PATH]))
+    finally:
+        page.close()
+
+
+def _page_chars(page: Any) -> list[_Char]:
+    textpage = page.get_textpage()
+    try:
+        chars: list[_Char] = []
+        for index in range(textpage.count_chars()):
+            text = textpage.get_text_range(index, 1)
+            if not text.strip() or _ARTEFACTS.fullmatch(text):
+                continue
+            left, bottom, right, top = textpage.get_charbox(index, loose=True)
+            chars.append(_Char(text, left, bottom, right, top))
+        return chars
+    finally:
+        textpage.close()
+        page.close()
+
+
+def _grid(
+    cells: Sequence[tuple[float, float, float, float]],
+    chars: Sequence[_Char],
+    left_of_page: float,
+    top_of_page: float,
+) -> list[GridRow]:
+    """A table's cells (pdfplumber boxes: x0, top, x1, bottom from the page's top left) as
+    grid rows, each cell's text in every grid position it covers."""
+    columns = sorted({round(cell[0], 1) for cell in cells})[:MAX_COLUMNS]
+    rows = sorted({round(cell[1], 1) for cell in cells})
+    grid = [[""] * len(columns) for _ in rows]
+    for x0, top, x1, bottom in cells:
+        # PDF space: from the page's bottom left, y upwards
+        box = (left_of_page + x0, top_of_page - bottom, left_of_page + x1, top_of_page - top)
+        text = _cell_text([char for char in chars if _inside(char, box)], box[2])
+        covered_rows = [i for i, y in enumerate(rows) if top - 0.5 <= y < bottom - 0.5]
+        covered_columns = [i for i, x in enumerate(columns) if x0 - 0.5 <= x < x1 - 0.5]
+        for row in covered_rows:
+            for column in covered_columns:
+                grid[row][column] = text
+    return [
+        GridRow(number, number, tuple(cells_of_row))
+        for number, cells_of_row in enumerate(grid, start=1)
+    ]
+
+
+def _inside(char: _Char, box: tuple[float, float, float, float]) -> bool:
+    left, bottom, right, top = box
+    return left <= char.middle_x <= right and bottom <= char.middle_y <= top
+
+
+def _cell_text(chars: Sequence[_Char], right_edge: float) -> str:
+    """The characters of one cell as lines, a line wrapped at the cell's edge joined to the
+    next."""
+    text = ""
+    for line, ends_at_edge in _lines(chars, right_edge):
+        if not text:
+            text = line
+        elif ends_at_edge:
+            both_words = not _HAN_OR_PUNCTUATION.match(line[:1]) and not (
+                _HAN_OR_PUNCTUATION.match(text[-1:])
+            )
+            text += (" " if both_words else "") + line
+        else:
+            text += "\n" + line
+    return text.strip()
+
+
+def _lines(chars: Sequence[_Char], right_edge: float) -> Iterator[tuple[str, bool]]:
+    """Each line of text and whether the line before it ran to the edge (was wrapped)."""
+    line: list[_Char] = []
+    previous_wrapped = False
+    for char in chars:
+        if line and _new_line(line[-1], char):
+            yield "".join(part.text for part in line), previous_wrapped
+            previous_wrapped = _reaches(line, right_edge)
+            line = []
+        line.append(char)
+    if line:
+        yield "".join(part.text for part in line), previous_wrapped
+
+
+def _new_line(previous: _Char, char: _Char) -> bool:
+    height = max(previous.top - previous.bottom, char.top - char.bottom, 1.0)
+    return abs(previous.middle_y - char.middle_y) > height / 2 or char.right < previous.left
+
+
+def _reaches(line: Sequence[_Char], right_edge: float) -> bool:
+    """Whether the line ends within about two characters of the cell's right edge."""
+    last = line[-1]
+    width = max(last.right - last.left, 1.0)
+    return right_edge - last.right < 2.2 * width
