@@ -127,14 +127,15 @@ def _utf16_text(data: bytes) -> str | None:
 
 def _utf16_without_bom(data: bytes) -> str | None:
     """UTF-16 text saved without a BOM, told by its zero bytes: every ASCII character
-    (a digit, a comma, a line break) has a zero high byte, so in little-endian text all
+    (a digit, a comma, a line break) has a zero high byte, so in little-endian text the
     zeros stand at odd offsets, in big-endian at even ones. Text without any ASCII
     character has no zero byte and cannot be told from GB18030 this way."""
     head = data[:8192]
     even_zeros, odd_zeros = head[0::2].count(0), head[1::2].count(0)
-    if odd_zeros and not even_zeros:
+    # Mostly on one side, not all: a character like 一 (U+4E00) has a zero low byte.
+    if odd_zeros > 4 * even_zeros:
         encoding = "utf-16-le"
-    elif even_zeros and not odd_zeros:
+    elif even_zeros > 4 * odd_zeros:
         encoding = "utf-16-be"
     else:
         return None

@@ -26,17 +26,27 @@ import lxml.etree
 import lxml.html
 
 from domain.parsers.common import SourceDocument
-from domain.parsers.ledger import GridSource, find_header, find_incomplete_header, parse_grid
+from domain.parsers.ledger import (
+    HEADER_SEARCH_ROWS,
+    GridSource,
+    find_header,
+    find_incomplete_header,
+    parse_grid,
+)
 from domain.parsers.tables import FoundTable, SpannedCell, lay_out, no_task_table, task_tables
 from domain.plan import ParsedPlan
 from domain.text import normalize_line
 from domain.units import UnitDirectory
 
 _INCOMPLETE_HEADER_SCORE = 10
+# A page starts with its doctype or <html> (after an XML declaration or comments); a
+# fragment copied from a page starts at one of its elements.
 _LOOKS_LIKE_HTML = re.compile(
-    r"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body|meta|table)", re.I | re.S
+    r"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*"
+    r"<(?:!doctype\s+html|html|head|body|meta|table|tbody|thead|tr|div|p|span|h[1-6])\b",
+    re.I | re.S,
 )
-_TABLE_TAG = re.compile(r"<table\b", re.I)
+_TABLE_TAG = re.compile(r"<(?:table|tr)\b", re.I)
 _BLOCK_TAGS = frozenset(
     {"p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article"}
 )
@@ -102,23 +112,38 @@ def _own(element: Any, table: Any) -> bool:
     return bool(ancestors) and ancestors[0] is table
 
 
-def _tables(page: Any) -> list[FoundTable]:
-    """The page's innermost tables, laid on grids, numbered among all its tables."""
+def _tables(page: Any, limit: int | None = None) -> list[FoundTable]:
+    """The page's innermost tables, laid on grids, numbered among all its tables.
+
+    A fragment copied out of a page may keep its rows but lose the ``<table>`` around
+    them (it starts at ``<tbody>`` or ``<tr>``): rows outside any table, under one parent,
+    are a table too. ``limit`` reads only the first rows of each (enough for a score).
+    """
+    orphan_rows = page.xpath("//tr[not(ancestor::table)]")
+    orphan_parents = {id(row.getparent()): row.getparent() for row in orphan_rows}
     found: list[FoundTable] = []
-    for number, table in enumerate(page.iter("table"), start=1):
-        if table.find(".//table") is not None:  # a layout table around other tables
+    number = 0
+    for element in page.iter():
+        if element.tag == "table":
+            number += 1
+            if element.find(".//table") is not None:  # a layout table around other tables
+                continue
+            rows = [row for row in element.iter("tr") if _own(row, element)]
+        elif id(element) in orphan_parents:
+            number += 1
+            rows = [row for row in element if row.tag == "tr"]
+        else:
             continue
-        rows = [
+        cells = [
             [
                 SpannedCell(_shown_text(cell), _span(cell, "rowspan"), _span(cell, "colspan"))
                 for cell in row
                 if isinstance(cell.tag, str) and cell.tag in ("td", "th")
             ]
-            for row in table.iter("tr")
-            if _own(row, table)
+            for row in rows[:limit]
         ]
-        if rows:
-            found.append(FoundTable(number, lay_out(rows)))
+        if cells:
+            found.append(FoundTable(number, lay_out(cells)))
     return found
 
 
@@ -151,7 +176,7 @@ class HtmlTableParser:
         page = _page(text) if text is not None else None
         if page is None:
             return 0
-        tables = _tables(page)
+        tables = _tables(page, HEADER_SEARCH_ROWS)
         if any(find_header(table.rows) is not None for table in tables):
             return 90
         if any(find_incomplete_header(table.rows) is not None for table in tables):

@@ -19,8 +19,10 @@ read. PDFium is not thread-safe, so every call into it holds one lock.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -78,7 +80,7 @@ def pdf_text(file: str, data: bytes) -> str:
     with _PDFIUM:
         pdf = _open(file, data)
         try:
-            pages = [_page_text(pdf[index]) for index in range(len(pdf))]
+            pages = [_page_text(file, pdf, index) for index in range(len(pdf))]
         finally:
             pdf.close()
     text = "\n".join(pages)
@@ -93,8 +95,14 @@ def pdf_text(file: str, data: bytes) -> str:
     return text
 
 
-def _page_text(page: Any) -> str:
-    textpage = page.get_textpage()
+def _page_text(file: str, pdf: Any, index: int) -> str:
+    try:
+        page = pdf[index]
+        textpage = page.get_textpage()
+    except pdfium.PdfiumError:
+        raise DocumentError(
+            file, None, f"page {index + 1} of the PDF is damaged and cannot be read"
+        ) from None
     try:
         text = str(textpage.get_text_range())
     finally:
@@ -125,38 +133,41 @@ def pdf_tables(file: str, data: bytes) -> tuple[FoundTable, ...]:
     """The ruled tables of every page, in page order, laid on grids.
 
     Cached for the last documents: detection scores the document and then parses it.
-    A PDF the table finder cannot read has no tables here; its text lines stay readable.
+    A PDF the table finder cannot read has no tables here; its text lines stay readable
+    (and a damaged page is named when they are read).
     """
-    import pdfplumber  # imported here: only a PDF with drawn lines needs it
-
     with _PDFIUM:
         pdf = _open(file, data)
         try:
-            ruled = [index for index in range(len(pdf)) if _has_lines(pdf[index])]
-            if not ruled:
-                return ()
-            found: list[FoundTable] = []
-            try:
-                with pdfplumber.open(BytesIO(data)) as plumber:
-                    for index in ruled:
-                        page = plumber.pages[index]
-                        boxes = [table.cells for table in page.find_tables()]
-                        if not boxes:
-                            continue
-                        chars = _page_chars(pdf[index])
-                        top_of_page = float(page.mediabox[3])
-                        left_of_page = float(page.mediabox[0])
-                        for cells in boxes:
-                            rows = _grid(cells, chars, left_of_page, top_of_page)
-                            if rows:
-                                found.append(
-                                    FoundTable(len(found) + 1, rows, f" on page {index + 1}")
-                                )
-            except Exception:
-                return ()
-            return tuple(found)
+            return _tables(pdf, data)
+        except Exception:  # pdfminer and a damaged page fail in many ways: no tables
+            return ()
         finally:
             pdf.close()
+
+
+def _tables(pdf: Any, data: bytes) -> tuple[FoundTable, ...]:
+    import pdfplumber  # imported here: only a PDF with drawn lines needs it
+
+    logging.getLogger("pdfminer").setLevel(logging.CRITICAL)  # its notes are not ours to print
+    ruled = [index for index in range(len(pdf)) if _has_lines(pdf[index])]
+    if not ruled:
+        return ()
+    found: list[FoundTable] = []
+    with pdfplumber.open(BytesIO(data)) as plumber:
+        for index in ruled:
+            page = plumber.pages[index]
+            boxes = [table.cells for table in page.find_tables()]
+            if not boxes:
+                continue
+            chars = _page_chars(pdf[index])
+            top_of_page = float(page.mediabox[3])
+            left_of_page = float(page.mediabox[0])
+            for cells in boxes:
+                rows = _grid(cells, chars, left_of_page, top_of_page)
+                if rows:
+                    found.append(FoundTable(len(found) + 1, rows, f" on page {index + 1}"))
+    return tuple(found)
 
 
 def _has_lines(page: Any) -> bool:
@@ -194,10 +205,17 @@ def _grid(
     columns = sorted({round(cell[0], 1) for cell in cells})[:MAX_COLUMNS]
     rows = sorted({round(cell[1], 1) for cell in cells})
     grid = [[""] * len(columns) for _ in rows]
+    # The characters by height on the page, to find a cell's among them without a scan;
+    # each keeps its place in the text so a cell reads in the order it was written.
+    by_height = sorted(enumerate(chars), key=lambda pair: pair[1].middle_y)
+    heights = [char.middle_y for _, char in by_height]
     for x0, top, x1, bottom in cells:
         # PDF space: from the page's bottom left, y upwards
-        box = (left_of_page + x0, top_of_page - bottom, left_of_page + x1, top_of_page - top)
-        text = _cell_text([char for char in chars if _inside(char, box)], box[2])
+        left, right = left_of_page + x0, left_of_page + x1
+        lowest, highest = top_of_page - bottom, top_of_page - top
+        band = by_height[bisect_left(heights, lowest) : bisect_right(heights, highest)]
+        inside = sorted((order, char) for order, char in band if left <= char.middle_x <= right)
+        text = _cell_text([char for _, char in inside], right)
         covered_rows = [i for i, y in enumerate(rows) if top - 0.5 <= y < bottom - 0.5]
         covered_columns = [i for i, x in enumerate(columns) if x0 - 0.5 <= x < x1 - 0.5]
         for row in covered_rows:
@@ -207,11 +225,6 @@ def _grid(
         GridRow(number, number, tuple(cells_of_row))
         for number, cells_of_row in enumerate(grid, start=1)
     ]
-
-
-def _inside(char: _Char, box: tuple[float, float, float, float]) -> bool:
-    left, bottom, right, top = box
-    return left <= char.middle_x <= right and bottom <= char.middle_y <= top
 
 
 def _cell_text(chars: Sequence[_Char], right_edge: float) -> str:
