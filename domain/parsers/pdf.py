@@ -19,6 +19,8 @@ read. PDFium is not thread-safe, so every call into it holds one lock.
 
 from __future__ import annotations
 
+import ctypes
+import itertools
 import logging
 import re
 import threading
@@ -147,22 +149,53 @@ def pdf_tables(file: str, data: bytes) -> tuple[FoundTable, ...]:
 
 
 def _tables(pdf: Any, data: bytes) -> tuple[FoundTable, ...]:
-    import pdfplumber  # imported here: only a PDF with drawn lines needs it
+    from pdfplumber.pdf import PDF
+    from pdfplumber.table import TableFinder
 
     logging.getLogger("pdfminer").setLevel(logging.CRITICAL)  # its notes are not ours to print
-    ruled = [index for index in range(len(pdf)) if _has_lines(pdf[index])]
+    rules = {index: _rules(pdf[index]) for index in range(len(pdf))}
+    ruled = [index for index, (across, down) in rules.items() if len(across) > 1 < len(down)]
     if not ruled:
         return ()
     found: list[FoundTable] = []
-    with pdfplumber.open(BytesIO(data)) as plumber:
+    with PDF(BytesIO(data)) as plumber:
         for index in ruled:
             page = plumber.pages[index]
-            boxes = [table.cells for table in page.find_tables()]
+            left_of_page, _, _, top_of_page = (float(value) for value in page.mediabox)
+            across, down = rules[index]
+            # The rules in pdfplumber's space (from the page's top left, y downwards), as the
+            # only edges its finder joins into cells: it need not parse the page itself.
+            finder = TableFinder(
+                page,
+                {
+                    "vertical_strategy": "explicit",
+                    "horizontal_strategy": "explicit",
+                    "explicit_vertical_lines": [
+                        _edge(
+                            "v",
+                            x - left_of_page,
+                            x - left_of_page,
+                            top_of_page - y1,
+                            top_of_page - y0,
+                        )
+                        for x, y0, y1 in down
+                    ],
+                    "explicit_horizontal_lines": [
+                        _edge(
+                            "h",
+                            x0 - left_of_page,
+                            x1 - left_of_page,
+                            top_of_page - y,
+                            top_of_page - y,
+                        )
+                        for y, x0, x1 in across
+                    ],
+                },
+            )
+            boxes = [table.cells for table in finder.tables]
             if not boxes:
                 continue
             chars = _page_chars(pdf[index])
-            top_of_page = float(page.mediabox[3])
-            left_of_page = float(page.mediabox[0])
             for cells in boxes:
                 rows = _grid(cells, chars, left_of_page, top_of_page)
                 if rows:
@@ -170,24 +203,85 @@ def _tables(pdf: Any, data: bytes) -> tuple[FoundTable, ...]:
     return tuple(found)
 
 
-def _has_lines(page: Any) -> bool:
-    """Whether the page draws anything a table's rules could be made of."""
+def _edge(orientation: str, x0: float, x1: float, top: float, bottom: float) -> dict[str, Any]:
+    return {
+        "object_type": f"{orientation}_edge",
+        "orientation": orientation,
+        "x0": x0,
+        "x1": x1,
+        "top": top,
+        "bottom": bottom,
+        "width": x1 - x0,
+        "height": bottom - top,
+    }
+
+
+_Rules = tuple[list[tuple[float, float, float]], list[tuple[float, float, float]]]
+
+
+def _rules(page: Any) -> _Rules:
+    """The straight lines the page draws, in PDF space: horizontal ones as (y, x0, x1),
+    vertical ones as (x, y0, y1). A table's rules are drawn as lines or as thin (or cell
+    sized) rectangles: every straight segment of every path counts."""
+    across: list[tuple[float, float, float]] = []
+    down: list[tuple[float, float, float]] = []
     try:
-        return any(True for _ in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_PATH]))
+        for shape in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_PATH]):
+            a, b, c, d, e, f = shape.get_matrix().get()
+            points = _path_points(shape.raw)
+            for (x0, y0, _), (x1, y1, kind) in itertools.pairwise(points):
+                if kind != pdfium_c.FPDF_SEGMENT_LINETO:
+                    continue
+                start = (a * x0 + c * y0 + e, b * x0 + d * y0 + f)
+                end = (a * x1 + c * y1 + e, b * x1 + d * y1 + f)
+                if abs(start[1] - end[1]) < 0.5 and abs(start[0] - end[0]) >= 1:
+                    across.append((start[1], min(start[0], end[0]), max(start[0], end[0])))
+                elif abs(start[0] - end[0]) < 0.5 and abs(start[1] - end[1]) >= 1:
+                    down.append((start[0], min(start[1], end[1]), max(start[1], end[1])))
     finally:
         page.close()
+    return across, down
+
+
+def _path_points(path: Any) -> list[tuple[float, float, int]]:
+    """A path's points with the kind of segment that reaches each; a closed subpath gets
+    the line back to its start."""
+    points: list[tuple[float, float, int]] = []
+    x, y = ctypes.c_float(), ctypes.c_float()
+    start: tuple[float, float] | None = None
+    for index in range(pdfium_c.FPDFPath_CountSegments(path)):
+        segment = pdfium_c.FPDFPath_GetPathSegment(path, index)
+        pdfium_c.FPDFPathSegment_GetPoint(segment, x, y)
+        kind = pdfium_c.FPDFPathSegment_GetType(segment)
+        points.append((x.value, y.value, kind))
+        if kind == pdfium_c.FPDF_SEGMENT_MOVETO:
+            start = (x.value, y.value)
+        if pdfium_c.FPDFPathSegment_GetClose(segment) and start is not None:
+            points.append((start[0], start[1], pdfium_c.FPDF_SEGMENT_LINETO))
+    return points
 
 
 def _page_chars(page: Any) -> list[_Char]:
     textpage = page.get_textpage()
     try:
+        # PDFium's C calls straight: the helpers cost more than the work, char by char.
+        raw, box = textpage.raw, pdfium_c.FS_RECTF()
         chars: list[_Char] = []
-        for index in range(textpage.count_chars()):
-            text = textpage.get_text_range(index, 1)
-            if not text.strip() or _ARTEFACTS.fullmatch(text):
+        high = 0  # the first half of a character beyond U+FFFF, which takes two places
+        for index in range(pdfium_c.FPDFText_CountChars(raw)):
+            code = pdfium_c.FPDFText_GetUnicode(raw, index)
+            if 0xD800 <= code < 0xDC00:
+                high = code
                 continue
-            left, bottom, right, top = textpage.get_charbox(index, loose=True)
-            chars.append(_Char(text, left, bottom, right, top))
+            if 0xDC00 <= code < 0xE000:
+                code, high = (
+                    (0x10000 + ((high - 0xD800) << 10) + (code - 0xDC00), 0) if high else (0, 0)
+                )
+            if code < 0x20 or 0x7F <= code <= 0x9F or code in (0xFFFE, 0xFFFF):
+                continue  # line ends and controls hold no text
+            if not pdfium_c.FPDFText_GetLooseCharBox(raw, index, box):
+                continue
+            chars.append(_Char(chr(code), box.left, box.bottom, box.right, box.top))
         return chars
     finally:
         textpage.close()
@@ -250,12 +344,16 @@ def _lines(chars: Sequence[_Char], right_edge: float) -> Iterator[tuple[str, boo
     previous_wrapped = False
     for char in chars:
         if line and _new_line(line[-1], char):
-            yield "".join(part.text for part in line), previous_wrapped
+            yield _words(line), previous_wrapped
             previous_wrapped = _reaches(line, right_edge)
             line = []
         line.append(char)
     if line:
-        yield "".join(part.text for part in line), previous_wrapped
+        yield _words(line), previous_wrapped
+
+
+def _words(line: Sequence[_Char]) -> str:
+    return " ".join("".join(char.text for char in line).split())
 
 
 def _new_line(previous: _Char, char: _Char) -> bool:
@@ -265,6 +363,9 @@ def _new_line(previous: _Char, char: _Char) -> bool:
 
 def _reaches(line: Sequence[_Char], right_edge: float) -> bool:
     """Whether the line ends within about two characters of the cell's right edge."""
-    last = line[-1]
+    printed = [char for char in line if char.text.strip()]
+    if not printed:
+        return False
+    last = printed[-1]
     width = max(last.right - last.left, 1.0)
     return right_edge - last.right < 2.2 * width

@@ -90,7 +90,7 @@ def test_a_header_without_a_unit_column_is_a_located_error() -> None:
         "<table><tr><td>序号</td><td>工作任务</td><td>完成时限</td></tr>"
         "<tr><td>1</td><td>建设政务云</td><td>年底前</td></tr></table>"
     )
-    with pytest.raises(DocumentError, match="row 1 of table 3.*has no unit column") as raised:
+    with pytest.raises(DocumentError, match=r"row 1 of table 3.*has no unit column") as raised:
         parse_document("分工.html", _page(table))
     assert raised.value.line == 1
 
@@ -129,7 +129,7 @@ def test_hostile_spans_stay_bounded() -> None:
         "<table>" + _HEAD + "<tr><td rowspan='99999999'>1</td><td colspan='99999999'>建设政务云"
         "</td></tr></table>"
     )
-    with pytest.raises(DocumentError, match="has .* cells, but the header"):
+    with pytest.raises(DocumentError, match=r"has .* cells, but the header"):
         parse_document("分工.html", _page(table))
 
 

@@ -103,10 +103,14 @@ def scanned_pdf(pages: int = 2) -> bytes:
     return bytes(pdf.output())
 
 
-def encrypted_pdf(user_password: str) -> bytes:
-    """The table PDF encrypted; an empty user password opens without asking."""
+_OWNER_KEY = "owner-secret"
+
+
+def encrypted_pdf(opened_with: str) -> bytes:
+    """The table PDF encrypted, opened with the password ``opened_with``: an empty one
+    opens without asking (the encryption only guards against editing)."""
     pdf = _pdf()
-    pdf.set_encryption(owner_password="owner-secret", user_password=user_password)
+    pdf.set_encryption(owner_password=_OWNER_KEY, user_password=opened_with)
     pdf.cell(text=TITLE, new_x="LMARGIN", new_y="NEXT")
     with pdf.table(col_widths=(12, 70, 30, 40, 30), headings_style=FontFace()) as table:
         for cells in (HEADER, *ROWS):
@@ -114,6 +118,31 @@ def encrypted_pdf(user_password: str) -> bytes:
             for text in cells:
                 row.cell(text)
     return bytes(pdf.output())
+
+
+def reportlab_pdf(rows: Sequence[Sequence[str]]) -> bytes:
+    """A ruled table in reportlab's STSong-Light, the standard Chinese font a PDF may name
+    without embedding it (the reader supplies it), over as many pages as it takes."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    buffer = BytesIO()
+    grid = Table([list(row) for row in rows], colWidths=(30, 220, 75, 95, 75), repeatRows=1)
+    grid.setStyle(
+        TableStyle(
+            [
+                ("GRID", (0, 0), (-1, -1), 0.5, "black"),
+                ("FONT", (0, 0), (-1, -1), "STSong-Light", 8),
+            ]
+        )
+    )
+    title = Paragraph(TITLE, ParagraphStyle("title", fontName="STSong-Light", fontSize=12))
+    SimpleDocTemplate(buffer, pagesize=A4).build([title, Spacer(1, 6), grid])
+    return buffer.getvalue()
 
 
 XlsCell = str | int | float | date
