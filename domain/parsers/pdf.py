@@ -26,7 +26,7 @@ import re
 import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from io import BytesIO
 from typing import Any
@@ -39,6 +39,9 @@ from domain.parsers.ledger import GridRow
 from domain.parsers.tables import MAX_COLUMNS, FoundTable
 
 MAX_PDF_PAGES = 2000
+# A page of tables draws a few thousand straight segments; past this it is a drawing, and
+# reading its lines one by one would cost seconds for nothing.
+MAX_PAGE_SEGMENTS = 50_000
 _PDFIUM = threading.Lock()
 # Text-layer artefacts that are no characters of the document: PDFium marks soft hyphens
 # and generated line ends with U+FFFE / U+FFFF, and some producers leave control bytes.
@@ -120,14 +123,12 @@ class _Char:
     bottom: float
     right: float
     top: float
+    middle_x: float = field(init=False)
+    middle_y: float = field(init=False)
 
-    @property
-    def middle_x(self) -> float:
-        return (self.left + self.right) / 2
-
-    @property
-    def middle_y(self) -> float:
-        return (self.bottom + self.top) / 2
+    def __post_init__(self) -> None:  # asked for thousands of times a page: computed once
+        object.__setattr__(self, "middle_x", (self.left + self.right) / 2)
+        object.__setattr__(self, "middle_y", (self.bottom + self.top) / 2)
 
 
 @lru_cache(maxsize=2)
@@ -225,10 +226,14 @@ def _rules(page: Any) -> _Rules:
     sized) rectangles: every straight segment of every path counts."""
     across: list[tuple[float, float, float]] = []
     down: list[tuple[float, float, float]] = []
+    segments = 0
     try:
         for shape in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_PATH]):
             a, b, c, d, e, f = shape.get_matrix().get()
             points = _path_points(shape.raw)
+            segments += len(points)
+            if segments > MAX_PAGE_SEGMENTS:  # a drawing (a map, a chart), not a table
+                return [], []
             for (x0, y0, _), (x1, y1, kind) in itertools.pairwise(points):
                 if kind != pdfium_c.FPDF_SEGMENT_LINETO:
                     continue
