@@ -69,10 +69,19 @@ def read_document(file: str, data: bytes) -> SourceDocument:
     return SourceDocument.from_text(file, decode_document(data, file), data)
 
 
+_ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
+
+
 def _ole2_document(file: str, data: bytes) -> SourceDocument:
     """An old Office (OLE2) file: an XLS workbook as it is, a Word 97-2003 or WPS document
     converted to .docx where LibreOffice is installed, anything else refused."""
     suffix = PurePath(file).suffix.lower()
+    if _ENCRYPTED_PACKAGE in data:  # Office's password protection wraps XLSX/DOCX in OLE2
+        raise DocumentError(
+            file,
+            None,
+            "the document is encrypted (it asks for a password); save an unprotected copy",
+        )
     if is_xls(data) or suffix in (".xls", ".et"):
         document = SourceDocument(file=file, data=data)
         xls_sheets(document, limit=1)  # a damaged workbook is named here, not "no format"

@@ -50,8 +50,11 @@ _HAN_OR_PUNCTUATION = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 
 
 def is_pdf(data: bytes) -> bool:
-    """The PDF header, which the format allows anywhere in the first 1,024 bytes."""
-    return b"%PDF-" in data[:1024]
+    """The PDF header at the start, or (the format allows it) later in the first 1,024
+    bytes of a file that also ends like a PDF: a text merely naming %PDF- is no PDF."""
+    if data.lstrip()[:5] == b"%PDF-":
+        return True
+    return b"%PDF-" in data[:1024] and b"%%EOF" in data[-2048:]
 
 
 def _open(file: str, data: bytes) -> Any:

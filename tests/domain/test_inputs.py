@@ -302,3 +302,18 @@ def test_pdf_table_in_the_standard_non_embedded_chinese_font_reads() -> None:
     parsed = parse_document("分工.pdf", reportlab_pdf(rows))
     assert [task.text for task in parsed.tasks] == [row[1] for row in rows[1:]]
     assert parsed.tasks[0].cooperating_units == ["市财政局", "市公安局"]
+
+
+@pytest.mark.fault
+def test_password_protected_office_file_is_one_located_error() -> None:
+    """Word and Excel wrap a password-protected .docx/.xlsx in an OLE2 file holding an
+    EncryptedPackage stream: it is named as encrypted, not as an unknown old file."""
+    data = bytes.fromhex("d0cf11e0a1b11ae1") + bytes(504) + "EncryptedPackage".encode("utf-16-le")
+    with pytest.raises(DocumentError, match=r"^台账\.xlsx: the document is encrypted"):
+        parse_document("台账.xlsx", data)
+
+
+def test_a_text_naming_pdf_is_still_text() -> None:
+    """A ledger whose first line mentions %PDF- is text, not a damaged PDF."""
+    text = "说明：附件格式 %PDF-1.7\n" + ",".join(HEADER) + "\n" + ",".join(ROWS[0]) + "\n"
+    assert parse_document("台账.csv", text.encode()).tasks[0].text == ROWS[0][1]
