@@ -4,7 +4,9 @@ The tables come from :func:`domain.parsers.pdf.pdf_tables` (PDFium's text inside
 pdfplumber finds from the lines drawn on the page), in page order. A task list running over
 several pages is one table per page: a table repeating the header, or a header-less table
 of the same width right after the task table (the next page's part), continues it, as in a
-Word document (:mod:`domain.parsers.tables`). The rows are read with the ledger's rules
+Word document (:mod:`domain.parsers.tables`). A row too tall for the rest of its page
+goes on at the top of the next one without its 序号: it is joined to the row it
+continues, with a ``joined_split_row`` warning. The rows are read with the ledger's rules
 (:func:`domain.parsers.ledger.parse_grid`).
 
 Provenance lines are table row numbers: line N is row N of its table; with several task
@@ -42,7 +44,7 @@ class PdfTableParser:
 
     def parse(self, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan:
         found = pdf_tables(document.file, document.data)
-        tables, warnings = task_tables(document, found)
+        tables, warnings = task_tables(document, found, rows_split_by_pages=True)
         if not tables:
             raise no_task_table(document, found)
         lines = [line for line in document.lines if line]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from domain.errors import DocumentError
 from domain.parsers.common import SourceDocument
 from domain.parsers.ledger import (
+    Column,
     GridRow,
     GridTable,
     find_header,
@@ -80,9 +81,14 @@ def lay_out(rows: Sequence[Sequence[SpannedCell]]) -> list[GridRow]:
 
 
 def task_tables(
-    document: SourceDocument, tables: Sequence[FoundTable]
+    document: SourceDocument, tables: Sequence[FoundTable], *, rows_split_by_pages: bool = False
 ) -> tuple[list[GridTable], list[ParseWarning]]:
-    """The task tables in document order, and warnings for tables after them left unread."""
+    """The task tables in document order, and warnings for tables after them left unread.
+
+    ``rows_split_by_pages``: the tables are pages of one table (a PDF), where a row too
+    tall for the rest of a page goes on at the top of the next without its 序号. Such a
+    row is joined to the row it continues (see :func:`_join_split_rows`).
+    """
     read: list[tuple[FoundTable, bool]] = []  # (table, continues the one before)
     skipped: list[FoundTable] = []
     previous_read = False
@@ -96,6 +102,9 @@ def task_tables(
             if read and any(not row.is_empty for row in table.rows):
                 skipped.append(table)
             previous_read = False
+    joined: list[ParseWarning] = []
+    if rows_split_by_pages:
+        read, joined = _join_split_rows(read)
     several = len(read) > 1
     grid_tables = [
         GridTable(
@@ -116,7 +125,76 @@ def task_tables(
         )
         for table in skipped
     ]
-    return grid_tables, warnings
+    return grid_tables, [*joined, *warnings]
+
+
+def _join_split_rows(
+    read: Sequence[tuple[FoundTable, bool]],
+) -> tuple[list[tuple[FoundTable, bool]], list[ParseWarning]]:
+    """Each table whose first row (under its header, if it repeats one) has no 序号 but
+    holds text, while the task table numbers its rows, with that row joined to the last
+    row of the table before: it is the rest of that row, cut by the page break. Each cell
+    goes on on a new line of the cell above, as a wrapped cell reads; a warning names both
+    rows."""
+    found = find_header(read[0][0].rows) if read else None
+    seq_column = found[1].get(Column.SEQ) if found else None
+    if seq_column is None:
+        return list(read), []
+    result: list[tuple[FoundTable, bool]] = []
+    warnings: list[ParseWarning] = []
+    for table, continues in read:
+        if not result:
+            result.append((table, continues))
+            continue
+        start = 0 if continues else _below_header(table.rows)
+        first = next((i for i in range(start, len(table.rows)) if not table.rows[i].is_empty), None)
+        previous, previous_continues = result[-1]
+        last = next(
+            (i for i in reversed(range(len(previous.rows))) if not previous.rows[i].is_empty), None
+        )
+        if first is None or last is None or last < _below_header(previous.rows):
+            result.append((table, continues))
+            continue
+        row, above = table.rows[first], previous.rows[last]
+        if row.cells[seq_column : seq_column + 1] not in (("",), ()) or len(row.cells) != len(
+            above.cells
+        ):
+            result.append((table, continues))
+            continue
+        cells = tuple(
+            "\n".join(part for part in (upper, lower) if part)
+            for upper, lower in zip(above.cells, row.cells, strict=True)
+        )
+        previous_rows = [
+            *previous.rows[:last],
+            GridRow(above.first_line, above.last_line, cells),
+            *previous.rows[last + 1 :],
+        ]
+        result[-1] = (
+            FoundTable(previous.number, previous_rows, previous.where),
+            previous_continues,
+        )
+        rows = [
+            *table.rows[:first],
+            GridRow(row.first_line, row.last_line, ("",) * len(row.cells)),
+            *table.rows[first + 1 :],
+        ]
+        result.append((FoundTable(table.number, rows, table.where), continues))
+        warnings.append(
+            ParseWarning(
+                line=above.first_line,
+                code="joined_split_row",
+                message=f"row {row.first_line} of table {table.number}{table.where} has no "
+                f"序号 and goes on from row {above.first_line} of table {previous.number}"
+                f"{previous.where} across the page break: read as one row",
+            )
+        )
+    return result, warnings
+
+
+def _below_header(rows: Sequence[GridRow]) -> int:
+    found = find_header(rows)
+    return found[0] + 1 if found else 0
 
 
 def no_task_table(document: SourceDocument, tables: Sequence[FoundTable]) -> DocumentError:

@@ -317,3 +317,20 @@ def test_a_text_naming_pdf_is_still_text() -> None:
     """A ledger whose first line mentions %PDF- is text, not a damaged PDF."""
     text = "说明：附件格式 %PDF-1.7\n" + ",".join(HEADER) + "\n" + ",".join(ROWS[0]) + "\n"
     assert parse_document("台账.csv", text.encode()).tasks[0].text == ROWS[0][1]
+
+
+def test_pdf_row_cut_by_a_page_break_is_joined_with_a_warning() -> None:
+    """Word lets a tall row break across pages: the next page's table starts with the rest
+    of it, without a 序号. It is read as one row (text and units joined), and a warning
+    names both parts; the rows after it read as usual."""
+    first_page = [HEADER, ROWS[0], ("2", "推进政务服务", "市行政审批局", "市财政局", "")]
+    second_page = [("", "一网通办", "", "市公安局", "年底前"), ROWS[2]]
+    parsed = parse_document("分工.pdf", pdf_with_table(first_page, next_page=second_page))
+    assert [task.text for task in parsed.tasks] == [ROWS[0][1], "推进政务服务一网通办", ROWS[2][1]]
+    second = parsed.tasks[1]
+    assert second.cooperating_units == ["市财政局", "市公安局"]
+    assert second.milestones[0].due == date(2019, 12, 31)
+    assert [warning.code for warning in parsed.warnings] == ["joined_split_row"]
+    message = parsed.warnings[0].message
+    assert "row 1 of table 2 on page 2" in message
+    assert "row 3 of table 1 on page 1" in message

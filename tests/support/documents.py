@@ -59,14 +59,37 @@ def pdf_with_table(
     after: Sequence[str] = ("2019年3月1日",),
     widths: Sequence[int] = (12, 70, 30, 40, 30),
     repeat_header: bool = True,
+    next_page: Sequence[Sequence[Cell]] = (),
 ) -> bytes:
-    """A PDF: lines of text, a ruled table (its first row the header), lines of text."""
+    """A PDF: lines of text, a ruled table (its first row the header), lines of text.
+
+    ``next_page``: rows of a header-less table of the same columns on a new page, the rest
+    of the table as a page break leaves it.
+    """
     pdf = _pdf()
     for line in before:
         pdf.cell(text=line, new_x="LMARGIN", new_y="NEXT")
+    _table(pdf, rows, widths, repeat_header=repeat_header, header=True)
+    if next_page:
+        pdf.add_page()
+        _table(pdf, next_page, widths, repeat_header=False, header=False)
+    for line in after:
+        pdf.cell(text=line, new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
+
+
+def _table(
+    pdf: FPDF,
+    rows: Sequence[Sequence[Cell]],
+    widths: Sequence[int],
+    *,
+    repeat_header: bool,
+    header: bool,
+) -> None:
     with pdf.table(
         col_widths=tuple(widths),
         headings_style=FontFace(),
+        first_row_as_headings=header,
         repeat_headings=1 if repeat_header else 0,
         text_align="LEFT",
     ) as table:
@@ -77,9 +100,6 @@ def pdf_with_table(
                     row.cell(cell.text, rowspan=cell.rowspan, colspan=cell.colspan)
                 else:
                     row.cell(cell)
-    for line in after:
-        pdf.cell(text=line, new_x="LMARGIN", new_y="NEXT")
-    return bytes(pdf.output())
 
 
 def pdf_with_lines(lines: Sequence[str]) -> bytes:
