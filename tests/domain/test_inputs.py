@@ -16,6 +16,8 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from domain.errors import DocumentError
 from domain.parsers import parse_document, read_document
@@ -334,3 +336,33 @@ def test_pdf_row_cut_by_a_page_break_is_joined_with_a_warning() -> None:
     message = parsed.warnings[0].message
     assert "row 1 of table 2 on page 2" in message
     assert "row 3 of table 1 on page 1" in message
+
+
+_MAGIC = [
+    b"%PDF-1.7\n",
+    bytes.fromhex("d0cf11e0a1b11ae1"),
+    bytes.fromhex("d0cf11e0a1b11ae1") + bytes(504) + "Workbook".encode("utf-16-le"),
+    b"\xff\xfe",
+    b"\xfe\xff",
+    b"<!DOCTYPE html><table><tr><td>",
+    b"",
+]
+
+
+@pytest.mark.fault
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    magic=st.sampled_from(_MAGIC),
+    body=st.binary(max_size=3000),
+    name=st.sampled_from(["计划.pdf", "台账.xls", "分工.doc", "plan.txt", "page.html"]),
+)
+def test_any_bytes_behind_a_container_signature_parse_or_fail_located(
+    magic: bytes, body: bytes, name: str
+) -> None:
+    """Whatever follows a PDF, OLE2, BOM or HTML opening, reading ends in a plan or one
+    DocumentError naming the file: no other exception escapes PDFium, calamine or lxml."""
+    try:
+        parse_document(name, magic + body)
+    except DocumentError as error:
+        assert str(error).startswith(f"{name}")  # noqa: PT017 - the error is the result
+        assert "\n" not in str(error)  # noqa: PT017
