@@ -2,9 +2,10 @@
 
 The text layer is read with PDFium (pypdfium2, the engine of Chrome's PDF viewer: it reads
 the subset CID fonts office programs embed, and it is several times faster than the pure
-Python readers; see bench/input_readers_bench.py). The ruled tables are found by
-pdfplumber's table finder, from the lines drawn on the page only; the text inside each cell
-is PDFium's again, so a table reads the same characters as the lines around it.
+Python readers; see bench/input_readers_bench.py). The ruled tables: PDFium lists the
+straight lines each page draws, pdfplumber's table finder joins them into cells (it does
+not parse the page again, which would cost it more than all the rest), and the text in each
+cell is PDFium's, so a table reads the same characters as the lines around it.
 
 A cell's text wraps inside its column. A line that runs to the cell's right edge was
 wrapped by the page and joins the next one (a unit name cut by the border, 市公安 / 局, is
@@ -52,7 +53,7 @@ _HAN_OR_PUNCTUATION = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 def is_pdf(data: bytes) -> bool:
     """The PDF header at the start, or (the format allows it) later in the first 1,024
     bytes of a file that also ends like a PDF: a text merely naming %PDF- is no PDF."""
-    if data.lstrip()[:5] == b"%PDF-":
+    if data[:1024].lstrip()[:5] == b"%PDF-":
         return True
     return b"%PDF-" in data[:1024] and b"%%EOF" in data[-2048:]
 

@@ -68,7 +68,14 @@ def word97_as_docx(file: str, data: bytes) -> bytes:
             str(out),
             str(source),
         ]
-        environment = {"PATH": os.environ.get("PATH", ""), "HOME": scratch, "LANG": "C.UTF-8"}
+        environment = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": scratch,
+            "LANG": "C.UTF-8",
+            # A document may link an image by URL: where LibreOffice takes its proxy from
+            # these, the fetch goes to loopback's discard port and brings nothing.
+            **dict.fromkeys(("http_proxy", "https_proxy", "ftp_proxy"), "http://127.0.0.1:9"),
+        }
         with subprocess.Popen(  # noqa: S603 - a fixed program and arguments, no shell
             command,
             stdin=subprocess.DEVNULL,
