@@ -296,12 +296,21 @@ class GridRow:
 
 
 def find_header(rows: Sequence[GridRow]) -> tuple[int, HeaderColumns] | None:
-    """The index of the header row among the first rows, and its columns."""
+    """The index of the header row among the first rows, and its columns.
+
+    A two-level header (责任单位 merged over 牵头单位 / 配合单位, the other names merged down
+    over both rows) is read by its lower row, which names every column: a merged cell
+    stands in each row it covers, so that row is a header too, naming more columns.
+    """
     for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
         if row.is_empty:
             continue
         columns = match_header([task_cell_text(cell) for cell in row.cells])
         if columns is not None:
+            if index + 1 < len(rows):
+                lower = match_header([task_cell_text(cell) for cell in rows[index + 1].cells])
+                if lower is not None and len(lower.positions) > len(columns.positions):
+                    return index + 1, lower
             return index, columns
     return None
 

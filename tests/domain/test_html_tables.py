@@ -141,3 +141,20 @@ def test_a_fragment_whose_rows_lost_their_table_tag_is_read() -> None:
         "建设全市统一的政务云平台",
         "推进政务服务一网通办",
     ]
+
+
+def test_a_two_level_header_reads_its_lower_row() -> None:
+    """责任单位 over 牵头单位 / 配合单位, the other header cells spanning both rows: the lower
+    row names the columns, and no task is made of it."""
+    table = (
+        "<table><tr><th rowspan='2'>序号</th><th rowspan='2'>工作任务</th>"
+        "<th colspan='2'>责任单位</th><th rowspan='2'>完成时限</th></tr>"
+        "<tr><th>牵头单位</th><th>配合单位</th></tr>"
+        "<tr><td>1</td><td>建设政务云</td><td>市发改委</td><td>市财政局</td><td>年底前</td></tr>"
+        "</table>"
+    )
+    parsed = parse_document("分工.html", _page(table, before="<h1>2019年重点任务</h1>"))
+    assert [task.text for task in parsed.tasks] == ["建设政务云"]
+    assert parsed.tasks[0].lead_units == ["市发展改革委"]
+    assert parsed.tasks[0].cooperating_units == ["市财政局"]
+    assert parsed.tasks[0].source.lines == (3, 3)
