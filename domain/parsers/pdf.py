@@ -114,10 +114,85 @@ def _page_text(file: str, pdf: Any, index: int) -> str:
         ) from None
     try:
         text = str(textpage.get_text_range())
+        # One character of the text per character of the page: its boxes can be asked for.
+        if len(text) == pdfium_c.FPDFText_CountChars(textpage.raw):
+            text = _paragraphs(textpage.raw, text)
     finally:
         textpage.close()
         page.close()
     return _ARTEFACTS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+# How an item, a heading or an attachment begins: such a line starts a paragraph of its own.
+_ITEM_START = re.compile(
+    r"\s*(?:[一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十\d]+[)）]|\d+[、.．)）\s]"
+    r"|第[一二三四五六七八九十百\d]+[章节条部]|[①-⑳]|附件)"
+)
+
+
+# Chinese prose has no space between two characters; a table row laid out as one line
+# does, between its cells.
+_CELL_GAP = re.compile(
+    r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]\s+[\u3400-\u9fff\uff00-\uffef\d]"
+)
+
+
+def _paragraphs(textpage: Any, text: str) -> str:
+    """The page's lines with each paragraph on one line, as a text or web page has it.
+
+    A line that spans the text's width (from the left margin, or an indent of two, to the
+    rightmost line end on the page, within about a character and a half) was wrapped by the
+    layout, and the next line goes on with it, unless that one is indented (a Chinese
+    paragraph opens with two spaces of indent) or opens an item (一、 （一） 1. ① 第X条 附件,
+    a table row's number). A short line (a title, a signature, a page number), a line of a
+    table's later column and a table row laid out as one line (spaces between its cells)
+    end where they end.
+    """
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in _LINE_BREAK.finditer(text):
+        spans.append((start, match.start()))
+        start = match.end()
+    spans.append((start, len(text)))
+    box = pdfium_c.FS_RECTF()
+    edges: list[tuple[float, float, float] | None] = []  # (left, right, character width)
+    for first_at, end in spans:
+        printed = [at for at in range(first_at, end) if not text[at].isspace()]
+        if not printed or not pdfium_c.FPDFText_GetLooseCharBox(textpage, printed[0], box):
+            edges.append(None)
+            continue
+        left, width = box.left, box.right - box.left
+        if not pdfium_c.FPDFText_GetLooseCharBox(textpage, printed[-1], box):
+            edges.append(None)
+            continue
+        edges.append((left, box.right, max(width, box.right - box.left, 1.0)))
+    known = [edge for edge in edges if edge is not None]
+    if len(known) < 2:
+        return text
+    left_margin = min(edge[0] for edge in known)
+    right_margin = max(edge[1] for edge in known)
+    lines = [text[first_at:end] for first_at, end in spans]
+    joined = [lines[0]]
+    for index in range(1, len(lines)):
+        above, here = edges[index - 1], edges[index]
+        wrapped = (
+            above is not None
+            and here is not None
+            and above[0] <= left_margin + 2.5 * above[2]  # it spans the text's width
+            and above[1] >= right_margin - 1.5 * above[2]
+            and here[0] <= left_margin + 0.5 * here[2]
+            and not _ITEM_START.match(lines[index])
+            and not _CELL_GAP.search(lines[index - 1])
+        )
+        if wrapped:
+            both_words = not _HAN_OR_PUNCTUATION.match(lines[index].lstrip()[:1]) and not (
+                _HAN_OR_PUNCTUATION.match(joined[-1].rstrip()[-1:])
+            )
+            joined[-1] = joined[-1].rstrip() + (" " if both_words else "") + lines[index].lstrip()
+        else:
+            joined.append(lines[index])
+    return "\n".join(joined)
 
 
 @dataclass(frozen=True)

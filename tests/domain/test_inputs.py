@@ -366,3 +366,24 @@ def test_any_bytes_behind_a_container_signature_parse_or_fail_located(
     except DocumentError as error:
         assert str(error).startswith(f"{name}")  # noqa: PT017 - the error is the result
         assert "\n" not in str(error)  # noqa: PT017
+
+
+def test_pdf_paragraph_wrapped_by_the_page_is_one_line() -> None:
+    """A paragraph the layout wrapped over several lines reads as one line, as in a text
+    file or a web page; an indented paragraph, a numbered item and a short line (the
+    signature date) each start their own."""
+    sentence = "加快建设全市统一的政务服务平台，实现政务服务事项网上可办、一次办好，"
+    first = f"　　一、推进政务服务一网通办。{sentence * 4}（市政务服务管理局牵头；2019年12月底前）"
+    second = f"　　二、推进数据共享。{sentence * 3}"
+    item = f"1.建设数据共享交换平台，{sentence * 3}"
+    document = read_document(
+        "通知.pdf", pdf_with_lines([TITLE, first, second, item, "2019年3月1日"])
+    )
+    lines = [line for line in document.lines if line]
+    assert lines == [
+        TITLE,
+        first.strip("　").replace("（", "（"),
+        second.strip("　"),
+        item,
+        "2019年3月1日",
+    ]
