@@ -382,7 +382,7 @@ def test_pdf_paragraph_wrapped_by_the_page_is_one_line() -> None:
     lines = [line for line in document.lines if line]
     assert lines == [
         TITLE,
-        first.strip("　").replace("（", "（"),
+        first.strip("　"),
         second.strip("　"),
         item,
         "2019年3月1日",
