@@ -230,7 +230,8 @@ DOCUMENT_ERROR_EXIT = 2
 PlanFile = Annotated[
     Path,
     typer.Argument(
-        help="A plan document: text, CSV or XLSX ledger, or DOCX with a task table.",
+        help="A plan document: text (UTF-8, GB18030, UTF-16), CSV, XLSX or XLS ledger, DOCX, "
+        "HTML or PDF (with a text layer); .doc/.wps where LibreOffice is installed.",
         exists=True,
         dir_okay=False,
         readable=True,

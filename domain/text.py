@@ -58,8 +58,8 @@ def _traditional_to_simplified() -> opencc.OpenCC:
 
 
 def decode_document(data: bytes, file: str) -> str:
-    """UTF-8 (with or without BOM), UTF-16 with BOM, or GB18030 text, or a DocumentError
-    saying what it is."""
+    """UTF-8 (with or without BOM), UTF-16 (with BOM, or without where its zero bytes
+    tell), or GB18030 text, or a DocumentError saying what it is."""
     if not data.strip():
         raise DocumentError(file, None, "the file is empty; expected a plan document")
     if len(data) > MAX_DOCUMENT_BYTES:
@@ -74,7 +74,12 @@ def decode_document(data: bytes, file: str) -> str:
         if utf16 is not None:
             return refuse_control_characters(utf16, file)
     if b"\x00" in data[:8192]:
-        raise DocumentError(file, None, "this is a binary file; expected text, CSV, XLSX or DOCX")
+        utf16 = _utf16_without_bom(data)
+        if utf16 is not None:
+            return refuse_control_characters(utf16, file)
+        raise DocumentError(
+            file, None, "this is a binary file; expected text, CSV, XLSX, XLS, DOCX, HTML or PDF"
+        )
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)
@@ -126,6 +131,28 @@ def _utf16_text(data: bytes) -> str | None:
     ASCII and punctuation); None for other bytes that merely start like a BOM."""
     try:
         text = data.decode("utf-16")
+    except UnicodeDecodeError:
+        return None
+    plain = sum(1 for _ in _PLAIN_TEXT.finditer(text[:8192]))
+    return text if plain >= 0.9 * len(text[:8192]) else None
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """UTF-16 text saved without a BOM, told by its zero bytes: every ASCII character
+    (a digit, a comma, a line break) has a zero high byte, so in little-endian text the
+    zeros stand at odd offsets, in big-endian at even ones. Text without any ASCII
+    character has no zero byte and cannot be told from GB18030 this way."""
+    head = data[:8192]
+    even_zeros, odd_zeros = head[0::2].count(0), head[1::2].count(0)
+    # Mostly on one side, not all: a character like 一 (U+4E00) has a zero low byte.
+    if odd_zeros > 4 * even_zeros:
+        encoding = "utf-16-le"
+    elif even_zeros > 4 * odd_zeros:
+        encoding = "utf-16-be"
+    else:
+        return None
+    try:
+        text = data.decode(encoding)
     except UnicodeDecodeError:
         return None
     plain = sum(1 for _ in _PLAIN_TEXT.finditer(text[:8192]))

@@ -1,4 +1,4 @@
-"""Ledgers (台账) as coordinators keep them: a CSV or XLSX sheet with one task per row.
+"""Ledgers (台账) as coordinators keep them: a CSV, XLSX or XLS sheet with one task per row.
 
 The columns are 序号 / 任务 / 牵头单位 / 配合单位 / 时限 under whatever names the office
 uses (任务内容, 责任单位, 协同单位, 完成时限, 序时进度 …, see :func:`header_column`), plus an
@@ -18,8 +18,8 @@ Rules, as shown to the coordinator:
 - Sequence: the 序号 column when every row has its own positive number; otherwise rows are
   numbered in document order from 1, with a ``renumbered`` warning.
 - Category: the 类别/分类 cell; an empty one (a merged cell) repeats the one above. Without
-  that column, a row holding only a heading ("一、基础设施") sets the category of the rows
-  below it.
+  that column, a row holding only a heading ("一、基础设施", in one cell or in one cell
+  merged across the row) sets the category of the rows below it.
 - Deadlines: the 时限 cell, where a plain date counts ("2018-06-30", an Excel date); with an
   empty 时限 cell (or no 时限 column) the dates in the task text. A 时限 cell that names no
   date leaves the plan's default and a ``no_date_in_deadline_cell`` warning; one that names
@@ -312,12 +312,21 @@ class GridRow:
 
 
 def find_header(rows: Sequence[GridRow]) -> tuple[int, HeaderColumns] | None:
-    """The index of the header row among the first rows, and its columns."""
+    """The index of the header row among the first rows, and its columns.
+
+    A two-level header (责任单位 merged over 牵头单位 / 配合单位, the other names merged down
+    over both rows) is read by its lower row, which names every column: a merged cell
+    stands in each row it covers, so that row is a header too, naming more columns.
+    """
     for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
         if row.is_empty:
             continue
         columns = match_header([task_cell_text(cell) for cell in row.cells])
         if columns is not None:
+            if index + 1 < len(rows):
+                lower = match_header([task_cell_text(cell) for cell in rows[index + 1].cells])
+                if lower is not None and len(lower.positions) > len(columns.positions):
+                    return index + 1, lower
             return index, columns
     return None
 
@@ -567,7 +576,7 @@ def _read_rows(
         seq_cell = task_cell_text(_cell(cells, columns, Column.SEQ))
         if filled_at == [columns.get(Column.SEQ)] and _whole_number(seq_cell) is not None:
             continue  # a template's pre-numbered blank row: nothing in it to track
-        if not has_category and len(filled_at) == 1:
+        if not has_category and _one_cell(cells, filled_at):
             heading = task_cell_text(cells[filled_at[0]])
             if HEADING_MARKER.match(heading):
                 category = [heading.rstrip(_TRAILING_PUNCTUATION)]
@@ -670,6 +679,13 @@ def _line_list(lines: Sequence[int]) -> str:
     if len(shown) == 1:
         return shown[0]
     return f"{', '.join(shown[:-1])} and {shown[-1]}"
+
+
+def _one_cell(cells: Sequence[str], filled_at: Sequence[int]) -> bool:
+    """Whether a row holds one cell only: one filled cell, or one cell merged across the
+    row, which Word tables and HTML colspans repeat in each column it covers."""
+    first, last = filled_at[0], filled_at[-1]
+    return len(filled_at) == last - first + 1 and len(set(cells[first : last + 1])) == 1
 
 
 def _whole_number(cell: str) -> int | None:
@@ -825,6 +841,22 @@ def _is_xlsx(data: bytes) -> bool:
         return False
 
 
+def is_xls(data: bytes) -> bool:
+    """An OLE2 file that is not a Word document: read_document lets only workbooks through."""
+    from domain.parsers.word97 import is_word97
+    from domain.parsers.xls import OLE2_MAGIC  # xls.py builds on this module
+
+    return data[:8] == OLE2_MAGIC and not is_word97(data)
+
+
+def xls_sheets(
+    document: SourceDocument, limit: int | None = None
+) -> list[tuple[str, list[GridRow]]]:
+    from domain.parsers.xls import xls_sheets as read_sheets
+
+    return read_sheets(document, limit)
+
+
 def _open_workbook(document: SourceDocument, *, read_only: bool) -> Any:
     try:
         return openpyxl.load_workbook(BytesIO(document.data), read_only=read_only, data_only=True)
@@ -886,6 +918,13 @@ def _xlsx_source(document: SourceDocument, format_name: str) -> GridSource:
         sheets = [(str(sheet.title), _sheet_rows(sheet)) for sheet in workbook.worksheets]
     finally:
         workbook.close()
+    return sheets_source(document, sheets, format_name)
+
+
+def sheets_source(
+    document: SourceDocument, sheets: Sequence[tuple[str, list[GridRow]]], format_name: str
+) -> GridSource:
+    """A workbook's sheets (name, rows) as one plan's tables: see :func:`_xlsx_source`."""
     read: list[tuple[str, list[GridRow]]] = []
     warnings: list[ParseWarning] = []
     first_period: tuple[int, int] | None = None
@@ -972,11 +1011,21 @@ def _merged_once(cells: Sequence[str]) -> list[str]:
 
 
 class LedgerParser:
-    """CSV (UTF-8 or GB18030) and XLSX ledgers: one task per row under a header row."""
+    """CSV (UTF-8 or GB18030), XLSX and XLS ledgers: one task per row under a header row."""
 
     format = "ledger"
 
     def score(self, document: SourceDocument) -> int:
+        if is_xls(document.data):
+            try:
+                sheets = [rows for _, rows in xls_sheets(document, HEADER_SEARCH_ROWS)]
+            except DocumentError:
+                return 0
+            if any(find_header(rows) is not None for rows in sheets):
+                return 90
+            if any(find_incomplete_header(rows) is not None for rows in sheets):
+                return _INCOMPLETE_HEADER_SCORE
+            return 0
         if document.data[:4] == b"PK\x03\x04":
             if not _is_xlsx(document.data):
                 return 0
@@ -1000,6 +1049,9 @@ class LedgerParser:
     def parse(self, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan:
         if _is_xlsx(document.data):
             return parse_grid(_xlsx_source(document, self.format), directory)
+        if is_xls(document.data):
+            sheets = xls_sheets(document)
+            return parse_grid(sheets_source(document, sheets, self.format), directory)
         document = _csv_document(document)
         delimiter = _csv_delimiter(document)
         if delimiter is None:
