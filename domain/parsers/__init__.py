@@ -24,6 +24,7 @@ def _parsers() -> list[Parser]:
     from domain.parsers import (
         attachment_task_list,
         docx_table,
+        editable_ledger,
         flattened_table,
         inline_units,
         ledger,
@@ -34,6 +35,7 @@ def _parsers() -> list[Parser]:
     return [
         attachment_task_list.PARSER,
         docx_table.PARSER,
+        editable_ledger.PARSER,
         flattened_table.PARSER,
         inline_units.PARSER,
         ledger.PARSER,
