@@ -10,7 +10,7 @@ The task sheet (任务清单) has one row per task. Cells holding several values
 line; cells with structured lines separate their fields with `` | ``:
 
 - 完成时限: one milestone per line, ``2018-06-30 | 6月底前 | clause`` and, when the date was
-  inferred, `` | year_from_plan,ambiguous`` (its flags);
+  inferred, `` | year_from_plan,ambiguous`` (its flags); a date typed alone is read too;
 - 周期: ``frequency=yearly, month=1 | 每年1月底前`` (the recurrence's fields, then its raw
   phrase);
 - 提示: one warning per line, ``#3 | 12 | code | message`` (its place among the plan's
@@ -19,8 +19,9 @@ line; cells with structured lines separate their fields with `` | ``:
 Inside a field, a backslash escapes a line break (``\\n``), a ``|`` (``\\|``) and itself
 (``\\\\``), so any text survives the trip. Units typed by the coordinator go through the
 unit directory like any parser's: a line holding "A、B" is two units, aliases resolve to
-canonical names, a group with known members expands (flagged group_expanded), and
-unknown names get their warning when the plan is parsed.
+canonical names, a group with known members expands (flagged group_expanded), no_unit
+follows the 牵头单位 cell, and unknown names get their warning when the plan is parsed.
+Other flags and the warnings are the coordinator's to keep or delete.
 """
 
 from __future__ import annotations
@@ -321,6 +322,10 @@ def write_editable_ledger(parsed: ParsedPlan) -> bytes:
     last_row = max(len(parsed.tasks), 1)
     sheet.freeze_panes(1, 2)
     sheet.autofilter(0, 0, last_row, len(TASK_COLUMNS) - 1)
+    sheet.set_landscape()
+    sheet.set_paper(9)  # A4
+    sheet.repeat_rows(0)
+    sheet.fit_to_pages(1, 0)
     # Validation where it is cheap: it guides typing, the reader checks everything anyway.
     sheet.data_validation(
         1,
@@ -512,17 +517,20 @@ def _parse_flag(word: str, kind: type[_Flag]) -> _Flag:
 
 
 def _parse_milestone(line: str) -> Milestone:
+    """A milestone line; a coordinator may type the date alone (it is then its own phrase)
+    or the date and its phrase."""
     fields = _split_fields(line)
-    if len(fields) not in (3, 4):
+    if len(fields) > 4:
         raise _CellError(
             f"{line!r} is not 'YYYY-MM-DD | phrase | clause' (with ' | flags' after it)"
         )
+    due_text, raw, text, flag_text = (*fields, *([""] * (4 - len(fields))))
+    if len(fields) == 1:
+        raw = due_text.strip()
     flags = [
-        _parse_flag(word.strip(), DeadlineFlag)
-        for word in (fields[3].split(",") if len(fields) == 4 else [])
-        if word.strip()
+        _parse_flag(word.strip(), DeadlineFlag) for word in flag_text.split(",") if word.strip()
     ]
-    return Milestone(due=_parse_date(fields[0]), raw=fields[1], text=fields[2], flags=flags)
+    return Milestone(due=_parse_date(due_text), raw=raw, text=text, flags=flags)
 
 
 def _parse_recurrence(cell: str) -> Recurrence | None:
@@ -865,6 +873,12 @@ def _task_row(
     cooperating, cooperating_expanded = _resolve_units(text(COOPERATING), directory, leads)
     if (leads_expanded or cooperating_expanded) and TaskFlag.GROUP_EXPANDED not in flags:
         flags.append(TaskFlag.GROUP_EXPANDED)
+    # As every parser has it: no_unit exactly when no unit leads, so a lead the coordinator
+    # fills in clears the flag.
+    if leads:
+        flags = [flag for flag in flags if flag is not TaskFlag.NO_UNIT]
+    elif TaskFlag.NO_UNIT not in flags:
+        flags.append(TaskFlag.NO_UNIT)
     milestones = [
         milestone
         for line in text(MILESTONES).split("\n")

@@ -4,6 +4,8 @@ back through the unit directory or fail on the cell that is wrong, naming it."""
 from __future__ import annotations
 
 import io
+import shutil
+import subprocess
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,7 @@ from domain.plan import (
     Recurrence,
     TaskFlag,
 )
-from domain.units import load_directory, split_units, unit_name_warnings
+from domain.units import load_directory, parse_directory, split_units, unit_name_warnings
 from tests.support.golden import EXAMPLES
 
 CORPUS = Path(__file__).parent.parent / "corpus"
@@ -62,6 +64,34 @@ def test_corpus_documents_round_trip_exactly(path: Path) -> None:
     except DocumentError as error:
         pytest.skip(f"not read yet: {error}")
     assert round_trip(parsed) == parsed
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+def test_ledgers_saved_again_by_libreoffice_read_back_unchanged(tmp_path: Path) -> None:
+    """What a coordinator does: open the 台账 in a spreadsheet program and save it. The
+    program writes its own XML (shared strings, styles, escapes); the plan is unchanged."""
+    plans = {path.stem: parse_file(path, DIRECTORY) for path in sorted(EXAMPLES.glob("*.txt"))}
+    for name, parsed in plans.items():
+        (tmp_path / f"{name}.xlsx").write_bytes(write_editable_ledger(parsed))
+    subprocess.run(
+        [
+            "soffice",
+            "--headless",
+            f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}",
+            "--convert-to",
+            "xlsx:Calc MS Excel 2007 XML",
+            "--outdir",
+            str(tmp_path / "saved"),
+            *(str(tmp_path / f"{name}.xlsx") for name in plans),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    for name, parsed in plans.items():
+        saved = (tmp_path / "saved" / f"{name}.xlsx").read_bytes()
+        assert saved != write_editable_ledger(parsed)  # really written by LibreOffice
+        assert parse_document("台账.xlsx", saved, DIRECTORY) == parsed, name
 
 
 # ---------------------------------------------------------------- generated plans
@@ -143,7 +173,15 @@ def tasks(draw: st.DrawFn, task_id: str) -> PlanTask:
             lines=(first, first + draw(st.integers(0, 50))),
             raw=draw(text),
         ),
-        flags=draw(st.lists(st.sampled_from(list(TaskFlag)), unique=True, max_size=3)),
+        # no_unit is what every parser makes it: set exactly when no unit leads
+        flags=[
+            *(
+                flag
+                for flag in draw(st.lists(st.sampled_from(list(TaskFlag)), unique=True, max_size=3))
+                if flag is not TaskFlag.NO_UNIT
+            ),
+            *([] if leads else [TaskFlag.NO_UNIT]),
+        ],
     )
 
 
@@ -255,6 +293,31 @@ def test_edited_dates_read_back_with_the_edit() -> None:
     assert back.starts == date(2018, 3, 1)
 
 
+def test_a_date_typed_alone_and_a_lead_filled_in() -> None:
+    """A bare date (as Excel stores a typed date) is a milestone; filling in the lead of the
+    task that had none clears its no_unit flag."""
+    parsed = _chuzhou()
+    orphan = next(task for task in parsed.tasks if TaskFlag.NO_UNIT in task.flags)
+    edits = {(orphan.id, "牵头单位"): "市财政局", (orphan.id, "完成时限"): date(2018, 11, 30)}
+    back = _task(parse_document("台账.xlsx", _edited(parsed, edits), DIRECTORY), orphan.id)
+    assert back.milestones == [Milestone(due=date(2018, 11, 30), raw="2018-11-30")]
+    assert back.lead_units == ["市财政局"]
+    assert TaskFlag.NO_UNIT not in back.flags
+    assert [flag for flag in orphan.flags if flag is not TaskFlag.NO_UNIT] == back.flags
+
+
+def test_a_group_typed_in_expands_to_its_members() -> None:
+    directory = parse_directory(
+        '[[unit]]\nname = "甲局"\n[[unit]]\nname = "乙局"\n'
+        '[group."各有关局"]\nmembers = ["甲局", "乙局"]\n'
+    )
+    parsed = _chuzhou()
+    data = _edited(parsed, {("2", "配合单位"): "各有关局"})
+    back = _task(parse_document("台账.xlsx", data, directory), "2")
+    assert back.cooperating_units == ["甲局", "乙局"]
+    assert TaskFlag.GROUP_EXPANDED in back.flags
+
+
 def test_a_deleted_warning_is_gone_and_a_deleted_row_is_no_task() -> None:
     """A coordinator who has dealt with the truncated row deletes its warning; a row
     cleared entirely is no task."""
@@ -270,7 +333,9 @@ def test_a_deleted_warning_is_gone_and_a_deleted_row_is_no_task() -> None:
     ("column", "value", "expected"),
     [
         ("完成时限", "2018-13-01 | 6月底前 | x", "完成时限: '2018-13-01' is not a date"),
-        ("完成时限", "6月底前", "完成时限: '6月底前' is not 'YYYY-MM-DD | phrase | clause'"),
+        ("完成时限", "6月底前", "完成时限: '6月底前' is not a date"),
+        ("完成时限", "2018-06-30 | a | b | c | d", "完成时限: '2018-06-30 | a | b | c | d' is not"),
+        ("完成时限", "2018-06-30 | 6月底前 | x | soon", "完成时限: 'soon' is not a flag"),
         ("序号", "七", "序号: '七' is not a whole number from 1"),
         ("标记", "inferred", "标记: 'inferred' is not a flag"),
         ("长期", "maybe", "长期: 'maybe' is not 是 or blank"),
