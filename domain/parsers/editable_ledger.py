@@ -19,8 +19,8 @@ line; cells with structured lines separate their fields with `` | ``:
 Inside a field, a backslash escapes a line break (``\\n``), a ``|`` (``\\|``) and itself
 (``\\\\``), so any text survives the trip. Units typed by the coordinator go through the
 unit directory like any parser's: a line holding "A、B" is two units, aliases resolve to
-canonical names, a group with known members expands (flagged group_expanded), no_unit
-follows the 牵头单位 cell, and unknown names get their warning when the plan is parsed.
+canonical names, a group with known members expands (flagged group_expanded), a lead
+filled in clears no_unit, and unknown names get their warning when the plan is parsed.
 Other flags and the warnings are the coordinator's to keep or delete.
 """
 
@@ -873,12 +873,10 @@ def _task_row(
     cooperating, cooperating_expanded = _resolve_units(text(COOPERATING), directory, leads)
     if (leads_expanded or cooperating_expanded) and TaskFlag.GROUP_EXPANDED not in flags:
         flags.append(TaskFlag.GROUP_EXPANDED)
-    # As every parser has it: no_unit exactly when no unit leads, so a lead the coordinator
-    # fills in clears the flag.
+    # No parser flags no_unit on a task with a lead: a lead the coordinator fills in clears
+    # it. (A task without units need not carry it: a truncated one, say, says so itself.)
     if leads:
         flags = [flag for flag in flags if flag is not TaskFlag.NO_UNIT]
-    elif TaskFlag.NO_UNIT not in flags:
-        flags.append(TaskFlag.NO_UNIT)
     milestones = [
         milestone
         for line in text(MILESTONES).split("\n")

@@ -173,14 +173,11 @@ def tasks(draw: st.DrawFn, task_id: str) -> PlanTask:
             lines=(first, first + draw(st.integers(0, 50))),
             raw=draw(text),
         ),
-        # no_unit is what every parser makes it: set exactly when no unit leads
+        # as every parser has it, no_unit only on a task no unit leads
         flags=[
-            *(
-                flag
-                for flag in draw(st.lists(st.sampled_from(list(TaskFlag)), unique=True, max_size=3))
-                if flag is not TaskFlag.NO_UNIT
-            ),
-            *([] if leads else [TaskFlag.NO_UNIT]),
+            flag
+            for flag in draw(st.lists(st.sampled_from(list(TaskFlag)), unique=True, max_size=3))
+            if not (leads and flag is TaskFlag.NO_UNIT)
         ],
     )
 
