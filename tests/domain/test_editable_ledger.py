@@ -8,12 +8,13 @@ import shutil
 import subprocess
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import openpyxl
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from domain.errors import DocumentError
 from domain.parsers import detect_parser, parse_document, parse_file, read_document
@@ -132,21 +133,24 @@ milestones = st.builds(
     text=text,
     flags=st.lists(st.sampled_from(list(DeadlineFlag)), unique=True, max_size=2),
 )
-recurrences = st.one_of(
-    st.builds(
-        Recurrence,
-        frequency=st.just("yearly"),
-        month=st.none() | st.integers(1, 12),
-        day=st.none() | st.integers(1, 31),
-        raw=text,
-    ),
-    st.builds(
-        Recurrence,
-        frequency=st.just("monthly"),
-        day=st.none() | st.integers(1, 31),
-        raw=text,
-    ),
-)
+
+
+@st.composite
+def recurrences(draw: st.DrawFn) -> Recurrence:
+    """Any valid recurrence of any frequency the model knows."""
+    values = {
+        "frequency": draw(
+            st.sampled_from(get_args(Recurrence.model_fields["frequency"].annotation))
+        ),
+        "month": draw(st.none() | st.integers(1, 12)),
+        "day": draw(st.none() | st.integers(1, 31)),
+        "raw": draw(text),
+    }
+    try:
+        return Recurrence.model_validate(values)
+    except ValidationError:
+        assume(False)
+        raise
 
 
 @st.composite
@@ -165,7 +169,7 @@ def tasks(draw: st.DrawFn, task_id: str) -> PlanTask:
         lead_units=leads,
         cooperating_units=cooperating,
         milestones=draw(st.lists(milestones, max_size=4)),
-        recurrence=draw(st.none() | recurrences),
+        recurrence=draw(st.none() | recurrences()),
         ongoing=draw(st.booleans()),
         starts=draw(st.none() | dates),
         source=Provenance(
