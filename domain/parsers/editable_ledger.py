@@ -127,6 +127,8 @@ TASK_COLUMNS = (
     SOURCE_RAW,
 )
 
+_TASK_LABELS = tuple(spec.label for spec in TASK_COLUMNS)
+
 # The plan sheet's rows: one per Plan field, found again by these labels.
 PLAN_LABELS: dict[str, str] = {
     "id": "计划编号 plan id",
@@ -642,26 +644,35 @@ def _rows(workbook: Any, name: str) -> list[tuple[object, ...]]:
 _SHEET_NAME = re.compile(r'<(?:\w+:)?sheet\b[^>]*?\bname="([^"]*)"')
 
 
-def _is_editable_ledger(document: SourceDocument) -> bool:
+def _first_row(workbook: Any, name: str) -> tuple[object, ...]:
+    if name not in workbook.sheetnames:
+        return ()
+    return next(workbook[name].iter_rows(max_row=1, values_only=True), None) or ()
+
+
+def _recognition(document: SourceDocument) -> int:
+    """100 for a workbook with the 计划信息 marker; 95 for one whose task sheet is ours but
+    whose marker is gone (parse then says so, rather than a ledger parser misreading it)."""
     if document.data[:4] != b"PK\x03\x04":
-        return False
+        return 0
     try:
         with zipfile.ZipFile(io.BytesIO(document.data)) as archive:
             if "xl/workbook.xml" not in archive.namelist():
-                return False
+                return 0
             # The sheet names first: opening a big ledger in openpyxl reads all its strings.
             workbook_xml = archive.read("xl/workbook.xml").decode("utf-8", "replace")
             names = {html.unescape(name) for name in _SHEET_NAME.findall(workbook_xml)}
-            if PLAN_SHEET not in names:
-                return False
+            if PLAN_SHEET not in names and TASK_SHEET not in names:
+                return 0
         workbook = _open(document)
     except (zipfile.BadZipFile, DocumentError, KeyError, OSError):
-        return False
+        return 0
     try:
-        first = next(workbook[PLAN_SHEET].iter_rows(max_row=1, values_only=True), None)
-        return first is not None and len(first) > 0 and first[0] == MARKER
-    except KeyError:
-        return False
+        marker = _first_row(workbook, PLAN_SHEET)[:1]
+        if marker == (MARKER,):
+            return 100
+        header = tuple(_cell_text(cell).strip() for cell in _first_row(workbook, TASK_SHEET))
+        return 95 if header[: len(TASK_COLUMNS)] == _TASK_LABELS else 0
     finally:
         workbook.close()
 
@@ -673,7 +684,7 @@ class EditableLedgerParser:
 
     def score(self, document: SourceDocument) -> int:
         # Above the plain ledger parser (90), which would also read its task sheet.
-        return 100 if _is_editable_ledger(document) else 0
+        return _recognition(document)
 
     def parse(self, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan:
         workbook = _open(document)
@@ -685,7 +696,13 @@ class EditableLedgerParser:
             task_rows = _rows(workbook, TASK_SHEET)
         finally:
             workbook.close()
-        version = plan_rows[0][1] if plan_rows and len(plan_rows[0]) > 1 else None
+        if not plan_rows or not plan_rows[0] or plan_rows[0][0] != MARKER:
+            raise document.error(
+                1,
+                f"sheet {TASK_SHEET} is an editable 台账's, but sheet {PLAN_SHEET} does not "
+                f"start with “{MARKER}”: restore the sheet from the file Duban wrote",
+            )
+        version = plan_rows[0][1] if len(plan_rows[0]) > 1 else None
         if version != VERSION:
             raise document.error(
                 1, f"sheet {PLAN_SHEET}: format version {version!r}, this Duban reads {VERSION}"

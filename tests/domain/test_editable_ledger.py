@@ -392,3 +392,41 @@ def test_a_plan_no_cell_can_carry_is_refused_before_anything_is_written() -> Non
     )
     with pytest.raises(EditableLedgerError, match=r"task 1's text holds '\\r'"):
         write_editable_ledger(broken)
+
+
+def _resaved(data: bytes, change: Any) -> bytes:
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    change(book)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.fault
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            lambda book: setattr(book[TASK_SHEET].cell(1, 8), "value", "时限"),
+            "完成时限: the column",
+        ),
+        (lambda book: setattr(book["计划信息"].cell(1, 2), "value", 9), "format version 9"),
+        (lambda book: book.remove(book[TASK_SHEET]), "has no sheet 任务清单"),
+    ],
+    ids=["column", "version", "sheet"],
+)
+def test_a_damaged_ledger_is_one_located_error(change: Any, expected: str) -> None:
+    data = _resaved(write_editable_ledger(_chuzhou()), change)
+    with pytest.raises(DocumentError, match=expected):
+        parse_document("台账.xlsx", data, DIRECTORY)
+
+
+def test_a_workbook_that_lost_its_marker_says_so() -> None:
+    """Without its 计划信息 marker the task sheet is still recognised, and the error says
+    what is missing rather than that no task table was found."""
+    data = _resaved(
+        write_editable_ledger(_chuzhou()),
+        lambda book: setattr(book["计划信息"].cell(1, 1), "value", "计划"),
+    )
+    with pytest.raises(DocumentError, match="sheet 计划信息 does not start with"):
+        parse_document("台账.xlsx", data, DIRECTORY)
