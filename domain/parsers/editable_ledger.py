@@ -673,6 +673,8 @@ def _recognition(document: SourceDocument) -> int:
             return 100
         header = tuple(_cell_text(cell).strip() for cell in _first_row(workbook, TASK_SHEET))
         return 95 if header[: len(TASK_COLUMNS)] == _TASK_LABELS else 0
+    except Exception:  # a damaged sheet fails in many ways inside openpyxl: not ours to read
+        return 0
     finally:
         workbook.close()
 
@@ -694,6 +696,10 @@ class EditableLedgerParser:
                     raise document.error(None, f"the editable 台账 has no sheet {name}")
             plan_rows = _rows(workbook, PLAN_SHEET)
             task_rows = _rows(workbook, TASK_SHEET)
+        except DocumentError:
+            raise
+        except Exception as error:  # damaged sheet XML fails in many ways inside openpyxl
+            raise document.error(None, f"not a readable XLSX workbook ({error})") from None
         finally:
             workbook.close()
         if not plan_rows or not plan_rows[0] or plan_rows[0][0] != MARKER:

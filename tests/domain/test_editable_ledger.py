@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
+import zipfile
 from datetime import date
 from pathlib import Path
 from typing import Any, get_args
@@ -430,3 +431,30 @@ def test_a_workbook_that_lost_its_marker_says_so() -> None:
     )
     with pytest.raises(DocumentError, match="sheet 计划信息 does not start with"):
         parse_document("台账.xlsx", data, DIRECTORY)
+
+
+def _with_part(data: bytes, part: str, damage: Any) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            content = source.read(item)
+            target.writestr(item, damage(content) if item.filename == part else content)
+    return out.getvalue()
+
+
+@pytest.mark.fault
+@pytest.mark.parametrize(
+    ("part", "damage"),
+    [
+        ("xl/worksheets/sheet1.xml", lambda content: content[: len(content) // 2]),
+        ("xl/worksheets/sheet2.xml", lambda content: content[: len(content) // 3]),
+        ("xl/sharedStrings.xml", lambda content: b"<sst>" + bytes(range(256)) * 4),
+        ("xl/workbook.xml", lambda content: content.replace(b"sheet", b"shee\xff")),
+    ],
+    ids=["task-sheet", "plan-sheet", "strings", "workbook"],
+)
+def test_a_damaged_workbook_ends_in_one_document_error(part: str, damage: Any) -> None:
+    data = _with_part(write_editable_ledger(_chuzhou()), part, damage)
+    with pytest.raises(DocumentError) as raised:
+        parse_document("台账.xlsx", data, DIRECTORY)
+    assert "\n" not in str(raised.value)
