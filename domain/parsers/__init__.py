@@ -28,6 +28,7 @@ def _parsers() -> list[Parser]:
     from domain.parsers import (
         attachment_task_list,
         docx_table,
+        editable_ledger,
         flattened_table,
         general,
         html_table,
@@ -41,6 +42,7 @@ def _parsers() -> list[Parser]:
     return [
         attachment_task_list.PARSER,
         docx_table.PARSER,
+        editable_ledger.PARSER,
         flattened_table.PARSER,
         general.PARSER,
         html_table.PARSER,

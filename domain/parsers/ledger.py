@@ -878,6 +878,8 @@ def _xlsx_heads(document: SourceDocument) -> list[list[GridRow]]:
             ]
             for sheet in workbook.worksheets
         ]
+    except Exception as error:  # damaged sheet XML fails in many ways inside openpyxl
+        raise document.error(None, f"not a readable XLSX workbook ({error})") from None
     finally:
         workbook.close()
 
