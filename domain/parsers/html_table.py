@@ -35,7 +35,7 @@ from domain.parsers.ledger import (
 )
 from domain.parsers.tables import FoundTable, SpannedCell, lay_out, no_task_table, task_tables
 from domain.plan import ParsedPlan
-from domain.text import normalize_line
+from domain.text import decode_document, normalize_line
 from domain.units import UnitDirectory
 
 _INCOMPLETE_HEADER_SCORE = 10
@@ -57,12 +57,16 @@ _SPAN = re.compile(r"\d{1,6}")
 
 def _html_text(document: SourceDocument) -> str | None:
     """The page's text when the document is an HTML page holding a table, else None."""
-    if not document.raw_lines:
+    if document.source_lines:
+        # A page the general reader's HTML step turned into text lines: its markup is
+        # the file's own bytes.
+        text = decode_document(document.data, document.file)
+    elif document.raw_lines:
+        text = "\n".join(document.raw_lines)
+    else:
         return None
-    head = "\n".join(document.raw_lines[:50])
-    if not _LOOKS_LIKE_HTML.match(head):
+    if not _LOOKS_LIKE_HTML.match(text[:4096]):
         return None
-    text = "\n".join(document.raw_lines)
     return text if _TABLE_TAG.search(text) else None
 
 
