@@ -27,7 +27,13 @@ from store import task_reads
 router = APIRouter(prefix="/api/v1/plans", tags=["plans"])
 
 PlanId = Annotated[str, Path(min_length=1, max_length=200)]
-Document = Annotated[UploadFile, File(description="the plan document: text, HTML, CSV, XLSX, DOCX")]
+Document = Annotated[
+    UploadFile,
+    File(
+        description="the plan document: text, HTML, CSV, XLSX, XLS, DOCX, PDF (.doc/.wps if "
+        "LibreOffice is installed)"
+    ),
+]
 
 
 # The file name becomes the default plan id and the provenance: no paths, no control bytes.

@@ -230,7 +230,8 @@ DOCUMENT_ERROR_EXIT = 2
 PlanFile = Annotated[
     Path,
     typer.Argument(
-        help="A plan document: text, CSV or XLSX ledger, or DOCX with a task table.",
+        help="A plan document: text (UTF-8, GB18030, UTF-16), CSV, XLSX or XLS ledger, DOCX, "
+        "HTML or PDF (with a text layer); .doc/.wps where LibreOffice is installed.",
         exists=True,
         dir_okay=False,
         readable=True,
@@ -260,13 +261,51 @@ def parse(
     path: PlanFile,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     units: UnitsOption = None,
+    xlsx: Annotated[
+        Path | None,
+        typer.Option(
+            "--xlsx",
+            help="Also write the plan as an editable 台账 (XLSX) to correct in a spreadsheet "
+            "and import with `duban import`.",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Read a plan document and show what would be imported, with flags and warnings."""
     parsed = _parse_or_fail(path, units)
+    if xlsx is not None:
+        _write_editable_ledger(parsed, path, xlsx)
     if as_json:
         print(json.dumps(preview_json(parsed), ensure_ascii=False, indent=1))
     else:
         render_preview(parsed, stdout)
+
+
+def _write_editable_ledger(parsed: ParsedPlan, source: Path, out: Path) -> None:
+    """The editable 台账 at ``out``, whole or not at all (written beside it, then renamed)."""
+    from domain.parsers.editable_ledger import EditableLedgerError, write_editable_ledger
+
+    if out.resolve() == source.resolve():
+        _fail(f"{out}: is the document being read; write the 台账 to another file")
+    try:
+        data = write_editable_ledger(parsed)
+    except EditableLedgerError as error:
+        _fail(f"{source.name}: cannot write an editable 台账: {error}", DOCUMENT_ERROR_EXIT)
+    partial = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.partial")
+    try:
+        partial.write_bytes(data)
+        partial.replace(out)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        _fail(f"{out}: cannot write the 台账: {error.strerror or error}")
+    stderr.print(
+        f"wrote {out}: {len(parsed.tasks)} tasks, {len(parsed.warnings)} warnings; "
+        f"correct it in a spreadsheet, then `duban import {out}`",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.command(name="import")

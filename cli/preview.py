@@ -22,10 +22,7 @@ _MIN_WIDTH_WHEN_PIPED = 160
 
 def _due(task: PlanTask) -> str:
     if task.recurrence is not None:
-        if task.recurrence.frequency == "monthly":
-            return "monthly"
-        day = "end" if task.recurrence.day is None else str(task.recurrence.day)
-        return f"yearly {task.recurrence.month}/{day}"
+        return task.recurrence.describe()
     if task.ongoing:
         return "ongoing"
     return "\n".join(

@@ -11,7 +11,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class DeadlineFlag(StrEnum):
@@ -21,6 +21,8 @@ class DeadlineFlag(StrEnum):
     AMBIGUOUS = "ambiguous"  # "X年M月前" strictly means before M: end of M-1, to be confirmed
     TARGET = "target"  # "力争…": an aspiration, tracked like a deadline
     YEAR_FROM_PLAN = "year_from_plan"  # "6月底前": the year is the plan's
+    # "印发之日起30日内", "5年内": counted from the plan's issue date, to be confirmed
+    RELATIVE = "relative"
 
 
 class TaskFlag(StrEnum):
@@ -36,6 +38,9 @@ class TaskFlag(StrEnum):
     REPAIRED_ROW = "repaired_row"  # a cell was missing and the columns were realigned
     NO_UNIT = "no_unit"  # the document names no responsible unit
     GROUP_EXPANDED = "group_expanded"  # a group name was replaced by its member units
+    # a deadline counted from the issue date ("印发之日起30日内"): resolved against it and
+    # to be confirmed, or (no issue date known) left to the plan's default
+    RELATIVE_DATE = "relative_date"
 
 
 class Milestone(BaseModel):
@@ -49,17 +54,49 @@ class Milestone(BaseModel):
     text: str = Field(default="", description="the clause this deadline governs")
 
 
+Frequency = Literal["yearly", "half-yearly", "quarterly", "monthly"]
+# How many months each period of a frequency spans.
+PERIOD_MONTHS: dict[str, int] = {"yearly": 12, "half-yearly": 6, "quarterly": 3, "monthly": 1}
+
+
 class Recurrence(BaseModel):
-    """A task that comes back every period ("每年1月底前", "一月一通报")."""
+    """A task that comes back every period ("每年1月底前", "每季度", "每月25日前", "一月一通报").
+
+    ``month`` counts within the period: the calendar month for yearly, the month of the
+    half year (1-6) or of the quarter (1-3), always None for monthly; None means the
+    period's last month. ``day`` None means that month's last day; a day past a short
+    month's end (每月31日) falls on its last day.
+    """
 
     model_config = ConfigDict(frozen=True)
 
-    frequency: Literal["yearly", "monthly"]
-    month: int | None = Field(default=None, ge=1, le=12, description="yearly: due month")
+    frequency: Frequency
+    month: int | None = Field(
+        default=None, ge=1, le=12, description="due month within the period; None = its last"
+    )
     day: int | None = Field(
         default=None, ge=1, le=31, description="due day of month; None = last day"
     )
     raw: str
+
+    @model_validator(mode="after")
+    def _month_within_period(self) -> Recurrence:
+        if self.month is not None and self.month > PERIOD_MONTHS[self.frequency]:
+            raise ValueError(
+                f"a {self.frequency} recurrence has no month {self.month} in its period"
+            )
+        return self
+
+    def describe(self) -> str:
+        """A short English reading for tables: "yearly 1/end", "quarterly end", "monthly 25"."""
+        day = "end" if self.day is None else str(self.day)
+        if self.frequency == "monthly":
+            return "monthly" if self.day is None else f"monthly {self.day}"
+        if self.frequency == "yearly":
+            return f"yearly {self.month or 12}/{day}"
+        if self.month is None and self.day is None:
+            return f"{self.frequency} end"
+        return f"{self.frequency} {self.month or PERIOD_MONTHS[self.frequency]}/{day}"
 
 
 class Provenance(BaseModel):

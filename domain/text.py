@@ -22,16 +22,28 @@ _TONE_VOWELS = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü"
 # A parenthesised lowercase syllable with a tone mark right after a Han character is a
 # pinyin annotation ("區(qū)"); "(市)", "(一)" and "(i-Dongying)" are real text and stay.
 _PINYIN = re.compile(
-    rf"(?<=[\u3400-\u9fff])[(（](?=[a-z{_TONE_VOWELS}]*[{_TONE_VOWELS}])[a-z{_TONE_VOWELS}]{{1,7}}[)）]"
+    # A space copied in before the annotation ("單位 (wèi)") goes with it.
+    rf"(?<=[\u3400-\u9fff])[ \t\u00a0]*"
+    rf"[(（](?=[a-z{_TONE_VOWELS}]*[{_TONE_VOWELS}])[a-z{_TONE_VOWELS}]{{1,7}}[)）]"
     # Where the annotated character was lost in transcoding it became "?" and often took
     # the "(" with it ("程序?qū)"): the "?" stays as the trace of the lost character.
     rf"|(?<=[?？\ufffd])[(（]?(?=[a-z{_TONE_VOWELS}]*[{_TONE_VOWELS}])[a-z{_TONE_VOWELS}]{{1,7}}[)）]"
 )
-_FULLWIDTH_ALNUM = {
+_ONE_WIDTH = {
     **{0xFF10 + i: ord("0") + i for i in range(10)},
     **{0xFF21 + i: ord("A") + i for i in range(26)},
     **{0xFF41 + i: ord("a") + i for i in range(26)},
     0x3000: ord(" "),
+    # Small and half-width forms of Chinese punctuation (﹑ ､ ﹐ ﹔ ﹕ ﹙ ﹚ ｡), as some
+    # typesetting and web pages write them: read like the full-width ones.
+    0xFE51: ord("、"),
+    0xFF64: ord("、"),
+    0xFE50: ord("，"),
+    0xFE54: ord("；"),
+    0xFE55: ord("："),
+    0xFE59: ord("（"),
+    0xFE5A: ord("）"),
+    0xFF61: ord("。"),
 }
 _TO_FULLWIDTH = {"(": "（", ")": "）", ",": "，", ";": "；", ":": "：", "!": "！", "?": "？"}
 # A comma or colon between two digits is part of a number or a time ("1,000", "00:00").
@@ -46,8 +58,8 @@ def _traditional_to_simplified() -> opencc.OpenCC:
 
 
 def decode_document(data: bytes, file: str) -> str:
-    """UTF-8 (with or without BOM), UTF-16 with BOM, or GB18030 text, or a DocumentError
-    saying what it is."""
+    """UTF-8 (with or without BOM), UTF-16 (with BOM, or without where its zero bytes
+    tell), or GB18030 text, or a DocumentError saying what it is."""
     if not data.strip():
         raise DocumentError(file, None, "the file is empty; expected a plan document")
     if len(data) > MAX_DOCUMENT_BYTES:
@@ -62,7 +74,12 @@ def decode_document(data: bytes, file: str) -> str:
         if utf16 is not None:
             return refuse_control_characters(utf16, file)
     if b"\x00" in data[:8192]:
-        raise DocumentError(file, None, "this is a binary file; expected text, CSV, XLSX or DOCX")
+        utf16 = _utf16_without_bom(data)
+        if utf16 is not None:
+            return refuse_control_characters(utf16, file)
+        raise DocumentError(
+            file, None, "this is a binary file; expected text, CSV, XLSX, XLS, DOCX, HTML or PDF"
+        )
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)
@@ -120,6 +137,28 @@ def _utf16_text(data: bytes) -> str | None:
     return text if plain >= 0.9 * len(text[:8192]) else None
 
 
+def _utf16_without_bom(data: bytes) -> str | None:
+    """UTF-16 text saved without a BOM, told by its zero bytes: every ASCII character
+    (a digit, a comma, a line break) has a zero high byte, so in little-endian text the
+    zeros stand at odd offsets, in big-endian at even ones. Text without any ASCII
+    character has no zero byte and cannot be told from GB18030 this way."""
+    head = data[:8192]
+    even_zeros, odd_zeros = head[0::2].count(0), head[1::2].count(0)
+    # Mostly on one side, not all: a character like 一 (U+4E00) has a zero low byte.
+    if odd_zeros > 4 * even_zeros:
+        encoding = "utf-16-le"
+    elif even_zeros > 4 * odd_zeros:
+        encoding = "utf-16-be"
+    else:
+        return None
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        return None
+    plain = sum(1 for _ in _PLAIN_TEXT.finditer(text[:8192]))
+    return text if plain >= 0.9 * len(text[:8192]) else None
+
+
 def strip_pinyin(text: str) -> str:
     return _PINYIN.sub("", text)
 
@@ -151,7 +190,7 @@ def han_numeral_years(text: str) -> str:
 
 def unify_punctuation(text: str) -> str:
     """Full-width ASCII letters and digits become ASCII; Chinese punctuation becomes full-width."""
-    text = text.translate(_FULLWIDTH_ALNUM)
+    text = text.translate(_ONE_WIDTH)
     return _HALFWIDTH_PUNCTUATION.sub(lambda match: _TO_FULLWIDTH[match.group(0)], text)
 
 

@@ -112,3 +112,50 @@ async def test_import_of_bad_file_writes_nothing(
     result = duban("import", str(path), env=stack_env)
     assert result.returncode == 2
     assert await db_pool.fetchval("SELECT count(*) FROM plans") == 0
+
+
+async def test_an_editable_ledger_imports_as_the_document_would(
+    stack_env: dict[str, str], db_pool: asyncpg.Pool, task_queue: str, tmp_path: Path
+) -> None:
+    """`parse --xlsx` writes the 台账; importing it gives the plan the document gives: the
+    document imported afterwards under the same plan id changes nothing."""
+    document = str(EXAMPLES / "chuzhou-2018-egov-key-tasks.txt")
+    ledger = tmp_path / "滁州台账.xlsx"
+    written = duban("parse", document, "--xlsx", str(ledger))
+    assert written.returncode == 0, written.stderr
+    assert f"wrote {ledger}: 47 tasks" in written.stderr
+
+    plan_id = f"chuzhou-xlsx-{task_queue}"
+    imported = duban(
+        "import", str(ledger), "--plan-id", plan_id, "--accept-warnings", env=stack_env
+    )
+    assert imported.returncode == 0, imported.stderr
+    assert "47 task workflows started" in imported.stdout
+    assert await db_pool.fetchval("SELECT count(*) FROM plan_tasks") == 47
+
+    again = duban("import", document, "--plan-id", plan_id, "--accept-warnings", env=stack_env)
+    assert again.returncode == 0, again.stderr
+    assert "already imported, unchanged" in again.stdout
+
+
+def test_a_bad_edit_in_an_editable_ledger_is_one_located_line(tmp_path: Path) -> None:
+    import openpyxl
+
+    ledger = tmp_path / "台账.xlsx"
+    written = duban(
+        "parse", str(EXAMPLES / "chuzhou-2018-egov-key-tasks.txt"), "--xlsx", str(ledger)
+    )
+    assert written.returncode == 0, written.stderr
+    book = openpyxl.load_workbook(ledger)
+    sheet = book["任务清单"]
+    column = next(cell.column for cell in sheet[1] if cell.value == "完成时限")
+    sheet.cell(7, column).value = "2018-13-01 | 6月底前 | 建成"
+    book.save(ledger)
+
+    result = duban("parse", str(ledger))
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == [
+        "duban: error: 台账.xlsx:7: sheet 任务清单 row 7, 完成时限: '2018-13-01' is not a date "
+        "(write YYYY-MM-DD)"
+    ]

@@ -154,3 +154,63 @@ def test_markup_in_a_plan_title_previews_literally(tmp_path: Path) -> None:
     result = duban("parse", str(path))
     assert result.returncode == 0, result.stderr
     assert "[red]" in result.stdout
+
+
+def _unreadable_containers() -> dict[str, bytes]:
+    """Documents in the newer containers that cannot be read, by the name they are sent as."""
+    from tests.support.documents import (
+        HEADER,
+        ROWS,
+        encrypted_pdf,
+        pdf_with_table,
+        scanned_pdf,
+        xls_workbook,
+    )
+
+    table = pdf_with_table([HEADER, *ROWS])
+    workbook = xls_workbook({"一季度": [list(HEADER), list(ROWS[0])]})
+    return {
+        "scanned.pdf": scanned_pdf(),
+        "encrypted.pdf": encrypted_pdf(opened_with="secret"),
+        "damaged.pdf": b"%PDF-1.7\n" + bytes(range(256)) * 8,
+        "truncated.pdf": table[: len(table) // 3],
+        "empty.pdf": b"",
+        "damaged.xls": workbook[: len(workbook) // 2],
+        "damaged.doc": bytes.fromhex("d0cf11e0a1b11ae1") + bytes(504),
+    }
+
+
+_UNREADABLE = _unreadable_containers()
+
+
+@pytest.mark.parametrize("name", sorted(_UNREADABLE))
+def test_parse_of_an_unreadable_container_is_one_located_line(name: str, tmp_path: Path) -> None:
+    """A scanned, encrypted, damaged, cut or empty PDF, a damaged .xls or .doc: one line
+    naming the file, exit 2, no traceback, nothing printed by the PDF libraries."""
+    path = tmp_path / name
+    path.write_bytes(_UNREADABLE[name])
+    result = duban("parse", str(path))
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    line = _one_line(result.stderr)
+    assert name in line
+
+
+async def test_import_of_a_scanned_pdf_is_one_line_and_stores_nothing(
+    stack_env: dict[str, str],
+    dev_server_env: WorkflowEnvironment,
+    db_pool: asyncpg.Pool,
+    task_queue: str,
+    tmp_path: Path,
+) -> None:
+    """A PDF without a text layer is refused before anything reaches PostgreSQL or
+    Temporal, and the coordinator is told to OCR it."""
+    path = tmp_path / "scanned.pdf"
+    path.write_bytes(_UNREADABLE["scanned.pdf"])
+    plan_id = task_queue
+    result = duban("import", str(path), "--accept-warnings", "--plan-id", plan_id, env=stack_env)
+    assert result.returncode == 2, result.stderr
+    message = _one_line(result.stderr)
+    assert "scanned.pdf" in message
+    assert "has no text layer" in message
+    assert "OCR it" in message
+    await assert_nothing_imported(db_pool, dev_server_env.client, plan_id)

@@ -16,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from domain.calendar import SHANGHAI
 from domain.lifecycle import Stage
 from domain.plan import Milestone, PlanTask, Provenance, Recurrence
+from domain.recurrence import Occurrence, occurrences
 from runtime.embedded import installed_executable
 from tests.support.lifecycle import (
     COORDINATOR,
@@ -28,12 +29,7 @@ from tests.support.lifecycle import (
     time_skipping_paused,
     wait_until,
 )
-from workflows.recurring import (
-    Occurrence,
-    RecurringTaskInput,
-    RecurringTaskWorkflow,
-    occurrences,
-)
+from workflows.recurring import RecurringTaskInput, RecurringTaskWorkflow
 from workflows.task import TaskWorkflow
 from workflows.task_contract import Cancel, TaskSnapshot, TaskWorkflowInput, Withdrawal
 
@@ -409,3 +405,55 @@ async def test_withdrawal_signal_to_a_closed_task_changes_nothing(
     assert snapshot.state.close_reason == "任务已并入其他事项"
     (cancelled,) = await _cancelled_events(db_pool, handle.id)
     assert json.loads(cancelled["detail"])["reason"] == "任务已并入其他事项"
+
+
+@pytest.mark.parametrize(
+    "recurrence",
+    [
+        Recurrence(frequency="quarterly", raw="每季度"),
+        Recurrence(frequency="half-yearly", raw="每半年"),
+        Recurrence(frequency="monthly", day=25, raw="每月25日前"),
+    ],
+    ids=["quarterly", "half-yearly", "monthly-25th"],
+)
+async def test_new_frequencies_start_one_occurrence_per_period(
+    time_skipping_env: WorkflowEnvironment,
+    db_pool: asyncpg.Pool,
+    task_queue: str,
+    recurrence: Recurrence,
+) -> None:
+    """每季度, 每半年 and 每月25日前 run end to end: the parent starts the current period's
+    occurrence at once and the next one when its period begins, each with its own key and
+    due date (the quarter's or half year's end, the 25th), then a withdrawal ends them."""
+    env = time_skipping_env
+    client = env.client
+    today = await _today(env)
+    planned = [
+        occurrence
+        for occurrence in occurrences(recurrence, today.year, today.year + 1)
+        if occurrence.due >= today
+    ][:2]
+    async with running_worker(client, db_pool, task_queue):
+        handle = await client.start_workflow(
+            RecurringTaskWorkflow.run,
+            RecurringTaskInput(
+                plan_id="recurring",
+                task=_recurring_task(recurrence),
+                until_year=planned[1].due.year,
+                not_before=today,
+                search_attributes=False,
+            ),
+            id=f"recurring-{task_queue}/20",
+            task_queue=task_queue,
+        )
+        assert await _wait_for_started(handle, 1) == [f"{handle.id}@{planned[0].key}"]
+        await env.sleep(
+            _midnight(planned[1].period_start) + timedelta(hours=1) - await env.get_current_time()
+        )
+        started = await _wait_for_started(handle, 2)
+        assert started == [f"{handle.id}@{occurrence.key}" for occurrence in planned]
+        for child_id, occurrence in zip(started, planned, strict=True):
+            assert (await _snapshot(client, child_id)).state.milestones[0].due == occurrence.due
+        await handle.execute_update(RecurringTaskWorkflow.withdraw, Withdrawal(reason=WITHDRAWN))
+        with time_skipping_paused(env):
+            assert await handle.result() == started

@@ -1,7 +1,8 @@
-"""RecurringTaskWorkflow: a task that comes back every period (每年1月底前, 一月一通报).
+"""RecurringTaskWorkflow: a task that comes back every period (每年1月底前, 每季度, 一月一通报).
 
 It owns the task's workflow id (``plan/task``) and starts one child TaskWorkflow per
-occurrence (``plan/task@2018`` or ``plan/task@2018-03``) at the start of the occurrence's
+occurrence (``plan/task@2018``, ``@2018-H1``, ``@2018-Q2`` or ``@2018-03``, computed by
+:mod:`domain.recurrence`) at the start of the occurrence's
 period, with the period's due date as its one milestone. Children are abandoned rather
 than cancelled when the parent ends, so the last occurrence runs its course. An occurrence
 whose due date is before the plan was issued is not started.
@@ -19,10 +20,8 @@ a kept history in ``tests/histories`` and an entry in ``tests/test_replay.KNOWN_
 from __future__ import annotations
 
 import asyncio
-import calendar
 import contextlib
 import functools
-import itertools
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -34,15 +33,10 @@ from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from domain.calendar import SHANGHAI
     from domain.lifecycle import Policy
-    from domain.plan import Milestone, PlanTask, Recurrence
+    from domain.plan import Milestone, PlanTask
+    from domain.recurrence import Occurrence, occurrences
     from workflows.task import TaskWorkflow
     from workflows.task_contract import TaskWorkflowInput, Withdrawal
-
-
-class Occurrence(BaseModel):
-    key: str
-    period_start: date
-    due: date
 
 
 class RecurringTaskInput(BaseModel):
@@ -65,28 +59,6 @@ class RecurringTaskInput(BaseModel):
         description="child ids started by earlier runs and not seen to close: a withdrawal "
         "tells each of them to cancel itself",
     )
-
-
-def occurrences(recurrence: Recurrence, first_year: int, until_year: int) -> list[Occurrence]:
-    """Every occurrence due from January of ``first_year`` to December of ``until_year``.
-
-    An occurrence's period begins the day after the previous one is due, so the whole
-    span before a due date (reminders, the extension notice) lies inside its period.
-    """
-    due_dates: list[tuple[str, date]] = []
-    for year in range(first_year - 1, until_year + 1):
-        months = range(1, 13) if recurrence.frequency == "monthly" else [recurrence.month or 12]
-        for month in months:
-            last = calendar.monthrange(year, month)[1]
-            key = f"{year}-{month:02d}" if recurrence.frequency == "monthly" else str(year)
-            due_dates.append((key, date(year, month, min(recurrence.day or last, last))))
-    found: list[Occurrence] = []
-    for (_, previous_due), (key, due) in itertools.pairwise(due_dates):
-        if due.year >= first_year:
-            found.append(
-                Occurrence(key=key, period_start=previous_due + timedelta(days=1), due=due)
-            )
-    return found
 
 
 @workflow.defn(name="RecurringTaskWorkflow")

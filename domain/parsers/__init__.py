@@ -10,11 +10,15 @@ from __future__ import annotations
 import re
 import zipfile
 from io import BytesIO
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from domain.errors import DocumentError
 from domain.files import read_regular_file
 from domain.parsers.common import Parser, SourceDocument
+from domain.parsers.html import html_document, looks_like_html
+from domain.parsers.pdf import is_pdf, pdf_text
+from domain.parsers.word97 import is_word97, word97_as_docx
+from domain.parsers.xls import OLE2_MAGIC, is_xls, xls_sheets
 from domain.plan import ParsedPlan, PlanTask
 from domain.text import CONTROL_CHARACTER, MAX_DOCUMENT_BYTES, decode_document
 from domain.units import UnitDirectory, load_directory, unit_name_warnings
@@ -24,9 +28,13 @@ def _parsers() -> list[Parser]:
     from domain.parsers import (
         attachment_task_list,
         docx_table,
+        editable_ledger,
         flattened_table,
+        general,
+        html_table,
         inline_units,
         ledger,
+        pdf_table,
         pipe_table,
         staged_boxes,
     )
@@ -34,16 +42,22 @@ def _parsers() -> list[Parser]:
     return [
         attachment_task_list.PARSER,
         docx_table.PARSER,
+        editable_ledger.PARSER,
         flattened_table.PARSER,
+        general.PARSER,
+        html_table.PARSER,
         inline_units.PARSER,
         ledger.PARSER,
+        pdf_table.PARSER,
         pipe_table.PARSER,
         staged_boxes.PARSER,
     ]
 
 
 def read_document(file: str, data: bytes) -> SourceDocument:
-    """Bytes as a SourceDocument: office files stay binary, anything else must be text."""
+    """Bytes as a SourceDocument, recognised by content: office files (XLSX, DOCX, XLS) stay
+    binary, a PDF brings its text layer as lines, a Word 97-2003 / WPS file is converted to
+    DOCX where LibreOffice is installed, and anything else must be text."""
     if len(data) > MAX_DOCUMENT_BYTES:
         decode_document(data, file)  # raises the size error with its message
     if data[:4] == b"PK\x03\x04":
@@ -53,7 +67,45 @@ def read_document(file: str, data: bytes) -> SourceDocument:
         except zipfile.BadZipFile:
             raise DocumentError(file, None, "a damaged ZIP (XLSX/DOCX) file") from None
         return SourceDocument(file=file, data=data)
-    return SourceDocument.from_text(file, decode_document(data, file), data)
+    if is_pdf(data):
+        return SourceDocument.from_text(file, pdf_text(file, data), data)
+    if data[:8] == OLE2_MAGIC:
+        return _ole2_document(file, data)
+    text = decode_document(data, file)
+    if looks_like_html(file, text):
+        return html_document(file, data, text)
+    return SourceDocument.from_text(file, text, data)
+
+
+_ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
+
+
+def _ole2_document(file: str, data: bytes) -> SourceDocument:
+    """An old Office (OLE2) file: an XLS workbook as it is, a Word 97-2003 or WPS document
+    converted to .docx where LibreOffice is installed, anything else refused."""
+    suffix = PurePath(file).suffix.lower()
+    if _ENCRYPTED_PACKAGE in data:  # Office's password protection wraps XLSX/DOCX in OLE2
+        raise DocumentError(
+            file,
+            None,
+            "the document is encrypted (it asks for a password); save an unprotected copy",
+        )
+    if is_xls(data) or suffix in (".xls", ".et"):
+        document = SourceDocument(file=file, data=data)
+        xls_sheets(document, limit=1)  # a damaged workbook is named here, not "no format"
+        return document
+    if is_word97(data):
+        return SourceDocument(file=file, data=word97_as_docx(file, data))
+    if suffix in (".doc", ".wps"):
+        raise DocumentError(
+            file, None, "a damaged Word 97-2003 / WPS file (it has no document stream)"
+        )
+    raise DocumentError(
+        file,
+        None,
+        "an old Microsoft Office (OLE2) file that is neither an Excel workbook nor a Word "
+        "document; expected text, CSV, XLSX, XLS, DOCX, HTML or PDF",
+    )
 
 
 def detect_parser(document: SourceDocument) -> Parser:
@@ -64,12 +116,9 @@ def detect_parser(document: SourceDocument) -> Parser:
     )
     best_score, best = scored[0]
     if best_score <= 0:
-        formats = ", ".join(sorted(parser.format for parser in _parsers()))
-        raise DocumentError(
-            document.file,
-            None,
-            f"no task table or task list recognised; expected one of these formats: {formats}",
-        )
+        from domain.parsers.general import diagnosis
+
+        raise DocumentError(document.file, None, f"no task list recognised: {diagnosis(document)}")
     return best
 
 
@@ -78,7 +127,7 @@ def parse_document(file: str, data: bytes, directory: UnitDirectory | None = Non
     document = read_document(file, data)
     parser = detect_parser(document)
     directory = directory or load_directory()
-    parsed = parser.parse(document, directory)
+    parsed = _parse_with(parser, document, directory)
     if not parsed.tasks:
         raise DocumentError(file, None, f"read as {parser.format}, but it holds no task")
     _refuse_control_characters(parsed)
@@ -86,6 +135,22 @@ def parse_document(file: str, data: bytes, directory: UnitDirectory | None = Non
     if unit_warnings:
         parsed = parsed.model_copy(update={"warnings": [*parsed.warnings, *unit_warnings]})
     return parsed
+
+
+def _parse_with(parser: Parser, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan:
+    """The chosen parser's reading; when a family parser claims a text document and then
+    finds it is not of its family, the general reader's, if it can read it."""
+    from domain.parsers import general
+
+    try:
+        return parser.parse(document, directory)
+    except DocumentError as refusal:
+        if parser is general.PARSER or not general.PARSER.score(document):
+            raise
+        try:
+            return general.PARSER.parse(document, directory)
+        except DocumentError:
+            raise refusal from None
 
 
 def _task_strings(task: PlanTask) -> list[str]:

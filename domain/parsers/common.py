@@ -12,6 +12,7 @@ from typing import Protocol
 
 from domain.deadlines import DeadlineContext, find_deadlines, implicit_deadline
 from domain.errors import DocumentError
+from domain.parsers.unit_fields import UnitField, parse_unit_phrase
 from domain.plan import (
     DeadlineFlag,
     Milestone,
@@ -32,12 +33,16 @@ class SourceDocument:
 
     ``lines[i]`` is line ``i + 1`` of the file in canonical form (Simplified, no pinyin,
     full-width punctuation), ``raw_lines[i]`` the same line as written.
+
+    ``source_lines[i]``, when given, is the line of the file that line ``i + 1`` came from
+    (a web page's paragraph and its HTML source line): provenance then names file lines.
     """
 
     file: str
     data: bytes
     raw_lines: Sequence[str] = ()
     lines: Sequence[str] = ()
+    source_lines: Sequence[int] = ()
 
     @classmethod
     def from_text(cls, file: str, text: str, data: bytes = b"") -> SourceDocument:
@@ -54,6 +59,8 @@ class SourceDocument:
     def provenance(self, first: int, last: int) -> Provenance:
         """Lines ``first``..``last`` (1-based, inclusive) as a task's source."""
         raw = "\n".join(line for line in self.raw_lines[first - 1 : last] if line.strip())
+        if self.source_lines:
+            first, last = self.source_lines[first - 1], self.source_lines[last - 1]
         return Provenance(file=self.file, lines=(first, last), raw=raw)
 
 
@@ -73,6 +80,8 @@ class Parser(Protocol):
 
 # "A、B分别牵头负责，C": A and B each lead their own part, C cooperates with each.
 PER_LEAD = re.compile(r"分别牵头(?:负责)?")
+# A cell naming roles in words, not only units (see :func:`cell_phrase`).
+_ROLE_WORD = re.compile(r"牵头|负责|配合|参与|指导|落实|协办|协助|协同|主办|会同|：")
 # A year as documents write it ("2018年"); plans of this century only.
 YEAR = re.compile(r"(20\d{2})年")
 # Chinese-numeral headings: "一、" opens a section, "（一）" a subsection; a heading cell of
@@ -171,8 +180,15 @@ def roles_from_cell(
 ) -> Roles:
     """A single 责任单位 cell: the first unit leads, the rest cooperate (flagged inferred).
 
-    Group names expand to their members where the document or the directory lists them.
+    A cell that says who leads in words ("X牵头，Y按职责分工负责", "A、B负责") is read as it
+    says (see :mod:`domain.parsers.unit_fields`): no inference. Group names expand to their
+    members where the document or the directory lists them.
     """
+    phrase = cell_phrase(cell)
+    if phrase is not None:
+        return roles_from_columns(
+            "，".join(phrase.leads), "，".join(phrase.cooperating), directory, document_groups
+        )
     units = _expand(split_units(cell), directory, document_groups)
     if not units.names:
         return Roles([], [], [TaskFlag.NO_UNIT])
@@ -188,7 +204,19 @@ def roles_from_columns(
     directory: UnitDirectory,
     document_groups: Mapping[str, Sequence[str]] | None = None,
 ) -> Roles:
-    """Explicit 牵头 / 配合 columns: no inference needed."""
+    """Explicit 牵头 / 配合 columns: no inference needed.
+
+    A cell holding role words besides the names ("A、B按职责分工负责" in a 牵头 column) is
+    read as a unit phrase: its names stay in their column, anyone it says cooperates
+    cooperates.
+    """
+    lead_phrase = cell_phrase(lead_cell)
+    if lead_phrase is not None:
+        lead_cell = "，".join(lead_phrase.leads)
+        cooperating_cell = "，".join([*lead_phrase.cooperating, cooperating_cell])
+    cooperating_phrase = cell_phrase(cooperating_cell)
+    if cooperating_phrase is not None:
+        cooperating_cell = "，".join([*cooperating_phrase.leads, *cooperating_phrase.cooperating])
     leads = _expand(split_units(lead_cell), directory, document_groups)
     cooperating = _expand(split_units(cooperating_cell), directory, document_groups)
     cooperating_names = [name for name in cooperating.names if name not in leads.names]
@@ -196,6 +224,17 @@ def roles_from_columns(
     if leads.expanded or cooperating.expanded:
         flags.append(TaskFlag.GROUP_EXPANDED)
     return Roles(leads.names, cooperating_names, flags)
+
+
+def cell_phrase(cell: str) -> UnitField | None:
+    """The roles a 责任单位 cell states in words, or None for a bare list of names (and for
+    "分别牵头", which :func:`split_per_lead` reads)."""
+    if PER_LEAD.search(cell) or not _ROLE_WORD.search(cell):
+        return None
+    phrase = parse_unit_phrase(cell)
+    if phrase is None or phrase.deadline or not phrase.leads:
+        return None
+    return phrase
 
 
 @dataclass
@@ -287,6 +326,7 @@ class TaskDeadlines:
     starts: date | None
     flags: list[TaskFlag]
     warnings: list[str]
+    unplaced_relative: list[str] = field(default_factory=list)  # no issue date to count from
 
 
 def task_deadlines(
@@ -295,14 +335,17 @@ def task_deadlines(
     """The milestones of one task's text, with the plan's defaults applied and flagged.
 
     No date in an annual plan: the plan year end, implicit. No date in a multi-year plan:
-    ongoing if the text says 持续/长期, otherwise the end of the plan period, implicit.
-    A recurring task (每年…, 一月一通报) carries its recurrence instead of a default.
+    ongoing if the text says 持续/长期, otherwise the end of the plan period, implicit. A
+    deadline cell (``bare_dates``) that says 持续推进 / 长期坚持 is ongoing in any plan: the
+    office wrote it where a date would stand. A recurring task (每年…, 每季度, 一月一通报)
+    carries its recurrence instead of a default. A relative deadline (印发之日起30日内) is
+    flagged RELATIVE_DATE, placed or not.
     """
     found = find_deadlines(text, context, bare_dates=bare_dates)
     milestones = sorted(found.milestones, key=lambda milestone: milestone.due)
     ongoing = False
     if not milestones and found.recurrence is None:
-        if not annual and found.ongoing:
+        if (bare_dates or not annual) and found.ongoing:
             ongoing = True
         else:
             milestones = [implicit_deadline(context)]
@@ -314,7 +357,17 @@ def task_deadlines(
         flags.append(TaskFlag.AMBIGUOUS_DATE)
     if DeadlineFlag.TARGET in all_flags:
         flags.append(TaskFlag.TARGET_DATE)
-    return TaskDeadlines(milestones, found.recurrence, ongoing, found.starts, flags, found.problems)
+    if DeadlineFlag.RELATIVE in all_flags or found.relative:
+        flags.append(TaskFlag.RELATIVE_DATE)
+    return TaskDeadlines(
+        milestones,
+        found.recurrence,
+        ongoing,
+        found.starts,
+        flags,
+        found.problems,
+        found.relative,
+    )
 
 
 def build_task(
@@ -338,10 +391,14 @@ def build_task(
     counts, even without 前. Without it, deadlines are read from ``text``. Deadline phrases
     naming impossible days become warnings on ``warnings``.
 
-    ``starts`` ("X年起") is kept only when it is not later than the task's first milestone:
-    a start after the first deadline belongs to some other clause of the text (东营 task 3:
-    "2018年起，市级财政不再安排…" follows its own 2017-10-31 milestone and is a funding
-    rule, not the day the work starts).
+    ``starts`` ("X年起") read from the task text is kept only when it is not later than the
+    task's first milestone: a start after the first deadline belongs to some other clause
+    of the text (东营 task 3: "2018年起，市级财政不再安排…" follows its own 2017-10-31
+    milestone and is a funding rule, not the day the work starts). A start written in the
+    deadline cell ("2025年7月1日起实施") is the cell's own statement and always kept.
+
+    A relative deadline (印发之日起30日内) gets a ``relative_date`` warning: placed from the
+    issue date, to be confirmed, or (no issue date) left to the plan's default.
     """
     task_id = f"{seq}" if part is None else f"{seq}-{part}"
     deadlines = task_deadlines(
@@ -355,9 +412,15 @@ def build_task(
             warnings.append(
                 ParseWarning(line=lines[0], code="bad_date", message=problem, task_id=task_id)
             )
+        warnings.extend(relative_date_warnings(deadlines, context.issue_date, lines[0], task_id))
     flags = list(dict.fromkeys([*roles.flags, *deadlines.flags, *extra_flags]))
     starts = deadlines.starts
-    if starts is not None and deadlines.milestones and starts > deadlines.milestones[0].due:
+    if (
+        deadline_text is None
+        and starts is not None
+        and deadlines.milestones
+        and starts > deadlines.milestones[0].due
+    ):
         starts = None
     return PlanTask(
         id=task_id,
@@ -374,6 +437,40 @@ def build_task(
         source=document.provenance(*lines),
         flags=flags,
     )
+
+
+def relative_date_warnings(
+    deadlines: TaskDeadlines, issued: date | None, line: int, task_id: str
+) -> list[ParseWarning]:
+    """One ``relative_date`` warning per deadline counted from the issue date: the date it
+    was placed on, to confirm, or why it could not be placed and what applies instead."""
+    found: list[ParseWarning] = []
+    for milestone in deadlines.milestones:
+        if DeadlineFlag.RELATIVE in milestone.flags and issued is not None:
+            message = (
+                f"“{milestone.raw}” counts from the issue date {issued.isoformat()}: read as "
+                f"{milestone.due.isoformat()}; confirm the date"
+            )
+            found.append(_relative_warning(line, message, task_id))
+    for raw in deadlines.unplaced_relative:
+        if deadlines.recurrence is not None:
+            instead = "the task recurs"
+        elif deadlines.ongoing:
+            instead = "the task is kept as ongoing"
+        elif TaskFlag.IMPLICIT_DEADLINE in deadlines.flags:
+            instead = f"due {deadlines.milestones[0].due.isoformat()} by the plan's default"
+        else:
+            instead = "the task keeps its other dates"
+        message = (
+            f"“{raw}” counts from the plan's issue date, which the document does not give: "
+            f"{instead}; enter the due date"
+        )
+        found.append(_relative_warning(line, message, task_id))
+    return found
+
+
+def _relative_warning(line: int, message: str, task_id: str) -> ParseWarning:
+    return ParseWarning(line=line, code="relative_date", message=message, task_id=task_id)
 
 
 def ambiguous_date_warnings(task: PlanTask) -> list[ParseWarning]:

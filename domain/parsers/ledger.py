@@ -1,4 +1,4 @@
-"""Ledgers (台账) as coordinators keep them: a CSV or XLSX sheet with one task per row.
+"""Ledgers (台账) as coordinators keep them: a CSV, XLSX or XLS sheet with one task per row.
 
 The columns are 序号 / 任务 / 牵头单位 / 配合单位 / 时限 under whatever names the office
 uses (任务内容, 责任单位, 协同单位, 完成时限, 序时进度 …, see :func:`header_column`), plus an
@@ -8,19 +8,31 @@ the pipe-table parser), so one table reads the same whichever container it arriv
 
 Rules, as shown to the coordinator:
 
-- Columns: explicit 牵头 and 配合 columns give the roles as written. A 责任单位 column without
-  a separate 配合 column is one unit list: its first unit leads, the others cooperate, and
-  the lead is flagged inferred. "A、B分别牵头，C" gives one task per lead unit
+- Columns: explicit 牵头 and 配合 columns give the roles as written. A 责任单位 column beside
+  a 牵头单位 column names cooperating units (牵头单位 leads, 责任单位 take part), and so
+  does a 配合 column beside both; beside a 配合 column alone the 责任单位 lead. A 责任单位
+  column without a 牵头 or 配合 column is one unit list: its first unit leads, the others
+  cooperate, and the lead is flagged inferred. "A、B分别牵头，C" gives one task per lead unit
   (:func:`common.split_per_lead`); "市直相关部门分别牵头" names one group nobody lists, so
   the row stays one task with an ``unsplit_group_lead`` warning.
 - Sequence: the 序号 column when every row has its own positive number; otherwise rows are
   numbered in document order from 1, with a ``renumbered`` warning.
 - Category: the 类别/分类 cell; an empty one (a merged cell) repeats the one above. Without
-  that column, a row holding only a heading ("一、基础设施") sets the category of the rows
-  below it.
+  that column, a row holding only a heading ("一、基础设施", in one cell or in one cell
+  merged across the row) sets the category of the rows below it.
 - Deadlines: the 时限 cell, where a plain date counts ("2018-06-30", an Excel date); with an
   empty 时限 cell (or no 时限 column) the dates in the task text. A 时限 cell that names no
-  date leaves the plan's default and a ``no_date_in_deadline_cell`` warning.
+  date leaves the plan's default and a ``no_date_in_deadline_cell`` warning; one that names
+  only a start ("2025年7月1日起实施") sets the task's start, leaves the default due date and
+  gets ``start_in_deadline_cell``; 持续推进 / 长期 there make the task ongoing. A date-only
+  row above the header is the issue date, which relative deadlines (印发之日起30日内) count
+  from.
+- Nothing dropped: a second column of a kind adds to the first (工作内容 after 任务名称 joins
+  the task text with "：", a second 时限 column adds its dates, a second unit column its
+  units). The text of any other column (备注, 完成情况, a blank header between named ones)
+  is appended to its task's text as "（备注：…）", after the deadlines are read, with one
+  ``unread_column`` warning per column naming its rows. A row above the header that is
+  neither the title nor a date or 文号 line gets an ``unread_line`` warning.
 - XLSX merged cells: a cell merged down over several rows (a 时限 or 牵头单位 shared by two
   tasks) holds its value in each of those rows, as Excel shows it; cells merged across
   columns are not spread sideways.
@@ -50,7 +62,7 @@ import csv
 import re
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from functools import lru_cache
@@ -165,6 +177,9 @@ class HeaderColumns:
 
     positions: Mapping[Column, int]
     names: tuple[str, ...]  # the header cells as written (normalised), for messages
+    # The other cells of the header: a second column of a kind already placed (工作内容
+    # after 任务名称), an unknown one (备注) or a blank one (None), by position.
+    extra: tuple[tuple[int, Column | None], ...] = ()
 
     @property
     def width(self) -> int:
@@ -201,17 +216,18 @@ def _header_columns(cells: Sequence[str]) -> HeaderColumns | None:
     while trimmed and not trimmed[-1]:
         trimmed.pop()
     positions: dict[Column, int] = {}
+    extra: list[tuple[int, Column | None]] = []
     non_empty = 0
     for index, cell in enumerate(trimmed):
-        if not cell:
-            continue
-        non_empty += 1
-        column = header_column(cell)
+        column = header_column(cell) if cell else None
+        non_empty += bool(cell)
         if column is not None and column not in positions:
             positions[column] = index
+        else:
+            extra.append((index, column))
     if not positions or len(positions) * 2 < non_empty:
         return None
-    return HeaderColumns(positions, tuple(trimmed))
+    return HeaderColumns(positions, tuple(trimmed), tuple(extra))
 
 
 # ---------------------------------------------------------------- cells
@@ -296,12 +312,21 @@ class GridRow:
 
 
 def find_header(rows: Sequence[GridRow]) -> tuple[int, HeaderColumns] | None:
-    """The index of the header row among the first rows, and its columns."""
+    """The index of the header row among the first rows, and its columns.
+
+    A two-level header (责任单位 merged over 牵头单位 / 配合单位, the other names merged down
+    over both rows) is read by its lower row, which names every column: a merged cell
+    stands in each row it covers, so that row is a header too, naming more columns.
+    """
     for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
         if row.is_empty:
             continue
         columns = match_header([task_cell_text(cell) for cell in row.cells])
         if columns is not None:
+            if index + 1 < len(rows):
+                lower = match_header([task_cell_text(cell) for cell in rows[index + 1].cells])
+                if lower is not None and len(lower.positions) > len(columns.positions):
+                    return index + 1, lower
             return index, columns
     return None
 
@@ -367,7 +392,7 @@ class GridTable:
     row_name: str  # how a coordinator finds a row, with {} for its number: "line {}"
     continues: bool = False  # a header-less continuation of the table before it (续表)
 
-    def where(self, line: int) -> str:
+    def where(self, line: int | str) -> str:
         return self.row_name.format(line)
 
 
@@ -397,6 +422,7 @@ class _Row:
     units: str
     deadline: str
     category: list[str]
+    notes: list[str] = field(default_factory=list)  # "（备注：…）" from unread columns
 
 
 def parse_grid(source: GridSource, directory: UnitDirectory) -> ParsedPlan:
@@ -413,6 +439,8 @@ def parse_grid(source: GridSource, directory: UnitDirectory) -> ParsedPlan:
     preamble = [*source.preamble, *(task_cell_text(c) for row in above for c in row.cells if c)]
     rows: list[_Row] = []
     category: list[str] = []
+    warnings: list[ParseWarning] = list(source.warnings)
+    header_at_line: int | None = header_line
     for table in source.tables:
         start = 0
         if not table.continues:
@@ -421,18 +449,23 @@ def parse_grid(source: GridSource, directory: UnitDirectory) -> ParsedPlan:
                 raise table.document.error(None, NO_HEADER)
             header_at, columns = found
             start, category = header_at + 1, []
+            header_at_line = table.rows[header_at].first_line
+            warnings.extend(_unread_rows_above(table, table.rows[:header_at]))
         read, category = _read_rows(table, columns, start, category)
         rows.extend(read)
+        warnings.extend(_unread_column_warnings(table, columns, read, header_at_line))
     if not rows:
         raise document.error(
             header_line,
             f"no task rows under the header at {first.where(header_line)} "
             f"({columns.describe()}): the table is empty",
         )
-    warnings: list[ParseWarning] = list(source.warnings)
     period = find_plan_period(title)
     if period is None:
         years = [int(year) for row in rows for year in YEAR.findall(row.deadline or row.text)]
+        # Offices name their ledgers after the year ("2025年重点任务.csv", "tasks_2025.xlsx").
+        stem = PurePath(document.file).stem
+        years = years or [int(y) for y in re.findall(r"(?<!\d)(20\d{2})(?!\d)", stem)]
         if not years:
             raise document.error(
                 header_line,
@@ -441,7 +474,8 @@ def parse_grid(source: GridSource, directory: UnitDirectory) -> ParsedPlan:
             )
         period = (max(years), max(years))
     start_year, end_year = period
-    context = DeadlineContext(plan_year=start_year, period_end=end_year)
+    issue_date = find_issue_date(preamble)
+    context = DeadlineContext(plan_year=start_year, period_end=end_year, issue_date=issue_date)
     seqs = _sequence_numbers(rows)
     if seqs is None:
         seqs = list(range(1, len(rows) + 1))
@@ -462,7 +496,7 @@ def parse_grid(source: GridSource, directory: UnitDirectory) -> ParsedPlan:
         title=title,
         issuer=None,
         document_number=find_document_number(preamble),
-        issue_date=find_issue_date(preamble),
+        issue_date=issue_date,
         period_start=start_year,
         period_end=end_year,
         source_file=document.file,
@@ -476,16 +510,54 @@ def _cell(cells: Sequence[str], columns: HeaderColumns, column: Column | None) -
     return cells[index] if index is not None else ""
 
 
+def _cells(cells: Sequence[str], columns: HeaderColumns, *kinds: Column) -> list[str]:
+    """The non-empty cells of every column of these kinds, in the order they stand."""
+    indexes = [index for kind, index in columns.positions.items() if kind in kinds]
+    indexes += [index for index, kind in columns.extra if kind in kinds]
+    return [cells[index] for index in sorted(indexes) if cells[index].strip()]
+
+
+# A second column of these kinds adds to the first; of the others (序号, 类别) it is a note.
+_JOINED_COLUMNS = (Column.TASK, Column.LEAD, Column.COOPERATING, Column.UNITS, Column.DEADLINE)
+
+
+def _joined_text(parts: Sequence[str]) -> str:
+    """Task texts of two columns (任务名称, 工作内容) as one: "完善数据制度：出台数据条例。"."""
+    text = ""
+    for part in (task_cell_text(part) for part in parts):
+        if text and part:
+            text += part if text[-1] in _TRAILING_PUNCTUATION else "：" + part
+        else:
+            text = text or part
+    return text
+
+
+def _unread_columns(columns: HeaderColumns) -> list[int]:
+    """The positions of the columns no task field reads: their text becomes notes."""
+    return [index for index, kind in columns.extra if kind not in _JOINED_COLUMNS]
+
+
+def _column_label(columns: HeaderColumns, index: int) -> str:
+    return columns.names[index] or f"第{index + 1}列"
+
+
 def _read_rows(
     table: GridTable, columns: HeaderColumns, start: int, category: list[str]
 ) -> tuple[list[_Row], list[str]]:
     """The data rows of ``table`` from index ``start``, checked for shape; heading rows
-    become categories. Returns the rows and the category in force after the last one."""
+    become categories. Returns the rows and the category in force after the last one.
+
+    Nothing in a row is dropped: a second column of a kind (工作内容 beside 任务名称, two
+    时限 columns) adds to the first, a 责任单位 column beside a 牵头单位 one cooperates
+    (the corpus convention: 牵头单位 leads, 责任单位 take part), and the text of any other
+    column (备注, 完成情况, a blank header) is kept as a note on the task.
+    """
     document = table.document
-    lead_column: Column | None = Column.LEAD if columns.get(Column.LEAD) is not None else None
-    if lead_column is None and columns.get(Column.COOPERATING) is not None:
-        lead_column = Column.UNITS  # 责任单位 beside 配合单位: the 责任 unit is the lead
+    has_lead = columns.get(Column.LEAD) is not None
+    # 责任单位 beside 配合单位 and no 牵头单位: the 责任 unit is the lead.
+    units_lead = not has_lead and columns.get(Column.COOPERATING) is not None
     has_category = columns.get(Column.CATEGORY) is not None
+    unread = _unread_columns(columns)
     rows: list[_Row] = []
     for row in table.rows[start:]:
         if row.is_empty:
@@ -499,12 +571,12 @@ def _read_rows(
                 f"{table.where(row.first_line)} has {count} cells, but the header "
                 f"({columns.describe()}) has {columns.width} columns",
             )
-        text = task_cell_text(_cell(cells, columns, Column.TASK))
+        text = _joined_text(_cells(cells, columns, Column.TASK))
         filled_at = [index for index, cell in enumerate(cells) if cell.strip()]
         seq_cell = task_cell_text(_cell(cells, columns, Column.SEQ))
         if filled_at == [columns.get(Column.SEQ)] and _whole_number(seq_cell) is not None:
             continue  # a template's pre-numbered blank row: nothing in it to track
-        if not has_category and len(filled_at) == 1:
+        if not has_category and _one_cell(cells, filled_at):
             heading = task_cell_text(cells[filled_at[0]])
             if HEADING_MARKER.match(heading):
                 category = [heading.rstrip(_TRAILING_PUNCTUATION)]
@@ -518,21 +590,102 @@ def _read_rows(
         category_cell = task_cell_text(_cell(cells, columns, Column.CATEGORY))
         if category_cell:
             category = [category_cell.rstrip(_TRAILING_PUNCTUATION)]
-        lead = _cell(cells, columns, lead_column)
+        if has_lead:
+            lead: str | None = "、".join(_cells(cells, columns, Column.LEAD))
+            cooperating = _cells(cells, columns, Column.UNITS, Column.COOPERATING)
+            units: list[str] = []
+        elif units_lead:
+            lead = "、".join(_cells(cells, columns, Column.UNITS))
+            cooperating, units = _cells(cells, columns, Column.COOPERATING), []
+        else:
+            lead, cooperating = None, _cells(cells, columns, Column.COOPERATING)
+            units = _cells(cells, columns, Column.UNITS)
+        notes = [
+            f"（{_column_label(columns, index)}：{task_cell_text(cells[index])}）"
+            for index in unread
+            if cells[index].strip()
+        ]
         rows.append(
             _Row(
                 table=table,
                 row=row,
                 seq_cell=seq_cell,
                 text=text,
-                lead=unit_cell_text(lead) if lead_column is not None else None,
-                cooperating=unit_cell_text(_cell(cells, columns, Column.COOPERATING)),
-                units=unit_cell_text(_cell(cells, columns, Column.UNITS)),
-                deadline=deadline_cell_text(_cell(cells, columns, Column.DEADLINE)),
+                lead=unit_cell_text(lead) if lead is not None else None,
+                cooperating="、".join(unit_cell_text(cell) for cell in cooperating),
+                units="、".join(unit_cell_text(cell) for cell in units),
+                deadline="；".join(
+                    deadline_cell_text(cell) for cell in _cells(cells, columns, Column.DEADLINE)
+                ),
                 category=list(category),
+                notes=notes,
             )
         )
     return rows, category
+
+
+def _unread_rows_above(table: GridTable, above: Sequence[GridRow]) -> list[ParseWarning]:
+    """An ``unread_line`` warning for each row above the header that is neither the title
+    row nor a date or 文号 line (a 填报单位 line, a subtitle): the plan keeps none of it."""
+    title = title_from_rows(above)
+    warnings: list[ParseWarning] = []
+    for row in above:
+        texts = [task_cell_text(cell) for cell in row.cells if cell.strip()]
+        if not texts or set(texts) == {title}:
+            continue
+        if all(find_issue_date([text]) or find_document_number([text]) for text in texts):
+            continue
+        warnings.append(
+            ParseWarning(
+                line=row.first_line,
+                code="unread_line",
+                message=f"{table.where(row.first_line)} above the header is not read: "
+                f"“{' | '.join(_merged_once(texts))}”",
+            )
+        )
+    return warnings
+
+
+def _unread_column_warnings(
+    table: GridTable, columns: HeaderColumns, rows: Sequence[_Row], header_line: int | None
+) -> list[ParseWarning]:
+    """One ``unread_column`` warning per column whose text was kept as notes, naming the
+    rows that hold some."""
+    warnings: list[ParseWarning] = []
+    for index in _unread_columns(columns):
+        lines = [row.row.first_line for row in rows if row.row.cells[index].strip()]
+        if not lines:
+            continue
+        header = columns.names[index] or "no header"
+        warnings.append(
+            ParseWarning(
+                line=header_line,
+                code="unread_column",
+                message=f"column {index + 1} ({header}) is no task field: its text is "
+                f"appended to the task text of {table.where(_line_list(lines))}",
+            )
+        )
+    return warnings
+
+
+_LINES_NAMED = 10
+
+
+def _line_list(lines: Sequence[int]) -> str:
+    """ "3", "3, 4 and 7", or the first ten and how many more."""
+    shown = [str(line) for line in lines[:_LINES_NAMED]]
+    if len(lines) > _LINES_NAMED:
+        return f"{', '.join(shown)} and {len(lines) - _LINES_NAMED} more"
+    if len(shown) == 1:
+        return shown[0]
+    return f"{', '.join(shown[:-1])} and {shown[-1]}"
+
+
+def _one_cell(cells: Sequence[str], filled_at: Sequence[int]) -> bool:
+    """Whether a row holds one cell only: one filled cell, or one cell merged across the
+    row, which Word tables and HTML colspans repeat in each column it covers."""
+    first, last = filled_at[0], filled_at[-1]
+    return len(filled_at) == last - first + 1 and len(set(cells[first : last + 1])) == 1
 
 
 def _whole_number(cell: str) -> int | None:
@@ -580,9 +733,26 @@ def _tasks_of_row(
         if is_unsplit_group_lead(row.lead, row.units, parts):
             cell = row.lead if row.lead is not None else row.units
             warnings.append(unsplit_group_lead_warning(cell, lines[0], task.id))
+        if row.notes:
+            task.text += "".join(row.notes)
         if TaskFlag.NO_UNIT in task.flags:
             warnings.append(no_unit_warning(where, lines[0], task.id))
-        if row.deadline and TaskFlag.IMPLICIT_DEADLINE in task.flags:
+        if row.deadline and TaskFlag.IMPLICIT_DEADLINE in task.flags and task.starts:
+            warnings.append(
+                ParseWarning(
+                    line=lines[0],
+                    code="start_in_deadline_cell",
+                    message=f"the deadline cell {row.deadline!r} says when the work starts "
+                    f"({task.starts.isoformat()}), not when it is due: due {task.final_due} "
+                    "by the plan's default; confirm the due date",
+                    task_id=task.id,
+                )
+            )
+        elif (
+            row.deadline
+            and TaskFlag.IMPLICIT_DEADLINE in task.flags
+            and TaskFlag.RELATIVE_DATE not in task.flags
+        ):
             warnings.append(
                 ParseWarning(
                     line=lines[0],
@@ -671,6 +841,22 @@ def _is_xlsx(data: bytes) -> bool:
         return False
 
 
+def is_xls(data: bytes) -> bool:
+    """An OLE2 file that is not a Word document: read_document lets only workbooks through."""
+    from domain.parsers.word97 import is_word97
+    from domain.parsers.xls import OLE2_MAGIC  # xls.py builds on this module
+
+    return data[:8] == OLE2_MAGIC and not is_word97(data)
+
+
+def xls_sheets(
+    document: SourceDocument, limit: int | None = None
+) -> list[tuple[str, list[GridRow]]]:
+    from domain.parsers.xls import xls_sheets as read_sheets
+
+    return read_sheets(document, limit)
+
+
 def _open_workbook(document: SourceDocument, *, read_only: bool) -> Any:
     try:
         return openpyxl.load_workbook(BytesIO(document.data), read_only=read_only, data_only=True)
@@ -692,6 +878,8 @@ def _xlsx_heads(document: SourceDocument) -> list[list[GridRow]]:
             ]
             for sheet in workbook.worksheets
         ]
+    except Exception as error:  # damaged sheet XML fails in many ways inside openpyxl
+        raise document.error(None, f"not a readable XLSX workbook ({error})") from None
     finally:
         workbook.close()
 
@@ -732,6 +920,13 @@ def _xlsx_source(document: SourceDocument, format_name: str) -> GridSource:
         sheets = [(str(sheet.title), _sheet_rows(sheet)) for sheet in workbook.worksheets]
     finally:
         workbook.close()
+    return sheets_source(document, sheets, format_name)
+
+
+def sheets_source(
+    document: SourceDocument, sheets: Sequence[tuple[str, list[GridRow]]], format_name: str
+) -> GridSource:
+    """A workbook's sheets (name, rows) as one plan's tables: see :func:`_xlsx_source`."""
     read: list[tuple[str, list[GridRow]]] = []
     warnings: list[ParseWarning] = []
     first_period: tuple[int, int] | None = None
@@ -818,11 +1013,21 @@ def _merged_once(cells: Sequence[str]) -> list[str]:
 
 
 class LedgerParser:
-    """CSV (UTF-8 or GB18030) and XLSX ledgers: one task per row under a header row."""
+    """CSV (UTF-8 or GB18030), XLSX and XLS ledgers: one task per row under a header row."""
 
     format = "ledger"
 
     def score(self, document: SourceDocument) -> int:
+        if is_xls(document.data):
+            try:
+                sheets = [rows for _, rows in xls_sheets(document, HEADER_SEARCH_ROWS)]
+            except DocumentError:
+                return 0
+            if any(find_header(rows) is not None for rows in sheets):
+                return 90
+            if any(find_incomplete_header(rows) is not None for rows in sheets):
+                return _INCOMPLETE_HEADER_SCORE
+            return 0
         if document.data[:4] == b"PK\x03\x04":
             if not _is_xlsx(document.data):
                 return 0
@@ -846,6 +1051,9 @@ class LedgerParser:
     def parse(self, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan:
         if _is_xlsx(document.data):
             return parse_grid(_xlsx_source(document, self.format), directory)
+        if is_xls(document.data):
+            sheets = xls_sheets(document)
+            return parse_grid(sheets_source(document, sheets, self.format), directory)
         document = _csv_document(document)
         delimiter = _csv_delimiter(document)
         if delimiter is None:

@@ -194,3 +194,45 @@ def test_a_task_table_without_a_unit_column_says_so() -> None:
     with pytest.raises(DocumentError, match=r"row 1 of table 1 .* has no unit column") as raised:
         parse_document("分工.docx", data)
     assert raised.value.line == 1
+
+
+def test_a_heading_row_merged_across_the_table_sets_the_category() -> None:
+    """A "一、基础设施" row merged over every column is a heading, as in an unmerged row: Word
+    repeats a merged cell in each column it covers, which made it read as a task."""
+    word = docx.Document()
+    word.add_paragraph("2019年数字政府建设重点任务分工")
+    table = word.add_table(rows=0, cols=len(HEADER))
+    for cell, text in zip(table.add_row().cells, HEADER, strict=True):
+        cell.text = text
+    heading = table.add_row().cells
+    heading[0].merge(heading[-1]).text = "一、基础设施"
+    for row in ROWS[:2]:
+        for cell, text in zip(table.add_row().cells, row, strict=True):
+            cell.text = text
+    buffer = BytesIO()
+    word.save(buffer)
+    parsed = _parse(buffer.getvalue())
+    assert [task.text for task in parsed.tasks] == [ROWS[0][1], ROWS[1][1]]
+    assert [task.category for task in parsed.tasks] == [["一、基础设施"]] * 2
+
+
+def test_a_two_level_header_reads_its_lower_row() -> None:
+    """责任单位 merged over 牵头单位 / 配合单位, 序号 / 工作任务 / 完成时限 merged down over both
+    header rows: the lower row names the columns; the first task is row 3."""
+    word = docx.Document()
+    word.add_paragraph("2019年数字政府建设重点任务分工")
+    table = word.add_table(rows=3, cols=5)
+    upper, lower, data = table.rows
+    for column, name in ((0, "序号"), (1, "工作任务"), (4, "完成时限")):
+        upper.cells[column].merge(lower.cells[column]).text = name
+    upper.cells[2].merge(upper.cells[3]).text = "责任单位"
+    lower.cells[2].text, lower.cells[3].text = "牵头单位", "配合单位"
+    for cell, text in zip(data.cells, ROWS[0], strict=True):
+        cell.text = text
+    buffer = BytesIO()
+    word.save(buffer)
+    parsed = _parse(buffer.getvalue())
+    assert [task.text for task in parsed.tasks] == [ROWS[0][1]]
+    assert parsed.tasks[0].lead_units == ["市发展改革委"]
+    assert parsed.tasks[0].cooperating_units == ["市财政局", "市公安局"]
+    assert parsed.tasks[0].source.lines == (3, 3)

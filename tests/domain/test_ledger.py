@@ -243,11 +243,11 @@ def test_no_recognisable_header_is_not_a_ledger() -> None:
     """A CSV or XLSX without a task header scores 0: the entry point finds no task table."""
     data = "姓名,电话\n张三,123\n".encode()
     assert PARSER.score(read_document("contacts.csv", data)) == 0
-    with pytest.raises(DocumentError, match="no task table or task list recognised"):
+    with pytest.raises(DocumentError, match="no task list recognised: found no numbered item"):
         parse_document("contacts.csv", data)
     workbook = _xlsx([["姓名", "电话"], ["张三", "123"]])
     assert PARSER.score(read_document("contacts.xlsx", workbook)) == 0
-    with pytest.raises(DocumentError, match="no task table or task list recognised"):
+    with pytest.raises(DocumentError, match="no task list recognised: found no table with a task"):
         parse_document("contacts.xlsx", workbook)
 
 

@@ -19,6 +19,17 @@ from domain.text import MAX_DOCUMENT_BYTES, decode_document, normalize_line
         ("１２３４５热线", "12345热线"),
         ("1,000元 00:00", "1,000元 00:00"),
         ("(牵头部门:市公安局)", "（牵头部门：市公安局）"),
+        # role words and unit names in Traditional, with and without pinyin
+        (
+            "(市政府辦公室牽頭,市級各有關部門按職責分工負責)",
+            "（市政府办公室牵头，市级各有关部门按职责分工负责）",
+        ),
+        ("牽(qiān)頭(tóu)單(dān)位(wèi):區(qū)衛(wèi)健局", "牵头单位：区卫健局"),
+        ("責任單位：各縣（市、區（qū））人民政府", "责任单位：各县（市、区）人民政府"),
+        ("協(xié)同單位 (wèi)：市財政局", "协同单位：市财政局"),
+        # small and half-width forms of Chinese punctuation
+        ("市教育局﹑市体育局､市民政局", "市教育局、市体育局、市民政局"),
+        ("各县﹙市﹚﹐市直各部门﹔", "各县（市），市直各部门；"),
     ],
 )
 def test_normalize_line(raw: str, normalised: str) -> None:

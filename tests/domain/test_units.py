@@ -44,13 +44,15 @@ def test_split_keeps_parentheses_and_reads_etc_groups() -> None:
         ("市信息办等5个部门", ["市信息办"]),
         ("市公安局、市信息办等五个部门", ["市公安局", "市信息办"]),
         ("市财政局、市审计局等单位", ["市财政局", "市审计局"]),
-        ("市网信办等有关部门", ["市网信办", "有关部门"]),
-        ("市公安局等相关单位", ["市公安局", "相关单位"]),
+        ("市网信办等有关部门", ["市网信办"]),
+        ("市公安局等相关单位", ["市公安局"]),
+        ("市公安局等有关部门和单位", ["市公安局"]),
         ("市信息办等市政府有关部门", ["市信息办", "市政府有关部门"]),
     ],
 )
 def test_etc_splits_only_before_a_group_phrase(cell: str, units: list[str]) -> None:
-    """ "A等B" gives group B only for 有关/相关/各/直…部门/单位; a count adds nobody."""
+    """ "A等B" gives group B only for a qualified 有关/相关/各/直…部门/单位; 等有关部门 or a
+    count adds nobody."""
     assert split_units(cell) == units
 
 

@@ -1,0 +1,782 @@
+"""The general reader: any text plan whose items are numbered or name their units.
+
+The family parsers each know one reference document; this reader knows the conventions
+all these documents share, so it reads the shapes offices really publish (a notice, a web
+page, a 工作要点) when no family parser is certain:
+
+* **Items** are found by their numbering: 一、 （一） 1. 1、 （1） ① and 第一部分, at whatever
+  depth the document uses them, restarting per section or running on. A line without a
+  number belongs to the item above it (a wrapped line, or the next paragraph of a web
+  page). An item with numbered items under it is a heading: its text is their category.
+* **Unit fields** close a task wherever they stand: a trailing parenthesis or bracket
+  （牵头单位：X；配合单位：Y；完成时限：Z） / [牵头单位：X；责任单位：Y] / （A、B负责） /
+  （X牵头，Y配合） / （X会同有关部门负责）, a line of its own, or separate 牵头单位： /
+  责任单位： / 完成时限： lines. A paragraph holding several unit fields holds several tasks,
+  each ending with its own. A unit line standing alone after sub-items （1）…（4） that name
+  no unit covers all of them.
+* **Roles**: 牵头 / 主办 lead, 配合 / 参与 / 协办 / 协助 cooperate; 负责 / 指导 units lead
+  unless someone 牵头 (then they cooperate), and 落实 units cooperate with those who lead or
+  guide. 牵头单位 beside 责任单位 makes the 责任单位 cooperating; 责任单位 alone leads. A
+  document that states its own rule (列第一位者为牵头单位，下同 / 排在第一位的部门为牵头部门)
+  has the first unit of every 负责 list lead and the rest cooperate.
+* **Not tasks**: page chrome (扫一扫, 打印本页, 【关闭窗口】), metadata blocks (索引号,
+  发文机关, 成文日期 …), signatures and dates, 附件 headers. A unit named in running text (a
+  cited document's authors, 中宣部《…》) is not an assignee: only unit fields assign.
+* **Cut off**: the last item of a document that stops mid-item (no unit field where the
+  document's other items have one, no closing punctuation) is kept, flagged TRUNCATED and
+  given no unit, never its neighbour's.
+
+In a document with unit fields, an item without one is not a task (a heading or a
+principle) and is named in a ``skipped_item`` warning; in a document without any, the
+numbered items of its most used numbering level are its tasks, flagged NO_UNIT.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import re
+import zipfile
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from io import BytesIO
+from pathlib import PurePath
+
+import docx
+
+from domain.deadlines import DeadlineContext
+from domain.parsers.common import (
+    CHINESE_NUMERAL,
+    YEAR,
+    Roles,
+    SourceDocument,
+    ambiguous_date_warnings,
+    build_task,
+    find_document_number,
+    find_issue_date,
+    find_plan_period,
+    no_unit_warning,
+    notice_issuer,
+    plan_id_from_file,
+    roles_from_cell,
+    roles_from_columns,
+)
+from domain.parsers.unit_fields import FIRST_LEADS, UnitField, find_unit_fields
+from domain.plan import ParsedPlan, ParseWarning, Plan, PlanTask, TaskFlag
+from domain.units import UnitDirectory
+
+FORMAT = "general"
+
+# Numbering, outermost style first as documents usually nest them; the depth of each
+# style is the order in which the document itself uses them.
+_MARKERS: list[tuple[str, str]] = [
+    ("part", rf"第{CHINESE_NUMERAL}(?:部分|章|节)"),
+    ("chinese", rf"{CHINESE_NUMERAL}[、.．]"),
+    ("chinese_paren", rf"（{CHINESE_NUMERAL}）"),
+    ("article", rf"第{CHINESE_NUMERAL}条"),
+    ("number_dot", r"\d{1,3}[.．](?!\d)"),
+    ("number_comma", r"\d{1,3}、"),
+    ("number_paren", r"（\d{1,3}）"),
+    ("number_half_paren", r"\d{1,3}）"),
+    ("circled", r"[①-⑳]"),
+]
+_MARKER = re.compile(
+    "^(?:" + "|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _MARKERS) + r")\s*"
+)
+
+_CHINESE_DIGITS = {digit: value for value, digit in enumerate("一二三四五六七八九", start=1)}
+# A line this long is running text that may hold several items.
+_RUNNING_TEXT = 100
+_INLINE_KINDS = ("chinese", "chinese_paren", "number_dot", "number_comma", "number_paren")
+_INLINE_MARKER = re.compile(
+    "(?<=[。；：）])(?:" + "|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _MARKERS) + ")"
+)
+_MAX_TITLE = 60
+_MOST_FIELDS_SCORED = 30
+_PUNCTUATION_AND_SPACE = re.compile(r"[\s，。；、：）（]")
+_TITLE_ENDS = (
+    "通知",
+    "意见",
+    "方案",
+    "办法",
+    "要点",
+    "计划",
+    "规划",
+    "决定",
+    "分解",
+    "清单",
+    "安排",
+)
+_DECIMAL_START = re.compile(r"^(\d{1,3})[.．](?=\d)")
+
+# Lines that are the web page or the notice around the plan, never its tasks.
+_CHROME = re.compile(
+    r"^(?:[-·•]\s*)?(?:设为首页|加入收藏|无障碍|长者版|扫一扫|打印本页|打印|关闭窗口|关闭|"
+    r"返回顶部|分享到|全文|字体|【[^】]*】$|[【\[]?(?:打印|关闭|关闭窗口|大|中|小)[】\]]?$)"
+    r"|^(?:索引号|主题分类|发文机关|发布机构|发布机关|成文日期|发布日期|发布时间|信息来源|来源|"
+    r"文号|名称|标题|主题词|所属机构|文件分类|阅读次数|浏览次数|编辑|责任编辑|时效性|"
+    r"法宝引证码)[：:]"
+    r"|^【[^】]*】"
+    r"|^（此件[^）]*）$"
+    r"|^附件\s*\d*\s*[：:]?\s*$|^附件\s*\d*[：:]"
+)
+# A signature: an office's name (no sentence punctuation) on its own line above the date.
+_SIGNATURE = re.compile(r"^[^，。；：、！？（）]{2,30}$")
+_DATE_LINE = re.compile(r"^\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日$|^\d{4}-\d{2}-\d{2}$|^\d{7,8}$")
+
+# A closing paragraph addressed to a group: "各有关部门……", "各县（市、区）人民政府……".
+_GROUP_SUBJECT = re.compile(
+    r"^(?P<group>各(?:[^，。；、：]|（[^（）]*）){0,12}?(?:部门|单位|政府|地区|机关|科室|学校))"
+    r"(?=要|应|须|于|在|将|按|根据|制定|结合|抓紧|认真|把|对|进一步|务必|，)"
+)
+# A deadline with a year and a month: what makes a closing paragraph an obligation.
+_DATED = re.compile(r"\d{4}年\d{1,2}月(?:\d{1,2}日|底|末)?(?:之前|以前|前)")
+_CLOSING = "。；！？）」”…"
+_SENTENCE_END = "。；！？"
+
+
+@dataclass
+class _Block:
+    """A numbered item (or the text before the first one) and its unnumbered lines."""
+
+    kind: str | None
+    first_line: int
+    last_line: int
+    text: str = ""
+    line_starts: list[int] = field(default_factory=list)  # offsets of each line in ``text``
+    line_numbers: list[int] = field(default_factory=list)  # the document line of each
+    depth: int = 0
+    children: int = 0
+    fields: list[UnitField] = field(default_factory=list)
+
+    def line_of(self, offset: int) -> int:
+        return self.line_numbers[bisect.bisect_right(self.line_starts, offset) - 1]
+
+
+# ---------------------------------------------------------------- the document
+
+
+def _marker(line: str) -> tuple[str, str] | None:
+    """(style, marker) of an item's opening line, or None."""
+    match = _MARKER.match(line)
+    if match is None or match.end() == len(line):
+        kind = match.lastgroup if match else None
+        # A bare number on a line is a table cell or a page number, not an item.
+        if match is None or kind not in ("chinese", "chinese_paren", "part"):
+            return None
+        return kind, match.group(0)
+    kind = match.lastgroup
+    assert kind is not None
+    return kind, match.group(0)
+
+
+def _is_chrome(line: str) -> bool:
+    return bool(_CHROME.search(line) or _DATE_LINE.match(line))
+
+
+def _signatures(lines: Sequence[str]) -> set[int]:
+    """Indexes of signature lines: the issuing office's name on its own, short line right
+    above the date line under a notice."""
+    signed: set[int] = set()
+    for index, line in enumerate(lines):
+        if not _DATE_LINE.match(line.strip()):
+            continue
+        above = index - 1
+        while above >= 0 and not lines[above].strip():
+            above -= 1
+        if above >= 0 and _SIGNATURE.match(lines[above].strip()):
+            signed.add(above)
+    return signed
+
+
+def _blocks(lines: Sequence[str]) -> list[_Block]:
+    blocks: list[_Block] = [_Block(None, 1, 0)]
+    signatures = _signatures(lines)
+    last: dict[str, int] = {}  # the last number of each numbering style
+    for number, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        if not stripped or _is_chrome(stripped) or number - 1 in signatures:
+            continue
+        for segment in _segments(stripped, last):
+            marker = _marker(segment)
+            decimal = _DECIMAL_START.match(segment) if marker is None else None
+            if decimal is not None and int(decimal[1]) == last.get("number_dot", 0) + 1:
+                # "11.121人才梯队项目": item 11 (after item 10) whose text opens with a number.
+                marker = ("number_dot", decimal.group(0))
+            if marker is not None:
+                last[marker[0]] = _number(marker[1])
+                blocks.append(_Block(marker[0], number, number))
+            block = blocks[-1]
+            if block.line_starts:
+                block.text += "\n"
+            block.line_starts.append(len(block.text))
+            block.line_numbers.append(number)
+            block.text += segment
+            block.last_line = number
+    _depths(blocks)
+    return blocks
+
+
+def _number(marker: str) -> int:
+    """The number a marker counts ("十二、" → 12, "（3）" → 3, "④" → 4)."""
+    digits = re.sub(r"\D", "", marker)
+    if digits:
+        return int(digits)
+    circled = re.search(r"[①-⑳]", marker)
+    if circled:
+        return ord(circled.group(0)) - ord("①") + 1
+    numeral = re.search(CHINESE_NUMERAL, marker)
+    if numeral is None:
+        return 0
+    tens, ten, ones = numeral.group(0).rpartition("十")
+    value = _CHINESE_DIGITS.get(ones, 0)
+    if ten:
+        value += 10 * (_CHINESE_DIGITS.get(tens, 1) if tens else 1)
+    return value
+
+
+def _segments(line: str, last: dict[str, int]) -> list[str]:
+    """A line of running text cut where its items begin: the whole plan on one line
+    ("一、总体要求……。（一）……（责任单位：…）（二）……"). A marker inside a line counts only
+    right after a sentence ends (。；：）) and when it continues its style's numbering
+    (the next number, or 1 again), so a quoted "（二）" is never an item."""
+    if len(line) < _RUNNING_TEXT:
+        return [line]
+    seen = dict(last)
+    cuts: list[int] = []
+    head = _marker(line)
+    if head is not None:
+        seen[head[0]] = _number(head[1])
+    for found in _INLINE_MARKER.finditer(line):
+        kind = next(k for k, _ in _MARKERS if found.group(k) is not None)
+        if kind not in _INLINE_KINDS:
+            continue
+        value = _number(found.group(0))
+        if value in (seen.get(kind, 0) + 1, 1):
+            seen[kind] = value
+            cuts.append(found.start())
+    if not cuts:
+        return [line]
+    bounds = [0, *cuts, len(line)]
+    return [line[a:b] for a, b in itertools.pairwise(bounds) if line[a:b].strip()]
+
+
+def _depths(blocks: list[_Block]) -> None:
+    """Each item's depth from the order the document nests its numbering styles, and how
+    many items each holds."""
+    stack: list[tuple[str, _Block]] = []
+    for block in blocks:
+        if block.kind is None:
+            continue
+        kinds = [kind for kind, _ in stack]
+        if block.kind in kinds:
+            del stack[kinds.index(block.kind) :]
+        if stack:
+            stack[-1][1].children += 1
+        block.depth = len(stack)
+        stack.append((block.kind, block))
+
+
+def _paragraph_blocks(lines: Sequence[str]) -> list[_Block]:
+    signatures = _signatures(lines)
+    blocks = [_Block(None, 1, 0)]
+    for number, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        if stripped and not _is_chrome(stripped) and number - 1 not in signatures:
+            blocks.append(_Block("paragraph", number, number, stripped, [0], [number]))
+    return blocks
+
+
+def as_text(document: SourceDocument) -> SourceDocument | None:
+    """The document as lines: a text document as it is, a Word file as its paragraphs
+    (line N is paragraph N), anything else None."""
+    if document.lines:
+        return document
+    if not _is_word(document.data):
+        return None
+    try:
+        word = docx.Document(BytesIO(document.data))
+    except Exception:  # a damaged package fails in many ways inside python-docx
+        return None
+    paragraphs = "\n".join(paragraph.text for paragraph in word.paragraphs)
+    if not paragraphs.strip():
+        return None
+    return SourceDocument.from_text(document.file, paragraphs, document.data)
+
+
+def _is_word(data: bytes) -> bool:
+    if data[:4] != b"PK\x03\x04":
+        return False
+    try:
+        with zipfile.ZipFile(BytesIO(data)) as archive:
+            return "word/document.xml" in archive.namelist()
+    except zipfile.BadZipFile:
+        return False
+
+
+def document_facts(document: SourceDocument, enough: int | None = None) -> tuple[int, int]:
+    """(numbered items, unit fields) of a text document: what the reader can go on.
+    Counting stops at ``enough`` unit fields."""
+    blocks = _blocks(document.lines)
+    items = sum(1 for block in blocks if block.kind is not None)
+    fields = 0
+    for block in blocks:
+        fields += len(find_unit_fields(block.text))
+        if enough is not None and fields >= enough:
+            break
+    return items, fields
+
+
+def diagnosis(document: SourceDocument) -> str:
+    """What a document the reader cannot read holds, and what it lacks."""
+    text = as_text(document)
+    if text is None:
+        return "found no table with a task header (序号 / 任务 / 责任单位)"
+    document = text
+    items, fields = document_facts(document)
+    if items and not fields:
+        return f"found {items} numbered items but no unit field in any of them"
+    if fields and not items:
+        return f"found {fields} unit fields but no numbered item"
+    return (
+        "found no numbered item (一、 （一） 1. 1、 （1） ①), no unit field "
+        "(（牵头单位：…） or （…负责）) and no task table header (序号 / 任务 / 责任单位)"
+    )
+
+
+@dataclass
+class _Task:
+    text: str
+    first_line: int
+    last_line: int
+    category: list[str]
+    unit_field: UnitField | None
+    flags: list[TaskFlag] = field(default_factory=list)
+
+
+class GeneralParser:
+    format = FORMAT
+
+    def score(self, document: SourceDocument) -> int:
+        """Below every family parser that is certain (60 and up): a fallback for any text
+        with numbered items or unit fields, higher the more unit fields it has."""
+        text = as_text(document)
+        if text is None:
+            return 0
+        items, fields = document_facts(text, enough=_MOST_FIELDS_SCORED)
+        if fields:
+            return 20 + min(fields, _MOST_FIELDS_SCORED)
+        return 5 if items else 0
+
+    def parse(self, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan:
+        text = as_text(document)
+        if text is None:
+            raise document.error(None, f"read as {FORMAT}, but {diagnosis(document)}")
+        document = text
+        blocks = _blocks(document.lines)
+        for block in blocks:
+            block.fields = find_unit_fields(block.text)
+        if len(blocks) == 1 and blocks[0].fields:
+            # No numbering at all: each paragraph is an item of its own.
+            blocks = _paragraph_blocks(document.lines)
+            for block in blocks:
+                block.fields = find_unit_fields(block.text)
+        first_leads = any(FIRST_LEADS.search(line) for line in document.lines)
+        warnings: list[ParseWarning] = []
+        has_fields = any(block.fields for block in blocks)
+        drafts = (
+            _tasks_with_fields(blocks, warnings) if has_fields else _tasks_without_fields(blocks)
+        )
+        if not drafts:
+            raise document.error(None, f"read as {FORMAT}, but {diagnosis(document)}")
+        first_item = next((b.first_line for b in blocks if b.kind is not None), 1)
+        plan = _plan(document, document.lines[: first_item - 1])
+        context = DeadlineContext(plan_year=plan.period_start, period_end=plan.period_end)
+        tasks: list[PlanTask] = []
+        for seq, draft in enumerate(drafts, start=1):
+            roles = _roles(draft.unit_field, directory, first_leads=first_leads)
+            flags = list(draft.flags)
+            if draft.unit_field is None and TaskFlag.TRUNCATED not in flags:
+                flags.append(TaskFlag.NO_UNIT)
+            deadline_text = (
+                draft.unit_field.deadline
+                if draft.unit_field and draft.unit_field.deadline
+                else None
+            )
+            task = build_task(
+                document,
+                seq=seq,
+                part=None,
+                category=draft.category,
+                text=draft.text,
+                roles=roles,
+                lines=(draft.first_line, draft.last_line),
+                context=context,
+                annual=plan.is_annual,
+                deadline_text=deadline_text,
+                extra_flags=flags,
+                warnings=warnings,
+            )
+            tasks.append(task)
+            warnings.extend(ambiguous_date_warnings(task))
+            if TaskFlag.NO_UNIT in task.flags:
+                warnings.append(
+                    no_unit_warning(f"item “{draft.text[:20]}…”", draft.first_line, task.id)
+                )
+            if TaskFlag.TRUNCATED in flags:
+                warnings.append(
+                    ParseWarning(
+                        line=draft.first_line,
+                        code="truncated",
+                        message=f"the document stops inside task {seq}: it names no unit "
+                        "here; assign its units",
+                        task_id=task.id,
+                    )
+                )
+        return ParsedPlan(plan=plan, tasks=tasks, warnings=_file_lines(document, warnings))
+
+
+PARSER = GeneralParser()
+
+
+def _file_lines(document: SourceDocument, warnings: list[ParseWarning]) -> list[ParseWarning]:
+    """Warnings name lines of the file: a web page's paragraph is its HTML source line."""
+    if not document.source_lines:
+        return warnings
+    return [
+        warning.model_copy(update={"line": document.source_lines[warning.line - 1]})
+        if warning.line is not None
+        else warning
+        for warning in warnings
+    ]
+
+
+def _roles(unit_field: UnitField | None, directory: UnitDirectory, *, first_leads: bool) -> Roles:
+    if unit_field is None:
+        return Roles([], [], [])
+    if unit_field.bare_list:
+        return roles_from_cell("，".join(unit_field.leads), directory)
+    leads, cooperating = list(unit_field.leads), list(unit_field.cooperating)
+    if first_leads and unit_field.responsible_only and leads:
+        # The document says the first listed unit leads: the others of its list cooperate.
+        head = roles_from_columns("，".join(leads), "", directory).lead_units
+        if head:
+            return roles_from_columns(head[0], "，".join([*leads, *cooperating]), directory)
+    return roles_from_columns("，".join(leads), "，".join(cooperating), directory)
+
+
+def _heading_text(block: _Block) -> str:
+    """An item used as a heading: its first sentence, marker kept."""
+    first_line = block.text.split("\n", 1)[0]
+    for end in "。；：":
+        if end in first_line:
+            return first_line[: first_line.index(end)]
+    return first_line
+
+
+def _categories(blocks: list[_Block]) -> list[list[str]]:
+    """The heading path above each block."""
+    paths: list[list[str]] = []
+    stack: list[tuple[int, str]] = []
+    for block in blocks:
+        if block.kind is None:
+            paths.append([])
+            continue
+        while stack and stack[-1][0] >= block.depth:
+            stack.pop()
+        paths.append([heading for _, heading in stack])
+        if block.children:
+            stack.append((block.depth, _heading_text(block)))
+    return paths
+
+
+def _tasks_with_fields(blocks: list[_Block], warnings: list[ParseWarning]) -> list[_Task]:
+    """Each unit field closes a task; a unit line alone covers the unit-less items above."""
+    categories = _categories(blocks)
+    drafts: list[_Task] = []
+    uncovered: list[_Task] = []  # unit-less items since the last task or heading
+    last_index = max(i for i, block in enumerate(blocks) if block.kind is not None or i == 0)
+    inherited: list[tuple[int, UnitField]] = []  # headings' unit fields, outer first
+    for index, block in enumerate(blocks):
+        if block.kind is None and index == 0:
+            continue  # the notice, title and preamble before the first item
+        while block.kind is not None and inherited and inherited[-1][0] >= block.depth:
+            inherited.pop()
+        if block.children and _heading_field(block) is not None:
+            # "一、优化营商环境（牵头单位：市发改委）" over items naming no unit: theirs.
+            uncovered = _skip(uncovered, warnings)
+            inherited.append((block.depth, block.fields[0]))
+            continue
+        if not block.fields:
+            if block.children:
+                uncovered = _skip(uncovered, warnings)
+                continue
+            draft = _Task(block.text, block.first_line, block.last_line, categories[index], None)
+            if inherited:
+                draft.unit_field = inherited[-1][1]
+                draft.flags.append(TaskFlag.INHERITED_UNIT)
+                drafts.append(draft)
+                continue
+            if index == last_index and _cut_off(block, blocks):
+                draft.flags.append(TaskFlag.TRUNCATED)
+                drafts.append(draft)
+                continue
+            uncovered.append(draft)
+            continue
+        position = 0
+        pieces: list[_Task] = []
+        leading: UnitField | None = None  # "1.【牵头单位：X】内容…": the field opens the item
+        for number, unit_field in enumerate(block.fields):
+            piece = block.text[position : unit_field.start].strip()
+            if number == 0 and uncovered and _stands_alone(block.text, unit_field):
+                # A unit line after sub-items (1)…(4): it covers all of them.
+                for draft in uncovered:
+                    draft.unit_field = unit_field
+                    drafts.append(draft)
+                uncovered = []
+            elif number == 0 and not _has_text(re.sub(_MARKER, "", piece)):
+                leading = unit_field
+            if _has_text(piece) and unit_field is not leading:
+                start_offset = position + (
+                    len(block.text[position:]) - len(block.text[position:].lstrip())
+                )
+                pieces.append(
+                    _Task(
+                        piece + block.text[unit_field.start : unit_field.end],
+                        block.line_of(start_offset),
+                        block.line_of(max(unit_field.end - 1, 0)),
+                        categories[index],
+                        unit_field,
+                    )
+                )
+            position = unit_field.end
+        cut_off = index == last_index and _cut_off(block, blocks)
+        line_end = block.text.find("\n", position)
+        line_end = len(block.text) if line_end < 0 else line_end
+        if len(block.fields) == 1 and not cut_off and _has_text(block.text[position:line_end]):
+            # The item's sentence goes on after its unit field, or begins after it.
+            first = block.text[: len(block.text) - len(block.text.lstrip())]
+            pieces = [
+                _Task(
+                    block.text[len(first) : line_end].strip(),
+                    block.first_line,
+                    block.line_of(max(line_end - 1, 0)),
+                    categories[index],
+                    leading or block.fields[0],
+                )
+            ]
+            position = line_end
+        drafts.extend(_titled(block, pieces))
+        rest = block.text[position:].strip("。；， \n")
+        if _has_text(rest):
+            if cut_off:
+                drafts.append(
+                    _Task(
+                        rest,
+                        block.line_of(len(block.text) - len(rest)),
+                        block.last_line,
+                        categories[index],
+                        None,
+                        [TaskFlag.TRUNCATED],
+                    )
+                )
+            else:
+                uncovered = _skip(uncovered, warnings)
+                drafts.extend(_closing_paragraphs(block, position, categories[index], warnings))
+        else:
+            uncovered = _skip(uncovered, warnings)
+    _skip(uncovered, warnings)
+    drafts.sort(key=lambda draft: draft.first_line)
+    return drafts
+
+
+def _heading_field(block: _Block) -> UnitField | None:
+    """The unit field of a heading that is only a title and its units."""
+    if len(block.fields) != 1:
+        return None
+    unit_field = block.fields[0]
+    title = block.text[: unit_field.start].rstrip("。 ")
+    rest = block.text[unit_field.end :].strip("。 \n")
+    if "。" in title or "\n" in title or rest or len(title) > 40:
+        return None
+    return unit_field
+
+
+def _titled(block: _Block, pieces: list[_Task]) -> list[_Task]:
+    """An item holding several tasks ("（一）强化顶层设计。建立指标体系。（…）健全统计制度。
+    （…）"): its title sentence is their category, not the first task's opening."""
+    if len(pieces) < 2 or block.kind is None:
+        return pieces
+    title = _heading_text(block)
+    first = pieces[0]
+    if not first.text.startswith(title) or not _has_text(first.text[len(title) :]):
+        return pieces
+    first.text = first.text[len(title) :].lstrip("。；： ")
+    for piece in pieces:
+        piece.category = [*piece.category, title]
+    return pieces
+
+
+def _closing_paragraphs(
+    block: _Block, position: int, category: list[str], warnings: list[ParseWarning]
+) -> list[_Task]:
+    """The paragraphs after an item's last unit field. One that sets a dated obligation for
+    the group it opens with ("各有关部门……于2018年12月31日前报送…") is a task that group
+    leads (flagged inferred); any other is named in a warning, not read as a task."""
+    drafts: list[_Task] = []
+    offset = position
+    for paragraph in block.text[position:].split("\n"):
+        start, offset = offset, offset + len(paragraph) + 1
+        text = paragraph.strip("。；， ")
+        if not _has_text(text):
+            continue
+        subject = _GROUP_SUBJECT.match(text)
+        if subject is not None and _DATED.search(text):
+            unit_field = UnitField(start, offset - 1, [subject["group"]], [])
+            drafts.append(
+                _Task(
+                    paragraph.strip(),
+                    block.line_of(start),
+                    block.line_of(max(offset - 2, start)),
+                    category,
+                    unit_field,
+                    [TaskFlag.INFERRED_LEAD],
+                )
+            )
+        else:
+            _warn_unread(warnings, block.line_of(start), text)
+    return drafts
+
+
+def _stands_alone(text: str, unit_field: UnitField) -> bool:
+    """The unit field is a line of its own (not the end of the item's sentence)."""
+    starts_line = unit_field.start == 0 or text[unit_field.start - 1] == "\n"
+    ends_line = unit_field.end == len(text) or text[unit_field.end] == "\n"
+    return starts_line and ends_line
+
+
+def _has_text(piece: str) -> bool:
+    return len(_PUNCTUATION_AND_SPACE.sub("", piece)) >= 2
+
+
+def _cut_off(block: _Block, blocks: list[_Block]) -> bool:
+    """The document stops inside this, its last item: no closing punctuation at its end,
+    or an opening parenthesis never closed."""
+    text = block.text.rstrip()
+    return not text.endswith(tuple(_CLOSING)) or text.count("（") > text.count("）")
+
+
+def _skip(uncovered: list[_Task], warnings: list[ParseWarning]) -> list[_Task]:
+    """Items no unit field covers are not tasks: each is named in a warning."""
+    for draft in uncovered:
+        _warn_skipped(warnings, draft)
+    return []
+
+
+def _warn_skipped(warnings: list[ParseWarning], draft: _Task) -> None:
+    warnings.append(
+        ParseWarning(
+            line=draft.first_line,
+            code="skipped_item",
+            message=f"“{draft.text[:30]}…” names no unit, unlike the document's tasks: "
+            "not read as a task",
+        )
+    )
+
+
+def _warn_unread(warnings: list[ParseWarning], line: int, text: str) -> None:
+    warnings.append(
+        ParseWarning(
+            line=line,
+            code="text_after_units",
+            message=f"“{text[:30]}…” follows the last unit field of its item and names no "
+            "unit: not read as a task",
+        )
+    )
+
+
+def _tasks_without_fields(blocks: list[_Block]) -> list[_Task]:
+    """No unit field anywhere: the items of the most used numbering style, without units."""
+    categories = _categories(blocks)
+    leaves = [b for b in blocks if b.kind is not None and not b.children]
+    if not leaves:
+        return []
+    kind = Counter(b.kind for b in leaves).most_common(1)[0][0]
+    drafts = []
+    for index, block in enumerate(blocks):
+        if block.kind == kind and not block.children:
+            draft = _Task(block.text, block.first_line, block.last_line, categories[index], None)
+            drafts.append(draft)
+    return drafts
+
+
+# ---------------------------------------------------------------- the plan
+
+
+def _title(header: Sequence[str]) -> str | None:
+    """The title: a notice's title line, or the first short line that is neither chrome, a
+    greeting, a sentence nor an item, joined with the next when a web page broke it in two
+    ("国务院办公厅关于印发“无废城市”建设" / "试点工作方案的通知")."""
+    lines = [
+        line.strip()
+        for line in header
+        if line.strip() and not _is_chrome(line.strip()) and _marker(line.strip()) is None
+    ]
+    candidates = [i for i, line in enumerate(lines) if notice_issuer(line) and line[0] != "《"]
+    candidates += [
+        i
+        for i, line in enumerate(lines)
+        if len(line) <= _MAX_TITLE and not line.endswith(("：", "。")) and "〔" not in line
+    ]
+    if not candidates:
+        return None
+    index = candidates[0]
+    title = lines[index]
+    following = lines[index + 1] if index + 1 < len(lines) else ""
+    if (
+        following
+        and not title.endswith(_TITLE_ENDS)
+        and len(following) <= _MAX_TITLE
+        and not following.endswith(("：", "。"))
+        and "〔" not in following
+    ):
+        title += following
+    return title
+
+
+def _plan(document: SourceDocument, header: Sequence[str]) -> Plan:
+    lines = document.lines
+    title = _title(header) or _title(lines[:10]) or PurePath(document.file).stem
+    issue_date = find_issue_date(lines)
+    number = find_document_number(lines)
+    fallback = issue_date.year if issue_date else None
+    if fallback is None and number:
+        found = re.search(r"〔(\d{4})〕", number)
+        fallback = int(found.group(1)) if found else None
+    if fallback is None:
+        for line in lines:
+            found = YEAR.search(line)
+            if found:
+                fallback = int(found.group(1))
+                break
+    period = find_plan_period(title, fallback)
+    if period is None:
+        raise document.error(
+            None, "cannot tell which year the plan is for: no year in its title or text"
+        )
+    issuer = next((notice_issuer(line) for line in header if notice_issuer(line)), None)
+    if issuer is None:  # "国务院关于…": the signature above the date names the office
+        signed = sorted(_signatures(lines))
+        issuer = lines[signed[-1]].strip() if signed else None
+    return Plan(
+        id=plan_id_from_file(document.file),
+        title=title,
+        issuer=issuer,
+        document_number=number,
+        issue_date=issue_date,
+        period_start=period[0],
+        period_end=period[1],
+        source_file=document.file,
+        format=FORMAT,
+    )
