@@ -392,7 +392,9 @@ class GeneralParser:
             raise document.error(None, f"read as {FORMAT}, but {diagnosis(document)}")
         first_item = next((b.first_line for b in blocks if b.kind is not None), 1)
         plan = _plan(document, document.lines[: first_item - 1])
-        context = DeadlineContext(plan_year=plan.period_start, period_end=plan.period_end)
+        context = DeadlineContext(
+            plan_year=plan.period_start, period_end=plan.period_end, issue_date=plan.issue_date
+        )
         tasks: list[PlanTask] = []
         for seq, draft in enumerate(drafts, start=1):
             roles = _roles(draft.unit_field, directory, first_leads=first_leads)
