@@ -105,7 +105,7 @@ async def test_pending_timers_fire_after_the_server_restarts(
                 id=workflow_id,
                 task_queue=task_queue,
             )
-            await _wait_for_kind(db_pool, workflow_id, "assigned")
+            await _wait_until_recorded(db_pool, client, workflow_id, "assigned")
             await _kill(server)
         await _sleep_past(due_at)
         # The reminder's and 催办's times have passed while the server was down.
