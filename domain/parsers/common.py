@@ -458,11 +458,11 @@ def build_task(
     issue date, to be confirmed, or (no issue date) left to the plan's default.
     """
     task_id = f"{seq}" if part is None else f"{seq}-{part}"
-    deadlines = task_deadlines(
-        deadline_text if deadline_text is not None else text,
-        context,
-        annual=annual,
-        bare_dates=deadline_text is not None,
+    # A deadline cell's reading is shared (read only here); the task gets its own list.
+    deadlines = (
+        read_task_deadlines(text, context, annual=annual)
+        if deadline_text is None
+        else _cell_deadlines(deadline_text, context, annual)
     )
     if warnings is not None:
         for problem in deadlines.warnings:
@@ -487,7 +487,7 @@ def build_task(
         "text": text,
         "lead_units": list(roles.lead_units),
         "cooperating_units": list(roles.cooperating_units),
-        "milestones": deadlines.milestones,
+        "milestones": list(deadlines.milestones),
         "recurrence": deadlines.recurrence,
         "ongoing": deadlines.ongoing,
         "starts": starts,

@@ -507,16 +507,6 @@ def parse_grid(source: GridSource, directory: UnitDirectory) -> ParsedPlan:
     return ParsedPlan(plan=plan, tasks=tasks, warnings=warnings)
 
 
-def _cell(cells: Sequence[str], columns: HeaderColumns, column: Column | None) -> str:
-    index = None if column is None else columns.get(column)
-    return cells[index] if index is not None else ""
-
-
-def _cells(cells: Sequence[str], columns: HeaderColumns, *kinds: Column) -> list[str]:
-    """The non-empty cells of every column of these kinds, in the order they stand."""
-    return [cells[index] for index in _kind_indexes(columns, kinds) if cells[index].strip()]
-
-
 def _kind_indexes(columns: HeaderColumns, kinds: tuple[Column, ...]) -> list[int]:
     """Where the columns of these kinds stand, in order."""
     indexes = [index for kind, index in columns.positions.items() if kind in kinds]
@@ -577,7 +567,8 @@ def _read_rows(
     has_lead = columns.get(Column.LEAD) is not None
     # 责任单位 beside 配合单位 and no 牵头单位: the 责任 unit is the lead.
     units_lead = not has_lead and columns.get(Column.COOPERATING) is not None
-    has_category = columns.get(Column.CATEGORY) is not None
+    category_column = columns.get(Column.CATEGORY)
+    has_category = category_column is not None
     unread = _unread_columns(columns)
     rows: list[_Row] = []
     data_rows = table.rows[start:]
@@ -621,7 +612,7 @@ def _read_rows(
                 row.first_line,
                 f"{table.where(row.first_line)} has no task text in the {task_header} column",
             )
-        category_cell = cell_text(_cell(cells, columns, Column.CATEGORY))
+        category_cell = cell_text(cells[category_column]) if category_column is not None else ""
         if category_cell:
             category = [category_cell.rstrip(_TRAILING_PUNCTUATION)]
         if has_lead:
@@ -651,7 +642,7 @@ def _read_rows(
                 deadline="；".join(
                     deadline_cell_text(cell) for cell in filled_cells(cells, deadline_at)
                 ),
-                category=list(category),
+                category=category,  # never changed in place: a heading makes a new list
                 notes=notes,
             )
         )
@@ -719,6 +710,8 @@ def _one_cell(cells: Sequence[str], filled_at: Sequence[int]) -> bool:
     """Whether a row holds one cell only: one filled cell, or one cell merged across the
     row, which Word tables and HTML colspans repeat in each column it covers."""
     first, last = filled_at[0], filled_at[-1]
+    if cells[first] != cells[last]:  # most rows: told at once
+        return False
     return len(filled_at) == last - first + 1 and len(set(cells[first : last + 1])) == 1
 
 

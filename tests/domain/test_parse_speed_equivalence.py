@@ -111,7 +111,8 @@ def test_tasks_built_without_validation_are_what_validation_builds() -> None:
     assert first.model_fields_set == set(PlanTask.model_fields)
     assert not second.text.endswith("（备注：改）")
     copied = second.model_copy(update={"text": "另一项"})
-    assert copied.text == "另一项" and second.text != "另一项"
+    assert copied.text == "另一项"
+    assert second.text != "另一项"
 
 
 def _documents() -> list[SourceDocument]:
