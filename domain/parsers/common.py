@@ -63,7 +63,11 @@ class SourceDocument:
 
     def provenance(self, first: int, last: int) -> Provenance:
         """Lines ``first``..``last`` (1-based, inclusive) as a task's source."""
-        raw = "\n".join(line for line in self.raw_lines[first - 1 : last] if line.strip())
+        if first == last:  # a ledger row: one line
+            line = self.raw_lines[first - 1] if 0 < first <= len(self.raw_lines) else ""
+            raw = line if line.strip() else ""
+        else:
+            raw = "\n".join(line for line in self.raw_lines[first - 1 : last] if line.strip())
         if self.source_lines:
             first, last = self.source_lines[first - 1], self.source_lines[last - 1]
         if type(first) is not int or type(last) is not int or type(self.file) is not str:
@@ -470,7 +474,10 @@ def build_task(
                 ParseWarning(line=lines[0], code="bad_date", message=problem, task_id=task_id)
             )
         warnings.extend(relative_date_warnings(deadlines, context.issue_date, lines[0], task_id))
-    flags = list(dict.fromkeys([*roles.flags, *deadlines.flags, *extra_flags]))
+    if roles.flags or extra_flags:
+        flags = list(dict.fromkeys([*roles.flags, *deadlines.flags, *extra_flags]))
+    else:
+        flags = list(deadlines.flags)  # each flag once, as read_task_deadlines adds them
     starts = deadlines.starts
     if (
         deadline_text is None

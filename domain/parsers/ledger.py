@@ -584,6 +584,29 @@ def _read_rows(
     def filled_cells(cells: Sequence[str], at: Sequence[int]) -> list[str]:
         return [cells[index] for index in at if cells[index].strip()]
 
+    def unit_and_deadline_texts(cells: Sequence[str]) -> tuple[str | None, str, str, str]:
+        """A row's lead, cooperating and 责任 unit texts and its deadline text."""
+        if has_lead:
+            lead: str | None = "、".join(filled_cells(cells, lead_at))
+            cooperating = filled_cells(cells, units_and_cooperating_at)
+            units: list[str] = []
+        elif units_lead:
+            lead = "、".join(filled_cells(cells, units_at))
+            cooperating, units = filled_cells(cells, cooperating_at), []
+        else:
+            lead, cooperating = None, filled_cells(cells, cooperating_at)
+            units = filled_cells(cells, units_at)
+        return (
+            unit_cell_text(lead) if lead is not None else None,
+            "、".join(unit_cell_text(cell) for cell in cooperating),
+            "、".join(unit_cell_text(cell) for cell in units),
+            "；".join(deadline_cell_text(cell) for cell in filled_cells(cells, deadline_at)),
+        )
+
+    # Rows repeat their unit and deadline cells: each combination is read once.
+    unit_and_deadline_at = sorted({*lead_at, *units_at, *cooperating_at, *deadline_at})
+    unit_texts_of: dict[tuple[str, ...], tuple[str | None, str, str, str]] = {}
+
     for row in data_rows:
         cells = row.cells
         filled_at = [index for index, cell in enumerate(cells) if cell.strip()]
@@ -615,16 +638,10 @@ def _read_rows(
         category_cell = cell_text(cells[category_column]) if category_column is not None else ""
         if category_cell:
             category = [category_cell.rstrip(_TRAILING_PUNCTUATION)]
-        if has_lead:
-            lead: str | None = "、".join(filled_cells(cells, lead_at))
-            cooperating = filled_cells(cells, units_and_cooperating_at)
-            units: list[str] = []
-        elif units_lead:
-            lead = "、".join(filled_cells(cells, units_at))
-            cooperating, units = filled_cells(cells, cooperating_at), []
-        else:
-            lead, cooperating = None, filled_cells(cells, cooperating_at)
-            units = filled_cells(cells, units_at)
+        unit_key = tuple([cells[index] for index in unit_and_deadline_at])
+        unit_texts = unit_texts_of.get(unit_key)
+        if unit_texts is None:
+            unit_texts = unit_texts_of[unit_key] = unit_and_deadline_texts(cells)
         notes = [
             f"（{_column_label(columns, index)}：{cell_text(cells[index])}）"
             for index in unread
@@ -636,12 +653,10 @@ def _read_rows(
                 row=row,
                 seq_cell=seq_cell,
                 text=text,
-                lead=unit_cell_text(lead) if lead is not None else None,
-                cooperating="、".join(unit_cell_text(cell) for cell in cooperating),
-                units="、".join(unit_cell_text(cell) for cell in units),
-                deadline="；".join(
-                    deadline_cell_text(cell) for cell in filled_cells(cells, deadline_at)
-                ),
+                lead=unit_texts[0],
+                cooperating=unit_texts[1],
+                units=unit_texts[2],
+                deadline=unit_texts[3],
                 category=category,  # never changed in place: a heading makes a new list
                 notes=notes,
             )
