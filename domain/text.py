@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Sequence
 from functools import cache
 
 import opencc
@@ -46,8 +47,17 @@ _ONE_WIDTH = {
     0xFF61: ord("。"),
 }
 _TO_FULLWIDTH = {"(": "（", ")": "）", ",": "，", ";": "；", ":": "：", "!": "！", "?": "？"}
-# A comma or colon between two digits is part of a number or a time ("1,000", "00:00").
-_HALFWIDTH_PUNCTUATION = re.compile(r"[();!?]|(?<!\d)[,:]|[,:](?!\d)")
+# The characters unify_punctuation replaces whatever stands beside them, found by one
+# regex: str.translate looks every character of the text up, ten times slower on a long
+# document. A comma or colon between two digits is part of a number or a time ("1,000",
+# "00:00") and stays.
+_ONE_FOR_ONE = {
+    **{chr(code): chr(target) for code, target in _ONE_WIDTH.items()},
+    **{key: value for key, value in _TO_FULLWIDTH.items() if key not in ",:"},
+}
+_ONE_FOR_ONE_CHARACTER = re.compile("[" + "".join(map(re.escape, _ONE_FOR_ONE)) + "]")
+_COMMA = re.compile(r"(?<!\d),|,(?!\d)")
+_COLON = re.compile(r"(?<!\d):|:(?!\d)")
 _HAN = r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef“”‘’]"
 _SPACE_BETWEEN_HAN = re.compile(rf"(?<={_HAN})[ \t\u00a0]+(?={_HAN})")
 
@@ -159,8 +169,13 @@ def _utf16_without_bom(data: bytes) -> str | None:
     return text if plain >= 0.9 * len(text[:8192]) else None
 
 
+_TONE_VOWEL = re.compile(f"[{_TONE_VOWELS}]")
+
+
 def strip_pinyin(text: str) -> str:
-    return _PINYIN.sub("", text)
+    # Every annotation holds a tone vowel; most documents hold none, and finding one is
+    # faster than trying the annotation's lookbehind at every character.
+    return _PINYIN.sub("", text) if _TONE_VOWEL.search(text) else text
 
 
 def to_simplified(text: str) -> str:
@@ -190,12 +205,52 @@ def han_numeral_years(text: str) -> str:
 
 def unify_punctuation(text: str) -> str:
     """Full-width ASCII letters and digits become ASCII; Chinese punctuation becomes full-width."""
-    text = text.translate(_ONE_WIDTH)
-    return _HALFWIDTH_PUNCTUATION.sub(lambda match: _TO_FULLWIDTH[match.group(0)], text)
+    # The same as translating _ONE_WIDTH and then substituting _HALFWIDTH_PUNCTUATION:
+    # each replaced character is judged by its neighbours as written, and no replacement
+    # makes or unmakes a digit.
+    text = _ONE_FOR_ONE_CHARACTER.sub(lambda match: _ONE_FOR_ONE[match.group(0)], text)
+    if "," in text:
+        text = _full_width_commas(text)
+    return _COLON.sub("：", text) if ":" in text else text
+
+
+_DIGIT_COMMA = re.compile(r"(\d),(?=\d)")
+_KEPT_COMMA = "\ue000"  # a private-use character standing in for a comma that stays
+
+
+def _full_width_commas(text: str) -> str:
+    """_COMMA.sub("，", text), twice as fast on a CSV's 400,000 commas: the commas between
+    digits are set aside, every other one replaced at once, and the set-aside ones put back."""
+    if _KEPT_COMMA in text:
+        return _COMMA.sub("，", text)
+    kept = _DIGIT_COMMA.sub("\\1" + _KEPT_COMMA, text)
+    return kept.replace(",", "，").replace(_KEPT_COMMA, ",")
 
 
 def normalize_line(line: str) -> str:
     """One line in the canonical form the parsers match against."""
-    line = han_numeral_years(unify_punctuation(to_simplified(strip_pinyin(line))))
-    line = _SPACE_BETWEEN_HAN.sub("", line)
-    return line.strip()
+    return _normalized(line).strip()
+
+
+def normalize_lines(lines: Sequence[str]) -> list[str]:
+    """``[normalize_line(line) for line in lines]``, in one pass over the joined text.
+
+    A document's lines (a 100,000-row ledger's cells) are normalised together: each step
+    costs a call per line otherwise. The result is the same line for line because no step
+    reads or writes across a line break: no pattern, OpenCC phrase or translation matches
+    "\n", and lookbehinds see "\n" where a line's start would show nothing, neither of
+    which is a Han character or a digit. A line holding "\n" itself (a wrapped cell) is
+    normalised alone.
+    """
+    if not lines:
+        return []
+    if any("\n" in line for line in lines):
+        return [normalize_line(line) for line in lines]
+    return [line.strip() for line in _normalized("\n".join(lines)).split("\n")]
+
+
+def _normalized(text: str) -> str:
+    text = han_numeral_years(unify_punctuation(to_simplified(strip_pinyin(text))))
+    if " " in text or "\t" in text or "\u00a0" in text:  # finding none is ten times faster
+        text = _SPACE_BETWEEN_HAN.sub("", text)
+    return text

@@ -7,8 +7,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache, lru_cache
 from pathlib import PurePath
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel
 
 from domain.deadlines import DeadlineContext, find_deadlines, implicit_deadline
 from domain.errors import DocumentError
@@ -23,8 +26,10 @@ from domain.plan import (
     Recurrence,
     TaskFlag,
 )
-from domain.text import normalize_line
+from domain.text import normalize_lines
 from domain.units import UnitDirectory, split_units
+
+_Model = TypeVar("_Model", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,7 @@ class SourceDocument:
     @classmethod
     def from_text(cls, file: str, text: str, data: bytes = b"") -> SourceDocument:
         raw_lines = text.splitlines()
-        return cls(file, data, raw_lines, [normalize_line(line) for line in raw_lines])
+        return cls(file, data, raw_lines, normalize_lines(raw_lines))
 
     @property
     def suffix(self) -> str:
@@ -58,10 +63,41 @@ class SourceDocument:
 
     def provenance(self, first: int, last: int) -> Provenance:
         """Lines ``first``..``last`` (1-based, inclusive) as a task's source."""
-        raw = "\n".join(line for line in self.raw_lines[first - 1 : last] if line.strip())
+        if first == last:  # a ledger row: one line
+            line = self.raw_lines[first - 1] if 0 < first <= len(self.raw_lines) else ""
+            raw = line if line.strip() else ""
+        else:
+            raw = "\n".join(line for line in self.raw_lines[first - 1 : last] if line.strip())
         if self.source_lines:
             first, last = self.source_lines[first - 1], self.source_lines[last - 1]
-        return Provenance(file=self.file, lines=(first, last), raw=raw)
+        if type(first) is not int or type(last) is not int or type(self.file) is not str:
+            return Provenance(file=self.file, lines=(first, last), raw=raw)
+        # Already of the field types: built without validation, and with one shared set
+        # of the field names (see _TASK_FIELDS), as a ledger makes one per row.
+        return constructed(Provenance, {"file": self.file, "lines": (first, last), "raw": raw})
+
+
+def constructed(model: type[_Model], values: dict[str, Any]) -> _Model:
+    """``model.model_construct(**values)`` for values that are already of their fields'
+    types and name every field: what a ledger row's task costs most to build otherwise.
+
+    It does what model_construct does when every field is given (no aliases, no defaults
+    to fill), without its per-field loop, and gives every instance of a model one shared
+    set of the fields set (they all set every field) instead of one per instance, 400 bytes
+    a task; pydantic only ever adds to that set, on assignment, a name it already holds.
+    tests/domain/test_parse_speed_equivalence.py checks the result against validation.
+    """
+    instance = model.__new__(model)
+    object.__setattr__(instance, "__dict__", values)
+    object.__setattr__(instance, "__pydantic_fields_set__", _all_fields(model))
+    object.__setattr__(instance, "__pydantic_extra__", None)
+    object.__setattr__(instance, "__pydantic_private__", None)
+    return instance
+
+
+@cache
+def _all_fields(model: type[BaseModel]) -> set[str]:
+    return set(model.model_fields)
 
 
 class Parser(Protocol):
@@ -332,6 +368,31 @@ class TaskDeadlines:
 def task_deadlines(
     text: str, context: DeadlineContext, *, annual: bool, bare_dates: bool = False
 ) -> TaskDeadlines:
+    """:func:`read_task_deadlines`; a deadline cell's reading is remembered by its text, as a
+    ledger repeats the same few phrases (2025年12月底前, 持续推进) down 100,000 rows. Each
+    caller gets lists of its own; the milestones in them are frozen and shared."""
+    if not bare_dates:
+        return read_task_deadlines(text, context, annual=annual)
+    read = _cell_deadlines(text, context, annual)
+    return TaskDeadlines(
+        list(read.milestones),
+        read.recurrence,
+        read.ongoing,
+        read.starts,
+        list(read.flags),
+        list(read.warnings),
+        list(read.unplaced_relative),
+    )
+
+
+@lru_cache(maxsize=4096)
+def _cell_deadlines(text: str, context: DeadlineContext, annual: bool) -> TaskDeadlines:
+    return read_task_deadlines(text, context, annual=annual, bare_dates=True)
+
+
+def read_task_deadlines(
+    text: str, context: DeadlineContext, *, annual: bool, bare_dates: bool = False
+) -> TaskDeadlines:
     """The milestones of one task's text, with the plan's defaults applied and flagged.
 
     No date in an annual plan: the plan year end, implicit. No date in a multi-year plan:
@@ -401,11 +462,11 @@ def build_task(
     issue date, to be confirmed, or (no issue date) left to the plan's default.
     """
     task_id = f"{seq}" if part is None else f"{seq}-{part}"
-    deadlines = task_deadlines(
-        deadline_text if deadline_text is not None else text,
-        context,
-        annual=annual,
-        bare_dates=deadline_text is not None,
+    # A deadline cell's reading is shared (read only here); the task gets its own list.
+    deadlines = (
+        read_task_deadlines(text, context, annual=annual)
+        if deadline_text is None
+        else _cell_deadlines(deadline_text, context, annual)
     )
     if warnings is not None:
         for problem in deadlines.warnings:
@@ -413,7 +474,10 @@ def build_task(
                 ParseWarning(line=lines[0], code="bad_date", message=problem, task_id=task_id)
             )
         warnings.extend(relative_date_warnings(deadlines, context.issue_date, lines[0], task_id))
-    flags = list(dict.fromkeys([*roles.flags, *deadlines.flags, *extra_flags]))
+    if roles.flags or extra_flags:
+        flags = list(dict.fromkeys([*roles.flags, *deadlines.flags, *extra_flags]))
+    else:
+        flags = list(deadlines.flags)  # each flag once, as read_task_deadlines adds them
     starts = deadlines.starts
     if (
         deadline_text is None
@@ -422,21 +486,26 @@ def build_task(
         and starts > deadlines.milestones[0].due
     ):
         starts = None
-    return PlanTask(
-        id=task_id,
-        seq=seq,
-        part=part,
-        category=list(category),
-        text=text,
-        lead_units=roles.lead_units,
-        cooperating_units=roles.cooperating_units,
-        milestones=deadlines.milestones,
-        recurrence=deadlines.recurrence,
-        ongoing=deadlines.ongoing,
-        starts=starts,
-        source=document.provenance(*lines),
-        flags=flags,
-    )
+    values = {
+        "id": task_id,
+        "seq": seq,
+        "part": part,
+        "category": list(category),
+        "text": text,
+        "lead_units": list(roles.lead_units),
+        "cooperating_units": list(roles.cooperating_units),
+        "milestones": list(deadlines.milestones),
+        "recurrence": deadlines.recurrence,
+        "ongoing": deadlines.ongoing,
+        "starts": starts,
+        "source": document.provenance(*lines),
+        "flags": flags,
+    }
+    if seq < 1 or (part is not None and part < 1) or not isinstance(text, str):
+        return PlanTask(**values)  # refused with the model's own message
+    # Every value above is already of its field's type (the lists built here, the models
+    # by their own constructors): validating them again is a third of a ledger row's cost.
+    return constructed(PlanTask, values)
 
 
 def relative_date_warnings(

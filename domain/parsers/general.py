@@ -192,6 +192,10 @@ def _signatures(lines: Sequence[str]) -> set[int]:
 
 def _blocks(lines: Sequence[str]) -> list[_Block]:
     blocks: list[_Block] = [_Block(None, 1, 0)]
+    # Each block's lines, joined once at the end: adding to block.text line by line copies
+    # the text each time, quadratic in a block as long as a 100,000-row ledger.
+    texts: list[list[str]] = [[]]
+    lengths = [0]
     signatures = _signatures(lines)
     last: dict[str, int] = {}  # the last number of each numbering style
     for number, line in enumerate(lines, start=1):
@@ -207,13 +211,18 @@ def _blocks(lines: Sequence[str]) -> list[_Block]:
             if marker is not None:
                 last[marker[0]] = _number(marker[1])
                 blocks.append(_Block(marker[0], number, number))
+                texts.append([])
+                lengths.append(0)
             block = blocks[-1]
             if block.line_starts:
-                block.text += "\n"
-            block.line_starts.append(len(block.text))
+                lengths[-1] += 1  # the "\n" before this line
+            block.line_starts.append(lengths[-1])
             block.line_numbers.append(number)
-            block.text += segment
+            texts[-1].append(segment)
+            lengths[-1] += len(segment)
             block.last_line = number
+    for block, parts in zip(blocks, texts, strict=True):
+        block.text = "\n".join(parts)
     _depths(blocks)
     return blocks
 
@@ -347,6 +356,9 @@ class _Task:
 
 class GeneralParser:
     format = FORMAT
+    # The most score() gives: detect_parser skips scoring (a whole document's worth of
+    # reading) when another parser is already more certain.
+    max_score = 20 + _MOST_FIELDS_SCORED
 
     def score(self, document: SourceDocument) -> int:
         """Below every family parser that is certain (60 and up): a fallback for any text

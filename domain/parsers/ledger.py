@@ -92,7 +92,7 @@ from domain.parsers.common import (
     unsplit_group_lead_warning,
 )
 from domain.plan import ParsedPlan, ParseWarning, Plan, PlanTask, TaskFlag
-from domain.text import decode_document, normalize_line
+from domain.text import decode_document, normalize_line, normalize_lines
 from domain.units import UnitDirectory
 
 # ---------------------------------------------------------------- header matching
@@ -249,6 +249,7 @@ _SEPARATED_DATE = re.compile(r"(?<!\d)(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)"
 _SEPARATED_MONTH = re.compile(r"(?<!\d)(\d{4})[-/.](\d{1,2})(?![\d/.-])")
 
 
+@lru_cache(maxsize=4096)
 def deadline_cell_text(raw: str) -> str:
     """A deadline cell in the grammar's words: "2018-06-30" → "2018年6月30日",
     "2018.06" → "2018年6月底"."""
@@ -298,7 +299,7 @@ def is_unsplit_group_lead(lead_cell: str | None, units_cell: str, parts: Sequenc
 # ---------------------------------------------------------------- grids: rows of cells
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GridRow:
     """One table row as written: its cells (text) and the lines or rows it came from."""
 
@@ -411,7 +412,7 @@ class GridSource:
     warnings: Sequence[ParseWarning] = ()  # what the container could not read (skipped_sheet)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Row:
     table: GridTable
     row: GridRow
@@ -489,8 +490,9 @@ def parse_grid(source: GridSource, directory: UnitDirectory) -> ParsedPlan:
             )
         )
     tasks: list[PlanTask] = []
+    roles: dict[tuple[str | None, str, str], list[Roles]] = {}  # by the row's unit cells
     for seq, row in zip(seqs, rows, strict=True):
-        tasks.extend(_tasks_of_row(source, row, seq, context, directory, warnings))
+        tasks.extend(_tasks_of_row(source, row, seq, context, directory, warnings, roles))
     plan = Plan(
         id=plan_id_from_file(document.file),
         title=title,
@@ -505,26 +507,35 @@ def parse_grid(source: GridSource, directory: UnitDirectory) -> ParsedPlan:
     return ParsedPlan(plan=plan, tasks=tasks, warnings=warnings)
 
 
-def _cell(cells: Sequence[str], columns: HeaderColumns, column: Column | None) -> str:
-    index = None if column is None else columns.get(column)
-    return cells[index] if index is not None else ""
-
-
-def _cells(cells: Sequence[str], columns: HeaderColumns, *kinds: Column) -> list[str]:
-    """The non-empty cells of every column of these kinds, in the order they stand."""
+def _kind_indexes(columns: HeaderColumns, kinds: tuple[Column, ...]) -> list[int]:
+    """Where the columns of these kinds stand, in order."""
     indexes = [index for kind, index in columns.positions.items() if kind in kinds]
     indexes += [index for index, kind in columns.extra if kind in kinds]
-    return [cells[index] for index in sorted(indexes) if cells[index].strip()]
+    return sorted(indexes)
+
+
+def _cell_texts(rows: Sequence[GridRow]) -> Callable[[str], str]:
+    """:func:`task_cell_text` for the cells of ``rows``, normalised in one pass (see
+    :func:`domain.text.normalize_lines`) instead of one call per cell."""
+    raws = list(dict.fromkeys(cell for row in rows for cell in row.cells if cell))
+    texts = dict(zip(raws, normalize_lines([" ".join(raw.split()) for raw in raws]), strict=True))
+    texts[""] = ""
+
+    def cell_text(raw: str) -> str:
+        text = texts.get(raw)
+        return text if text is not None else task_cell_text(raw)
+
+    return cell_text
 
 
 # A second column of these kinds adds to the first; of the others (序号, 类别) it is a note.
 _JOINED_COLUMNS = (Column.TASK, Column.LEAD, Column.COOPERATING, Column.UNITS, Column.DEADLINE)
 
 
-def _joined_text(parts: Sequence[str]) -> str:
+def _joined_text(parts: Sequence[str], cell_text: Callable[[str], str] = task_cell_text) -> str:
     """Task texts of two columns (任务名称, 工作内容) as one: "完善数据制度：出台数据条例。"."""
     text = ""
-    for part in (task_cell_text(part) for part in parts):
+    for part in (cell_text(part) for part in parts):
         if text and part:
             text += part if text[-1] in _TRAILING_PUNCTUATION else "：" + part
         else:
@@ -556,14 +567,52 @@ def _read_rows(
     has_lead = columns.get(Column.LEAD) is not None
     # 责任单位 beside 配合单位 and no 牵头单位: the 责任 unit is the lead.
     units_lead = not has_lead and columns.get(Column.COOPERATING) is not None
-    has_category = columns.get(Column.CATEGORY) is not None
+    category_column = columns.get(Column.CATEGORY)
+    has_category = category_column is not None
     unread = _unread_columns(columns)
     rows: list[_Row] = []
-    for row in table.rows[start:]:
-        if row.is_empty:
-            continue
+    data_rows = table.rows[start:]
+    cell_text = _cell_texts(data_rows)
+    seq_column = columns.get(Column.SEQ)
+    task_at = _kind_indexes(columns, (Column.TASK,))
+    lead_at = _kind_indexes(columns, (Column.LEAD,))
+    units_at = _kind_indexes(columns, (Column.UNITS,))
+    cooperating_at = _kind_indexes(columns, (Column.COOPERATING,))
+    units_and_cooperating_at = _kind_indexes(columns, (Column.UNITS, Column.COOPERATING))
+    deadline_at = _kind_indexes(columns, (Column.DEADLINE,))
+
+    def filled_cells(cells: Sequence[str], at: Sequence[int]) -> list[str]:
+        return [cells[index] for index in at if cells[index].strip()]
+
+    def unit_and_deadline_texts(cells: Sequence[str]) -> tuple[str | None, str, str, str]:
+        """A row's lead, cooperating and 责任 unit texts and its deadline text."""
+        if has_lead:
+            lead: str | None = "、".join(filled_cells(cells, lead_at))
+            cooperating = filled_cells(cells, units_and_cooperating_at)
+            units: list[str] = []
+        elif units_lead:
+            lead = "、".join(filled_cells(cells, units_at))
+            cooperating, units = filled_cells(cells, cooperating_at), []
+        else:
+            lead, cooperating = None, filled_cells(cells, cooperating_at)
+            units = filled_cells(cells, units_at)
+        return (
+            unit_cell_text(lead) if lead is not None else None,
+            "、".join(unit_cell_text(cell) for cell in cooperating),
+            "、".join(unit_cell_text(cell) for cell in units),
+            "；".join(deadline_cell_text(cell) for cell in filled_cells(cells, deadline_at)),
+        )
+
+    # Rows repeat their unit and deadline cells: each combination is read once.
+    unit_and_deadline_at = sorted({*lead_at, *units_at, *cooperating_at, *deadline_at})
+    unit_texts_of: dict[tuple[str, ...], tuple[str | None, str, str, str]] = {}
+
+    for row in data_rows:
         cells = row.cells
-        filled = max(index for index, cell in enumerate(cells) if cell.strip()) + 1
+        filled_at = [index for index, cell in enumerate(cells) if cell.strip()]
+        if not filled_at:
+            continue  # an empty row
+        filled = filled_at[-1] + 1
         if filled > columns.width or len(cells) < columns.width:
             count = filled if filled > columns.width else len(cells)
             raise document.error(
@@ -571,13 +620,12 @@ def _read_rows(
                 f"{table.where(row.first_line)} has {count} cells, but the header "
                 f"({columns.describe()}) has {columns.width} columns",
             )
-        text = _joined_text(_cells(cells, columns, Column.TASK))
-        filled_at = [index for index, cell in enumerate(cells) if cell.strip()]
-        seq_cell = task_cell_text(_cell(cells, columns, Column.SEQ))
-        if filled_at == [columns.get(Column.SEQ)] and _whole_number(seq_cell) is not None:
+        text = _joined_text(filled_cells(cells, task_at), cell_text)
+        seq_cell = cell_text(cells[seq_column]) if seq_column is not None else ""
+        if filled_at == [seq_column] and _whole_number(seq_cell) is not None:
             continue  # a template's pre-numbered blank row: nothing in it to track
         if not has_category and _one_cell(cells, filled_at):
-            heading = task_cell_text(cells[filled_at[0]])
+            heading = cell_text(cells[filled_at[0]])
             if HEADING_MARKER.match(heading):
                 category = [heading.rstrip(_TRAILING_PUNCTUATION)]
                 continue
@@ -587,21 +635,15 @@ def _read_rows(
                 row.first_line,
                 f"{table.where(row.first_line)} has no task text in the {task_header} column",
             )
-        category_cell = task_cell_text(_cell(cells, columns, Column.CATEGORY))
+        category_cell = cell_text(cells[category_column]) if category_column is not None else ""
         if category_cell:
             category = [category_cell.rstrip(_TRAILING_PUNCTUATION)]
-        if has_lead:
-            lead: str | None = "、".join(_cells(cells, columns, Column.LEAD))
-            cooperating = _cells(cells, columns, Column.UNITS, Column.COOPERATING)
-            units: list[str] = []
-        elif units_lead:
-            lead = "、".join(_cells(cells, columns, Column.UNITS))
-            cooperating, units = _cells(cells, columns, Column.COOPERATING), []
-        else:
-            lead, cooperating = None, _cells(cells, columns, Column.COOPERATING)
-            units = _cells(cells, columns, Column.UNITS)
+        unit_key = tuple([cells[index] for index in unit_and_deadline_at])
+        unit_texts = unit_texts_of.get(unit_key)
+        if unit_texts is None:
+            unit_texts = unit_texts_of[unit_key] = unit_and_deadline_texts(cells)
         notes = [
-            f"（{_column_label(columns, index)}：{task_cell_text(cells[index])}）"
+            f"（{_column_label(columns, index)}：{cell_text(cells[index])}）"
             for index in unread
             if cells[index].strip()
         ]
@@ -611,13 +653,11 @@ def _read_rows(
                 row=row,
                 seq_cell=seq_cell,
                 text=text,
-                lead=unit_cell_text(lead) if lead is not None else None,
-                cooperating="、".join(unit_cell_text(cell) for cell in cooperating),
-                units="、".join(unit_cell_text(cell) for cell in units),
-                deadline="；".join(
-                    deadline_cell_text(cell) for cell in _cells(cells, columns, Column.DEADLINE)
-                ),
-                category=list(category),
+                lead=unit_texts[0],
+                cooperating=unit_texts[1],
+                units=unit_texts[2],
+                deadline=unit_texts[3],
+                category=category,  # never changed in place: a heading makes a new list
                 notes=notes,
             )
         )
@@ -685,6 +725,8 @@ def _one_cell(cells: Sequence[str], filled_at: Sequence[int]) -> bool:
     """Whether a row holds one cell only: one filled cell, or one cell merged across the
     row, which Word tables and HTML colspans repeat in each column it covers."""
     first, last = filled_at[0], filled_at[-1]
+    if cells[first] != cells[last]:  # most rows: told at once
+        return False
     return len(filled_at) == last - first + 1 and len(set(cells[first : last + 1])) == 1
 
 
@@ -711,10 +753,16 @@ def _tasks_of_row(
     context: DeadlineContext,
     directory: UnitDirectory,
     warnings: list[ParseWarning],
+    roles_of: dict[tuple[str | None, str, str], list[Roles]],
 ) -> Iterator[PlanTask]:
-    parts = task_roles(row.lead, row.cooperating, row.units, directory)
+    # A ledger names the same few units in row after row: their roles are read once
+    # (build_task copies what it keeps, so the rows share nothing mutable).
+    cells = (row.lead, row.cooperating, row.units)
+    parts = roles_of.get(cells)
+    if parts is None:
+        parts = roles_of[cells] = task_roles(row.lead, row.cooperating, row.units, directory)
     lines = (row.row.first_line, row.row.last_line)
-    where = row.table.where(lines[0])
+    unsplit_group_lead = is_unsplit_group_lead(row.lead, row.units, parts)
     for number, roles in enumerate(parts, start=1):
         part = number if len(parts) > 1 else None
         task = build_task(
@@ -730,13 +778,13 @@ def _tasks_of_row(
             deadline_text=row.deadline or None,
             warnings=warnings,
         )
-        if is_unsplit_group_lead(row.lead, row.units, parts):
+        if unsplit_group_lead:
             cell = row.lead if row.lead is not None else row.units
             warnings.append(unsplit_group_lead_warning(cell, lines[0], task.id))
         if row.notes:
             task.text += "".join(row.notes)
         if TaskFlag.NO_UNIT in task.flags:
-            warnings.append(no_unit_warning(where, lines[0], task.id))
+            warnings.append(no_unit_warning(row.table.where(lines[0]), lines[0], task.id))
         if row.deadline and TaskFlag.IMPLICIT_DEADLINE in task.flags and task.starts:
             warnings.append(
                 ParseWarning(
@@ -788,9 +836,11 @@ def _csv_rows(document: SourceDocument, lines: Sequence[str], delimiter: str) ->
     reader = csv.reader(lines, delimiter=delimiter)
     rows: list[GridRow] = []
     previous_end = 0
+    # A ledger repeats its unit and deadline cells down the rows: each text is kept once.
+    texts: dict[str, str] = {}
     try:
         for record in reader:
-            cells = tuple(cell.strip() for cell in record)
+            cells = tuple([texts.setdefault(cell, cell) for cell in map(str.strip, record)])
             rows.append(GridRow(previous_end + 1, reader.line_num, cells))
             previous_end = reader.line_num
     except csv.Error as error:
