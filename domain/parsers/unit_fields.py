@@ -19,9 +19,11 @@ import re
 from dataclasses import dataclass
 
 # Unit fields: the labels of a field list and the role each gives its units.
-_LEAD_LABELS = "牵头单位|牵头部门|牵头责任单位|牵头科室|主办单位|主办部门|主办"
+# 科室 / 处室: a bureau's own offices, in a bureau's plan ("牵头科室：…；配合科室：…").
+_LEAD_LABELS = "牵头单位|牵头部门|牵头责任单位|牵头科室|牵头处室|主办单位|主办部门|主办科室|主办"
 _COOPERATING_LABELS = (
-    "配合单位|配合部门|协办单位|协办部门|协办|协同单位|协同部门|参与单位|参与部门|协助单位"
+    "配合单位|配合部门|配合科室|配合处室|协办单位|协办部门|协办科室|协办|协同单位|协同部门|"
+    "参与单位|参与部门|协助单位"
 )
 _RESPONSIBLE_LABELS = "责任单位|责任部门|责任科室|责任处室|承办单位|承办部门|实施单位|落实单位"
 _DEADLINE_LABELS = "完成时限|完成时间|时限要求|时间要求|时间节点|办结时限|时限"
@@ -75,6 +77,14 @@ _VERBS: list[tuple[str, int]] = [
 _VERB = re.compile("(?P<verb>" + "|".join(verb for verb, _ in _VERBS) + r")$")
 _RANKS = dict(_VERBS)
 _TOGETHER_WITH = re.compile(r"^(?P<leads>.+?)会同(?P<others>.+)$")
+# A clause of a role phrase that is its time limit ("X牵头，Y配合，2025年11月底前完成",
+# "…，持续推进"): not a name list. The task's text still holds it, so its dates are read there.
+_DEADLINE_CLAUSE = re.compile(
+    r"^(?:于|在|力争|争取)?(?:\d{4}年)?(?:\d{1,2}月(?:\d{1,2}日)?|年底|年末|年内|上半年|下半年|"
+    r"(?:第)?[一二三四1-4]季度)?(?:底|末)?(?:之前|以前|前)?(?:全面|基本)?(?:完成|实现|办结|完工)?$"
+    r"|^(?:持续|长期|常态化)(?:推进|开展|坚持|实施)$"
+)
+_DATE_WORD = re.compile(r"\d{4}年|\d{1,2}月|年底|年末|年内|半年|季度|持续|长期|常态化")
 # What a unit's name never holds: words of a sentence.
 _NOT_A_NAME = re.compile(
     r"[把了的]|要[求把做]|应当|应该|需要|必须|进一步|确保|通过|按照|根据|以下|之日|不再"
@@ -190,6 +200,8 @@ def _verb_phrase(text: str) -> UnitField | None:
         ok = True
         for clause in clauses:
             clause = clause.strip()
+            if _DATE_WORD.search(clause) and _DEADLINE_CLAUSE.match(clause):
+                continue
             named = _NAMED_LEAD.match(clause)
             if named is not None and _names(named["names"]) is not None:
                 named_leads.append(named["names"])
