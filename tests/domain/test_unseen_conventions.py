@@ -71,7 +71,7 @@ def test_a_unit_marked_as_lead_inside_a_responsible_list() -> None:
         "责任单位：市人力资源社会保障局\n"
     )
     assert _roles(parsed) == [
-        (["市教育局"], ["市财政局", "各县（市、区）人民政府"]),
+        (["市教育局"], ["市财政局", "各县（市、区）政府"]),  # the directory's name for it
         (["市人力资源社会保障局"], []),
     ]
 
