@@ -40,6 +40,7 @@ import zipfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from io import BytesIO
 from pathlib import PurePath
 
@@ -93,6 +94,13 @@ _INLINE_MARKER = re.compile(
     "(?<=[。；：）])(?:" + "|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _MARKERS) + ")"
 )
 _MAX_TITLE = 60
+# A heading run into its first item: "一、加强基础建设（一）建设政务云。".
+_MAX_RUN_IN_HEADING = 40
+_RUN_IN_FIRST = re.compile(r"（一）|(?<![\d.．])1[.．、](?!\d)")
+_RUN_IN_SIGNATURE = re.compile(
+    r"(?<=[。！）])(?P<office>[^，。；：、！？（）\s\d]{2,30}?(?:办公室|人民政府|委员会|厅|局|委|办))"
+    r"\d{4}年\d{1,2}月\d{1,2}日"
+)
 _MOST_FIELDS_SCORED = 30
 _PUNCTUATION_AND_SPACE = re.compile(r"[\s，。；、：）（]")
 _TITLE_ENDS = (
@@ -133,6 +141,10 @@ _GROUP_SUBJECT = re.compile(
 # A deadline with a year and a month: what makes a closing paragraph an obligation.
 _DATED = re.compile(r"\d{4}年\d{1,2}月(?:\d{1,2}日|底|末)?(?:之前|以前|前)")
 _CLOSING = "。；！？）」”…"
+# A web page's metadata block dates the plan: "发布时间：2017年06月08日".
+_ISSUE_DATE_FIELD = re.compile(
+    r"^(?:发布时间|发布日期|成文日期)[：:]\s*(?P<y>\d{4})[年-](?P<m>\d{1,2})[月-](?P<d>\d{1,2})"
+)
 _SENTENCE_END = "。；！？"
 
 
@@ -146,6 +158,7 @@ class _Block:
     text: str = ""
     line_starts: list[int] = field(default_factory=list)  # offsets of each line in ``text``
     line_numbers: list[int] = field(default_factory=list)  # the document line of each
+    columns: list[int] = field(default_factory=list)  # where each starts in its line
     depth: int = 0
     children: int = 0
     fields: list[UnitField] = field(default_factory=list)
@@ -198,7 +211,7 @@ def _blocks(lines: Sequence[str]) -> list[_Block]:
         stripped = line.strip()
         if not stripped or _is_chrome(stripped) or number - 1 in signatures:
             continue
-        for segment in _segments(stripped, last):
+        for column, segment in _segments(stripped, last):
             marker = _marker(segment)
             decimal = _DECIMAL_START.match(segment) if marker is None else None
             if decimal is not None and int(decimal[1]) == last.get("number_dot", 0) + 1:
@@ -212,6 +225,7 @@ def _blocks(lines: Sequence[str]) -> list[_Block]:
                 block.text += "\n"
             block.line_starts.append(len(block.text))
             block.line_numbers.append(number)
+            block.columns.append(column)
             block.text += segment
             block.last_line = number
     _depths(blocks)
@@ -236,30 +250,79 @@ def _number(marker: str) -> int:
     return value
 
 
-def _segments(line: str, last: dict[str, int]) -> list[str]:
-    """A line of running text cut where its items begin: the whole plan on one line
-    ("一、总体要求……。（一）……（责任单位：…）（二）……"). A marker inside a line counts only
-    right after a sentence ends (。；：）) and when it continues its style's numbering
-    (the next number, or 1 again), so a quoted "（二）" is never an item."""
+def _segments(line: str, last: dict[str, int]) -> list[tuple[int, str]]:
+    """A line of running text cut where its items begin, each piece with its column: the
+    whole plan on one line ("一、总体要求……。（一）……（责任单位：…）（二）……"). A marker inside a
+    line counts only right after a sentence ends (。；：）), or right after a short heading
+    ("一、加强基础建设（一）…": a heading runs into its first item), and when it continues its
+    style's numbering (the next number, or 1 again), so a quoted "（二）" is never an item.
+    The signature closing a notice written as one line ends its text."""
     if len(line) < _RUNNING_TEXT:
-        return [line]
+        return [(0, line)]
+    line = line[: _signature_start(line)]
     seen = dict(last)
     cuts: list[int] = []
     head = _marker(line)
     if head is not None:
         seen[head[0]] = _number(head[1])
-    for found in _INLINE_MARKER.finditer(line):
-        kind = next(k for k, _ in _MARKERS if found.group(k) is not None)
-        if kind not in _INLINE_KINDS:
-            continue
-        value = _number(found.group(0))
-        if value in (seen.get(kind, 0) + 1, 1):
+    run_in = _run_in_starts(line)
+    for start, kind, value in _inline_markers(line):
+        if value in (seen.get(kind, 0) + 1, 1) and (
+            start not in run_in or _after_heading(line, cuts[-1] if cuts else 0, start)
+        ):
             seen[kind] = value
-            cuts.append(found.start())
+            cuts.append(start)
     if not cuts:
-        return [line]
+        return [(0, line)]
     bounds = [0, *cuts, len(line)]
-    return [line[a:b] for a, b in itertools.pairwise(bounds) if line[a:b].strip()]
+    return [(a, line[a:b]) for a, b in itertools.pairwise(bounds) if line[a:b].strip()]
+
+
+def _inline_markers(line: str) -> list[tuple[int, str, int]]:
+    """(offset, style, number) of every marker that may open an item inside a line: after a
+    sentence's end, or a first item that may follow its heading without punctuation."""
+    found: dict[int, tuple[int, str, int]] = {}
+    for match in _RUN_IN_FIRST.finditer(line):
+        found[match.start()] = (match.start(), _marker_kind(match.group(0)), 1)
+    for match in _INLINE_MARKER.finditer(line):
+        kind = next(k for k, _ in _MARKERS if match.group(k) is not None)
+        if kind in _INLINE_KINDS:
+            found[match.start()] = (match.start(), kind, _number(match.group(0)))
+    return [found[offset] for offset in sorted(found)]
+
+
+def _marker_kind(marker: str) -> str:
+    match = _MARKER.match(marker + "x")
+    assert match is not None
+    assert match.lastgroup is not None
+    return match.lastgroup
+
+
+def _run_in_starts(line: str) -> set[int]:
+    """Offsets of first-item markers not preceded by a sentence's end."""
+    return {
+        match.start()
+        for match in _RUN_IN_FIRST.finditer(line)
+        if match.start() == 0 or line[match.start() - 1] not in "。；：）"
+    }
+
+
+def _after_heading(line: str, start: int, item: int) -> bool:
+    """``item`` follows, without punctuation, the short heading that opens at ``start``
+    ("二、推进应用（一）建设平台。": a heading runs into its first item)."""
+    head = _MARKER.match(line[start:])
+    if head is None or head.lastgroup not in ("chinese", "part"):
+        return False
+    heading = line[start + head.end() : item]
+    return 0 < len(heading) <= _MAX_RUN_IN_HEADING and not re.search(r"[。；：，]", heading)
+
+
+def _signature_start(line: str) -> int:
+    """Where the signature of a notice run into one line begins: an office's name and the
+    date after the last sentence ("…目标任务。东营市人民政府办公室2017年6月8日扫一扫…"), or
+    the line's end."""
+    signatures = list(_RUN_IN_SIGNATURE.finditer(line))
+    return signatures[-1].start("office") if signatures else len(line)
 
 
 def _depths(blocks: list[_Block]) -> None:
@@ -284,7 +347,7 @@ def _paragraph_blocks(lines: Sequence[str]) -> list[_Block]:
     for number, line in enumerate(lines, start=1):
         stripped = line.strip()
         if stripped and not _is_chrome(stripped) and number - 1 not in signatures:
-            blocks.append(_Block("paragraph", number, number, stripped, [0], [number]))
+            blocks.append(_Block("paragraph", number, number, stripped, [0], [number], [0]))
     return blocks
 
 
@@ -353,6 +416,7 @@ class _Task:
     category: list[str]
     unit_field: UnitField | None
     flags: list[TaskFlag] = field(default_factory=list)
+    closing: str = ""  # the unit field closing the text, as written
 
 
 class GeneralParser:
@@ -409,7 +473,7 @@ class GeneralParser:
                 seq=seq,
                 part=None,
                 category=draft.category,
-                text=draft.text,
+                text=_task_text(draft),
                 roles=roles,
                 lines=(draft.first_line, draft.last_line),
                 context=context,
@@ -541,13 +605,15 @@ def _tasks_with_fields(blocks: list[_Block], warnings: list[ParseWarning]) -> li
                 start_offset = position + (
                     len(block.text[position:]) - len(block.text[position:].lstrip())
                 )
+                closing = block.text[unit_field.start : unit_field.end]
                 pieces.append(
                     _Task(
-                        piece + block.text[unit_field.start : unit_field.end],
+                        piece + closing,
                         block.line_of(start_offset),
                         block.line_of(max(unit_field.end - 1, 0)),
                         categories[index],
                         unit_field,
+                        closing=closing,
                     )
                 )
             position = unit_field.end
@@ -589,6 +655,18 @@ def _tasks_with_fields(blocks: list[_Block], warnings: list[ParseWarning]) -> li
     _skip(uncovered, warnings)
     drafts.sort(key=lambda draft: draft.first_line)
     return drafts
+
+
+def _task_text(draft: _Task) -> str:
+    """What the task says: its item's words without the item's number and without the unit
+    field closing them (the units are the task's lead and cooperating units)."""
+    text = draft.text
+    marker = _MARKER.match(text)
+    if marker is not None:
+        text = text[marker.end() :]
+    if draft.closing and text.endswith(draft.closing):
+        text = text[: -len(draft.closing)].rstrip()
+    return text if _has_text(text) else draft.text
 
 
 def _heading_field(block: _Block) -> UnitField | None:
@@ -748,7 +826,7 @@ def _title(header: Sequence[str]) -> str | None:
 def _plan(document: SourceDocument, header: Sequence[str]) -> Plan:
     lines = document.lines
     title = _title(header) or _title(lines[:10]) or PurePath(document.file).stem
-    issue_date = find_issue_date(lines)
+    issue_date = _issue_date_field(lines) or find_issue_date(lines)
     number = find_document_number(lines)
     fallback = issue_date.year if issue_date else None
     if fallback is None and number:
@@ -780,3 +858,13 @@ def _plan(document: SourceDocument, header: Sequence[str]) -> Plan:
         source_file=document.file,
         format=FORMAT,
     )
+
+
+def _issue_date_field(lines: Sequence[str]) -> date | None:
+    """The date of a metadata block's 发布时间 / 成文日期 field: the page's own statement of
+    when the plan was issued, above any date line of its text."""
+    for line in lines:
+        found = _ISSUE_DATE_FIELD.match(line.strip())
+        if found:
+            return date(int(found["y"]), int(found["m"]), int(found["d"]))
+    return None
