@@ -141,6 +141,7 @@ _GROUP_SUBJECT = re.compile(
 # A deadline with a year and a month: what makes a closing paragraph an obligation.
 _DATED = re.compile(r"\d{4}年\d{1,2}月(?:\d{1,2}日|底|末)?(?:之前|以前|前)")
 _CLOSING = "。；！？）」”…"
+_LIST_ENTRY = "——"
 # A web page's metadata block dates the plan: "发布时间：2017年06月08日".
 _ISSUE_DATE_FIELD = re.compile(
     r"^(?:发布时间|发布日期|成文日期)[：:]\s*(?P<y>\d{4})[年-](?P<m>\d{1,2})[月-](?P<d>\d{1,2})"
@@ -165,6 +166,11 @@ class _Block:
 
     def line_of(self, offset: int) -> int:
         return self.line_numbers[bisect.bisect_right(self.line_starts, offset) - 1]
+
+    def column_of(self, offset: int) -> int:
+        """Where ``offset`` of the item's text stands in its (stripped) document line."""
+        index = bisect.bisect_right(self.line_starts, offset) - 1
+        return self.columns[index] + offset - self.line_starts[index]
 
 
 # ---------------------------------------------------------------- the document
@@ -417,6 +423,9 @@ class _Task:
     unit_field: UnitField | None
     flags: list[TaskFlag] = field(default_factory=list)
     closing: str = ""  # the unit field closing the text, as written
+    list_item: int | None = None  # the first line of the item whose listed entries are parts
+    block: _Block | None = None  # the item the task was cut from, and where in its text
+    span: tuple[int, int] | None = None
 
 
 class GeneralParser:
@@ -458,7 +467,7 @@ class GeneralParser:
         plan = _plan(document, document.lines[: first_item - 1])
         context = DeadlineContext(plan_year=plan.period_start, period_end=plan.period_end)
         tasks: list[PlanTask] = []
-        for seq, draft in enumerate(drafts, start=1):
+        for (seq, part), draft in zip(_numbering(drafts), drafts, strict=True):
             roles = _roles(draft.unit_field, directory, first_leads=first_leads)
             flags = list(draft.flags)
             if draft.unit_field is None and TaskFlag.TRUNCATED not in flags:
@@ -471,7 +480,7 @@ class GeneralParser:
             task = build_task(
                 document,
                 seq=seq,
-                part=None,
+                part=part,
                 category=draft.category,
                 text=_task_text(draft),
                 roles=roles,
@@ -482,6 +491,7 @@ class GeneralParser:
                 extra_flags=flags,
                 warnings=warnings,
             )
+            task = _cut_raw(document, draft, task)
             tasks.append(task)
             warnings.extend(ambiguous_date_warnings(task))
             if TaskFlag.NO_UNIT in task.flags:
@@ -614,6 +624,8 @@ def _tasks_with_fields(blocks: list[_Block], warnings: list[ParseWarning]) -> li
                         categories[index],
                         unit_field,
                         closing=closing,
+                        block=block,
+                        span=(start_offset, unit_field.end),
                     )
                 )
             position = unit_field.end
@@ -633,7 +645,7 @@ def _tasks_with_fields(blocks: list[_Block], warnings: list[ParseWarning]) -> li
                 )
             ]
             position = line_end
-        drafts.extend(_titled(block, pieces))
+        drafts.extend(_listed_parts(block, _titled(block, pieces)))
         rest = block.text[position:].strip("。；， \n")
         if _has_text(rest):
             if cut_off:
@@ -655,6 +667,21 @@ def _tasks_with_fields(blocks: list[_Block], warnings: list[ParseWarning]) -> li
     _skip(uncovered, warnings)
     drafts.sort(key=lambda draft: draft.first_line)
     return drafts
+
+
+def _cut_raw(document: SourceDocument, draft: _Task, task: PlanTask) -> PlanTask:
+    """A task cut from part of one line (a notice written as one line) keeps as its raw text
+    that part of the line, where normalising kept the line's length (one character for one:
+    ",", "（"); otherwise the whole line, as for any task."""
+    if draft.block is None or draft.span is None or draft.first_line != draft.last_line:
+        return task
+    raw = document.raw_lines[draft.first_line - 1]
+    if len(raw.strip()) != len(document.lines[draft.first_line - 1].strip()):
+        return task
+    indent = len(raw) - len(raw.lstrip())
+    start, end = (draft.block.column_of(offset) for offset in draft.span)
+    source = task.source.model_copy(update={"raw": raw[indent + start : indent + end]})
+    return task.model_copy(update={"source": source})
 
 
 def _task_text(draft: _Task) -> str:
@@ -694,6 +721,37 @@ def _titled(block: _Block, pieces: list[_Task]) -> list[_Task]:
     for piece in pieces:
         piece.category = [*piece.category, title]
     return pieces
+
+
+def _listed_parts(block: _Block, pieces: list[_Task]) -> list[_Task]:
+    """An item listing entries "——…（责任单位：…）——…（责任单位：…）" is one task in parts: each
+    entry, with its own units, reads after the item's preamble (its body and the sentence
+    introducing the list), so no part loses what the item says of all of them."""
+    if len(pieces) < 2 or not all(p.text.startswith(_LIST_ENTRY) for p in pieces[1:]):
+        return pieces
+    preamble, found, entry = pieces[0].text.partition(_LIST_ENTRY)
+    if not found:
+        return pieces
+    pieces[0].text = preamble + entry
+    for piece in pieces[1:]:
+        piece.text = preamble + piece.text.removeprefix(_LIST_ENTRY)
+    for piece in pieces:
+        piece.list_item = block.first_line
+    return pieces
+
+
+def _numbering(drafts: list[_Task]) -> list[tuple[int, int | None]]:
+    """(seq, part) of each task: the parts of one listed item share its number."""
+    numbers: list[tuple[int, int | None]] = []
+    seq = 0
+    for index, draft in enumerate(drafts):
+        previous = drafts[index - 1] if index else None
+        if draft.list_item is not None and previous and previous.list_item == draft.list_item:
+            numbers.append((seq, (numbers[-1][1] or 0) + 1))
+            continue
+        seq += 1
+        numbers.append((seq, 1 if draft.list_item is not None else None))
+    return numbers
 
 
 def _closing_paragraphs(

@@ -578,3 +578,22 @@ def test_a_notice_written_as_one_line_is_cut_at_its_items_and_signature() -> Non
         ["二、推进应用"],
     ]
     assert parsed.plan.issue_date == date(2019, 3, 5)
+
+
+def test_an_item_listing_entries_with_their_own_units_is_one_task_in_parts() -> None:
+    """ "——" entries each closed by their units are parts N-1, N-2 of their item's task; each
+    reads after the item's preamble, and the item's title is their category."""
+    text = (
+        "某区2020年重点工作安排\n"
+        "（一）整合基础数据。建立共享目录。年内整合以下数据：——人口数据。（责任单位：区公安分局）"
+        "——法人数据。（责任单位：区市场监管局）\n"
+        "（二）建设平台。完成平台上线。（责任单位：区数据局）\n"
+    )
+    parsed = general.PARSER.parse(SourceDocument.from_text("安排.txt", text), load_directory())
+    assert [(task.id, task.text) for task in parsed.tasks] == [
+        ("1-1", "建立共享目录。年内整合以下数据：人口数据。"),
+        ("1-2", "建立共享目录。年内整合以下数据：法人数据。"),
+        ("2", "建设平台。完成平台上线。"),
+    ]
+    assert parsed.tasks[0].category == ["（一）整合基础数据"]
+    assert parsed.tasks[1].lead_units == ["区市场监管局"]
