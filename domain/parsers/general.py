@@ -142,6 +142,8 @@ _GROUP_SUBJECT = re.compile(
 _DATED = re.compile(r"\d{4}年\d{1,2}月(?:\d{1,2}日|底|末)?(?:之前|以前|前)")
 _CLOSING = "。；！？）」”…"
 _LIST_ENTRY = "——"
+# Headings of a notice's closing guidance rather than its tasks.
+_SAFEGUARDS = re.compile(r"保障|组织实施|工作要求")
 # A web page's metadata block dates the plan: "发布时间：2017年06月08日".
 _ISSUE_DATE_FIELD = re.compile(
     r"^(?:发布时间|发布日期|成文日期)[：:]\s*(?P<y>\d{4})[年-](?P<m>\d{1,2})[月-](?P<d>\d{1,2})"
@@ -458,6 +460,9 @@ class GeneralParser:
         first_leads = any(FIRST_LEADS.search(line) for line in document.lines)
         warnings: list[ParseWarning] = []
         has_fields = any(block.fields for block in blocks)
+        skipped_sections: list[ParseWarning] = []
+        if has_fields:
+            blocks = _without_safeguards(blocks, skipped_sections)
         drafts = (
             _tasks_with_fields(blocks, warnings) if has_fields else _tasks_without_fields(blocks)
         )
@@ -508,6 +513,7 @@ class GeneralParser:
                         task_id=task.id,
                     )
                 )
+        warnings.extend(skipped_sections)
         return ParsedPlan(plan=plan, tasks=tasks, warnings=_file_lines(document, warnings))
 
 
@@ -694,6 +700,43 @@ def _task_text(draft: _Task) -> str:
     if draft.closing and text.endswith(draft.closing):
         text = text[: -len(draft.closing)].rstrip()
     return text if _has_text(text) else draft.text
+
+
+def _without_safeguards(blocks: list[_Block], warnings: list[ParseWarning]) -> list[_Block]:
+    """A section headed as safeguards (保障措施, 组织实施, 工作要求) in which no item names a
+    unit is the notice's closing guidance, not tasks: it is left out, and one
+    ``skipped_section`` warning names it and its items so the coordinator sees why."""
+    kept: list[_Block] = []
+    index = 0
+    while index < len(blocks):
+        block = blocks[index]
+        end = index + 1
+        while end < len(blocks) and blocks[end].depth > block.depth:
+            end += 1
+        section = blocks[index:end]
+        if (
+            block.kind is not None
+            and block.children
+            and _SAFEGUARDS.search(_heading_text(block))
+            and not any(each.fields for each in section)
+        ):
+            warnings.append(_skipped_section(block, section[1:]))
+            index = end
+            continue
+        kept.append(block)
+        index += 1
+    return kept
+
+
+def _skipped_section(heading: _Block, items: list[_Block]) -> ParseWarning:
+    titles = "、".join(_heading_text(item) for item in items if item.depth == heading.depth + 1)
+    count = sum(1 for item in items if item.depth == heading.depth + 1)
+    return ParseWarning(
+        line=heading.first_line,
+        code="skipped_section",
+        message=f"{_heading_text(heading)} names no 责任单位 and sets out safeguard measures, "
+        f"not tasks; its {count} items were not imported: {titles}",
+    )
 
 
 def _heading_field(block: _Block) -> UnitField | None:

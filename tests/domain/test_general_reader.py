@@ -597,3 +597,17 @@ def test_an_item_listing_entries_with_their_own_units_is_one_task_in_parts() -> 
     ]
     assert parsed.tasks[0].category == ["（一）整合基础数据"]
     assert parsed.tasks[1].lead_units == ["区市场监管局"]
+
+
+def test_a_safeguard_section_naming_no_unit_is_one_skipped_section_warning() -> None:
+    """The closing 保障措施 section, none of whose items names a unit, is not read as tasks:
+    one skipped_section warning names it and its items."""
+    text = (
+        "某县2021年数字乡村工作要点\n"
+        "一、重点任务\n（一）建设益农信息社。年内覆盖全部行政村。（责任单位：县农业农村局）\n"
+        "二、保障措施\n（一）加强组织领导。成立工作专班。\n（二）强化督查考核。定期通报进展。\n"
+    )
+    parsed = general.PARSER.parse(SourceDocument.from_text("要点.txt", text), load_directory())
+    assert [task.text for task in parsed.tasks] == ["建设益农信息社。年内覆盖全部行政村。"]
+    assert [(w.code, w.line) for w in parsed.warnings] == [("skipped_section", 4)]
+    assert "（一）加强组织领导、（二）强化督查考核" in parsed.warnings[0].message
