@@ -40,6 +40,7 @@ import zipfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from io import BytesIO
 from pathlib import PurePath
 
@@ -93,6 +94,13 @@ _INLINE_MARKER = re.compile(
     "(?<=[。；：）])(?:" + "|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _MARKERS) + ")"
 )
 _MAX_TITLE = 60
+# A heading run into its first item: "一、加强基础建设（一）建设政务云。".
+_MAX_RUN_IN_HEADING = 40
+_RUN_IN_FIRST = re.compile(r"（一）|(?<![\d.．])1[.．、](?!\d)")
+_RUN_IN_SIGNATURE = re.compile(
+    r"(?<=[。！）])(?P<office>[^，。；：、！？（）\s\d]{2,30}?(?:办公室|人民政府|委员会|厅|局|委|办))"
+    r"\d{4}年\d{1,2}月\d{1,2}日"
+)
 _MOST_FIELDS_SCORED = 30
 _PUNCTUATION_AND_SPACE = re.compile(r"[\s，。；、：）（]")
 _TITLE_ENDS = (
@@ -133,6 +141,13 @@ _GROUP_SUBJECT = re.compile(
 # A deadline with a year and a month: what makes a closing paragraph an obligation.
 _DATED = re.compile(r"\d{4}年\d{1,2}月(?:\d{1,2}日|底|末)?(?:之前|以前|前)")
 _CLOSING = "。；！？）」”…"
+_LIST_ENTRY = "——"
+# Headings of a notice's closing guidance rather than its tasks.
+_SAFEGUARDS = re.compile(r"保障|组织实施|工作要求")
+# A web page's metadata block dates the plan: "发布时间：2017年06月08日".
+_ISSUE_DATE_FIELD = re.compile(
+    r"^(?:发布时间|发布日期|成文日期)[：:]\s*(?P<y>\d{4})[年-](?P<m>\d{1,2})[月-](?P<d>\d{1,2})"
+)
 _SENTENCE_END = "。；！？"
 
 
@@ -146,12 +161,18 @@ class _Block:
     text: str = ""
     line_starts: list[int] = field(default_factory=list)  # offsets of each line in ``text``
     line_numbers: list[int] = field(default_factory=list)  # the document line of each
+    columns: list[int] = field(default_factory=list)  # where each starts in its line
     depth: int = 0
     children: int = 0
     fields: list[UnitField] = field(default_factory=list)
 
     def line_of(self, offset: int) -> int:
         return self.line_numbers[bisect.bisect_right(self.line_starts, offset) - 1]
+
+    def column_of(self, offset: int) -> int:
+        """Where ``offset`` of the item's text stands in its (stripped) document line."""
+        index = bisect.bisect_right(self.line_starts, offset) - 1
+        return self.columns[index] + offset - self.line_starts[index]
 
 
 # ---------------------------------------------------------------- the document
@@ -202,7 +223,7 @@ def _blocks(lines: Sequence[str]) -> list[_Block]:
         stripped = line.strip()
         if not stripped or _is_chrome(stripped) or number - 1 in signatures:
             continue
-        for segment in _segments(stripped, last):
+        for column, segment in _segments(stripped, last):
             marker = _marker(segment)
             decimal = _DECIMAL_START.match(segment) if marker is None else None
             if decimal is not None and int(decimal[1]) == last.get("number_dot", 0) + 1:
@@ -219,6 +240,7 @@ def _blocks(lines: Sequence[str]) -> list[_Block]:
                 lengths[-1] += 1
             block.line_starts.append(lengths[-1])
             block.line_numbers.append(number)
+            block.columns.append(column)
             parts.append(segment)
             lengths[-1] += len(segment)
             block.last_line = number
@@ -246,30 +268,79 @@ def _number(marker: str) -> int:
     return value
 
 
-def _segments(line: str, last: dict[str, int]) -> list[str]:
-    """A line of running text cut where its items begin: the whole plan on one line
-    ("一、总体要求……。（一）……（责任单位：…）（二）……"). A marker inside a line counts only
-    right after a sentence ends (。；：）) and when it continues its style's numbering
-    (the next number, or 1 again), so a quoted "（二）" is never an item."""
+def _segments(line: str, last: dict[str, int]) -> list[tuple[int, str]]:
+    """A line of running text cut where its items begin, each piece with its column: the
+    whole plan on one line ("一、总体要求……。（一）……（责任单位：…）（二）……"). A marker inside a
+    line counts only right after a sentence ends (。；：）), or right after a short heading
+    ("一、加强基础建设（一）…": a heading runs into its first item), and when it continues its
+    style's numbering (the next number, or 1 again), so a quoted "（二）" is never an item.
+    The signature closing a notice written as one line ends its text."""
     if len(line) < _RUNNING_TEXT:
-        return [line]
+        return [(0, line)]
+    line = line[: _signature_start(line)]
     seen = dict(last)
     cuts: list[int] = []
     head = _marker(line)
     if head is not None:
         seen[head[0]] = _number(head[1])
-    for found in _INLINE_MARKER.finditer(line):
-        kind = next(k for k, _ in _MARKERS if found.group(k) is not None)
-        if kind not in _INLINE_KINDS:
-            continue
-        value = _number(found.group(0))
-        if value in (seen.get(kind, 0) + 1, 1):
+    run_in = _run_in_starts(line)
+    for start, kind, value in _inline_markers(line):
+        if value in (seen.get(kind, 0) + 1, 1) and (
+            start not in run_in or _after_heading(line, cuts[-1] if cuts else 0, start)
+        ):
             seen[kind] = value
-            cuts.append(found.start())
+            cuts.append(start)
     if not cuts:
-        return [line]
+        return [(0, line)]
     bounds = [0, *cuts, len(line)]
-    return [line[a:b] for a, b in itertools.pairwise(bounds) if line[a:b].strip()]
+    return [(a, line[a:b]) for a, b in itertools.pairwise(bounds) if line[a:b].strip()]
+
+
+def _inline_markers(line: str) -> list[tuple[int, str, int]]:
+    """(offset, style, number) of every marker that may open an item inside a line: after a
+    sentence's end, or a first item that may follow its heading without punctuation."""
+    found: dict[int, tuple[int, str, int]] = {}
+    for match in _RUN_IN_FIRST.finditer(line):
+        found[match.start()] = (match.start(), _marker_kind(match.group(0)), 1)
+    for match in _INLINE_MARKER.finditer(line):
+        kind = next(k for k, _ in _MARKERS if match.group(k) is not None)
+        if kind in _INLINE_KINDS:
+            found[match.start()] = (match.start(), kind, _number(match.group(0)))
+    return [found[offset] for offset in sorted(found)]
+
+
+def _marker_kind(marker: str) -> str:
+    match = _MARKER.match(marker + "x")
+    assert match is not None
+    assert match.lastgroup is not None
+    return match.lastgroup
+
+
+def _run_in_starts(line: str) -> set[int]:
+    """Offsets of first-item markers not preceded by a sentence's end."""
+    return {
+        match.start()
+        for match in _RUN_IN_FIRST.finditer(line)
+        if match.start() == 0 or line[match.start() - 1] not in "。；：）"
+    }
+
+
+def _after_heading(line: str, start: int, item: int) -> bool:
+    """``item`` follows, without punctuation, the short heading that opens at ``start``
+    ("二、推进应用（一）建设平台。": a heading runs into its first item)."""
+    head = _MARKER.match(line[start:])
+    if head is None or head.lastgroup not in ("chinese", "part"):
+        return False
+    heading = line[start + head.end() : item]
+    return 0 < len(heading) <= _MAX_RUN_IN_HEADING and not re.search(r"[。；：，]", heading)
+
+
+def _signature_start(line: str) -> int:
+    """Where the signature of a notice run into one line begins: an office's name and the
+    date after the last sentence ("…目标任务。东营市人民政府办公室2017年6月8日扫一扫…"), or
+    the line's end."""
+    signatures = list(_RUN_IN_SIGNATURE.finditer(line))
+    return signatures[-1].start("office") if signatures else len(line)
 
 
 def _depths(blocks: list[_Block]) -> None:
@@ -294,7 +365,7 @@ def _paragraph_blocks(lines: Sequence[str]) -> list[_Block]:
     for number, line in enumerate(lines, start=1):
         stripped = line.strip()
         if stripped and not _is_chrome(stripped) and number - 1 not in signatures:
-            blocks.append(_Block("paragraph", number, number, stripped, [0], [number]))
+            blocks.append(_Block("paragraph", number, number, stripped, [0], [number], [0]))
     return blocks
 
 
@@ -363,6 +434,10 @@ class _Task:
     category: list[str]
     unit_field: UnitField | None
     flags: list[TaskFlag] = field(default_factory=list)
+    closing: str = ""  # the unit field closing the text, as written
+    list_item: int | None = None  # the first line of the item whose listed entries are parts
+    block: _Block | None = None  # the item the task was cut from, and where in its text
+    span: tuple[int, int] | None = None
 
 
 class GeneralParser:
@@ -395,6 +470,9 @@ class GeneralParser:
         first_leads = any(FIRST_LEADS.search(line) for line in document.lines)
         warnings: list[ParseWarning] = []
         has_fields = any(block.fields for block in blocks)
+        skipped_sections: list[ParseWarning] = []
+        if has_fields:
+            blocks = _without_safeguards(blocks, skipped_sections)
         drafts = (
             _tasks_with_fields(blocks, warnings) if has_fields else _tasks_without_fields(blocks)
         )
@@ -404,7 +482,7 @@ class GeneralParser:
         plan = _plan(document, document.lines[: first_item - 1])
         context = DeadlineContext(plan_year=plan.period_start, period_end=plan.period_end)
         tasks: list[PlanTask] = []
-        for seq, draft in enumerate(drafts, start=1):
+        for (seq, part), draft in zip(_numbering(drafts), drafts, strict=True):
             roles = _roles(draft.unit_field, directory, first_leads=first_leads)
             flags = list(draft.flags)
             if draft.unit_field is None and TaskFlag.TRUNCATED not in flags:
@@ -417,9 +495,9 @@ class GeneralParser:
             task = build_task(
                 document,
                 seq=seq,
-                part=None,
+                part=part,
                 category=draft.category,
-                text=draft.text,
+                text=_task_text(draft),
                 roles=roles,
                 lines=(draft.first_line, draft.last_line),
                 context=context,
@@ -428,6 +506,7 @@ class GeneralParser:
                 extra_flags=flags,
                 warnings=warnings,
             )
+            task = _cut_raw(document, draft, task)
             tasks.append(task)
             warnings.extend(ambiguous_date_warnings(task))
             if TaskFlag.NO_UNIT in task.flags:
@@ -444,6 +523,7 @@ class GeneralParser:
                         task_id=task.id,
                     )
                 )
+        warnings.extend(skipped_sections)
         return ParsedPlan(plan=plan, tasks=tasks, warnings=_file_lines(document, warnings))
 
 
@@ -551,13 +631,17 @@ def _tasks_with_fields(blocks: list[_Block], warnings: list[ParseWarning]) -> li
                 start_offset = position  # the piece's first character (never a copy of the rest)
                 while block.text[start_offset].isspace():
                     start_offset += 1
+                closing = block.text[unit_field.start : unit_field.end]
                 pieces.append(
                     _Task(
-                        piece + block.text[unit_field.start : unit_field.end],
+                        piece + closing,
                         block.line_of(start_offset),
                         block.line_of(max(unit_field.end - 1, 0)),
                         categories[index],
                         unit_field,
+                        closing=closing,
+                        block=block,
+                        span=(start_offset, unit_field.end),
                     )
                 )
             position = unit_field.end
@@ -577,7 +661,7 @@ def _tasks_with_fields(blocks: list[_Block], warnings: list[ParseWarning]) -> li
                 )
             ]
             position = line_end
-        drafts.extend(_titled(block, pieces))
+        drafts.extend(_listed_parts(block, _titled(block, pieces)))
         rest = block.text[position:].strip("。；， \n")
         if _has_text(rest):
             if cut_off:
@@ -599,6 +683,70 @@ def _tasks_with_fields(blocks: list[_Block], warnings: list[ParseWarning]) -> li
     _skip(uncovered, warnings)
     drafts.sort(key=lambda draft: draft.first_line)
     return drafts
+
+
+def _cut_raw(document: SourceDocument, draft: _Task, task: PlanTask) -> PlanTask:
+    """A task cut from part of one line (a notice written as one line) keeps as its raw text
+    that part of the line, where normalising kept the line's length (one character for one:
+    ",", "（"); otherwise the whole line, as for any task."""
+    if draft.block is None or draft.span is None or draft.first_line != draft.last_line:
+        return task
+    raw = document.raw_lines[draft.first_line - 1]
+    if len(raw.strip()) != len(document.lines[draft.first_line - 1].strip()):
+        return task
+    indent = len(raw) - len(raw.lstrip())
+    start, end = (draft.block.column_of(offset) for offset in draft.span)
+    source = task.source.model_copy(update={"raw": raw[indent + start : indent + end]})
+    return task.model_copy(update={"source": source})
+
+
+def _task_text(draft: _Task) -> str:
+    """What the task says: its item's words without the item's number and without the unit
+    field closing them (the units are the task's lead and cooperating units)."""
+    text = draft.text
+    marker = _MARKER.match(text)
+    if marker is not None:
+        text = text[marker.end() :]
+    if draft.closing and text.endswith(draft.closing):
+        text = text[: -len(draft.closing)].rstrip()
+    return text if _has_text(text) else draft.text
+
+
+def _without_safeguards(blocks: list[_Block], warnings: list[ParseWarning]) -> list[_Block]:
+    """A section headed as safeguards (保障措施, 组织实施, 工作要求) in which no item names a
+    unit is the notice's closing guidance, not tasks: it is left out, and one
+    ``skipped_section`` warning names it and its items so the coordinator sees why."""
+    kept: list[_Block] = []
+    index = 0
+    while index < len(blocks):
+        block = blocks[index]
+        end = index + 1
+        while end < len(blocks) and blocks[end].depth > block.depth:
+            end += 1
+        section = blocks[index:end]
+        if (
+            block.kind is not None
+            and block.children
+            and _SAFEGUARDS.search(_heading_text(block))
+            and not any(each.fields for each in section)
+        ):
+            warnings.append(_skipped_section(block, section[1:]))
+            index = end
+            continue
+        kept.append(block)
+        index += 1
+    return kept
+
+
+def _skipped_section(heading: _Block, items: list[_Block]) -> ParseWarning:
+    titles = "、".join(_heading_text(item) for item in items if item.depth == heading.depth + 1)
+    count = sum(1 for item in items if item.depth == heading.depth + 1)
+    return ParseWarning(
+        line=heading.first_line,
+        code="skipped_section",
+        message=f"{_heading_text(heading)} names no 责任单位 and sets out safeguard measures, "
+        f"not tasks; its {count} items were not imported: {titles}",
+    )
 
 
 def _heading_field(block: _Block) -> UnitField | None:
@@ -628,6 +776,37 @@ def _titled(block: _Block, pieces: list[_Task]) -> list[_Task]:
     for piece in pieces:
         piece.category = [*piece.category, title]
     return pieces
+
+
+def _listed_parts(block: _Block, pieces: list[_Task]) -> list[_Task]:
+    """An item listing entries "——…（责任单位：…）——…（责任单位：…）" is one task in parts: each
+    entry, with its own units, reads after the item's preamble (its body and the sentence
+    introducing the list), so no part loses what the item says of all of them."""
+    if len(pieces) < 2 or not all(p.text.startswith(_LIST_ENTRY) for p in pieces[1:]):
+        return pieces
+    preamble, found, entry = pieces[0].text.partition(_LIST_ENTRY)
+    if not found:
+        return pieces
+    pieces[0].text = preamble + entry
+    for piece in pieces[1:]:
+        piece.text = preamble + piece.text.removeprefix(_LIST_ENTRY)
+    for piece in pieces:
+        piece.list_item = block.first_line
+    return pieces
+
+
+def _numbering(drafts: list[_Task]) -> list[tuple[int, int | None]]:
+    """(seq, part) of each task: the parts of one listed item share its number."""
+    numbers: list[tuple[int, int | None]] = []
+    seq = 0
+    for index, draft in enumerate(drafts):
+        previous = drafts[index - 1] if index else None
+        if draft.list_item is not None and previous and previous.list_item == draft.list_item:
+            numbers.append((seq, (numbers[-1][1] or 0) + 1))
+            continue
+        seq += 1
+        numbers.append((seq, 1 if draft.list_item is not None else None))
+    return numbers
 
 
 def _closing_paragraphs(
@@ -760,7 +939,7 @@ def _title(header: Sequence[str]) -> str | None:
 def _plan(document: SourceDocument, header: Sequence[str]) -> Plan:
     lines = document.lines
     title = _title(header) or _title(lines[:10]) or PurePath(document.file).stem
-    issue_date = find_issue_date(lines)
+    issue_date = _issue_date_field(lines) or find_issue_date(lines)
     number = find_document_number(lines)
     fallback = issue_date.year if issue_date else None
     if fallback is None and number:
@@ -792,3 +971,13 @@ def _plan(document: SourceDocument, header: Sequence[str]) -> Plan:
         source_file=document.file,
         format=FORMAT,
     )
+
+
+def _issue_date_field(lines: Sequence[str]) -> date | None:
+    """The date of a metadata block's 发布时间 / 成文日期 field: the page's own statement of
+    when the plan was issued, above any date line of its text."""
+    for line in lines:
+        found = _ISSUE_DATE_FIELD.match(line.strip())
+        if found:
+            return date(int(found["y"]), int(found["m"]), int(found["d"]))
+    return None

@@ -88,7 +88,7 @@ def test_a_headings_unit_line_covers_the_items_under_it() -> None:
         "牵头单位：市城市管理局；责任单位：市生态环境局\n"
         "3.完善收运处置体系。\n"
     )
-    assert [task.text[:4] for task in parsed.tasks] == ["1.新改", "2.建立", "3.完善"]
+    assert [task.text[:4] for task in parsed.tasks] == ["新改建农", "建立长效", "完善收运"]
     assert _roles(parsed) == [
         (["市农业农村局"], ["各区县人民政府"]),
         (["市农业农村局"], ["各区县人民政府"]),
