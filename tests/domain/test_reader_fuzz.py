@@ -284,3 +284,14 @@ def test_an_office_file_with_a_damaged_member_is_one_located_error(name: str, ju
         if isinstance(outcome, DocumentError):
             assert str(outcome).startswith(name)
             assert "\n" not in str(outcome)
+
+
+def test_a_document_cut_right_after_a_row_number_has_no_task_without_text() -> None:
+    """Found by the cut test: the 滁州 table cut after its first row's "1" gave task 1 with
+    an empty text (flattened-table's cut-off row kept nothing)."""
+    data = (_EXAMPLES / "chuzhou-2018-egov-key-tasks.txt").read_bytes()
+    cut = data[: data.index("是否需县市区配合\n1\n".encode()) + len("是否需县市区配合\n1".encode())]
+    outcome = _outcome("chuzhou.txt", cut)
+    if isinstance(outcome, ParsedPlan):
+        assert all(task.text.strip() for task in outcome.tasks)
+        assert all(w.task_id in {t.id for t in outcome.tasks} for w in outcome.warnings if w.task_id)
