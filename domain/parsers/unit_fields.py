@@ -258,9 +258,7 @@ def _verb_phrase(text: str) -> UnitField | None:
     top = max((rank for rank, _ in ranked if rank > _COOPERATING_RANK), default=None)
     leads = [names for rank, names in ranked if rank == top]
     cooperating = [names for rank, names in ranked if rank != top]
-    return UnitField(
-        0, 0, leads, cooperating, deadline, responsible_only=top == _RESPONSIBLE_RANK
-    )
+    return UnitField(0, 0, leads, cooperating, deadline, responsible_only=top == _RESPONSIBLE_RANK)
 
 
 def _bare_names(content: str) -> UnitField | None:
