@@ -1,13 +1,20 @@
 """The general reader: any text plan whose items are numbered or name their units.
 
-The family parsers each know one reference document; this reader knows the conventions
-all these documents share, so it reads the shapes offices really publish (a notice, a web
+The remaining family parsers each know one reference document; this reader knows the
+conventions all these documents share (it reads 东营's one-line notice, once a family of
+its own), so it reads the shapes offices really publish (a notice, a web
 page, a 工作要点) when no family parser is certain:
 
 * **Items** are found by their numbering: 一、 （一） 1. 1、 （1） ① and 第一部分, at whatever
   depth the document uses them, restarting per section or running on. A line without a
   number belongs to the item above it (a wrapped line, or the next paragraph of a web
   page). An item with numbered items under it is a heading: its text is their category.
+  A notice written as one line is cut at its items: after a sentence's end, or where a
+  short heading runs into its first item (一、推进应用（一）建设平台。), and its signature
+  (an office and the date after the last sentence) ends it. An item listing entries
+  ——…（责任单位：…）——…（责任单位：…） is one task in parts (N-1, N-2), each part read after
+  the item's preamble. A task's text is its words: without its number and without the unit
+  field closing it.
 * **Unit fields** close a task wherever they stand: a trailing parenthesis or bracket
   （牵头单位：X；配合单位：Y；完成时限：Z） / [牵头单位：X；责任单位：Y] / （A、B负责） /
   （X牵头，Y配合） / （X会同有关部门负责）, a line of its own, or separate 牵头单位： /
@@ -19,7 +26,8 @@ page, a 工作要点) when no family parser is certain:
   guide. 牵头单位 beside 责任单位 makes the 责任单位 cooperating; 责任单位 alone leads. A
   document that states its own rule (列第一位者为牵头单位，下同 / 排在第一位的部门为牵头部门)
   has the first unit of every 负责 list lead and the rest cooperate.
-* **Not tasks**: page chrome (扫一扫, 打印本页, 【关闭窗口】), metadata blocks (索引号,
+* **Not tasks**: a section headed as safeguards (保障措施, 组织实施, 工作要求) none of whose
+  items names a unit (one ``skipped_section`` warning names it); page chrome (扫一扫, 打印本页, 【关闭窗口】), metadata blocks (索引号,
   发文机关, 成文日期 …), signatures and dates, 附件 headers. A unit named in running text (a
   cited document's authors, 中宣部《…》) is not an assignee: only unit fields assign.
 * **Cut off**: the last item of a document that stops mid-item (no unit field where the
@@ -87,8 +95,6 @@ _MARKER = re.compile(
 )
 
 _CHINESE_DIGITS = {digit: value for value, digit in enumerate("一二三四五六七八九", start=1)}
-# A line this long is running text that may hold several items.
-_RUNNING_TEXT = 100
 _INLINE_KINDS = ("chinese", "chinese_paren", "number_dot", "number_comma", "number_paren")
 _INLINE_MARKER = re.compile(
     "(?<=[。；：）])(?:" + "|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _MARKERS) + ")"
@@ -265,8 +271,6 @@ def _segments(line: str, last: dict[str, int]) -> list[tuple[int, str]]:
     ("一、加强基础建设（一）…": a heading runs into its first item), and when it continues its
     style's numbering (the next number, or 1 again), so a quoted "（二）" is never an item.
     The signature closing a notice written as one line ends its text."""
-    if len(line) < _RUNNING_TEXT:
-        return [(0, line)]
     line = line[: _signature_start(line)]
     seen = dict(last)
     cuts: list[int] = []
@@ -549,10 +553,8 @@ def _roles(unit_field: UnitField | None, directory: UnitDirectory, *, first_lead
 def _heading_text(block: _Block) -> str:
     """An item used as a heading: its first sentence, marker kept."""
     first_line = block.text.split("\n", 1)[0]
-    for end in "。；：":
-        if end in first_line:
-            return first_line[: first_line.index(end)]
-    return first_line
+    end = re.search("[。；：]", first_line)
+    return first_line[: end.start()] if end else first_line
 
 
 def _categories(blocks: list[_Block]) -> list[list[str]]:
@@ -772,12 +774,16 @@ def _listed_parts(block: _Block, pieces: list[_Task]) -> list[_Task]:
     introducing the list), so no part loses what the item says of all of them."""
     if len(pieces) < 2 or not all(p.text.startswith(_LIST_ENTRY) for p in pieces[1:]):
         return pieces
-    preamble, found, entry = pieces[0].text.partition(_LIST_ENTRY)
+    lead_in, found, entry = pieces[0].text.partition(_LIST_ENTRY)
     if not found:
         return pieces
-    pieces[0].text = preamble + entry
+    if not _has_text(lead_in):  # the title sentence introduces the list: it leads in too
+        item = block.text[len(block.text) - len(block.text.lstrip()) :]
+        marker = _MARKER.match(item)
+        lead_in = item[marker.end() if marker else 0 :].partition(_LIST_ENTRY)[0]
+    pieces[0].text = lead_in + entry
     for piece in pieces[1:]:
-        piece.text = preamble + piece.text.removeprefix(_LIST_ENTRY)
+        piece.text = lead_in + piece.text.removeprefix(_LIST_ENTRY)
     for piece in pieces:
         piece.list_item = block.first_line
     return pieces
