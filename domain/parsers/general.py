@@ -27,8 +27,9 @@ page, a 工作要点) when no family parser is certain:
   document that states its own rule (列第一位者为牵头单位，下同 / 排在第一位的部门为牵头部门)
   has the first unit of every 负责 list lead and the rest cooperate.
 * **Not tasks**: a section headed as safeguards (保障措施, 组织实施, 工作要求) none of whose
-  items names a unit (one ``skipped_section`` warning names it); page chrome (扫一扫, 打印本页, 【关闭窗口】), metadata blocks (索引号,
-  发文机关, 成文日期 …), signatures and dates, 附件 headers. A unit named in running text (a
+  items names a unit (one ``skipped_section`` warning names it); page chrome (扫一扫,
+  打印本页, 【关闭窗口】), metadata blocks (索引号, 发文机关, 成文日期 …), signatures and
+  dates, 附件 headers. A unit named in running text (a
   cited document's authors, 中宣部《…》) is not an assignee: only unit fields assign.
 * **Cut off**: the last item of a document that stops mid-item (no unit field where the
   document's other items have one, no closing punctuation) is kept, flagged TRUNCATED and
