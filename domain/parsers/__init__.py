@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 from io import BytesIO
 from pathlib import Path, PurePath
 
@@ -59,11 +60,7 @@ def read_document(file: str, data: bytes) -> SourceDocument:
     if len(data) > MAX_DOCUMENT_BYTES:
         decode_document(data, file)  # raises the size error with its message
     if data[:4] == b"PK\x03\x04":
-        try:
-            with zipfile.ZipFile(BytesIO(data)) as archive:
-                archive.namelist()
-        except zipfile.BadZipFile:
-            raise DocumentError(file, None, "a damaged ZIP (XLSX/DOCX) file") from None
+        _check_package(file, data)
         return SourceDocument(file=file, data=data)
     if is_pdf(data):
         return SourceDocument.from_text(file, pdf_text(file, data), data)
@@ -73,6 +70,41 @@ def read_document(file: str, data: bytes) -> SourceDocument:
     if looks_like_html(file, text):
         return html_document(file, data, text)
     return SourceDocument.from_text(file, text, data)
+
+
+# What an office package may unpack to: far above any real plan's XML, far below what a
+# ZIP bomb of 20 MB would take from the machine.
+MAX_UNPACKED_BYTES = 512 * 1024 * 1024
+_UNPACK_CHUNK = 1024 * 1024
+
+
+def _check_package(file: str, data: bytes) -> None:
+    """An XLSX/DOCX package read through once, every member to its CRC: a damaged one is
+    refused here, in one located line, instead of failing in whichever parser reads the
+    broken member first (zlib, openpyxl and python-docx each fail their own way)."""
+    unpacked = 0
+    try:
+        with zipfile.ZipFile(BytesIO(data)) as archive:
+            for info in archive.infolist():
+                with archive.open(info) as member:
+                    while chunk := member.read(_UNPACK_CHUNK):
+                        unpacked += len(chunk)
+                        if unpacked > MAX_UNPACKED_BYTES:
+                            raise DocumentError(
+                                file,
+                                None,
+                                "the ZIP (XLSX/DOCX) package unpacks to more than "
+                                f"{MAX_UNPACKED_BYTES // 1024 // 1024} MB: not a plan",
+                            )
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as error:
+        if isinstance(error, DocumentError):
+            raise
+        raise DocumentError(file, None, "a damaged ZIP (XLSX/DOCX) file") from None
+    except (NotImplementedError, RuntimeError):  # a member packed by an unknown method, or
+        # encrypted with a ZIP password (Office itself never does either)
+        raise DocumentError(
+            file, None, "a ZIP (XLSX/DOCX) file packed in a way Office does not write"
+        ) from None
 
 
 _ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")

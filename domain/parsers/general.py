@@ -220,6 +220,10 @@ def _signatures(lines: Sequence[str]) -> set[int]:
 
 def _blocks(lines: Sequence[str]) -> list[_Block]:
     blocks: list[_Block] = [_Block(None, 1, 0)]
+    # Each block's text is joined once at the end: adding to a growing string would copy it
+    # for every line, and a block of a 20 MB plan without numbering runs to megabytes.
+    texts: list[list[str]] = [[]]
+    lengths = [0]
     signatures = _signatures(lines)
     last: dict[str, int] = {}  # the last number of each numbering style
     for number, line in enumerate(lines, start=1):
@@ -235,14 +239,20 @@ def _blocks(lines: Sequence[str]) -> list[_Block]:
             if marker is not None:
                 last[marker[0]] = _number(marker[1])
                 blocks.append(_Block(marker[0], number, number))
-            block = blocks[-1]
+                texts.append([])
+                lengths.append(0)
+            block, parts = blocks[-1], texts[-1]
             if block.line_starts:
-                block.text += "\n"
-            block.line_starts.append(len(block.text))
+                parts.append("\n")
+                lengths[-1] += 1
+            block.line_starts.append(lengths[-1])
             block.line_numbers.append(number)
             block.columns.append(column)
-            block.text += segment
+            parts.append(segment)
+            lengths[-1] += len(segment)
             block.last_line = number
+    for block, parts in zip(blocks, texts, strict=True):
+        block.text = "".join(parts)
     _depths(blocks)
     return blocks
 
@@ -492,7 +502,7 @@ class GeneralParser:
                 seq=seq,
                 part=part,
                 category=draft.category,
-                text=_task_text(draft),
+                text=draft.text,  # deadlines are read in its unit field too (…，6月底前完成）
                 roles=roles,
                 lines=(draft.first_line, draft.last_line),
                 context=context,
@@ -501,7 +511,7 @@ class GeneralParser:
                 extra_flags=flags,
                 warnings=warnings,
             )
-            task = _cut_raw(document, draft, task)
+            task = _cut_raw(document, draft, task.model_copy(update={"text": _task_text(draft)}))
             tasks.append(task)
             warnings.extend(ambiguous_date_warnings(task))
             if TaskFlag.NO_UNIT in task.flags:
@@ -621,9 +631,9 @@ def _tasks_with_fields(blocks: list[_Block], warnings: list[ParseWarning]) -> li
             elif number == 0 and not _has_text(re.sub(_MARKER, "", piece)):
                 leading = unit_field
             if _has_text(piece) and unit_field is not leading:
-                start_offset = position + (
-                    len(block.text[position:]) - len(block.text[position:].lstrip())
-                )
+                start_offset = position  # the piece's first character (never a copy of the rest)
+                while block.text[start_offset].isspace():
+                    start_offset += 1
                 closing = block.text[unit_field.start : unit_field.end]
                 pieces.append(
                     _Task(
@@ -743,11 +753,13 @@ def _skipped_section(heading: _Block, items: list[_Block]) -> ParseWarning:
 
 
 def _heading_field(block: _Block) -> UnitField | None:
-    """The unit field of a heading that is only a title and its units."""
+    """The unit field of a heading that is only a title and its units: "（一）…（牵头单位：X）",
+    or the title alone on its line and 牵头单位：X；责任单位：Y on the next."""
     if len(block.fields) != 1:
         return None
     unit_field = block.fields[0]
-    title = block.text[: unit_field.start].rstrip("。 ")
+    # The field may close the title's line or stand on the lines right under it.
+    title = block.text[: unit_field.start].rstrip("。 \n")
     rest = block.text[unit_field.end :].strip("。 \n")
     if "。" in title or "\n" in title or rest or len(title) > 40:
         return None

@@ -12,6 +12,9 @@ from tests.support.corpus_score import score_corpus, table
 # All right (found, leads, every labelled date) out of the 155 labelled tasks.
 ALL_RIGHT_FLOOR = 151
 REFUSED_CEILING = 0
+# All right out of tests/unseen/'s 54 labelled tasks (tests/domain/test_unseen_conventions.py);
+# 28 when the set was written, before any fix it prompted.
+UNSEEN_ALL_RIGHT_FLOOR = 46
 
 
 def test_the_corpus_reads_at_least_as_well_as_the_floor() -> None:
