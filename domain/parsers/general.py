@@ -45,7 +45,6 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
-import zipfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -72,6 +71,7 @@ from domain.parsers.common import (
     roles_from_cell,
     roles_from_columns,
 )
+from domain.parsers.docx_table import is_docx
 from domain.parsers.unit_fields import FIRST_LEADS, UnitField, find_unit_fields
 from domain.plan import ParsedPlan, ParseWarning, Plan, PlanTask, TaskFlag
 from domain.units import UnitDirectory
@@ -379,7 +379,7 @@ def as_text(document: SourceDocument) -> SourceDocument | None:
     (line N is paragraph N), anything else None."""
     if document.lines:
         return document
-    if not _is_word(document.data):
+    if not is_docx(document.data):
         return None
     try:
         word = docx.Document(BytesIO(document.data))
@@ -389,16 +389,6 @@ def as_text(document: SourceDocument) -> SourceDocument | None:
     if not paragraphs.strip():
         return None
     return SourceDocument.from_text(document.file, paragraphs, document.data)
-
-
-def _is_word(data: bytes) -> bool:
-    if data[:4] != b"PK\x03\x04":
-        return False
-    try:
-        with zipfile.ZipFile(BytesIO(data)) as archive:
-            return "word/document.xml" in archive.namelist()
-    except zipfile.BadZipFile:
-        return False
 
 
 def document_facts(document: SourceDocument, enough: int | None = None) -> tuple[int, int]:
@@ -485,7 +475,9 @@ class GeneralParser:
             raise document.error(None, f"read as {FORMAT}, but {diagnosis(document)}")
         first_item = next((b.first_line for b in blocks if b.kind is not None), 1)
         plan = _plan(document, document.lines[: first_item - 1])
-        context = DeadlineContext(plan_year=plan.period_start, period_end=plan.period_end)
+        context = DeadlineContext(
+            plan_year=plan.period_start, period_end=plan.period_end, issue_date=plan.issue_date
+        )
         tasks: list[PlanTask] = []
         for (seq, part), draft in zip(_numbering(drafts), drafts, strict=True):
             roles = _roles(draft.unit_field, directory, first_leads=first_leads)
