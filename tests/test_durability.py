@@ -54,6 +54,21 @@ async def _wait_for_kind(pool: asyncpg.Pool, workflow_id: str, kind: str) -> Non
     raise AssertionError(f"no {kind} recorded for {workflow_id}")
 
 
+async def _wait_until_recorded(
+    pool: asyncpg.Pool, client: Client, workflow_id: str, kind: str
+) -> None:
+    """``kind`` is in PostgreSQL and the server knows the recording activity finished: a
+    kill in between would lose the activity's answer, and the workflow would sit out the
+    activity's timeout before its timers could record anything."""
+    await _wait_for_kind(pool, workflow_id, kind)
+    handle = client.get_workflow_handle(workflow_id)
+    for _ in range(100):
+        if not (await handle.describe()).raw_description.pending_activities:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"the activity recording {kind} never finished for {workflow_id}")
+
+
 async def _kill(server: EmbeddedTemporal) -> None:
     assert server.process is not None
     server.process.send_signal(signal.SIGKILL)
@@ -90,14 +105,14 @@ async def test_pending_timers_fire_after_the_server_restarts(
                 id=workflow_id,
                 task_queue=task_queue,
             )
-            await _wait_for_kind(db_pool, workflow_id, "assigned")
+            await _wait_until_recorded(db_pool, client, workflow_id, "assigned")
             await _kill(server)
         await _sleep_past(due_at)
         # The reminder's and 催办's times have passed while the server was down.
         await server.start()
         client = await _connect(server)
         async with build_worker(client, settings, activities=build_activities(db_pool, "b")):
-            await _wait_for_kind(db_pool, workflow_id, "urge")
+            await _wait_until_recorded(db_pool, client, workflow_id, "urge")
             await _kill(server)
         await _sleep_past(due_at + POLICY.escalation[0].after_due.duration)
         # And now the 督办's.

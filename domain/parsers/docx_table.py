@@ -50,7 +50,7 @@ _HEADER_ROWS = 30
 _INCOMPLETE_HEADER_SCORE = 10
 
 
-def _is_docx(data: bytes) -> bool:
+def is_docx(data: bytes) -> bool:
     if data[:4] != b"PK\x03\x04":
         return False
     try:
@@ -131,7 +131,7 @@ class DocxTableParser:
     format = "docx-table"
 
     def score(self, document: SourceDocument) -> int:
-        if not _is_docx(document.data):
+        if not is_docx(document.data):
             return 0
         try:
             word = _open(document)

@@ -1,13 +1,20 @@
 """The general reader: any text plan whose items are numbered or name their units.
 
-The family parsers each know one reference document; this reader knows the conventions
-all these documents share, so it reads the shapes offices really publish (a notice, a web
+The remaining family parsers each know one reference document; this reader knows the
+conventions all these documents share (it reads 东营's one-line notice, once a family of
+its own), so it reads the shapes offices really publish (a notice, a web
 page, a 工作要点) when no family parser is certain:
 
 * **Items** are found by their numbering: 一、 （一） 1. 1、 （1） ① and 第一部分, at whatever
   depth the document uses them, restarting per section or running on. A line without a
   number belongs to the item above it (a wrapped line, or the next paragraph of a web
   page). An item with numbered items under it is a heading: its text is their category.
+  A notice written as one line is cut at its items: after a sentence's end, or where a
+  short heading runs into its first item (一、推进应用（一）建设平台。), and its signature
+  (an office and the date after the last sentence) ends it. An item listing entries
+  ——…（责任单位：…）——…（责任单位：…） is one task in parts (N-1, N-2), each part read after
+  the item's preamble. A task's text is its words: without its number and without the unit
+  field closing it.
 * **Unit fields** close a task wherever they stand: a trailing parenthesis or bracket
   （牵头单位：X；配合单位：Y；完成时限：Z） / [牵头单位：X；责任单位：Y] / （A、B负责） /
   （X牵头，Y配合） / （X会同有关部门负责）, a line of its own, or separate 牵头单位： /
@@ -19,8 +26,10 @@ page, a 工作要点) when no family parser is certain:
   guide. 牵头单位 beside 责任单位 makes the 责任单位 cooperating; 责任单位 alone leads. A
   document that states its own rule (列第一位者为牵头单位，下同 / 排在第一位的部门为牵头部门)
   has the first unit of every 负责 list lead and the rest cooperate.
-* **Not tasks**: page chrome (扫一扫, 打印本页, 【关闭窗口】), metadata blocks (索引号,
-  发文机关, 成文日期 …), signatures and dates, 附件 headers. A unit named in running text (a
+* **Not tasks**: a section headed as safeguards (保障措施, 组织实施, 工作要求) none of whose
+  items names a unit (one ``skipped_section`` warning names it); page chrome (扫一扫,
+  打印本页, 【关闭窗口】), metadata blocks (索引号, 发文机关, 成文日期 …), signatures and
+  dates, 附件 headers. A unit named in running text (a
   cited document's authors, 中宣部《…》) is not an assignee: only unit fields assign.
 * **Cut off**: the last item of a document that stops mid-item (no unit field where the
   document's other items have one, no closing punctuation) is kept, flagged TRUNCATED and
@@ -36,7 +45,6 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
-import zipfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -63,6 +71,7 @@ from domain.parsers.common import (
     roles_from_cell,
     roles_from_columns,
 )
+from domain.parsers.docx_table import is_docx
 from domain.parsers.unit_fields import FIRST_LEADS, UnitField, find_unit_fields
 from domain.plan import ParsedPlan, ParseWarning, Plan, PlanTask, TaskFlag
 from domain.units import UnitDirectory
@@ -87,8 +96,6 @@ _MARKER = re.compile(
 )
 
 _CHINESE_DIGITS = {digit: value for value, digit in enumerate("一二三四五六七八九", start=1)}
-# A line this long is running text that may hold several items.
-_RUNNING_TEXT = 100
 _INLINE_KINDS = ("chinese", "chinese_paren", "number_dot", "number_comma", "number_paren")
 _INLINE_MARKER = re.compile(
     "(?<=[。；：）])(?:" + "|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _MARKERS) + ")"
@@ -275,8 +282,6 @@ def _segments(line: str, last: dict[str, int]) -> list[tuple[int, str]]:
     ("一、加强基础建设（一）…": a heading runs into its first item), and when it continues its
     style's numbering (the next number, or 1 again), so a quoted "（二）" is never an item.
     The signature closing a notice written as one line ends its text."""
-    if len(line) < _RUNNING_TEXT:
-        return [(0, line)]
     line = line[: _signature_start(line)]
     seen = dict(last)
     cuts: list[int] = []
@@ -374,7 +379,7 @@ def as_text(document: SourceDocument) -> SourceDocument | None:
     (line N is paragraph N), anything else None."""
     if document.lines:
         return document
-    if not _is_word(document.data):
+    if not is_docx(document.data):
         return None
     try:
         word = docx.Document(BytesIO(document.data))
@@ -384,16 +389,6 @@ def as_text(document: SourceDocument) -> SourceDocument | None:
     if not paragraphs.strip():
         return None
     return SourceDocument.from_text(document.file, paragraphs, document.data)
-
-
-def _is_word(data: bytes) -> bool:
-    if data[:4] != b"PK\x03\x04":
-        return False
-    try:
-        with zipfile.ZipFile(BytesIO(data)) as archive:
-            return "word/document.xml" in archive.namelist()
-    except zipfile.BadZipFile:
-        return False
 
 
 def document_facts(document: SourceDocument, enough: int | None = None) -> tuple[int, int]:
@@ -480,7 +475,9 @@ class GeneralParser:
             raise document.error(None, f"read as {FORMAT}, but {diagnosis(document)}")
         first_item = next((b.first_line for b in blocks if b.kind is not None), 1)
         plan = _plan(document, document.lines[: first_item - 1])
-        context = DeadlineContext(plan_year=plan.period_start, period_end=plan.period_end)
+        context = DeadlineContext(
+            plan_year=plan.period_start, period_end=plan.period_end, issue_date=plan.issue_date
+        )
         tasks: list[PlanTask] = []
         for (seq, part), draft in zip(_numbering(drafts), drafts, strict=True):
             roles = _roles(draft.unit_field, directory, first_leads=first_leads)
@@ -497,7 +494,7 @@ class GeneralParser:
                 seq=seq,
                 part=part,
                 category=draft.category,
-                text=_task_text(draft),
+                text=draft.text,  # deadlines are read in its unit field too (…，6月底前完成）
                 roles=roles,
                 lines=(draft.first_line, draft.last_line),
                 context=context,
@@ -506,7 +503,7 @@ class GeneralParser:
                 extra_flags=flags,
                 warnings=warnings,
             )
-            task = _cut_raw(document, draft, task)
+            task = _cut_raw(document, draft, task.model_copy(update={"text": _task_text(draft)}))
             tasks.append(task)
             warnings.extend(ambiguous_date_warnings(task))
             if TaskFlag.NO_UNIT in task.flags:
@@ -559,10 +556,8 @@ def _roles(unit_field: UnitField | None, directory: UnitDirectory, *, first_lead
 def _heading_text(block: _Block) -> str:
     """An item used as a heading: its first sentence, marker kept."""
     first_line = block.text.split("\n", 1)[0]
-    for end in "。；：":
-        if end in first_line:
-            return first_line[: first_line.index(end)]
-    return first_line
+    end = re.search("[。；：]", first_line)
+    return first_line[: end.start()] if end else first_line
 
 
 def _categories(blocks: list[_Block]) -> list[list[str]]:
@@ -784,12 +779,16 @@ def _listed_parts(block: _Block, pieces: list[_Task]) -> list[_Task]:
     introducing the list), so no part loses what the item says of all of them."""
     if len(pieces) < 2 or not all(p.text.startswith(_LIST_ENTRY) for p in pieces[1:]):
         return pieces
-    preamble, found, entry = pieces[0].text.partition(_LIST_ENTRY)
+    lead_in, found, entry = pieces[0].text.partition(_LIST_ENTRY)
     if not found:
         return pieces
-    pieces[0].text = preamble + entry
+    if not _has_text(lead_in):  # the title sentence introduces the list: it leads in too
+        item = block.text[len(block.text) - len(block.text.lstrip()) :]
+        marker = _MARKER.match(item)
+        lead_in = item[marker.end() if marker else 0 :].partition(_LIST_ENTRY)[0]
+    pieces[0].text = lead_in + entry
     for piece in pieces[1:]:
-        piece.text = preamble + piece.text.removeprefix(_LIST_ENTRY)
+        piece.text = lead_in + piece.text.removeprefix(_LIST_ENTRY)
     for piece in pieces:
         piece.list_item = block.first_line
     return pieces

@@ -23,7 +23,8 @@ from domain.text import decode_document, normalize_line
 HTML_SUFFIXES = (".html", ".htm", ".shtml", ".xhtml")
 # How a saved page or a copied fragment of one begins (gov.cn articles often start at <tbody>).
 _HTML_START = re.compile(
-    r"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body|meta|table|tbody|tr|td|div|p|"
+    r"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*"
+    r"<(?:!doctype\s+html|html|head|body|meta|table|thead|tbody|tr|td|div|p|"
     r"article|section|span|h[1-6])[\s>/]",
     re.IGNORECASE | re.DOTALL,
 )

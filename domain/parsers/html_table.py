@@ -26,6 +26,7 @@ import lxml.etree
 import lxml.html
 
 from domain.parsers.common import SourceDocument
+from domain.parsers.html import looks_like_html
 from domain.parsers.ledger import (
     HEADER_SEARCH_ROWS,
     GridSource,
@@ -39,13 +40,6 @@ from domain.text import decode_document, normalize_line
 from domain.units import UnitDirectory
 
 _INCOMPLETE_HEADER_SCORE = 10
-# A page starts with its doctype or <html> (after an XML declaration or comments); a
-# fragment copied from a page starts at one of its elements.
-_LOOKS_LIKE_HTML = re.compile(
-    r"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*"
-    r"<(?:!doctype\s+html|html|head|body|meta|table|tbody|thead|tr|div|p|span|h[1-6])\b",
-    re.I | re.S,
-)
 _TABLE_TAG = re.compile(r"<(?:table|tr)\b", re.I)
 _BLOCK_TAGS = frozenset(
     {"p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article"}
@@ -65,7 +59,7 @@ def _html_text(document: SourceDocument) -> str | None:
         text = "\n".join(document.raw_lines)
     else:
         return None
-    if not _LOOKS_LIKE_HTML.match(text[:4096]):
+    if not looks_like_html(document.file, text):
         return None
     return text if _TABLE_TAG.search(text) else None
 

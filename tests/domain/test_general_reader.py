@@ -318,7 +318,8 @@ def test_the_reference_family_parsers_stay_more_certain() -> None:
     for path in sorted(EXAMPLES.glob("*.txt")):
         document = read_document(path.name, path.read_bytes())
         best = max(parser.score(document) for parser in _parsers() if parser is not PARSER)
-        assert PARSER.score(document) < best, path.name
+        if best > 0:  # a family parser still reads it; the others the general reader reads
+            assert PARSER.score(document) < best, path.name
 
 
 _PIECES = [
@@ -611,3 +612,18 @@ def test_a_safeguard_section_naming_no_unit_is_one_skipped_section_warning() -> 
     assert [task.text for task in parsed.tasks] == ["建设益农信息社。年内覆盖全部行政村。"]
     assert [(w.code, w.line) for w in parsed.warnings] == [("skipped_section", 4)]
     assert "（一）加强组织领导、（二）强化督查考核" in parsed.warnings[0].message
+
+
+def test_a_relative_deadline_counts_from_the_signature_date() -> None:
+    parsed = _parse(
+        "梧桐市人民政府办公室关于印发梧桐市2022年营商环境优化任务的通知\n"
+        "一、优化审批\n"
+        "1.制定审批事项清单。本通知印发之日起30日内完成。（牵头单位：市行政审批局）\n"
+        "2.推行容缺受理。（牵头单位：市政务服务中心；完成时限：2022年6月底前）\n"
+        "梧桐市人民政府办公室\n"
+        "2022年3月1日\n"
+    )
+    assert parsed.plan.issue_date == date(2022, 3, 1)
+    checklist = _task(parsed, "制定审批事项清单")
+    assert _dues(checklist) == [date(2022, 3, 31)]
+    assert TaskFlag.RELATIVE_DATE in checklist.flags
