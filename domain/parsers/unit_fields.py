@@ -160,7 +160,7 @@ def parse_unit_phrase(text: str) -> UnitField | None:
         return None
     if _FIELD_LABEL.search(text):
         return _field_list(text)
-    return _verb_phrase(text)
+    return _marked_leads(text) or _verb_phrase(text)
 
 
 def _field_list(text: str) -> UnitField | None:
@@ -183,10 +183,9 @@ def _field_list(text: str) -> UnitField | None:
             cooperating.append(value)
         elif value:
             responsible.append(value)
-    marked = [name for value in responsible for name in split_units(value)]
-    if not leads and any(_MARKED_LEAD.search(name) for name in marked):
-        leads = [_MARKED_LEAD.sub("", name) for name in marked if _MARKED_LEAD.search(name)]
-        responsible = [name for name in marked if not _MARKED_LEAD.search(name)]
+    marked = _marked_leads("，".join(responsible)) if not leads else None
+    if marked is not None:
+        leads, responsible = marked.leads, marked.cooperating
     if leads:
         cooperating = [*responsible, *cooperating]
     else:
@@ -194,6 +193,19 @@ def _field_list(text: str) -> UnitField | None:
     if not leads and not cooperating and not deadline:
         return None
     return UnitField(0, 0, leads, cooperating, "；".join(deadline))
+
+
+def _marked_leads(text: str) -> UnitField | None:
+    """A list whose lead is marked after its name ("市教育局（牵头），市财政局"): the marked
+    units lead, the others cooperate; None when no name is marked."""
+    names = split_units(text)
+    if not any(_MARKED_LEAD.search(name) for name in names):
+        return None
+    leads = [_MARKED_LEAD.sub("", name) for name in names if _MARKED_LEAD.search(name)]
+    others = [name for name in names if not _MARKED_LEAD.search(name)]
+    if any(_names(name) is None for name in [*leads, *others]):
+        return None
+    return UnitField(0, 0, leads, others)
 
 
 def _verb_phrase(text: str) -> UnitField | None:
