@@ -155,6 +155,25 @@ def test_lines_that_do_not_fall_into_rows_of_the_headers_width_are_not_that_tabl
         _parse(_ONE_CELL_PER_LINE.replace("市财政局\n", ""))
 
 
+def test_half_year_staged_targets_are_milestones_of_the_plan_year() -> None:
+    """上半年不少于20场；下半年…: 30 June and 31 December of the plan year."""
+    parsed = _parse(
+        "某区2025年消费提振行动方案\n"
+        "（一）举办促消费活动，其中上半年不少于20场，下半年不少于30场。【牵头单位：区商务局】\n"
+    )
+    assert [m.due.isoformat() for m in parsed.tasks[0].milestones] == ["2025-06-30", "2025-12-31"]
+
+
+def test_a_lead_marked_inside_a_ledgers_responsible_cell() -> None:
+    """A 责任单位 cell "县应急管理局（牵头）、县大数据中心": the marked unit leads."""
+    parsed = _parse(
+        "序号,工作任务,责任单位,完成时限\n1,建设智慧应急指挥平台,县应急管理局（牵头）、县大数据中心,"
+        "2024年第三季度\n",
+        "台账.csv",
+    )
+    assert _roles(parsed) == [(["县应急管理局"], ["县大数据中心"])]
+
+
 def test_the_unseen_set_reads_at_least_as_well_as_its_floor() -> None:
     score = score_corpus(UNSEEN)
     assert score.count("all_right") >= UNSEEN_ALL_RIGHT_FLOOR, table(score)
