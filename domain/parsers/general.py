@@ -62,6 +62,7 @@ from domain.parsers.common import (
     SourceDocument,
     ambiguous_date_warnings,
     build_task,
+    calendar_date,
     find_document_number,
     find_issue_date,
     find_plan_period,
@@ -977,6 +978,6 @@ def _issue_date_field(lines: Sequence[str]) -> date | None:
     when the plan was issued, above any date line of its text."""
     for line in lines:
         found = _ISSUE_DATE_FIELD.match(line.strip())
-        if found:
-            return date(int(found["y"]), int(found["m"]), int(found["d"]))
+        if found and (day := calendar_date(found["y"], found["m"], found["d"])) is not None:
+            return day
     return None

@@ -306,3 +306,13 @@ def test_a_document_cut_right_after_a_row_number_has_no_task_without_text() -> N
         assert all(
             w.task_id in {t.id for t in outcome.tasks} for w in outcome.warnings if w.task_id
         )
+
+
+@pytest.mark.parametrize("date_line", ["2024年13月45日", "发布时间：2024-13-45", "2023年2月29日"])
+def test_a_date_line_no_calendar_has_is_no_issue_date(date_line: str) -> None:
+    """Found by the fragments test: a signature or 发布时间 date that cannot exist raised
+    ValueError out of the issue-date search; it is simply not the plan's issue date."""
+    text = f"2024年重点任务分工\n{date_line}\n1.推进工作。（市财政局负责）\n"
+    outcome = _outcome("计划.txt", text.encode())
+    assert isinstance(outcome, ParsedPlan)
+    assert outcome.plan.issue_date is None
