@@ -627,3 +627,18 @@ def test_a_relative_deadline_counts_from_the_signature_date() -> None:
     checklist = _task(parsed, "制定审批事项清单")
     assert _dues(checklist) == [date(2022, 3, 31)]
     assert TaskFlag.RELATIVE_DATE in checklist.flags
+
+
+def test_a_short_lead_label_and_a_lead_verb_after_it_name_the_leads() -> None:
+    """（牵头：X） is a lead label as （牵头单位：X） is, and "分别牵头" after a lead label only
+    repeats that its units lead: it is no part of a unit's name."""
+    text = (
+        "某县2021年政务信息化工作要点\n"
+        "1.整合业务专网。年内完成整合。（牵头：县直相关部门分别牵头）\n"
+        "2.建设共享平台。年内上线运行。（牵头部门：县数据局、县公安局分别牵头）\n"
+    )
+    parsed = general.PARSER.parse(SourceDocument.from_text("要点.txt", text), load_directory())
+    assert [task.lead_units for task in parsed.tasks] == [
+        ["县直相关部门"],
+        ["县数据局", "县公安局"],
+    ]
