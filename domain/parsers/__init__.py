@@ -20,7 +20,7 @@ from domain.parsers.html import html_document, looks_like_html
 from domain.parsers.pdf import is_pdf, pdf_text
 from domain.parsers.word97 import is_word97, word97_as_docx
 from domain.parsers.xls import OLE2_MAGIC, is_xls, xls_sheets
-from domain.plan import ParsedPlan, PlanTask
+from domain.plan import ParsedPlan, ParseWarning, PlanTask
 from domain.text import CONTROL_CHARACTER, MAX_DOCUMENT_BYTES, decode_document
 from domain.units import UnitDirectory, load_directory, unit_name_warnings
 
@@ -28,6 +28,7 @@ from domain.units import UnitDirectory, load_directory, unit_name_warnings
 def _parsers() -> list[Parser]:
     from domain.parsers import (
         attachment_task_list,
+        column_lines,
         docx_table,
         editable_ledger,
         flattened_table,
@@ -41,6 +42,7 @@ def _parsers() -> list[Parser]:
 
     return [
         attachment_task_list.PARSER,
+        column_lines.PARSER,
         docx_table.PARSER,
         editable_ledger.PARSER,
         flattened_table.PARSER,
@@ -157,7 +159,7 @@ def parse_document(file: str, data: bytes, directory: UnitDirectory | None = Non
     document = read_document(file, data)
     parser = detect_parser(document)
     directory = directory or load_directory()
-    parsed = _parse_with(parser, document, directory)
+    parsed = _without_blank_tasks(_parse_with(parser, document, directory))
     if not parsed.tasks:
         raise DocumentError(file, None, f"read as {parser.format}, but it holds no task")
     _refuse_control_characters(parsed)
@@ -165,6 +167,27 @@ def parse_document(file: str, data: bytes, directory: UnitDirectory | None = Non
     if unit_warnings:
         parsed = parsed.model_copy(update={"warnings": [*parsed.warnings, *unit_warnings]})
     return parsed
+
+
+def _without_blank_tasks(parsed: ParsedPlan) -> ParsedPlan:
+    """A task with no text at all (a document cut right after an item's number) is nothing
+    a unit could be asked to do: left out, and named in one warning instead of its own."""
+    blank = [task for task in parsed.tasks if not task.text.strip()]
+    if not blank:
+        return parsed
+    ids = {task.id for task in blank}
+    warnings = [warning for warning in parsed.warnings if warning.task_id not in ids]
+    warnings += [
+        ParseWarning(
+            line=task.source.lines[0],
+            code="empty_task",
+            message=f"task {task.id} has no text (the document stops right after its "
+            "number): left out",
+        )
+        for task in blank
+    ]
+    tasks = [task for task in parsed.tasks if task.id not in ids]
+    return parsed.model_copy(update={"tasks": tasks, "warnings": warnings})
 
 
 def _parse_with(parser: Parser, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan:

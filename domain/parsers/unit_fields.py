@@ -85,7 +85,7 @@ _VERB = re.compile("(?P<verb>" + "|".join(verb for verb, _ in _VERBS) + r")$")
 _RANKS = dict(_VERBS)
 _TOGETHER_WITH = re.compile(r"^(?P<leads>.+?)会同(?P<others>.+)$")
 # A clause of a role phrase that is its time limit ("X牵头，Y配合，2025年11月底前完成",
-# "…，持续推进"): not a name list. The task's text still holds it, so its dates are read there.
+# "…，持续推进"): not a name list but the phrase's deadline, read as a 完成时限 field's.
 _DEADLINE_CLAUSE = re.compile(
     r"^(?:于|在|力争|争取)?(?:\d{4}年)?(?:\d{1,2}月(?:\d{1,2}日)?|年底|年末|年内|上半年|下半年|"
     r"(?:第)?[一二三四1-4]季度)?(?:底|末)?(?:之前|以前|前)?(?:全面|基本)?(?:完成|实现|办结|完工)?$"
@@ -213,6 +213,7 @@ def _verb_phrase(text: str) -> UnitField | None:
     ranked: list[tuple[int, str]] = []  # (rank, names as written)
     pending: list[str] = []
     named_leads: list[str] = []
+    deadlines: list[str] = []  # the phrase's own time limit, as a 时限 field would hold it
     for sentence_index, sentence in enumerate(sentences):
         clauses = [c for c in sentence.split("，") if c.strip()]
         sentence_ranked: list[tuple[int, str]] = []
@@ -220,6 +221,7 @@ def _verb_phrase(text: str) -> UnitField | None:
         for clause in clauses:
             clause = clause.strip()
             if _DATE_WORD.search(clause) and _DEADLINE_CLAUSE.match(clause):
+                deadlines.append(clause)
                 continue
             named = _NAMED_LEAD.match(clause)
             if named is not None and _names(named["names"]) is not None:
@@ -258,12 +260,13 @@ def _verb_phrase(text: str) -> UnitField | None:
         ranked.extend(sentence_ranked)
     if not ranked:
         return None
+    deadline = "；".join(deadlines)
     if named_leads:
-        return UnitField(0, 0, named_leads, [names for _, names in ranked])
+        return UnitField(0, 0, named_leads, [names for _, names in ranked], deadline)
     top = max((rank for rank, _ in ranked if rank > _COOPERATING_RANK), default=None)
     leads = [names for rank, names in ranked if rank == top]
     cooperating = [names for rank, names in ranked if rank != top]
-    return UnitField(0, 0, leads, cooperating, responsible_only=top == _RESPONSIBLE_RANK)
+    return UnitField(0, 0, leads, cooperating, deadline, responsible_only=top == _RESPONSIBLE_RANK)
 
 
 def _bare_names(content: str) -> UnitField | None:

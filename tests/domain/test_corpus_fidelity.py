@@ -14,7 +14,7 @@ ALL_RIGHT_FLOOR = 151
 REFUSED_CEILING = 0
 # All right out of tests/unseen/'s 54 labelled tasks (tests/domain/test_unseen_conventions.py);
 # 28 when the set was written, before any fix it prompted.
-UNSEEN_ALL_RIGHT_FLOOR = 46
+UNSEEN_ALL_RIGHT_FLOOR = 54
 
 
 def test_the_corpus_reads_at_least_as_well_as_the_floor() -> None:

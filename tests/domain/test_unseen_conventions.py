@@ -6,6 +6,9 @@ set's floor at the end holds the whole set's score.
 
 from __future__ import annotations
 
+import pytest
+
+from domain.errors import DocumentError
 from domain.parsers import parse_document
 from domain.plan import ParsedPlan
 from domain.units import load_directory
@@ -88,7 +91,7 @@ def test_a_headings_unit_line_covers_the_items_under_it() -> None:
         "牵头单位：市城市管理局；责任单位：市生态环境局\n"
         "3.完善收运处置体系。\n"
     )
-    assert [task.text[:3] for task in parsed.tasks] == ["新改建", "建立长", "完善收"]
+    assert [task.text[:4] for task in parsed.tasks] == ["新改建农", "建立长效", "完善收运"]
     assert _roles(parsed) == [
         (["市农业农村局"], ["各区县人民政府"]),
         (["市农业农村局"], ["各区县人民政府"]),
@@ -105,6 +108,51 @@ def test_quarterly_staged_targets_are_milestones_of_the_plan_year() -> None:
     )
     dues = [m.due.isoformat() for m in parsed.tasks[0].milestones]
     assert dues == ["2024-03-31", "2024-06-30", "2024-09-30", "2024-12-31"]
+
+
+def test_a_pipe_table_row_wrapped_onto_a_line_with_an_empty_number() -> None:
+    """| 1 | 推进…新增深 | … |, then |  | 远海养殖网箱50个 |  | 市自然资源局 | |: one row."""
+    parsed = _parse(
+        "某市2024年海洋经济发展重点任务分工方案\n"
+        "| 序号 | 重点任务 | 牵头单位 | 配合单位 | 完成时限 |\n"
+        "|---|---|---|---|---|\n"
+        "| 1 | 推进海洋牧场建设，新增深 | 市海洋发展局 | 市财政局、 | 2024年12月底前 |\n"
+        "|   | 远海养殖网箱50个 |   | 市自然资源局 |   |\n"
+        "| 2 | 建设航道二期工程 | 市交通运输局 | 湛江港集团 | 2024年10月底前 |\n"
+    )
+    assert [task.text for task in parsed.tasks] == [
+        "推进海洋牧场建设，新增深远海养殖网箱50个",
+        "建设航道二期工程",
+    ]
+    assert _roles(parsed) == [
+        (["市海洋发展局"], ["市财政局", "市自然资源局"]),
+        (["市交通运输局"], ["湛江港集团"]),
+    ]
+
+
+_ONE_CELL_PER_LINE = (
+    "某市2024年营商环境攻坚任务\n重点任务\n牵头单位\n配合单位\n完成时限\n"
+    "推行包容审慎监管\n市司法局\n市市场监管局、市生态环境局\n2024年6月底前\n"
+    "开展拖欠账款清理\n市经济和信息化局\n市财政局\n持续推进\n"
+)
+
+
+def test_a_table_flattened_to_one_cell_per_line_without_numbers() -> None:
+    """The header's four lines, then four lines a row: the header's width splits the rows."""
+    parsed = _parse(_ONE_CELL_PER_LINE)
+    assert [task.text for task in parsed.tasks] == ["推行包容审慎监管", "开展拖欠账款清理"]
+    assert _roles(parsed) == [
+        (["市司法局"], ["市市场监管局", "市生态环境局"]),
+        (["市经济和信息化局"], ["市财政局"]),
+    ]
+    assert [m.due.isoformat() for m in parsed.tasks[0].milestones] == ["2024-06-30"]
+    assert parsed.tasks[0].source.lines == (6, 9)
+
+
+def test_lines_that_do_not_fall_into_rows_of_the_headers_width_are_not_that_table() -> None:
+    """One cell missing: the rows cannot be told apart, so the layout is not claimed."""
+    with pytest.raises(DocumentError, match="no task list recognised"):
+        _parse(_ONE_CELL_PER_LINE.replace("市财政局\n", ""))
 
 
 def test_the_unseen_set_reads_at_least_as_well_as_its_floor() -> None:

@@ -229,7 +229,6 @@ def misses(score: CorpusScore) -> str:
             if task.all_right and task.cooperating_right:
                 continue
             marker = "COOP" if task.all_right else "MISS"
-            lines.append(
-                f"{marker} {document.name.split('_')[0]} {task.seq} {task.text_start[:12]}: {task.why}"
-            )
+            where = f"{document.name.split('_')[0]} {task.seq} {task.text_start[:12]}"
+            lines.append(f"{marker} {where}: {task.why}")
     return "\n".join(lines)
