@@ -150,12 +150,9 @@ _GROUP_SUBJECT = re.compile(
 _DATED = re.compile(r"\d{4}年\d{1,2}月(?:\d{1,2}日|底|末)?(?:之前|以前|前)")
 _CLOSING = "。；！？）」”…"
 _LIST_ENTRY = "——"
+_TITLE_FIELD = re.compile(r"^(?:名称|标题)[：:]\s*(?P<title>.+?)\s*(?:(?:文号|发文字号)[：:].*)?$")
 # Headings of a notice's closing guidance rather than its tasks.
 _SAFEGUARDS = re.compile(r"保障|组织实施|工作要求")
-# A web page's metadata block dates the plan: "发布时间：2017年06月08日".
-_ISSUE_DATE_FIELD = re.compile(
-    r"^(?:发布时间|发布日期|成文日期)[：:]\s*(?P<y>\d{4})[年-](?P<m>\d{1,2})[月-](?P<d>\d{1,2})"
-)
 _SENTENCE_END = "。；！？"
 
 
@@ -938,8 +935,9 @@ def _title(header: Sequence[str]) -> str | None:
 
 def _plan(document: SourceDocument, header: Sequence[str]) -> Plan:
     lines = document.lines
-    title = _title(header) or _title(lines[:10]) or PurePath(document.file).stem
-    issue_date = _issue_date_field(lines) or find_issue_date(lines)
+    title = _title_field(header) or _title(header) or _title(lines[:10])
+    title = title or PurePath(document.file).stem
+    issue_date = find_issue_date(lines) or _run_in_signature_date(lines)
     number = find_document_number(lines)
     fallback = issue_date.year if issue_date else None
     if fallback is None and number:
@@ -973,11 +971,26 @@ def _plan(document: SourceDocument, header: Sequence[str]) -> Plan:
     )
 
 
-def _issue_date_field(lines: Sequence[str]) -> date | None:
-    """The date of a metadata block's 发布时间 / 成文日期 field: the page's own statement of
-    when the plan was issued, above any date line of its text."""
-    for line in lines:
-        found = _ISSUE_DATE_FIELD.match(line.strip())
-        if found and (day := calendar_date(found["y"], found["m"], found["d"])) is not None:
-            return day
+def _title_field(header: Sequence[str]) -> str | None:
+    """The title a web page's metadata block gives the plan ("名称：宣城市“十三五”政务信息化
+    发展规划 文号：宣政办秘〔2016〕200号"): the page's own name for it, above its chrome."""
+    for line in header:
+        found = _TITLE_FIELD.match(line.strip())
+        if found and found["title"].strip():
+            return found["title"].strip()
+    return None
+
+
+def _run_in_signature_date(lines: Sequence[str]) -> date | None:
+    """The date of a signature run into the notice's last line ("…目标任务。东营市人民政府办公室
+    2017年6月8日扫一扫…"): the notice's own date. A web page's 发布时间 is when it was posted,
+    which may be years later (宣城's 2016 plan was posted in 2018), so it never dates a plan."""
+    for line in reversed(lines):
+        signatures = list(_RUN_IN_SIGNATURE.finditer(line))
+        if signatures:
+            found = re.search(r"(\d{4})年(\d{1,2})月(\d{1,2})日", signatures[-1].group(0))
+            assert found is not None
+            day = calendar_date(found[1], found[2], found[3])  # None: no calendar has it
+            if day is not None:
+                return day
     return None

@@ -25,7 +25,9 @@ from domain.units import split_units
 
 # Unit fields: the labels of a field list and the role each gives its units.
 # 科室 / 处室: a bureau's own offices, in a bureau's plan ("牵头科室：…；配合科室：…").
-_LEAD_LABELS = "牵头单位|牵头部门|牵头责任单位|牵头科室|牵头处室|主办单位|主办部门|主办科室|主办"
+_LEAD_LABELS = (
+    "牵头单位|牵头部门|牵头责任单位|牵头科室|牵头处室|主办单位|主办部门|主办科室|主办|牵头"
+)
 _COOPERATING_LABELS = (
     "配合单位|配合部门|配合科室|配合处室|协办单位|协办部门|协办科室|协办|协同单位|协同部门|"
     "参与单位|参与部门|协助单位"
@@ -163,6 +165,9 @@ def parse_unit_phrase(text: str) -> UnitField | None:
     return _marked_leads(text) or _verb_phrase(text)
 
 
+_LEAD_VERB_AFTER_LABEL = re.compile(r"(?:分别|共同)?(?:牵头|负责)$")
+
+
 def _field_list(text: str) -> UnitField | None:
     labels = list(_FIELD_LABEL.finditer(text))
     if text[: labels[0].start()].strip("，；。 "):
@@ -175,6 +180,9 @@ def _field_list(text: str) -> UnitField | None:
         end = labels[index + 1].start() if index + 1 < len(labels) else len(text)
         value = text[label.end() : end].strip("，；。 ")
         name = label["label"]
+        if re.fullmatch(_LEAD_LABELS, name):
+            # "牵头部门：市直相关部门分别牵头": the label already says they lead.
+            value = _LEAD_VERB_AFTER_LABEL.sub("", value)
         if re.fullmatch(_DEADLINE_LABELS, name):
             deadline.append(value)
         elif value and re.fullmatch(_LEAD_LABELS, name):

@@ -555,9 +555,9 @@ def test_the_first_listed_rule_in_other_words() -> None:
 
 
 def test_a_notice_written_as_one_line_is_cut_at_its_items_and_signature() -> None:
-    """A heading runs into its first item ("一、推进应用（一）建设平台。"), the office and the
-    date after the last sentence sign the notice (not a task), and the 发布时间 field of the
-    page's metadata dates it."""
+    """A heading runs into its first item ("一、推进应用（一）建设平台。"), and the office and
+    the date after the last sentence sign the notice: not a task, and that date, not the
+    page's 发布时间 (when it was posted), is the plan's issue date."""
     body = (
         "各单位：现将有关事项通知如下：一、夯实网络基础（一）扩容机房设施。年内完成机房扩容和线路"
         "改造。（责任单位：市数据局）（二）改造线路。更新全市骨干线路。（责任单位：市通信办）"
@@ -578,7 +578,7 @@ def test_a_notice_written_as_one_line_is_cut_at_its_items_and_signature() -> Non
         ["一、夯实网络基础"],
         ["二、推进应用"],
     ]
-    assert parsed.plan.issue_date == date(2019, 3, 5)
+    assert parsed.plan.issue_date == date(2019, 3, 2)
 
 
 def test_an_item_listing_entries_with_their_own_units_is_one_task_in_parts() -> None:
@@ -627,3 +627,33 @@ def test_a_relative_deadline_counts_from_the_signature_date() -> None:
     checklist = _task(parsed, "制定审批事项清单")
     assert _dues(checklist) == [date(2022, 3, 31)]
     assert TaskFlag.RELATIVE_DATE in checklist.flags
+
+
+def test_a_short_lead_label_and_a_lead_verb_after_it_name_the_leads() -> None:
+    """（牵头：X） is a lead label as （牵头单位：X） is, and "分别牵头" after a lead label only
+    repeats that its units lead: it is no part of a unit's name."""
+    text = (
+        "某县2021年政务信息化工作要点\n"
+        "1.整合业务专网。年内完成整合。（牵头：县直相关部门分别牵头）\n"
+        "2.建设共享平台。年内上线运行。（牵头部门：县数据局、县公安局分别牵头）\n"
+    )
+    parsed = general.PARSER.parse(SourceDocument.from_text("要点.txt", text), load_directory())
+    assert [task.lead_units for task in parsed.tasks] == [
+        ["县直相关部门"],
+        ["县数据局", "县公安局"],
+    ]
+
+
+def test_a_pages_name_field_titles_the_plan_and_its_posting_time_does_not_date_it() -> None:
+    """A page's metadata "名称：… 文号：…" names the plan above the site's chrome; its
+    发布日期 is when the page was posted, not when the plan was issued."""
+    text = (
+        "• 长辈版\n某县数据资源管理局（政务服务管理局）\n"
+        "名称：某市“十四五”数字政府建设规划 文号：某政办〔2021〕9号\n发布日期：2023-05-06\n"
+        "1.建设政务云平台。（牵头单位：市数据局）\n"
+    )
+    parsed = general.PARSER.parse(SourceDocument.from_text("规划.txt", text), load_directory())
+    plan = parsed.plan
+    assert plan.title == "某市“十四五”数字政府建设规划"
+    assert (plan.period_start, plan.period_end) == (2021, 2025)
+    assert plan.issue_date is None
