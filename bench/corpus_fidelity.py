@@ -6,6 +6,8 @@ dates; cooperating units reported apart; invented tasks within the labelled rang
 a refused document counts its tasks as not found and says why. Also times the whole corpus
 beside the baseline of decoding and splitting the same bytes. Run:
 ``.venv/bin/python -m bench.corpus_fidelity`` (``--misses`` lists every task not right).
+It scores tests/corpus/ and then tests/unseen/ (plans written for the tests in layouts the
+corpus lacks); ``--dir PATH`` scores that one folder of documents and labels instead.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ import contextlib
 import json
 import sys
 import time
+from pathlib import Path
 
 from domain.errors import DocumentError
 from domain.parsers import parse_document
 from domain.text import decode_document
-from tests.support.corpus_score import CORPUS, label_files, misses, score_corpus, table
+from tests.support.corpus_score import CORPUS, UNSEEN, label_files, misses, score_corpus, table
 
 
 def _timings(repeats: int = 3) -> tuple[float, float]:
@@ -47,14 +50,25 @@ def _timings(repeats: int = 3) -> tuple[float, float]:
     return best[0], best[1]
 
 
+def _folders(arguments: list[str]) -> list[Path]:
+    if "--dir" in arguments:
+        index = arguments.index("--dir")
+        if index + 1 >= len(arguments):
+            raise SystemExit("--dir needs a folder of documents and their .labels.json files")
+        return [Path(arguments[index + 1])]
+    return [CORPUS, UNSEEN]
+
+
 def main() -> None:
-    score = score_corpus()
-    print(table(score))
-    if "--misses" in sys.argv:
+    for folder in _folders(sys.argv[1:]):
+        score = score_corpus(folder)
+        print(f"## {folder.name}")
+        print(table(score))
+        if "--misses" in sys.argv:
+            print()
+            print(misses(score))
         print()
-        print(misses(score))
     parse_seconds, split_seconds = _timings()
-    print()
     print(f"whole corpus, best of 3: parse {parse_seconds * 1000:.1f} ms")
     print(f"  baseline decode+split {split_seconds * 1000:.1f} ms")
 

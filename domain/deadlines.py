@@ -15,6 +15,8 @@ of 30 June. The phrases understood, and what each yields:
 ``X年M月前``                strictly "before M": the last day of M-1  (flag ``ambiguous``)
 ``到X年`` ``X年前``          31 December X
 ``年内`` ``年底前``           the plan year's 31 December (not "三年内", "半年内": spans)
+``一季度`` ``第二季度``        a staged target's quarter end, in the plan's year (not 每季度)
+``上半年`` ``下半年``          30 June / 31 December of the plan's year (not 每年上半年)
 ``力争…``                   the same date, flagged ``target``
 ``每年M月底前``              yearly recurrence (also ``每年M月D日前``, ``每年年底前``,
                             ``每年第一季度`` its quarter's end, ``每年上半年`` 30 June)
@@ -159,6 +161,9 @@ _PATTERNS: list[tuple[str, str]] = [
     # "2018年6月" alone: a month in a 时限 cell (by its end), an event month in prose.
     ("month", _Y + r"(?P<month>\d{1,2})月(?![\d日底末前上中下份])"),
     ("plan_year_end", r"(?<!\d年)" + _NOT_A_SPAN + r"(?:年内|年底前|年底|年末)"),
+    # "一季度完成梳理；二季度完成修订": staged targets, quarters of the plan year.
+    ("bare_quarter", r"(?<![\d年每个前])(?:第)?(?P<quarter>[一二三四])季度(?:末|底)?" + _BEFORE),
+    ("bare_half", r"(?<![\d年每])(?P<half>上半年|下半年)(?:末|底)?" + _BEFORE),
 ]
 
 
@@ -274,6 +279,12 @@ def _milestone(match: re.Match[str], context: DeadlineContext, clause: str) -> M
         flags.append(DeadlineFlag.YEAR_FROM_PLAN)
     elif kind == "plan_year_end":
         due = _day(context.plan_year, 12, None)
+        flags.append(DeadlineFlag.YEAR_FROM_PLAN)
+    elif kind == "bare_half":
+        due = _day(context.plan_year, 6 if _group(match, "half") == "上半年" else 12, None)
+        flags.append(DeadlineFlag.YEAR_FROM_PLAN)
+    elif kind == "bare_quarter":
+        due = _day(context.plan_year, _QUARTERS[_group(match, "quarter")] * 3, None)
         flags.append(DeadlineFlag.YEAR_FROM_PLAN)
     else:
         raise DeadlineError(f"{raw}: not a deadline")

@@ -12,6 +12,7 @@ import gc
 import re
 import threading
 import zipfile
+import zlib
 from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path, PurePath
@@ -23,7 +24,7 @@ from domain.parsers.html import html_document, looks_like_html
 from domain.parsers.pdf import is_pdf, pdf_text
 from domain.parsers.word97 import is_word97, word97_as_docx
 from domain.parsers.xls import OLE2_MAGIC, is_xls, xls_sheets
-from domain.plan import ParsedPlan, PlanTask
+from domain.plan import ParsedPlan, ParseWarning, PlanTask
 from domain.text import CONTROL_CHARACTER, MAX_DOCUMENT_BYTES, decode_document
 from domain.units import UnitDirectory, load_directory, unit_name_warnings
 
@@ -31,12 +32,12 @@ from domain.units import UnitDirectory, load_directory, unit_name_warnings
 def _parsers() -> list[Parser]:
     from domain.parsers import (
         attachment_task_list,
+        column_lines,
         docx_table,
         editable_ledger,
         flattened_table,
         general,
         html_table,
-        inline_units,
         ledger,
         pdf_table,
         pipe_table,
@@ -45,12 +46,12 @@ def _parsers() -> list[Parser]:
 
     return [
         attachment_task_list.PARSER,
+        column_lines.PARSER,
         docx_table.PARSER,
         editable_ledger.PARSER,
         flattened_table.PARSER,
         general.PARSER,
         html_table.PARSER,
-        inline_units.PARSER,
         ledger.PARSER,
         pdf_table.PARSER,
         pipe_table.PARSER,
@@ -65,11 +66,7 @@ def read_document(file: str, data: bytes) -> SourceDocument:
     if len(data) > MAX_DOCUMENT_BYTES:
         decode_document(data, file)  # raises the size error with its message
     if data[:4] == b"PK\x03\x04":
-        try:
-            with zipfile.ZipFile(BytesIO(data)) as archive:
-                archive.namelist()
-        except zipfile.BadZipFile:
-            raise DocumentError(file, None, "a damaged ZIP (XLSX/DOCX) file") from None
+        _check_package(file, data)
         return SourceDocument(file=file, data=data)
     if is_pdf(data):
         return SourceDocument.from_text(file, pdf_text(file, data), data)
@@ -79,6 +76,41 @@ def read_document(file: str, data: bytes) -> SourceDocument:
     if looks_like_html(file, text):
         return html_document(file, data, text)
     return SourceDocument.from_text(file, text, data)
+
+
+# What an office package may unpack to: far above any real plan's XML, far below what a
+# ZIP bomb of 20 MB would take from the machine.
+MAX_UNPACKED_BYTES = 512 * 1024 * 1024
+_UNPACK_CHUNK = 1024 * 1024
+
+
+def _check_package(file: str, data: bytes) -> None:
+    """An XLSX/DOCX package read through once, every member to its CRC: a damaged one is
+    refused here, in one located line, instead of failing in whichever parser reads the
+    broken member first (zlib, openpyxl and python-docx each fail their own way)."""
+    unpacked = 0
+    try:
+        with zipfile.ZipFile(BytesIO(data)) as archive:
+            for info in archive.infolist():
+                with archive.open(info) as member:
+                    while chunk := member.read(_UNPACK_CHUNK):
+                        unpacked += len(chunk)
+                        if unpacked > MAX_UNPACKED_BYTES:
+                            raise DocumentError(
+                                file,
+                                None,
+                                "the ZIP (XLSX/DOCX) package unpacks to more than "
+                                f"{MAX_UNPACKED_BYTES // 1024 // 1024} MB: not a plan",
+                            )
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as error:
+        if isinstance(error, DocumentError):
+            raise
+        raise DocumentError(file, None, "a damaged ZIP (XLSX/DOCX) file") from None
+    except (NotImplementedError, RuntimeError):  # a member packed by an unknown method, or
+        # encrypted with a ZIP password (Office itself never does either)
+        raise DocumentError(
+            file, None, "a ZIP (XLSX/DOCX) file packed in a way Office does not write"
+        ) from None
 
 
 _ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
@@ -176,7 +208,7 @@ def _parse_document(file: str, data: bytes, directory: UnitDirectory | None) -> 
     document = read_document(file, data)
     parser = detect_parser(document)
     directory = directory or load_directory()
-    parsed = _parse_with(parser, document, directory)
+    parsed = _without_blank_tasks(_parse_with(parser, document, directory))
     if not parsed.tasks:
         raise DocumentError(file, None, f"read as {parser.format}, but it holds no task")
     _refuse_control_characters(parsed)
@@ -184,6 +216,27 @@ def _parse_document(file: str, data: bytes, directory: UnitDirectory | None) -> 
     if unit_warnings:
         parsed = parsed.model_copy(update={"warnings": [*parsed.warnings, *unit_warnings]})
     return parsed
+
+
+def _without_blank_tasks(parsed: ParsedPlan) -> ParsedPlan:
+    """A task with no text at all (a document cut right after an item's number) is nothing
+    a unit could be asked to do: left out, and named in one warning instead of its own."""
+    blank = [task for task in parsed.tasks if not task.text.strip()]
+    if not blank:
+        return parsed
+    ids = {task.id for task in blank}
+    warnings = [warning for warning in parsed.warnings if warning.task_id not in ids]
+    warnings += [
+        ParseWarning(
+            line=task.source.lines[0],
+            code="empty_task",
+            message=f"task {task.id} has no text (the document stops right after its "
+            "number): left out",
+        )
+        for task in blank
+    ]
+    tasks = [task for task in parsed.tasks if task.id not in ids]
+    return parsed.model_copy(update={"tasks": tasks, "warnings": warnings})
 
 
 def _parse_with(parser: Parser, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan:

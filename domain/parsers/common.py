@@ -153,13 +153,24 @@ def find_document_number(lines: Sequence[str]) -> str | None:
     return None
 
 
+def calendar_date(year: str, month: str, day: str) -> date | None:
+    """The day written, or None when no calendar has it ("2024年13月45日", "2月30日")."""
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:
+        return None
+
+
 def find_issue_date(lines: Sequence[str]) -> date | None:
-    """A line that is only a date (the signature date under the notice)."""
+    """A line that is only a date (the signature date under the notice); a date that
+    cannot exist is no signature date."""
     for line in lines:
         stripped = line.strip()
         match = _CHINESE_DATE.fullmatch(stripped) or _ISO_DATE.fullmatch(stripped)
         if match:
-            return date(int(match["y"]), int(match["m"]), int(match["d"]))
+            found = calendar_date(match["y"], match["m"], match["d"])
+            if found is not None:
+                return found
     return None
 
 

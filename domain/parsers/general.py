@@ -1,13 +1,20 @@
 """The general reader: any text plan whose items are numbered or name their units.
 
-The family parsers each know one reference document; this reader knows the conventions
-all these documents share, so it reads the shapes offices really publish (a notice, a web
+The remaining family parsers each know one reference document; this reader knows the
+conventions all these documents share (it reads 东营's one-line notice, once a family of
+its own), so it reads the shapes offices really publish (a notice, a web
 page, a 工作要点) when no family parser is certain:
 
 * **Items** are found by their numbering: 一、 （一） 1. 1、 （1） ① and 第一部分, at whatever
   depth the document uses them, restarting per section or running on. A line without a
   number belongs to the item above it (a wrapped line, or the next paragraph of a web
   page). An item with numbered items under it is a heading: its text is their category.
+  A notice written as one line is cut at its items: after a sentence's end, or where a
+  short heading runs into its first item (一、推进应用（一）建设平台。), and its signature
+  (an office and the date after the last sentence) ends it. An item listing entries
+  ——…（责任单位：…）——…（责任单位：…） is one task in parts (N-1, N-2), each part read after
+  the item's preamble. A task's text is its words: without its number and without the unit
+  field closing it.
 * **Unit fields** close a task wherever they stand: a trailing parenthesis or bracket
   （牵头单位：X；配合单位：Y；完成时限：Z） / [牵头单位：X；责任单位：Y] / （A、B负责） /
   （X牵头，Y配合） / （X会同有关部门负责）, a line of its own, or separate 牵头单位： /
@@ -19,8 +26,10 @@ page, a 工作要点) when no family parser is certain:
   guide. 牵头单位 beside 责任单位 makes the 责任单位 cooperating; 责任单位 alone leads. A
   document that states its own rule (列第一位者为牵头单位，下同 / 排在第一位的部门为牵头部门)
   has the first unit of every 负责 list lead and the rest cooperate.
-* **Not tasks**: page chrome (扫一扫, 打印本页, 【关闭窗口】), metadata blocks (索引号,
-  发文机关, 成文日期 …), signatures and dates, 附件 headers. A unit named in running text (a
+* **Not tasks**: a section headed as safeguards (保障措施, 组织实施, 工作要求) none of whose
+  items names a unit (one ``skipped_section`` warning names it); page chrome (扫一扫,
+  打印本页, 【关闭窗口】), metadata blocks (索引号, 发文机关, 成文日期 …), signatures and
+  dates, 附件 headers. A unit named in running text (a
   cited document's authors, 中宣部《…》) is not an assignee: only unit fields assign.
 * **Cut off**: the last item of a document that stops mid-item (no unit field where the
   document's other items have one, no closing punctuation) is kept, flagged TRUNCATED and
@@ -39,6 +48,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from io import BytesIO
 from pathlib import PurePath
 
@@ -52,6 +62,7 @@ from domain.parsers.common import (
     SourceDocument,
     ambiguous_date_warnings,
     build_task,
+    calendar_date,
     find_document_number,
     find_issue_date,
     find_plan_period,
@@ -86,13 +97,18 @@ _MARKER = re.compile(
 )
 
 _CHINESE_DIGITS = {digit: value for value, digit in enumerate("一二三四五六七八九", start=1)}
-# A line this long is running text that may hold several items.
-_RUNNING_TEXT = 100
 _INLINE_KINDS = ("chinese", "chinese_paren", "number_dot", "number_comma", "number_paren")
 _INLINE_MARKER = re.compile(
     "(?<=[。；：）])(?:" + "|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _MARKERS) + ")"
 )
 _MAX_TITLE = 60
+# A heading run into its first item: "一、加强基础建设（一）建设政务云。".
+_MAX_RUN_IN_HEADING = 40
+_RUN_IN_FIRST = re.compile(r"（一）|(?<![\d.．])1[.．、](?!\d)")
+_RUN_IN_SIGNATURE = re.compile(
+    r"(?<=[。！）])(?P<office>[^，。；：、！？（）\s\d]{2,30}?(?:办公室|人民政府|委员会|厅|局|委|办))"
+    r"\d{4}年\d{1,2}月\d{1,2}日"
+)
 _MOST_FIELDS_SCORED = 30
 _PUNCTUATION_AND_SPACE = re.compile(r"[\s，。；、：）（]")
 _TITLE_ENDS = (
@@ -133,6 +149,10 @@ _GROUP_SUBJECT = re.compile(
 # A deadline with a year and a month: what makes a closing paragraph an obligation.
 _DATED = re.compile(r"\d{4}年\d{1,2}月(?:\d{1,2}日|底|末)?(?:之前|以前|前)")
 _CLOSING = "。；！？）」”…"
+_LIST_ENTRY = "——"
+_TITLE_FIELD = re.compile(r"^(?:名称|标题)[：:]\s*(?P<title>.+?)\s*(?:(?:文号|发文字号)[：:].*)?$")
+# Headings of a notice's closing guidance rather than its tasks.
+_SAFEGUARDS = re.compile(r"保障|组织实施|工作要求")
 _SENTENCE_END = "。；！？"
 
 
@@ -146,12 +166,18 @@ class _Block:
     text: str = ""
     line_starts: list[int] = field(default_factory=list)  # offsets of each line in ``text``
     line_numbers: list[int] = field(default_factory=list)  # the document line of each
+    columns: list[int] = field(default_factory=list)  # where each starts in its line
     depth: int = 0
     children: int = 0
     fields: list[UnitField] = field(default_factory=list)
 
     def line_of(self, offset: int) -> int:
         return self.line_numbers[bisect.bisect_right(self.line_starts, offset) - 1]
+
+    def column_of(self, offset: int) -> int:
+        """Where ``offset`` of the item's text stands in its (stripped) document line."""
+        index = bisect.bisect_right(self.line_starts, offset) - 1
+        return self.columns[index] + offset - self.line_starts[index]
 
 
 # ---------------------------------------------------------------- the document
@@ -192,8 +218,8 @@ def _signatures(lines: Sequence[str]) -> set[int]:
 
 def _blocks(lines: Sequence[str]) -> list[_Block]:
     blocks: list[_Block] = [_Block(None, 1, 0)]
-    # Each block's lines, joined once at the end: adding to block.text line by line copies
-    # the text each time, quadratic in a block as long as a 100,000-row ledger.
+    # Each block's text is joined once at the end: adding to a growing string would copy it
+    # for every line, and a block of a 20 MB plan without numbering runs to megabytes.
     texts: list[list[str]] = [[]]
     lengths = [0]
     signatures = _signatures(lines)
@@ -202,7 +228,7 @@ def _blocks(lines: Sequence[str]) -> list[_Block]:
         stripped = line.strip()
         if not stripped or _is_chrome(stripped) or number - 1 in signatures:
             continue
-        for segment in _segments(stripped, last):
+        for column, segment in _segments(stripped, last):
             marker = _marker(segment)
             decimal = _DECIMAL_START.match(segment) if marker is None else None
             if decimal is not None and int(decimal[1]) == last.get("number_dot", 0) + 1:
@@ -213,16 +239,18 @@ def _blocks(lines: Sequence[str]) -> list[_Block]:
                 blocks.append(_Block(marker[0], number, number))
                 texts.append([])
                 lengths.append(0)
-            block = blocks[-1]
+            block, parts = blocks[-1], texts[-1]
             if block.line_starts:
-                lengths[-1] += 1  # the "\n" before this line
+                parts.append("\n")
+                lengths[-1] += 1
             block.line_starts.append(lengths[-1])
             block.line_numbers.append(number)
-            texts[-1].append(segment)
+            block.columns.append(column)
+            parts.append(segment)
             lengths[-1] += len(segment)
             block.last_line = number
     for block, parts in zip(blocks, texts, strict=True):
-        block.text = "\n".join(parts)
+        block.text = "".join(parts)
     _depths(blocks)
     return blocks
 
@@ -245,30 +273,77 @@ def _number(marker: str) -> int:
     return value
 
 
-def _segments(line: str, last: dict[str, int]) -> list[str]:
-    """A line of running text cut where its items begin: the whole plan on one line
-    ("一、总体要求……。（一）……（责任单位：…）（二）……"). A marker inside a line counts only
-    right after a sentence ends (。；：）) and when it continues its style's numbering
-    (the next number, or 1 again), so a quoted "（二）" is never an item."""
-    if len(line) < _RUNNING_TEXT:
-        return [line]
+def _segments(line: str, last: dict[str, int]) -> list[tuple[int, str]]:
+    """A line of running text cut where its items begin, each piece with its column: the
+    whole plan on one line ("一、总体要求……。（一）……（责任单位：…）（二）……"). A marker inside a
+    line counts only right after a sentence ends (。；：）), or right after a short heading
+    ("一、加强基础建设（一）…": a heading runs into its first item), and when it continues its
+    style's numbering (the next number, or 1 again), so a quoted "（二）" is never an item.
+    The signature closing a notice written as one line ends its text."""
+    line = line[: _signature_start(line)]
     seen = dict(last)
     cuts: list[int] = []
     head = _marker(line)
     if head is not None:
         seen[head[0]] = _number(head[1])
-    for found in _INLINE_MARKER.finditer(line):
-        kind = next(k for k, _ in _MARKERS if found.group(k) is not None)
-        if kind not in _INLINE_KINDS:
-            continue
-        value = _number(found.group(0))
-        if value in (seen.get(kind, 0) + 1, 1):
+    run_in = _run_in_starts(line)
+    for start, kind, value in _inline_markers(line):
+        if value in (seen.get(kind, 0) + 1, 1) and (
+            start not in run_in or _after_heading(line, cuts[-1] if cuts else 0, start)
+        ):
             seen[kind] = value
-            cuts.append(found.start())
+            cuts.append(start)
     if not cuts:
-        return [line]
+        return [(0, line)]
     bounds = [0, *cuts, len(line)]
-    return [line[a:b] for a, b in itertools.pairwise(bounds) if line[a:b].strip()]
+    return [(a, line[a:b]) for a, b in itertools.pairwise(bounds) if line[a:b].strip()]
+
+
+def _inline_markers(line: str) -> list[tuple[int, str, int]]:
+    """(offset, style, number) of every marker that may open an item inside a line: after a
+    sentence's end, or a first item that may follow its heading without punctuation."""
+    found: dict[int, tuple[int, str, int]] = {}
+    for match in _RUN_IN_FIRST.finditer(line):
+        found[match.start()] = (match.start(), _marker_kind(match.group(0)), 1)
+    for match in _INLINE_MARKER.finditer(line):
+        kind = next(k for k, _ in _MARKERS if match.group(k) is not None)
+        if kind in _INLINE_KINDS:
+            found[match.start()] = (match.start(), kind, _number(match.group(0)))
+    return [found[offset] for offset in sorted(found)]
+
+
+def _marker_kind(marker: str) -> str:
+    match = _MARKER.match(marker + "x")
+    assert match is not None
+    assert match.lastgroup is not None
+    return match.lastgroup
+
+
+def _run_in_starts(line: str) -> set[int]:
+    """Offsets of first-item markers not preceded by a sentence's end."""
+    return {
+        match.start()
+        for match in _RUN_IN_FIRST.finditer(line)
+        if match.start() == 0 or line[match.start() - 1] not in "。；：）"
+    }
+
+
+def _after_heading(line: str, start: int, item: int) -> bool:
+    """``item`` follows, without punctuation, the short heading that opens at ``start``
+    ("二、推进应用（一）建设平台。": a heading runs into its first item)."""
+    head = _MARKER.match(line[start:])
+    if head is None or head.lastgroup not in ("chinese", "part"):
+        return False
+    heading = line[start + head.end() : item]
+    return 0 < len(heading) <= _MAX_RUN_IN_HEADING and not re.search(r"[。；：，]", heading)
+
+
+def _signature_start(line: str) -> int:
+    """Where the signature of a notice run into one line begins: an office's name and the
+    date after the last sentence ("…目标任务。东营市人民政府办公室2017年6月8日扫一扫…"), or
+    the line's end."""
+    signatures = list(_RUN_IN_SIGNATURE.finditer(line))
+    return signatures[-1].start("office") if signatures else len(line)
 
 
 def _depths(blocks: list[_Block]) -> None:
@@ -293,7 +368,7 @@ def _paragraph_blocks(lines: Sequence[str]) -> list[_Block]:
     for number, line in enumerate(lines, start=1):
         stripped = line.strip()
         if stripped and not _is_chrome(stripped) and number - 1 not in signatures:
-            blocks.append(_Block("paragraph", number, number, stripped, [0], [number]))
+            blocks.append(_Block("paragraph", number, number, stripped, [0], [number], [0]))
     return blocks
 
 
@@ -352,6 +427,10 @@ class _Task:
     category: list[str]
     unit_field: UnitField | None
     flags: list[TaskFlag] = field(default_factory=list)
+    closing: str = ""  # the unit field closing the text, as written
+    list_item: int | None = None  # the first line of the item whose listed entries are parts
+    block: _Block | None = None  # the item the task was cut from, and where in its text
+    span: tuple[int, int] | None = None
 
 
 class GeneralParser:
@@ -387,6 +466,9 @@ class GeneralParser:
         first_leads = any(FIRST_LEADS.search(line) for line in document.lines)
         warnings: list[ParseWarning] = []
         has_fields = any(block.fields for block in blocks)
+        skipped_sections: list[ParseWarning] = []
+        if has_fields:
+            blocks = _without_safeguards(blocks, skipped_sections)
         drafts = (
             _tasks_with_fields(blocks, warnings) if has_fields else _tasks_without_fields(blocks)
         )
@@ -398,7 +480,7 @@ class GeneralParser:
             plan_year=plan.period_start, period_end=plan.period_end, issue_date=plan.issue_date
         )
         tasks: list[PlanTask] = []
-        for seq, draft in enumerate(drafts, start=1):
+        for (seq, part), draft in zip(_numbering(drafts), drafts, strict=True):
             roles = _roles(draft.unit_field, directory, first_leads=first_leads)
             flags = list(draft.flags)
             if draft.unit_field is None and TaskFlag.TRUNCATED not in flags:
@@ -411,9 +493,9 @@ class GeneralParser:
             task = build_task(
                 document,
                 seq=seq,
-                part=None,
+                part=part,
                 category=draft.category,
-                text=draft.text,
+                text=draft.text,  # deadlines are read in its unit field too (…，6月底前完成）
                 roles=roles,
                 lines=(draft.first_line, draft.last_line),
                 context=context,
@@ -422,6 +504,7 @@ class GeneralParser:
                 extra_flags=flags,
                 warnings=warnings,
             )
+            task = _cut_raw(document, draft, task.model_copy(update={"text": _task_text(draft)}))
             tasks.append(task)
             warnings.extend(ambiguous_date_warnings(task))
             if TaskFlag.NO_UNIT in task.flags:
@@ -438,6 +521,7 @@ class GeneralParser:
                         task_id=task.id,
                     )
                 )
+        warnings.extend(skipped_sections)
         return ParsedPlan(plan=plan, tasks=tasks, warnings=_file_lines(document, warnings))
 
 
@@ -473,10 +557,8 @@ def _roles(unit_field: UnitField | None, directory: UnitDirectory, *, first_lead
 def _heading_text(block: _Block) -> str:
     """An item used as a heading: its first sentence, marker kept."""
     first_line = block.text.split("\n", 1)[0]
-    for end in "。；：":
-        if end in first_line:
-            return first_line[: first_line.index(end)]
-    return first_line
+    end = re.search("[。；：]", first_line)
+    return first_line[: end.start()] if end else first_line
 
 
 def _categories(blocks: list[_Block]) -> list[list[str]]:
@@ -542,16 +624,20 @@ def _tasks_with_fields(blocks: list[_Block], warnings: list[ParseWarning]) -> li
             elif number == 0 and not _has_text(re.sub(_MARKER, "", piece)):
                 leading = unit_field
             if _has_text(piece) and unit_field is not leading:
-                start_offset = position + (
-                    len(block.text[position:]) - len(block.text[position:].lstrip())
-                )
+                start_offset = position  # the piece's first character (never a copy of the rest)
+                while block.text[start_offset].isspace():
+                    start_offset += 1
+                closing = block.text[unit_field.start : unit_field.end]
                 pieces.append(
                     _Task(
-                        piece + block.text[unit_field.start : unit_field.end],
+                        piece + closing,
                         block.line_of(start_offset),
                         block.line_of(max(unit_field.end - 1, 0)),
                         categories[index],
                         unit_field,
+                        closing=closing,
+                        block=block,
+                        span=(start_offset, unit_field.end),
                     )
                 )
             position = unit_field.end
@@ -571,7 +657,7 @@ def _tasks_with_fields(blocks: list[_Block], warnings: list[ParseWarning]) -> li
                 )
             ]
             position = line_end
-        drafts.extend(_titled(block, pieces))
+        drafts.extend(_listed_parts(block, _titled(block, pieces)))
         rest = block.text[position:].strip("。；， \n")
         if _has_text(rest):
             if cut_off:
@@ -595,12 +681,78 @@ def _tasks_with_fields(blocks: list[_Block], warnings: list[ParseWarning]) -> li
     return drafts
 
 
+def _cut_raw(document: SourceDocument, draft: _Task, task: PlanTask) -> PlanTask:
+    """A task cut from part of one line (a notice written as one line) keeps as its raw text
+    that part of the line, where normalising kept the line's length (one character for one:
+    ",", "（"); otherwise the whole line, as for any task."""
+    if draft.block is None or draft.span is None or draft.first_line != draft.last_line:
+        return task
+    raw = document.raw_lines[draft.first_line - 1]
+    if len(raw.strip()) != len(document.lines[draft.first_line - 1].strip()):
+        return task
+    indent = len(raw) - len(raw.lstrip())
+    start, end = (draft.block.column_of(offset) for offset in draft.span)
+    source = task.source.model_copy(update={"raw": raw[indent + start : indent + end]})
+    return task.model_copy(update={"source": source})
+
+
+def _task_text(draft: _Task) -> str:
+    """What the task says: its item's words without the item's number and without the unit
+    field closing them (the units are the task's lead and cooperating units)."""
+    text = draft.text
+    marker = _MARKER.match(text)
+    if marker is not None:
+        text = text[marker.end() :]
+    if draft.closing and text.endswith(draft.closing):
+        text = text[: -len(draft.closing)].rstrip()
+    return text if _has_text(text) else draft.text
+
+
+def _without_safeguards(blocks: list[_Block], warnings: list[ParseWarning]) -> list[_Block]:
+    """A section headed as safeguards (保障措施, 组织实施, 工作要求) in which no item names a
+    unit is the notice's closing guidance, not tasks: it is left out, and one
+    ``skipped_section`` warning names it and its items so the coordinator sees why."""
+    kept: list[_Block] = []
+    index = 0
+    while index < len(blocks):
+        block = blocks[index]
+        end = index + 1
+        while end < len(blocks) and blocks[end].depth > block.depth:
+            end += 1
+        section = blocks[index:end]
+        if (
+            block.kind is not None
+            and block.children
+            and _SAFEGUARDS.search(_heading_text(block))
+            and not any(each.fields for each in section)
+        ):
+            warnings.append(_skipped_section(block, section[1:]))
+            index = end
+            continue
+        kept.append(block)
+        index += 1
+    return kept
+
+
+def _skipped_section(heading: _Block, items: list[_Block]) -> ParseWarning:
+    titles = "、".join(_heading_text(item) for item in items if item.depth == heading.depth + 1)
+    count = sum(1 for item in items if item.depth == heading.depth + 1)
+    return ParseWarning(
+        line=heading.first_line,
+        code="skipped_section",
+        message=f"{_heading_text(heading)} names no 责任单位 and sets out safeguard measures, "
+        f"not tasks; its {count} items were not imported: {titles}",
+    )
+
+
 def _heading_field(block: _Block) -> UnitField | None:
-    """The unit field of a heading that is only a title and its units."""
+    """The unit field of a heading that is only a title and its units: "（一）…（牵头单位：X）",
+    or the title alone on its line and 牵头单位：X；责任单位：Y on the next."""
     if len(block.fields) != 1:
         return None
     unit_field = block.fields[0]
-    title = block.text[: unit_field.start].rstrip("。 ")
+    # The field may close the title's line or stand on the lines right under it.
+    title = block.text[: unit_field.start].rstrip("。 \n")
     rest = block.text[unit_field.end :].strip("。 \n")
     if "。" in title or "\n" in title or rest or len(title) > 40:
         return None
@@ -620,6 +772,41 @@ def _titled(block: _Block, pieces: list[_Task]) -> list[_Task]:
     for piece in pieces:
         piece.category = [*piece.category, title]
     return pieces
+
+
+def _listed_parts(block: _Block, pieces: list[_Task]) -> list[_Task]:
+    """An item listing entries "——…（责任单位：…）——…（责任单位：…）" is one task in parts: each
+    entry, with its own units, reads after the item's preamble (its body and the sentence
+    introducing the list), so no part loses what the item says of all of them."""
+    if len(pieces) < 2 or not all(p.text.startswith(_LIST_ENTRY) for p in pieces[1:]):
+        return pieces
+    lead_in, found, entry = pieces[0].text.partition(_LIST_ENTRY)
+    if not found:
+        return pieces
+    if not _has_text(lead_in):  # the title sentence introduces the list: it leads in too
+        item = block.text[len(block.text) - len(block.text.lstrip()) :]
+        marker = _MARKER.match(item)
+        lead_in = item[marker.end() if marker else 0 :].partition(_LIST_ENTRY)[0]
+    pieces[0].text = lead_in + entry
+    for piece in pieces[1:]:
+        piece.text = lead_in + piece.text.removeprefix(_LIST_ENTRY)
+    for piece in pieces:
+        piece.list_item = block.first_line
+    return pieces
+
+
+def _numbering(drafts: list[_Task]) -> list[tuple[int, int | None]]:
+    """(seq, part) of each task: the parts of one listed item share its number."""
+    numbers: list[tuple[int, int | None]] = []
+    seq = 0
+    for index, draft in enumerate(drafts):
+        previous = drafts[index - 1] if index else None
+        if draft.list_item is not None and previous and previous.list_item == draft.list_item:
+            numbers.append((seq, (numbers[-1][1] or 0) + 1))
+            continue
+        seq += 1
+        numbers.append((seq, 1 if draft.list_item is not None else None))
+    return numbers
 
 
 def _closing_paragraphs(
@@ -751,8 +938,9 @@ def _title(header: Sequence[str]) -> str | None:
 
 def _plan(document: SourceDocument, header: Sequence[str]) -> Plan:
     lines = document.lines
-    title = _title(header) or _title(lines[:10]) or PurePath(document.file).stem
-    issue_date = find_issue_date(lines)
+    title = _title_field(header) or _title(header) or _title(lines[:10])
+    title = title or PurePath(document.file).stem
+    issue_date = find_issue_date(lines) or _run_in_signature_date(lines)
     number = find_document_number(lines)
     fallback = issue_date.year if issue_date else None
     if fallback is None and number:
@@ -784,3 +972,28 @@ def _plan(document: SourceDocument, header: Sequence[str]) -> Plan:
         source_file=document.file,
         format=FORMAT,
     )
+
+
+def _title_field(header: Sequence[str]) -> str | None:
+    """The title a web page's metadata block gives the plan ("名称：宣城市“十三五”政务信息化
+    发展规划 文号：宣政办秘〔2016〕200号"): the page's own name for it, above its chrome."""
+    for line in header:
+        found = _TITLE_FIELD.match(line.strip())
+        if found and found["title"].strip():
+            return found["title"].strip()
+    return None
+
+
+def _run_in_signature_date(lines: Sequence[str]) -> date | None:
+    """The date of a signature run into the notice's last line ("…目标任务。东营市人民政府办公室
+    2017年6月8日扫一扫…"): the notice's own date. A web page's 发布时间 is when it was posted,
+    which may be years later (宣城's 2016 plan was posted in 2018), so it never dates a plan."""
+    for line in reversed(lines):
+        signatures = list(_RUN_IN_SIGNATURE.finditer(line))
+        if signatures:
+            found = re.search(r"(\d{4})年(\d{1,2})月(\d{1,2})日", signatures[-1].group(0))
+            assert found is not None
+            day = calendar_date(found[1], found[2], found[3])  # None: no calendar has it
+            if day is not None:
+                return day
+    return None

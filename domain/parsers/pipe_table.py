@@ -9,7 +9,10 @@ narrative is not read (reading both would count every task twice).
 Reading the table:
 
 - Cells are the pieces between "|"; a line holding only "|" is an empty cell. A line
-  without "|" inside the table is the first part of a cell wrapped over lines.
+  without "|" inside the table is the first part of a cell wrapped over lines. A line
+  written as a whole row ("|  | 远海养殖网箱50个 |  | 市自然资源局 |") whose 序号 cell is
+  empty, under a row line of the same width, is that row's cells wrapped: each piece
+  goes on its column's cell above.
 - Rows are split on their sequence numbers: row N starts at the cell "N".
 - Some rows lost a unit cell, so the deadline sits one column early and an empty cell
   ("|" alone on a line) pads the row. Such a row is repaired, flagged ``repaired_row``, and
@@ -113,6 +116,7 @@ def _cells(document: SourceDocument, first: int, last: int) -> list[_Cell]:
     cells: list[_Cell] = []
     pending: list[tuple[str, str]] = []  # the start of a cell wrapped over lines
     pending_first = 0
+    row_width = 0  # cells of the last line written as a whole row ("| 1 | … |")
     for number in range(first, last + 1):
         normalised = document.lines[number - 1]
         if not normalised or _SEPARATOR_LINE.match(normalised):
@@ -120,6 +124,11 @@ def _cells(document: SourceDocument, first: int, last: int) -> list[_Cell]:
         raw_line = document.raw_lines[number - 1]
         found = _cells_of_line(normalised, raw_line)
         pieces, open_end = found if found is not None else ([(normalised, raw_line.strip())], True)
+        whole_row = found is not None and not open_end and normalised.lstrip().startswith("|")
+        if whole_row and not pending and _continues_row(pieces, row_width, len(cells)):
+            _append_to_row(cells, pieces, number)
+            continue
+        row_width = len(pieces) if whole_row else 0
         for index, (text, raw) in enumerate(pieces):
             start = number
             if index == 0 and pending:
@@ -135,6 +144,30 @@ def _cells(document: SourceDocument, first: int, last: int) -> list[_Cell]:
         text = "".join(part for part, _ in pending)
         cells.append(_Cell(text, "\n".join(part for _, part in pending), pending_first, last))
     return cells
+
+
+def _continues_row(pieces: list[tuple[str, str]], row_width: int, written: int) -> bool:
+    """A whole-row line with an empty 序号 cell under another of the same width: the row
+    above's cells wrapped onto a second line ("|      | 远海养殖网箱50个 |  | 市自然资源局 |")."""
+    return (
+        row_width > 1
+        and len(pieces) == row_width
+        and written >= row_width
+        and not pieces[0][0]
+        and any(text for text, _ in pieces[1:])
+    )
+
+
+def _append_to_row(cells: list[_Cell], pieces: list[tuple[str, str]], number: int) -> None:
+    """Each piece of a continuation line joined to the cell of its column in the row above."""
+    start = len(cells) - len(pieces)
+    for offset, (text, raw) in enumerate(pieces):
+        if not text:
+            continue
+        above = cells[start + offset]
+        cells[start + offset] = _Cell(
+            above.text + text, f"{above.raw}\n{raw}", above.first_line, number
+        )
 
 
 def _last_pipe_line(document: SourceDocument) -> int:

@@ -15,13 +15,22 @@ A document may state that the first unit of each list leads (列第一位者为�
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from domain.units import split_units
+
 # Unit fields: the labels of a field list and the role each gives its units.
-_LEAD_LABELS = "牵头单位|牵头部门|牵头责任单位|牵头科室|主办单位|主办部门|主办"
+# 科室 / 处室: a bureau's own offices, in a bureau's plan ("牵头科室：…；配合科室：…").
+_LEAD_LABELS = (
+    "牵头单位|牵头部门|牵头责任单位|牵头科室|牵头处室|主办单位|主办部门|主办科室|主办|牵头"
+)
 _COOPERATING_LABELS = (
-    "配合单位|配合部门|协办单位|协办部门|协办|协同单位|协同部门|参与单位|参与部门|协助单位"
+    "配合单位|配合部门|配合科室|配合处室|协办单位|协办部门|协办科室|协办|协同单位|协同部门|"
+    "参与单位|参与部门|协助单位"
 )
 _RESPONSIBLE_LABELS = "责任单位|责任部门|责任科室|责任处室|承办单位|承办部门|实施单位|落实单位"
 _DEADLINE_LABELS = "完成时限|完成时间|时限要求|时间要求|时间节点|办结时限|时限"
@@ -75,6 +84,16 @@ _VERBS: list[tuple[str, int]] = [
 _VERB = re.compile("(?P<verb>" + "|".join(verb for verb, _ in _VERBS) + r")$")
 _RANKS = dict(_VERBS)
 _TOGETHER_WITH = re.compile(r"^(?P<leads>.+?)会同(?P<others>.+)$")
+# A clause of a role phrase that is its time limit ("X牵头，Y配合，2025年11月底前完成",
+# "…，持续推进"): not a name list but the phrase's deadline, read as a 完成时限 field's.
+_DEADLINE_CLAUSE = re.compile(
+    r"^(?:于|在|力争|争取)?(?:\d{4}年)?(?:\d{1,2}月(?:\d{1,2}日)?|年底|年末|年内|上半年|下半年|"
+    r"(?:第)?[一二三四1-4]季度)?(?:底|末)?(?:之前|以前|前)?(?:全面|基本)?(?:完成|实现|办结|完工)?$"
+    r"|^(?:持续|长期|常态化)(?:推进|开展|坚持|实施)$"
+)
+# "责任单位：市教育局（牵头），市财政局": the marked unit of a responsible list leads.
+_MARKED_LEAD = re.compile(r"\s*[（(](?:牵头|主办)(?:单位|部门)?[）)]$")
+_DATE_WORD = re.compile(r"\d{4}年|\d{1,2}月|年底|年末|年内|半年|季度|持续|长期|常态化")
 # What a unit's name never holds: words of a sentence.
 _NOT_A_NAME = re.compile(
     r"[把了的]|要[求把做]|应当|应该|需要|必须|进一步|确保|通过|按照|根据|以下|之日|不再"
@@ -143,7 +162,10 @@ def parse_unit_phrase(text: str) -> UnitField | None:
         return None
     if _FIELD_LABEL.search(text):
         return _field_list(text)
-    return _verb_phrase(text)
+    return _marked_leads(text) or _verb_phrase(text)
+
+
+_LEAD_VERB_AFTER_LABEL = re.compile(r"(?:分别|共同)?(?:牵头|负责)$")
 
 
 def _field_list(text: str) -> UnitField | None:
@@ -158,6 +180,9 @@ def _field_list(text: str) -> UnitField | None:
         end = labels[index + 1].start() if index + 1 < len(labels) else len(text)
         value = text[label.end() : end].strip("，；。 ")
         name = label["label"]
+        if re.fullmatch(_LEAD_LABELS, name):
+            # "牵头部门：市直相关部门分别牵头": the label already says they lead.
+            value = _LEAD_VERB_AFTER_LABEL.sub("", value)
         if re.fullmatch(_DEADLINE_LABELS, name):
             deadline.append(value)
         elif value and re.fullmatch(_LEAD_LABELS, name):
@@ -166,6 +191,9 @@ def _field_list(text: str) -> UnitField | None:
             cooperating.append(value)
         elif value:
             responsible.append(value)
+    marked = _marked_leads("，".join(responsible)) if not leads else None
+    if marked is not None:
+        leads, responsible = marked.leads, marked.cooperating
     if leads:
         cooperating = [*responsible, *cooperating]
     else:
@@ -173,6 +201,19 @@ def _field_list(text: str) -> UnitField | None:
     if not leads and not cooperating and not deadline:
         return None
     return UnitField(0, 0, leads, cooperating, "；".join(deadline))
+
+
+def _marked_leads(text: str) -> UnitField | None:
+    """A list whose lead is marked after its name ("市教育局（牵头），市财政局"): the marked
+    units lead, the others cooperate; None when no name is marked."""
+    names = split_units(text)
+    if not any(_MARKED_LEAD.search(name) for name in names):
+        return None
+    leads = [_MARKED_LEAD.sub("", name) for name in names if _MARKED_LEAD.search(name)]
+    others = [name for name in names if not _MARKED_LEAD.search(name)]
+    if any(_names(name) is None for name in [*leads, *others]):
+        return None
+    return UnitField(0, 0, leads, others)
 
 
 def _verb_phrase(text: str) -> UnitField | None:
@@ -184,12 +225,16 @@ def _verb_phrase(text: str) -> UnitField | None:
     ranked: list[tuple[int, str]] = []  # (rank, names as written)
     pending: list[str] = []
     named_leads: list[str] = []
+    deadlines: list[str] = []  # the phrase's own time limit, as a 时限 field would hold it
     for sentence_index, sentence in enumerate(sentences):
         clauses = [c for c in sentence.split("，") if c.strip()]
         sentence_ranked: list[tuple[int, str]] = []
         ok = True
         for clause in clauses:
             clause = clause.strip()
+            if _DATE_WORD.search(clause) and _DEADLINE_CLAUSE.match(clause):
+                deadlines.append(clause)
+                continue
             named = _NAMED_LEAD.match(clause)
             if named is not None and _names(named["names"]) is not None:
                 named_leads.append(named["names"])
@@ -227,12 +272,13 @@ def _verb_phrase(text: str) -> UnitField | None:
         ranked.extend(sentence_ranked)
     if not ranked:
         return None
+    deadline = "；".join(deadlines)
     if named_leads:
-        return UnitField(0, 0, named_leads, [names for _, names in ranked])
+        return UnitField(0, 0, named_leads, [names for _, names in ranked], deadline)
     top = max((rank for rank, _ in ranked if rank > _COOPERATING_RANK), default=None)
     leads = [names for rank, names in ranked if rank == top]
     cooperating = [names for rank, names in ranked if rank != top]
-    return UnitField(0, 0, leads, cooperating, responsible_only=top == _RESPONSIBLE_RANK)
+    return UnitField(0, 0, leads, cooperating, deadline, responsible_only=top == _RESPONSIBLE_RANK)
 
 
 def _bare_names(content: str) -> UnitField | None:
@@ -245,6 +291,25 @@ def _bare_names(content: str) -> UnitField | None:
     if not parts or not all(len(name) >= 3 and _OFFICE_NAME.search(name) for name in parts):
         return None
     return UnitField(0, 0, ["，".join(names)], [], bare_list=True)
+
+
+class _Covered:
+    """The spans of the fields found so far, indexed by start: a line is checked against them
+    in log time, not against every field (a block of a 20 MB plan holds thousands)."""
+
+    def __init__(self, fields: Sequence[UnitField]) -> None:
+        spans = sorted((f.start, f.end) for f in fields)
+        self._starts = [start for start, _ in spans]
+        self._reach = list(itertools.accumulate((end for _, end in spans), max))
+
+    def covers(self, offset: int) -> bool:
+        """Some field holds ``offset`` (start <= offset < end)."""
+        index = bisect.bisect_right(self._starts, offset) - 1
+        return index >= 0 and self._reach[index] > offset
+
+    def starts_within(self, low: int, high: int) -> bool:
+        """Some field starts in [low, high)."""
+        return bisect.bisect_left(self._starts, low) < bisect.bisect_left(self._starts, high)
 
 
 def find_unit_fields(text: str) -> list[UnitField]:
@@ -260,12 +325,13 @@ def find_unit_fields(text: str) -> list[UnitField]:
         if phrase is not None and (phrase.leads or phrase.cooperating):
             phrase.start, phrase.end = match.start(), match.end()
             found.append(phrase)
+    bracketed = _Covered(found)
     offset = 0
     run: list[tuple[int, int]] = []  # consecutive field lines form one field
     for line in [*text.split("\n"), ""]:
         start, end = offset, offset + len(line)
         offset = end + 1
-        inside = any(f.start <= start < f.end for f in found)
+        inside = bracketed.covers(start)
         if line.strip() and FIELD_LINE.match(line.strip()) and not inside:
             run.append((start, end))
             continue
@@ -296,15 +362,14 @@ def _closing_sentences(text: str, found: list[UnitField]) -> list[UnitField]:
     牵头，市财政局配合。"): only names that end like an office's (局, 委, 办, 部门 …) count,
     so a sentence of the task ("各地要加强协调配合") never does."""
     phrases: list[UnitField] = []
+    covered = _Covered(found)
     offset = 0
     for line in text.split("\n"):
         line_start, offset = offset, offset + len(line) + 1
         body = line.rstrip("。； ")
         cut = max(body.rfind("。"), body.rfind("；"))
         start = line_start + cut + 1
-        if any(
-            f.start <= start < f.end or start <= f.start < line_start + len(line) for f in found
-        ):
+        if covered.covers(start) or covered.starts_within(start, line_start + len(line)):
             continue
         sentence = body[cut + 1 :]
         if FIELD_LINE.match(sentence) or not _VERB.search(sentence):

@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.errors import DocumentError
-from domain.parsers import parse_document, read_document
+from domain.parsers import general, parse_document, read_document
+from domain.parsers.common import SourceDocument
 from domain.plan import ParsedPlan, PlanTask, TaskFlag
 from domain.units import load_directory
 
@@ -215,7 +216,7 @@ def test_page_chrome_metadata_signature_and_attachment_headers_are_not_tasks() -
         "扫一扫在手机打开当前页\n"
         "【打印本页】【关闭窗口】\n"
     )
-    assert [task.text[:8] for task in parsed.tasks] == ["1.压减开办企业", "2.推行“一件事"]
+    assert [task.text[:6] for task in parsed.tasks] == ["压减开办企业", "推行“一件事"]
     assert parsed.plan.issue_date == date(2022, 3, 1)
     assert parsed.plan.issuer == "某县人民政府办公室"
     assert all("扫一扫" not in task.text and "打印" not in task.text for task in parsed.tasks)
@@ -317,7 +318,8 @@ def test_the_reference_family_parsers_stay_more_certain() -> None:
     for path in sorted(EXAMPLES.glob("*.txt")):
         document = read_document(path.name, path.read_bytes())
         best = max(parser.score(document) for parser in _parsers() if parser is not PARSER)
-        assert PARSER.score(document) < best, path.name
+        if best > 0:  # a family parser still reads it; the others the general reader reads
+            assert PARSER.score(document) < best, path.name
 
 
 _PIECES = [
@@ -389,8 +391,8 @@ def test_the_title_of_an_item_holding_several_tasks_is_their_category() -> None:
         "实施废水循环利用。（市生态环境局负责）\n"
     )
     assert [task.text for task in parsed.tasks] == [
-        "开展节水诊断。（市工信局负责）",
-        "实施废水循环利用。（市生态环境局负责）",
+        "开展节水诊断。",
+        "实施废水循环利用。",
     ]
     assert all(task.category == ["（一）推进工业节水"] for task in parsed.tasks)
 
@@ -401,7 +403,7 @@ def test_an_item_whose_text_opens_with_a_number_follows_its_predecessor() -> Non
         "2020年信息化计划\n1.建设政务云。（市大数据局负责）\n2.整合机房。（市大数据局负责）\n"
         "3.5G基站新建200个。（市通信办负责）\n"
     )
-    assert [task.text[:6] for task in parsed.tasks] == ["1.建设政务", "2.整合机房", "3.5G基站"]
+    assert [task.text[:6] for task in parsed.tasks] == ["建设政务云。", "整合机房。", "3.5G基站"]
 
 
 def test_a_headings_unit_field_covers_the_items_under_it() -> None:
@@ -481,7 +483,7 @@ def test_a_unit_field_inside_or_opening_an_item_closes_no_sentence() -> None:
     )
     farmland = _task(parsed, "推进高标准农田建设")
     assert farmland.lead_units == ["镇农办"]
-    assert farmland.text.startswith("1.【牵头单位：镇农办】")
+    assert farmland.text.startswith("【牵头单位：镇农办】")
     village = _task(parsed, "整治人居环境")
     assert village.lead_units == ["镇环卫所"]
     assert village.text.endswith("年底前完成30个村。")
@@ -552,6 +554,66 @@ def test_the_first_listed_rule_in_other_words() -> None:
     assert parsed.tasks[0].cooperating_units == ["县残联"]
 
 
+def test_a_notice_written_as_one_line_is_cut_at_its_items_and_signature() -> None:
+    """A heading runs into its first item ("一、推进应用（一）建设平台。"), and the office and
+    the date after the last sentence sign the notice: not a task, and that date, not the
+    page's 发布时间 (when it was posted), is the plan's issue date."""
+    body = (
+        "各单位：现将有关事项通知如下：一、夯实网络基础（一）扩容机房设施。年内完成机房扩容和线路"
+        "改造。（责任单位：市数据局）（二）改造线路。更新全市骨干线路。（责任单位：市通信办）"
+        "二、推进应用（一）建设平台。推广办公平台。（责任单位：市数据局）"
+        "某市人民政府办公室2019年3月2日扫一扫在手机打开"
+    )
+    header = "某市人民政府办公室关于做好2019年信息化工作的通知\n发布时间：2019年03月05日\n"
+    parsed = general.PARSER.parse(
+        SourceDocument.from_text("notice.txt", header + body), load_directory()
+    )
+    assert [task.text for task in parsed.tasks] == [
+        "扩容机房设施。年内完成机房扩容和线路改造。",
+        "改造线路。更新全市骨干线路。",
+        "建设平台。推广办公平台。",
+    ]
+    assert [task.category for task in parsed.tasks] == [
+        ["一、夯实网络基础"],
+        ["一、夯实网络基础"],
+        ["二、推进应用"],
+    ]
+    assert parsed.plan.issue_date == date(2019, 3, 2)
+
+
+def test_an_item_listing_entries_with_their_own_units_is_one_task_in_parts() -> None:
+    """ "——" entries each closed by their units are parts N-1, N-2 of their item's task; each
+    reads after the item's preamble, and the item's title is their category."""
+    text = (
+        "某区2020年重点工作安排\n"
+        "（一）整合基础数据。建立共享目录。年内整合以下数据：——人口数据。（责任单位：区公安分局）"
+        "——法人数据。（责任单位：区市场监管局）\n"
+        "（二）建设平台。完成平台上线。（责任单位：区数据局）\n"
+    )
+    parsed = general.PARSER.parse(SourceDocument.from_text("安排.txt", text), load_directory())
+    assert [(task.id, task.text) for task in parsed.tasks] == [
+        ("1-1", "建立共享目录。年内整合以下数据：人口数据。"),
+        ("1-2", "建立共享目录。年内整合以下数据：法人数据。"),
+        ("2", "建设平台。完成平台上线。"),
+    ]
+    assert parsed.tasks[0].category == ["（一）整合基础数据"]
+    assert parsed.tasks[1].lead_units == ["区市场监管局"]
+
+
+def test_a_safeguard_section_naming_no_unit_is_one_skipped_section_warning() -> None:
+    """The closing 保障措施 section, none of whose items names a unit, is not read as tasks:
+    one skipped_section warning names it and its items."""
+    text = (
+        "某县2021年数字乡村工作要点\n"
+        "一、重点任务\n（一）建设益农信息社。年内覆盖全部行政村。（责任单位：县农业农村局）\n"
+        "二、保障措施\n（一）加强组织领导。成立工作专班。\n（二）强化督查考核。定期通报进展。\n"
+    )
+    parsed = general.PARSER.parse(SourceDocument.from_text("要点.txt", text), load_directory())
+    assert [task.text for task in parsed.tasks] == ["建设益农信息社。年内覆盖全部行政村。"]
+    assert [(w.code, w.line) for w in parsed.warnings] == [("skipped_section", 4)]
+    assert "（一）加强组织领导、（二）强化督查考核" in parsed.warnings[0].message
+
+
 def test_a_relative_deadline_counts_from_the_signature_date() -> None:
     parsed = _parse(
         "梧桐市人民政府办公室关于印发梧桐市2022年营商环境优化任务的通知\n"
@@ -565,3 +627,33 @@ def test_a_relative_deadline_counts_from_the_signature_date() -> None:
     checklist = _task(parsed, "制定审批事项清单")
     assert _dues(checklist) == [date(2022, 3, 31)]
     assert TaskFlag.RELATIVE_DATE in checklist.flags
+
+
+def test_a_short_lead_label_and_a_lead_verb_after_it_name_the_leads() -> None:
+    """（牵头：X） is a lead label as （牵头单位：X） is, and "分别牵头" after a lead label only
+    repeats that its units lead: it is no part of a unit's name."""
+    text = (
+        "某县2021年政务信息化工作要点\n"
+        "1.整合业务专网。年内完成整合。（牵头：县直相关部门分别牵头）\n"
+        "2.建设共享平台。年内上线运行。（牵头部门：县数据局、县公安局分别牵头）\n"
+    )
+    parsed = general.PARSER.parse(SourceDocument.from_text("要点.txt", text), load_directory())
+    assert [task.lead_units for task in parsed.tasks] == [
+        ["县直相关部门"],
+        ["县数据局", "县公安局"],
+    ]
+
+
+def test_a_pages_name_field_titles_the_plan_and_its_posting_time_does_not_date_it() -> None:
+    """A page's metadata "名称：… 文号：…" names the plan above the site's chrome; its
+    发布日期 is when the page was posted, not when the plan was issued."""
+    text = (
+        "• 长辈版\n某县数据资源管理局（政务服务管理局）\n"
+        "名称：某市“十四五”数字政府建设规划 文号：某政办〔2021〕9号\n发布日期：2023-05-06\n"
+        "1.建设政务云平台。（牵头单位：市数据局）\n"
+    )
+    parsed = general.PARSER.parse(SourceDocument.from_text("规划.txt", text), load_directory())
+    plan = parsed.plan
+    assert plan.title == "某市“十四五”数字政府建设规划"
+    assert (plan.period_start, plan.period_end) == (2021, 2025)
+    assert plan.issue_date is None

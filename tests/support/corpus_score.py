@@ -34,6 +34,8 @@ from domain.text import normalize_line
 from domain.units import UnitDirectory, load_directory
 
 CORPUS = Path(__file__).parent.parent / "corpus"
+# Plans written for the tests in layouts the corpus does not show, labelled the same way.
+UNSEEN = Path(__file__).parent.parent / "unseen"
 _WHITESPACE = re.compile(r"\s+")
 
 
@@ -227,7 +229,6 @@ def misses(score: CorpusScore) -> str:
             if task.all_right and task.cooperating_right:
                 continue
             marker = "COOP" if task.all_right else "MISS"
-            lines.append(
-                f"{marker} {document.name[:2]} {task.seq} {task.text_start[:12]}: {task.why}"
-            )
+            where = f"{document.name.split('_')[0]} {task.seq} {task.text_start[:12]}"
+            lines.append(f"{marker} {where}: {task.why}")
     return "\n".join(lines)
