@@ -66,7 +66,7 @@ async def test_example_plan_runs_to_completion_over_http(api_stack: ApiStack) ->
     every cooperating unit signs off, the coordinator approves; the task reads completed,
     with each step in its timeline, each done by the unit its token names."""
     coordinator = await api_stack.token("coordinator")
-    document = EXAMPLE_PLANS / "bozhou-2018-internet-plus-gov-services.txt"
+    document = EXAMPLE_PLANS / "dongying-2017-egov-key-work.txt"
     plan_id = await import_through_api(
         api_stack, coordinator, unique_name(document.name), document.read_bytes()
     )

@@ -1,5 +1,4 @@
-"""东营 2017: a one-line narrative whose items end in （责任单位：…）, read by the general reader
-(the inline-units family parser it once had is retired)."""
+"""东营 2017: a one-line narrative whose items end in （责任单位：…）, read by inline-units."""
 
 from __future__ import annotations
 
@@ -7,9 +6,10 @@ from datetime import date
 
 import pytest
 
+from domain.errors import DocumentError
 from domain.parsers import parse_file
 from domain.parsers.common import SourceDocument
-from domain.parsers.general import PARSER
+from domain.parsers.inline_units import PARSER, chinese_number
 from domain.plan import DeadlineFlag, ParsedPlan, PlanTask, TaskFlag
 from domain.units import load_directory
 from tests.support.golden import EXAMPLES, assert_matches_golden
@@ -54,7 +54,7 @@ def test_plan_metadata_comes_from_the_notice(parsed: ParsedPlan) -> None:
     assert plan.issue_date == date(2017, 6, 8)
     assert plan.document_number is None  # 东政办发〔2016〕7号 is a cited plan's
     assert (plan.period_start, plan.period_end) == (2017, 2017)
-    assert plan.format == "general"
+    assert plan.format == "inline-units"
 
 
 def test_34_tasks_from_four_sections(parsed: ParsedPlan) -> None:
@@ -98,8 +98,8 @@ def test_a_listed_entry_reads_as_a_task_of_its_own(parsed: ParsedPlan) -> None:
         "工商、住房公积金、国税、地税等部门的法人数据。"
     )
     assert entry.category == ["二、加快集中化资源共享体系建设", "（二）推进政务数据资源整合共享"]
-    assert entry.lead_units[0] == "市电子政务和信息资源管理中心"
-    assert "市国税局" in entry.lead_units
+    assert entry.lead_units == ["市电子政务和信息资源管理中心"]
+    assert "市国税局" in entry.cooperating_units
     assert (entry.seq, entry.part) == (7, 2)
     assert entry.source.raw.startswith("——民政")
 
@@ -124,16 +124,16 @@ def test_a_list_preamble_of_one_sentence_is_kept_in_the_text() -> None:
     assert first.category == ["一、推进共享", "（一）重点整合以下数据"]
 
 
-def test_every_unit_of_a_responsible_list_leads(parsed: ParsedPlan) -> None:
-    """（责任单位：A、B、C） with no lead named and no rule of the document's own: every unit
-    listed is responsible, so every one leads (the corpus rule: only 责任单位 → all lead)."""
+def test_the_first_unit_listed_leads(parsed: ParsedPlan) -> None:
+    """Several units: the first leads (INFERRED_LEAD); one unit: it leads, no inference."""
     card = task(parsed, "10")
-    assert card.lead_units[0] == "市政府办公室"
-    assert card.lead_units[-1] == "市人行"
-    assert card.cooperating_units == []
-    assert TaskFlag.INFERRED_LEAD not in card.flags
+    assert card.lead_units == ["市政府办公室"]
+    assert card.cooperating_units[0] == "市人力资源社会保障局"
+    assert card.cooperating_units[-1] == "市人行"
+    assert TaskFlag.INFERRED_LEAD in card.flags
     alone = task(parsed, "9")
     assert (alone.lead_units, alone.cooperating_units) == (["市国土资源局"], [])
+    assert TaskFlag.INFERRED_LEAD not in alone.flags
 
 
 def test_text_excludes_the_unit_parenthesis(parsed: ParsedPlan) -> None:
@@ -196,11 +196,18 @@ def test_the_extraction_matches_the_checked_golden_file(parsed: ParsedPlan) -> N
     assert_matches_golden(parsed, "dongying")
 
 
-def test_the_registry_reads_the_file_with_the_general_reader() -> None:
-    """parse_file gives this document to the general reader: no family parser claims it."""
+def test_the_registry_detects_and_parses_the_file() -> None:
+    """parse_file picks the inline-units parser for this document."""
     parsed = parse_file(EXAMPLES / FILE)
-    assert parsed.plan.format == "general"
+    assert parsed.plan.format == "inline-units"
     assert len(parsed.tasks) == 34
+
+
+@pytest.mark.parametrize("name", OTHER_EXAMPLES)
+def test_the_other_examples_are_not_claimed(name: str) -> None:
+    """The score is 0 on documents of every other format (nantong's 牵头责任单位 included)."""
+    text = (EXAMPLES / name).read_text(encoding="utf-8")
+    assert PARSER.score(document(name, text)) == 0
 
 
 def test_a_small_notice_spread_over_lines() -> None:
@@ -209,36 +216,48 @@ def test_a_small_notice_spread_over_lines() -> None:
     assert [each.id for each in parsed.tasks] == ["1", "2"]
     assert [each.source.lines for each in parsed.tasks] == [(2, 2), (3, 3)]
     assert parsed.tasks[1].milestones[0].due == date(2017, 9, 30)
-    assert parsed.tasks[0].lead_units == ["市信息中心", "市财政局"]
+    assert parsed.tasks[0].cooperating_units == ["市财政局"]
 
 
-def test_an_item_without_a_unit_is_named_not_imported() -> None:
-    """In a notice whose items name their units, one that names none is not a task: a
-    skipped_item warning names it at its line."""
-    text = TITLE + SECTION_ONE + "\n二、推进应用（一）建设平台。年内完成。"
+def test_an_item_without_a_unit_outside_safeguards_warns() -> None:
+    """A unit-less item in a task section is kept with NO_UNIT and a no_unit warning."""
+    text = TITLE + SECTION_ONE + "二、推进应用（一）建设平台。年内完成。"
     parsed = parse_text(text)
-    assert [each.id for each in parsed.tasks] == ["1", "2"]
-    assert [(warning.code, warning.line) for warning in parsed.warnings] == [("skipped_item", 3)]
-    assert "建设平台" in parsed.warnings[0].message
+    last = parsed.tasks[-1]
+    assert (last.id, last.text, last.lead_units) == ("3", "建设平台。年内完成。", [])
+    assert TaskFlag.NO_UNIT in last.flags
+    assert [(warning.code, warning.task_id) for warning in parsed.warnings] == [("no_unit", "3")]
 
 
-def test_a_sentence_after_the_unit_parenthesis_stays_with_its_item() -> None:
-    """Text after an item's units, before the next item, goes on the item's sentence: nothing
-    is lost, and the next section's heading still runs into its first item."""
+def test_text_after_a_unit_parenthesis_is_a_located_error() -> None:
+    """Trailing text after an item's units means its boundaries are not understood."""
     text = (
         TITLE
         + SECTION_ONE
         + "另外还要做好宣传。\n二、推进应用（一）建设平台。（责任单位：市信息中心）"
     )
-    parsed = parse_text(text)
-    assert parsed.tasks[1].text.endswith("另外还要做好宣传。")
-    last = parsed.tasks[-1]
-    assert (last.text, last.category, last.source.lines) == ("建设平台。", ["二、推进应用"], (3, 3))
+    with pytest.raises(DocumentError) as raised:
+        parse_text(text)
+    assert raised.value.line == 2
+    assert "（二）" in raised.value.message
 
 
-def test_a_section_without_items_is_named_in_a_warning() -> None:
-    """A section heading with no item under it and no unit is named at its line."""
+def test_a_section_without_items_is_a_located_error() -> None:
+    """A section heading with no （一） under it is reported at its line."""
     text = TITLE + SECTION_ONE + "\n二、推进应用。相关工作另行部署。"
-    parsed = parse_text(text)
-    assert len(parsed.tasks) == 2
-    assert [(warning.code, warning.line) for warning in parsed.warnings] == [("skipped_item", 3)]
+    with pytest.raises(DocumentError) as raised:
+        parse_text(text)
+    assert raised.value.line == 3
+
+
+def test_chinese_numbers_for_item_markers() -> None:
+    """Item markers run past ten: 十, 十四, 二十一."""
+    assert [chinese_number(n) for n in (1, 10, 14, 20, 21)] == [
+        "一",
+        "十",
+        "十四",
+        "二十",
+        "二十一",
+    ]
+    with pytest.raises(ValueError, match="outside"):
+        chinese_number(100)
