@@ -42,12 +42,12 @@ from domain.parsers.ledger import (
     parse_grid,
     row_view,
 )
+from domain.parsers.tables import header_score
 from domain.plan import ParsedPlan, ParseWarning
 from domain.text import normalize_line
 from domain.units import UnitDirectory
 
 _HEADER_ROWS = 30
-_INCOMPLETE_HEADER_SCORE = 10
 
 
 def is_docx(data: bytes) -> bool:
@@ -137,12 +137,7 @@ class DocxTableParser:
             word = _open(document)
         except DocumentError:  # damaged: not ours to read
             return 0
-        heads = [_table_rows(table, _HEADER_ROWS) for table in word.tables]
-        if any(find_header(rows) is not None for rows in heads):
-            return 90
-        if any(find_incomplete_header(rows) is not None for rows in heads):
-            return _INCOMPLETE_HEADER_SCORE  # claimed, so parse can say what the header lacks
-        return 0
+        return header_score(_table_rows(table, _HEADER_ROWS) for table in word.tables)
 
     def parse(self, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan:
         word = _open(document)

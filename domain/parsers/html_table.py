@@ -30,16 +30,20 @@ from domain.parsers.html import looks_like_html
 from domain.parsers.ledger import (
     HEADER_SEARCH_ROWS,
     GridSource,
-    find_header,
-    find_incomplete_header,
     parse_grid,
 )
-from domain.parsers.tables import FoundTable, SpannedCell, lay_out, no_task_table, task_tables
+from domain.parsers.tables import (
+    FoundTable,
+    SpannedCell,
+    header_score,
+    lay_out,
+    no_task_table,
+    task_tables,
+)
 from domain.plan import ParsedPlan
 from domain.text import decode_document, normalize_line
 from domain.units import UnitDirectory
 
-_INCOMPLETE_HEADER_SCORE = 10
 _TABLE_TAG = re.compile(r"<(?:table|tr)\b", re.I)
 _BLOCK_TAGS = frozenset(
     {"p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article"}
@@ -174,12 +178,7 @@ class HtmlTableParser:
         page = _page(text) if text is not None else None
         if page is None:
             return 0
-        tables = _tables(page, HEADER_SEARCH_ROWS)
-        if any(find_header(table.rows) is not None for table in tables):
-            return 90
-        if any(find_incomplete_header(table.rows) is not None for table in tables):
-            return _INCOMPLETE_HEADER_SCORE
-        return 0
+        return header_score(table.rows for table in _tables(page, HEADER_SEARCH_ROWS))
 
     def parse(self, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan:
         text = _html_text(document)

@@ -18,13 +18,11 @@ the text layer, the text lines give the 文号 and the signature date.
 from __future__ import annotations
 
 from domain.parsers.common import SourceDocument
-from domain.parsers.ledger import GridSource, find_header, find_incomplete_header, parse_grid
+from domain.parsers.ledger import GridSource, parse_grid
 from domain.parsers.pdf import is_pdf, pdf_tables
-from domain.parsers.tables import no_task_table, task_tables
+from domain.parsers.tables import header_score, no_task_table, task_tables
 from domain.plan import ParsedPlan
 from domain.units import UnitDirectory
-
-_INCOMPLETE_HEADER_SCORE = 10
 
 
 class PdfTableParser:
@@ -35,12 +33,7 @@ class PdfTableParser:
     def score(self, document: SourceDocument) -> int:
         if not is_pdf(document.data):
             return 0
-        tables = pdf_tables(document.file, document.data)
-        if any(find_header(table.rows) is not None for table in tables):
-            return 90
-        if any(find_incomplete_header(table.rows) is not None for table in tables):
-            return _INCOMPLETE_HEADER_SCORE
-        return 0
+        return header_score(table.rows for table in pdf_tables(document.file, document.data))
 
     def parse(self, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan:
         found = pdf_tables(document.file, document.data)

@@ -12,7 +12,7 @@ table that holds something is named in a ``skipped_table`` warning.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from domain.errors import DocumentError
@@ -51,6 +51,22 @@ class FoundTable:
     @property
     def width(self) -> int:
         return max((len(row.cells) for row in self.rows), default=0)
+
+
+# A table with a complete task header is certain; one with only part of a header is claimed
+# weakly, so that its parse can say what the header lacks rather than "no format".
+CERTAIN_TABLE_SCORE = 90
+INCOMPLETE_HEADER_SCORE = 10
+
+
+def header_score(heads: Iterable[Sequence[GridRow]]) -> int:
+    """How sure a table reader is, from the first rows of each table it found."""
+    heads = list(heads)
+    if any(find_header(rows) is not None for rows in heads):
+        return CERTAIN_TABLE_SCORE
+    if any(find_incomplete_header(rows) is not None for rows in heads):
+        return INCOMPLETE_HEADER_SCORE
+    return 0
 
 
 def lay_out(rows: Sequence[Sequence[SpannedCell]]) -> list[GridRow]:
