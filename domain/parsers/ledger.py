@@ -62,7 +62,7 @@ import csv
 import re
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from functools import lru_cache
@@ -423,7 +423,7 @@ class _Row:
     units: str
     deadline: str
     category: list[str]
-    notes: list[str] = field(default_factory=list)  # "（备注：…）" from unread columns
+    notes: tuple[str, ...] = ()  # "（备注：…）" from unread columns
 
 
 def parse_grid(source: GridSource, directory: UnitDirectory) -> ParsedPlan:
@@ -491,7 +491,12 @@ def parse_grid(source: GridSource, directory: UnitDirectory) -> ParsedPlan:
         )
     tasks: list[PlanTask] = []
     roles: dict[tuple[str | None, str, str], list[Roles]] = {}  # by the row's unit cells
-    for seq, row in zip(seqs, rows, strict=True):
+    # Each row is let go once its tasks are built, so a large ledger never holds all of
+    # its rows and all of its tasks at once.
+    del read
+    rows.reverse()
+    for seq in seqs:
+        row = rows.pop()
         tasks.extend(_tasks_of_row(source, row, seq, context, directory, warnings, roles))
     plan = Plan(
         id=plan_id_from_file(document.file),
@@ -518,7 +523,11 @@ def _cell_texts(rows: Sequence[GridRow]) -> Callable[[str], str]:
     """:func:`task_cell_text` for the cells of ``rows``, normalised in one pass (see
     :func:`domain.text.normalize_lines`) instead of one call per cell."""
     raws = list(dict.fromkeys(cell for row in rows for cell in row.cells if cell))
-    texts = dict(zip(raws, normalize_lines([" ".join(raw.split()) for raw in raws]), strict=True))
+    normalised = normalize_lines([" ".join(raw.split()) for raw in raws])
+    # A cell already in canonical form (most task texts, every 序号) keeps its own string
+    # instead of an equal copy: 100,000 rows hold one text each, not two.
+    texts = {raw: raw if text == raw else text for raw, text in zip(raws, normalised, strict=True)}
+    del raws, normalised
     texts[""] = ""
 
     def cell_text(raw: str) -> str:
@@ -642,11 +651,14 @@ def _read_rows(
         unit_texts = unit_texts_of.get(unit_key)
         if unit_texts is None:
             unit_texts = unit_texts_of[unit_key] = unit_and_deadline_texts(cells)
-        notes = [
-            f"（{_column_label(columns, index)}：{cell_text(cells[index])}）"
-            for index in unread
-            if cells[index].strip()
-        ]
+        # Most ledgers have no unread column: their rows share the one empty tuple.
+        notes = tuple(
+            [
+                f"（{_column_label(columns, index)}：{cell_text(cells[index])}）"
+                for index in unread
+                if cells[index].strip()
+            ]
+        )
         rows.append(
             _Row(
                 table=table,
