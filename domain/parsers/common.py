@@ -74,8 +74,10 @@ class SourceDocument:
         if type(first) is not int or type(last) is not int or type(self.file) is not str:
             return Provenance(file=self.file, lines=(first, last), raw=raw)
         # Already of the field types: built without validation, and with one shared set
-        # of the field names (see _TASK_FIELDS), as a ledger makes one per row.
-        return constructed(Provenance, {"file": self.file, "lines": (first, last), "raw": raw})
+        # of the field names (see _TASK_FIELDS), as a ledger makes one per row; a one-line
+        # source holds its line number once (two equal ints are two objects past 256).
+        lines = (first, first) if first == last else (first, last)
+        return constructed(Provenance, {"file": self.file, "lines": lines, "raw": raw})
 
 
 def constructed(model: type[_Model], values: dict[str, Any]) -> _Model:
@@ -108,8 +110,9 @@ def _all_fields(model: type[BaseModel]) -> set[str]:
 @cache
 def _field_holder(model: type[BaseModel]) -> type:
     """A plain class whose ``__init__`` sets the model's fields as attributes, in field
-    order: the instance dictionaries of a plain class share one table of keys, and
-    ``vars()`` of one is such a dictionary, holding the values alone."""
+    order: CPython gives the instances of such a class one shared table of keys, sized to
+    what ``__init__`` sets, and ``vars()`` of one is a dictionary holding the values alone
+    (a copy of it would not be: its values are sized to the class's largest key table)."""
     names = list(model.model_fields)
     assert all(name.isidentifier() and not iskeyword(name) for name in names)
     source = f"def __init__(self, {', '.join(names)}):\n" + "".join(

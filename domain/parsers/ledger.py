@@ -62,7 +62,7 @@ import csv
 import re
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 from functools import lru_cache
@@ -1109,6 +1109,13 @@ class LedgerParser:
         if document.suffix in _TABLE_FILE_SUFFIXES and _csv_incomplete_header(document):
             return _INCOMPLETE_HEADER_SCORE
         return 0
+
+    def what_it_reads(self, document: SourceDocument) -> SourceDocument:
+        """The document without its normalised lines: a CSV is split and normalised cell by
+        cell from its raw lines (provenance quotes them too), so the lines are not read."""
+        if not document.lines or document.source_lines:
+            return document
+        return replace(document, lines=())
 
     def parse(self, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan:
         if _is_xlsx(document.data):

@@ -12,9 +12,10 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.parsers import _parsers, detect_parser, parse_document, read_document
-from domain.parsers.common import SourceDocument
-from domain.plan import PlanTask, Provenance
+from domain.errors import DocumentError
+from domain.parsers import _parse_with, _parsers, detect_parser, parse_document, read_document
+from domain.parsers.common import Parser, SourceDocument
+from domain.plan import ParsedPlan, PlanTask, Provenance
 from domain.text import (
     _ONE_WIDTH,
     _TO_FULLWIDTH,
@@ -25,6 +26,7 @@ from domain.text import (
     to_simplified,
     unify_punctuation,
 )
+from domain.units import load_directory
 from tests.support.corpus_score import CORPUS
 from tests.support.golden import EXAMPLES
 from tests.support.ledgers import realistic_ledger_csv
@@ -132,3 +134,37 @@ def test_detection_skipping_a_parser_that_cannot_win_picks_what_scoring_all_pick
         best = max(score for score, _ in scores)
         first_best = next(parser for score, parser in scores if score == best)
         assert detect_parser(document) is first_best, document.file
+
+
+def _reading(parser: Parser, document: SourceDocument) -> ParsedPlan | str:
+    try:
+        return _parse_with(parser, document, load_directory())
+    except DocumentError as refusal:
+        return str(refusal)
+
+
+def test_a_parser_given_only_what_it_reads_reads_what_the_whole_document_gives() -> None:
+    """parse_document hands a parser declaring ``what_it_reads`` (the CSV ledger) its
+    document without the rest (the normalised lines), so a large ledger is not held twice;
+    the plan, or the refusal when the parser refuses the document and the general reader
+    is asked in its place (the document read again, whole), is the whole document's."""
+    rows = realistic_ledger_csv(6).decode().splitlines()
+    rows[3] += ",多余"  # a row wider than the header: the ledger refuses it
+    documents = [
+        *_documents(),
+        read_document("ledger.csv", realistic_ledger_csv(50)),
+        read_document("wide_row.csv", "\n".join(rows).encode()),
+    ]
+    readings = []
+    for document in documents:
+        parser = detect_parser(document)
+        narrowed = getattr(parser, "what_it_reads", None)
+        if narrowed is None or narrowed(document) is document:
+            continue
+        assert not narrowed(document).lines, document.file
+        assert narrowed(document).raw_lines == document.raw_lines, document.file
+        whole = _reading(parser, document)
+        assert _reading(parser, narrowed(document)) == whole, document.file
+        readings.append(whole)
+    assert sum(isinstance(reading, ParsedPlan) for reading in readings) >= 3
+    assert any("line 4 has 6 cells" in str(reading) for reading in readings)
