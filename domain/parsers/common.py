@@ -507,7 +507,10 @@ def build_task(
             warnings.append(
                 ParseWarning(line=lines[0], code="bad_date", message=problem, task_id=task_id)
             )
-        warnings.extend(relative_date_warnings(deadlines, context.issue_date, lines[0], task_id))
+        if TaskFlag.RELATIVE_DATE in deadlines.flags:  # what every such warning is about
+            warnings.extend(
+                relative_date_warnings(deadlines, context.issue_date, lines[0], task_id)
+            )
     if roles.flags or extra_flags:
         flags = list(dict.fromkeys([*roles.flags, *deadlines.flags, *extra_flags]))
     else:

@@ -652,12 +652,16 @@ def _read_rows(
         if unit_texts is None:
             unit_texts = unit_texts_of[unit_key] = unit_and_deadline_texts(cells)
         # Most ledgers have no unread column: their rows share the one empty tuple.
-        notes = tuple(
-            [
-                f"（{_column_label(columns, index)}：{cell_text(cells[index])}）"
-                for index in unread
-                if cells[index].strip()
-            ]
+        notes = (
+            tuple(
+                [
+                    f"（{_column_label(columns, index)}：{cell_text(cells[index])}）"
+                    for index in unread
+                    if cells[index].strip()
+                ]
+            )
+            if unread
+            else ()
         )
         rows.append(
             _Row(
