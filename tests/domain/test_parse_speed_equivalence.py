@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.errors import DocumentError
-from domain.parsers import _parse_with, _parsers, detect_parser, parse_document, read_document
+from domain.parsers import (
+    _parse_with,
+    _parsers,
+    _refuse_control_characters,
+    detect_parser,
+    parse_document,
+    read_document,
+)
 from domain.parsers.common import Parser, SourceDocument
 from domain.plan import ParsedPlan, PlanTask, Provenance
 from domain.text import (
@@ -168,3 +176,22 @@ def test_a_parser_given_only_what_it_reads_reads_what_the_whole_document_gives()
         readings.append(whole)
     assert sum(isinstance(reading, ParsedPlan) for reading in readings) >= 3
     assert any("line 4 has 6 cells" in str(reading) for reading in readings)
+
+
+def test_a_control_character_deep_in_a_large_plan_is_found_and_located() -> None:
+    """The control-character check (what an office file's cells could bring) searches a
+    thousand tasks at a time: one in a task of the third thousand, in its text or in a
+    unit, is still refused, naming the task and its line; a clean plan passes."""
+    parsed = parse_document("ledger.csv", realistic_ledger_csv(2500))
+    _refuse_control_characters(parsed)
+    task = parsed.tasks[2100]
+    for where in ("text", "lead_units"):
+        edited = parsed.model_copy(deep=True)
+        if where == "text":
+            edited.tasks[2100].text += "\x07"
+        else:
+            edited.tasks[2100].lead_units.append("市\x1b财政局")
+        with pytest.raises(DocumentError) as refused:
+            _refuse_control_characters(edited)
+        assert f"task {task.id} holds a control character" in str(refused.value)
+        assert refused.value.line == task.source.lines[0]
