@@ -154,11 +154,14 @@ _HEADER_KEYWORDS: tuple[tuple[Column, re.Pattern[str]], ...] = (
 )
 _MAX_HEADER_CELL = 12  # header cells are names, not sentences
 _HEADER_NOTE = re.compile(r"（[^（）]*）|[*＊\s:：]")
+_HEADER_NOTE_START = re.compile(r"[（*＊\s:：]")  # where any match of _HEADER_NOTE starts
 HEADER_SEARCH_ROWS = 30
 
 
 def header_column(cell: str) -> Column | None:
     """The column a (normalised) header cell names, matched loosely; None if none."""
+    if len(cell) > _MAX_HEADER_CELL and _HEADER_NOTE_START.search(cell) is None:
+        return None  # nothing to strip, and too long: a text line (a 100,000-row CSV's)
     name = _HEADER_NOTE.sub("", cell)
     if not name or len(name) > _MAX_HEADER_CELL:
         return None

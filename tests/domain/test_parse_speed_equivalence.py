@@ -23,6 +23,14 @@ from domain.parsers import (
     read_document,
 )
 from domain.parsers.common import Parser, SourceDocument
+from domain.parsers.ledger import (
+    _EXACT_HEADER,
+    _HEADER_KEYWORDS,
+    _HEADER_NOTE,
+    _MAX_HEADER_CELL,
+    Column,
+    header_column,
+)
 from domain.plan import ParsedPlan, PlanTask, Provenance
 from domain.text import (
     _ONE_WIDTH,
@@ -195,3 +203,25 @@ def test_a_control_character_deep_in_a_large_plan_is_found_and_located() -> None
             _refuse_control_characters(edited)
         assert f"task {task.id} holds a control character" in str(refused.value)
         assert refused.value.line == task.source.lines[0]
+
+
+def reference_header_column(cell: str) -> Column | None:
+    name = _HEADER_NOTE.sub("", cell)
+    if not name or len(name) > _MAX_HEADER_CELL:
+        return None
+    exact = _EXACT_HEADER.get(name)
+    if exact is not None:
+        return exact
+    return next((column for column, keyword in _HEADER_KEYWORDS if keyword.search(name)), None)
+
+
+_HEADER_PARTS = st.sampled_from(
+    ["序号", "任务名称", "牵头单位", "配合", "完成时限", "类别", "（", "）", "*", "＊", " ", "\t",
+     ":", "：", "（备注）", "工作", "，", "市财政局", "2025年6月底前", "x"]
+)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_HEADER_PARTS, max_size=12).map("".join))
+def test_header_column_passing_over_a_long_line_matches_its_definition(cell: str) -> None:
+    assert header_column(cell) == reference_header_column(cell)
