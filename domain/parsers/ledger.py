@@ -62,7 +62,7 @@ import csv
 import re
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 from functools import lru_cache
@@ -154,11 +154,14 @@ _HEADER_KEYWORDS: tuple[tuple[Column, re.Pattern[str]], ...] = (
 )
 _MAX_HEADER_CELL = 12  # header cells are names, not sentences
 _HEADER_NOTE = re.compile(r"（[^（）]*）|[*＊\s:：]")
+_HEADER_NOTE_START = re.compile(r"[（*＊\s:：]")  # where any match of _HEADER_NOTE starts
 HEADER_SEARCH_ROWS = 30
 
 
 def header_column(cell: str) -> Column | None:
     """The column a (normalised) header cell names, matched loosely; None if none."""
+    if len(cell) > _MAX_HEADER_CELL and _HEADER_NOTE_START.search(cell) is None:
+        return None  # nothing to strip, and too long: a text line (a 100,000-row CSV's)
     name = _HEADER_NOTE.sub("", cell)
     if not name or len(name) > _MAX_HEADER_CELL:
         return None
@@ -423,7 +426,7 @@ class _Row:
     units: str
     deadline: str
     category: list[str]
-    notes: list[str] = field(default_factory=list)  # "（备注：…）" from unread columns
+    notes: tuple[str, ...] = ()  # "（备注：…）" from unread columns
 
 
 def parse_grid(source: GridSource, directory: UnitDirectory) -> ParsedPlan:
@@ -491,7 +494,12 @@ def parse_grid(source: GridSource, directory: UnitDirectory) -> ParsedPlan:
         )
     tasks: list[PlanTask] = []
     roles: dict[tuple[str | None, str, str], list[Roles]] = {}  # by the row's unit cells
-    for seq, row in zip(seqs, rows, strict=True):
+    # Each row is let go once its tasks are built, so a large ledger never holds all of
+    # its rows and all of its tasks at once.
+    del read
+    rows.reverse()
+    for seq in seqs:
+        row = rows.pop()
         tasks.extend(_tasks_of_row(source, row, seq, context, directory, warnings, roles))
     plan = Plan(
         id=plan_id_from_file(document.file),
@@ -518,7 +526,11 @@ def _cell_texts(rows: Sequence[GridRow]) -> Callable[[str], str]:
     """:func:`task_cell_text` for the cells of ``rows``, normalised in one pass (see
     :func:`domain.text.normalize_lines`) instead of one call per cell."""
     raws = list(dict.fromkeys(cell for row in rows for cell in row.cells if cell))
-    texts = dict(zip(raws, normalize_lines([" ".join(raw.split()) for raw in raws]), strict=True))
+    normalised = normalize_lines([" ".join(raw.split()) for raw in raws])
+    # A cell already in canonical form (most task texts, every 序号) keeps its own string
+    # instead of an equal copy: 100,000 rows hold one text each, not two.
+    texts = {raw: raw if text == raw else text for raw, text in zip(raws, normalised, strict=True)}
+    del raws, normalised
     texts[""] = ""
 
     def cell_text(raw: str) -> str:
@@ -642,11 +654,18 @@ def _read_rows(
         unit_texts = unit_texts_of.get(unit_key)
         if unit_texts is None:
             unit_texts = unit_texts_of[unit_key] = unit_and_deadline_texts(cells)
-        notes = [
-            f"（{_column_label(columns, index)}：{cell_text(cells[index])}）"
-            for index in unread
-            if cells[index].strip()
-        ]
+        # Most ledgers have no unread column: their rows share the one empty tuple.
+        notes = (
+            tuple(
+                [
+                    f"（{_column_label(columns, index)}：{cell_text(cells[index])}）"
+                    for index in unread
+                    if cells[index].strip()
+                ]
+            )
+            if unread
+            else ()
+        )
         rows.append(
             _Row(
                 table=table,
@@ -1097,6 +1116,13 @@ class LedgerParser:
         if document.suffix in _TABLE_FILE_SUFFIXES and _csv_incomplete_header(document):
             return _INCOMPLETE_HEADER_SCORE
         return 0
+
+    def what_it_reads(self, document: SourceDocument) -> SourceDocument:
+        """The document without its normalised lines: a CSV is split and normalised cell by
+        cell from its raw lines (provenance quotes them too), so the lines are not read."""
+        if not document.lines or document.source_lines:
+            return document
+        return replace(document, lines=())
 
     def parse(self, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan:
         if _is_xlsx(document.data):

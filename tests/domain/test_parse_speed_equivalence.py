@@ -9,12 +9,29 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.parsers import _parsers, detect_parser, parse_document, read_document
-from domain.parsers.common import SourceDocument
-from domain.plan import PlanTask, Provenance
+from domain.errors import DocumentError
+from domain.parsers import (
+    _parse_with,
+    _parsers,
+    _refuse_control_characters,
+    detect_parser,
+    parse_document,
+    read_document,
+)
+from domain.parsers.common import Parser, SourceDocument
+from domain.parsers.ledger import (
+    _EXACT_HEADER,
+    _HEADER_KEYWORDS,
+    _HEADER_NOTE,
+    _MAX_HEADER_CELL,
+    Column,
+    header_column,
+)
+from domain.plan import ParsedPlan, PlanTask, Provenance
 from domain.text import (
     _ONE_WIDTH,
     _TO_FULLWIDTH,
@@ -25,6 +42,7 @@ from domain.text import (
     to_simplified,
     unify_punctuation,
 )
+from domain.units import load_directory
 from tests.support.corpus_score import CORPUS
 from tests.support.golden import EXAMPLES
 from tests.support.ledgers import realistic_ledger_csv
@@ -132,3 +150,78 @@ def test_detection_skipping_a_parser_that_cannot_win_picks_what_scoring_all_pick
         best = max(score for score, _ in scores)
         first_best = next(parser for score, parser in scores if score == best)
         assert detect_parser(document) is first_best, document.file
+
+
+def _reading(parser: Parser, document: SourceDocument) -> ParsedPlan | str:
+    try:
+        return _parse_with(parser, document, load_directory())
+    except DocumentError as refusal:
+        return str(refusal)
+
+
+def test_a_parser_given_only_what_it_reads_reads_what_the_whole_document_gives() -> None:
+    """parse_document hands a parser declaring ``what_it_reads`` (the CSV ledger) its
+    document without the rest (the normalised lines), so a large ledger is not held twice;
+    the plan, or the refusal when the parser refuses the document and the general reader
+    is asked in its place (the document read again, whole), is the whole document's."""
+    rows = realistic_ledger_csv(6).decode().splitlines()
+    rows[3] += ",多余"  # a row wider than the header: the ledger refuses it
+    documents = [
+        *_documents(),
+        read_document("ledger.csv", realistic_ledger_csv(50)),
+        read_document("wide_row.csv", "\n".join(rows).encode()),
+    ]
+    readings = []
+    for document in documents:
+        parser = detect_parser(document)
+        narrowed = getattr(parser, "what_it_reads", None)
+        if narrowed is None or narrowed(document) is document:
+            continue
+        assert not narrowed(document).lines, document.file
+        assert narrowed(document).raw_lines == document.raw_lines, document.file
+        whole = _reading(parser, document)
+        assert _reading(parser, narrowed(document)) == whole, document.file
+        readings.append(whole)
+    assert sum(isinstance(reading, ParsedPlan) for reading in readings) >= 3
+    assert any("line 4 has 6 cells" in str(reading) for reading in readings)
+
+
+def test_a_control_character_deep_in_a_large_plan_is_found_and_located() -> None:
+    """The control-character check (what an office file's cells could bring) searches a
+    thousand tasks at a time: one in a task of the third thousand, in its text or in a
+    unit, is still refused, naming the task and its line; a clean plan passes."""
+    parsed = parse_document("ledger.csv", realistic_ledger_csv(2500))
+    _refuse_control_characters(parsed)
+    task = parsed.tasks[2100]
+    for where in ("text", "lead_units"):
+        edited = parsed.model_copy(deep=True)
+        if where == "text":
+            edited.tasks[2100].text += "\x07"
+        else:
+            edited.tasks[2100].lead_units.append("市\x1b财政局")
+        with pytest.raises(DocumentError) as refused:
+            _refuse_control_characters(edited)
+        assert f"task {task.id} holds a control character" in str(refused.value)
+        assert refused.value.line == task.source.lines[0]
+
+
+def reference_header_column(cell: str) -> Column | None:
+    name = _HEADER_NOTE.sub("", cell)
+    if not name or len(name) > _MAX_HEADER_CELL:
+        return None
+    exact = _EXACT_HEADER.get(name)
+    if exact is not None:
+        return exact
+    return next((column for column, keyword in _HEADER_KEYWORDS if keyword.search(name)), None)
+
+
+_HEADER_PARTS = st.sampled_from(
+    ["序号", "任务名称", "牵头单位", "配合", "完成时限", "类别", "（", "）", "*", "＊", " ", "\t",
+     ":", "：", "（备注）", "工作", "，", "市财政局", "2025年6月底前", "x"]
+)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_HEADER_PARTS, max_size=12).map("".join))
+def test_header_column_passing_over_a_long_line_matches_its_definition(cell: str) -> None:
+    assert header_column(cell) == reference_header_column(cell)
