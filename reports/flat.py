@@ -7,8 +7,8 @@ import csv
 import io
 
 from domain.notice import Notice
-from reports.ledger import task_header
-from reports.wording import Wording, light_label
+from reports.ledger import task_header, task_texts
+from reports.wording import Wording
 
 
 def render_markdown(notice: Notice, wording: Wording) -> bytes:
@@ -29,23 +29,8 @@ def render_csv(notice: Notice) -> bytes:
     writer = csv.writer(buffer, lineterminator="\r\n")
     with_plan = notice.plan_id is None
     writer.writerow(task_header(notice))  # the same columns as the XLSX 台账
-    writer.writerows(
-        (
-            t.number,
-            t.text,
-            t.lead_unit or "",
-            "、".join(t.cooperating_units),
-            t.due.isoformat() if t.due else "",
-            t.stage,
-            t.status.label,
-            light_label(t.light),
-            f"{t.progress_percent}%",
-            t.days_overdue,
-            t.escalation_level,
-            t.escalations,
-            t.last_progress_text or "",
-            *((t.plan_id,) if with_plan else ()),
-        )
-        for t in notice.tasks
-    )
+    for t in notice.tasks:
+        *cells, progress_text = task_texts(t)
+        numbers = (f"{t.progress_percent}%", t.days_overdue, t.escalation_level, t.escalations)
+        writer.writerow((*cells, *numbers, progress_text, *((t.plan_id,) if with_plan else ())))
     return buffer.getvalue().encode("utf-8-sig")

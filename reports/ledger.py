@@ -147,23 +147,29 @@ def _with_task_rows(notice: Notice, styles: _RowStyles) -> Callable[[bytes], byt
     return splice
 
 
+def task_texts(t: TaskStanding) -> tuple[str, ...]:
+    """A 台账 row's text cells as written in every format: 序号, 任务, 牵头单位, 配合单位,
+    完成时限, 阶段, 完成状态, 亮灯, then 最新进展 (the number cells come between)."""
+    return (
+        t.number,
+        t.text,
+        t.lead_unit or "",
+        "、".join(t.cooperating_units),
+        t.due.isoformat() if t.due else "",
+        t.stage,
+        t.status.label,
+        light_label(t.light),
+        t.last_progress_text or "",
+    )
+
+
 def _task_rows_xml(
     tasks: Iterable[TaskStanding], styles: _RowStyles, *, with_plan: bool
 ) -> Iterator[str]:
     wrap, percent = styles.wrap, styles.percent
     spans = f"1:{len(TASK_HEADER) + with_plan}"
     for row, t in enumerate(tasks, start=2):
-        values: tuple[str, ...] = (
-            t.number,
-            t.text,
-            t.lead_unit or "",
-            "、".join(t.cooperating_units),
-            t.due.isoformat() if t.due else "",
-            t.stage,
-            t.status.label,
-            light_label(t.light),
-            t.last_progress_text or "",
-        )
+        values = task_texts(t)
         # One search over the row's texts: most rows need no escaping at all.
         if NEEDS_XML_CARE.search("\n".join(values)):
             values = tuple(xml_text(value) for value in values)
