@@ -34,6 +34,7 @@ from runtime.log import get_logger
 from runtime.readiness import Readiness
 from services.tasks import TemporalUnavailableError
 from store import audit
+from web.app import mount_web
 
 __all__ = ["REQUEST_ID_HEADER", "ApiDependencies", "ApiLimits", "create_app"]
 
@@ -66,7 +67,7 @@ class BodyLimit:
             return
         # Plan documents, and the codec's batches of a history's payloads. Multipart framing
         # and the form fields come on top of the document itself.
-        uploads = scope["path"].startswith(("/api/v1/plans", codec.CODEC_PREFIX))
+        uploads = scope["path"].startswith(("/api/v1/plans", codec.CODEC_PREFIX, "/plans/"))
         limit = self.limits.max_upload_bytes + 64 * 1024 if uploads else self.limits.max_body_bytes
         declared = dict(scope["headers"]).get(b"content-length", b"")
         body = bytearray()
@@ -119,6 +120,7 @@ def create_app(dependencies: ApiDependencies) -> FastAPI:
     app.include_router(codec.router)
     _add_error_handlers(app)
     _add_health(app, dependencies)
+    mount_web(app)  # after the API's handlers: the board answers its own errors as pages
     # The request context is outermost (added last), so a 413 is audited too.
     app.add_middleware(BodyLimit, limits=dependencies.limits)
     app.add_middleware(codec.CodecCors, origins=dependencies.codec_origins)
@@ -193,7 +195,10 @@ def _audited(request: Request) -> bool:
     path = request.url.path
     if getattr(request.state, "unaudited", False):  # a flood without a token (api/auth.py)
         return False
-    return request.method in _MUTATIONS and path.startswith("/api/") and path not in _NOT_AUDITED
+    if request.method not in _MUTATIONS or path in _NOT_AUDITED:
+        return False
+    # The board's form posts (web/) are mutations on record like the API's.
+    return path.startswith("/api/") or getattr(request.state, "web_audited", False)
 
 
 async def _audit(request: Request, request_id: str, status: int) -> None:

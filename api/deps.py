@@ -9,6 +9,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any
 
 import asyncpg
@@ -34,6 +35,16 @@ class ApiLimits:
 
 
 @dataclass(frozen=True)
+class WebOptions:
+    """The board's sign-in (web/): how long a browser session and a login link last, the
+    address that login links point at, and whether cookies need HTTPS."""
+
+    session_lifetime: timedelta = timedelta(hours=12)
+    public_url: str = "http://127.0.0.1:8000"
+    secure_cookies: bool = False
+
+
+@dataclass(frozen=True)
 class ApiDependencies:
     """What every request handler may use; connected before the server accepts traffic."""
 
@@ -43,6 +54,7 @@ class ApiDependencies:
     limits: ApiLimits = ApiLimits()
     # Browser origins (the Temporal UI's) that may call the codec endpoint.
     codec_origins: tuple[str, ...] = ()
+    web: WebOptions = WebOptions()
 
 
 def dependencies_of(request: Request) -> ApiDependencies:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import uvicorn
 
 from api.app import ApiDependencies, ApiLimits, create_app
+from api.deps import WebOptions
 from runtime.embedded import ensure_port_free
 from runtime.log import get_logger
 from runtime.settings import Settings
@@ -31,6 +34,11 @@ async def run_api(settings: Settings) -> None:
             task_queue=settings.temporal_task_queue,
             limits=limits,
             codec_origins=tuple(settings.codec_origins),
+            web=WebOptions(
+                session_lifetime=timedelta(hours=settings.web_session_hours),
+                public_url=settings.effective_public_url,
+                secure_cookies=settings.effective_public_url.startswith("https://"),
+            ),
         )
         app = create_app(dependencies)
         config = uvicorn.Config(

@@ -19,10 +19,11 @@ from pydantic import BaseModel
 from api import schemas
 from api.deps import Caller, IdempotencyKey, body_digest, connection, dependencies_of, once_per_key
 from api.problems import COMMON_PROBLEMS, MUTATION_PROBLEMS, Problem, problem_responses
-from domain.access import AccessDeniedError, ActionKind, Principal, can_see, require_action
+from domain.access import ActionKind, Principal, can_see
 from domain.lifecycle import Stage
+from services import task_actions
 from services import tasks as task_service
-from services.units import UnknownUnitError, resolve_unit
+from services.units import UnknownUnitError
 from store import task_reads
 from workflows.task_contract import task_workflow_id
 
@@ -126,14 +127,13 @@ def _target_of(action: ActionKind) -> Any:
     ) -> _Target:
         request.state.audit = {"plan_id": plan_id, "task_id": task_key, "action": str(action)}
         workflow_id = task_workflow_id(plan_id, task_key)
-        async with connection(request) as conn:
-            access = await task_reads.task_access(conn, workflow_id)
-        if access is None or not can_see(principal, access):
-            raise _not_found(plan_id, task_key)
         try:
-            require_action(principal, access, action)
-        except AccessDeniedError as error:
-            raise Problem(403, "forbidden", str(error)) from None
+            async with connection(request) as conn:
+                await task_actions.authorize(conn, principal, workflow_id, action)
+        except task_actions.TaskNotVisibleError:
+            raise _not_found(plan_id, task_key) from None
+        except task_actions.ActionForbiddenError as error:
+            raise Problem(403, "forbidden", error.message) from None
         return _Target(
             workflow_id=workflow_id, plan_id=plan_id, task_key=task_key, principal=principal
         )
@@ -156,31 +156,22 @@ async def _act(
     body: BaseModel,
     key: str,
 ) -> tuple[int, dict[str, Any]]:
-    principal = target.principal
-    content = body.model_dump(mode="json")
-    if kind is ActionKind.REASSIGN:
-        try:
-            async with connection(request) as conn:
-                content["unit"] = await resolve_unit(conn, content["unit"])
-        except UnknownUnitError as error:
-            raise Problem(422, "unknown_unit", error.message) from None
-    _, payload_type = task_service.ACTION_UPDATES[kind]
-    action = payload_type.model_validate({**content, "actor": principal.actor})
-    client = dependencies_of(request).temporal
+    deps = dependencies_of(request)
     try:
-        result = await task_service.send_action(
-            client, target.workflow_id, kind, action, f"{principal.token_id}:{key}"
+        result = await task_actions.perform(
+            deps.pool,
+            deps.temporal,
+            target.principal,
+            target.workflow_id,
+            kind,
+            body.model_dump(mode="json"),
+            key,
         )
+    except UnknownUnitError as error:
+        raise Problem(422, "unknown_unit", error.message) from None
     except task_service.TaskActionRefusedError as refusal:
         status, code = _PROBLEM_OF_REFUSAL.get(type(refusal), (422, "invalid_action"))
         raise Problem(status, code, refusal.message, stage=refusal.stage) from None
-    except task_service.TaskGoneError:
-        async with connection(request) as conn:
-            detail = await task_reads.task_detail(conn, target.workflow_id)
-        stage = detail["stage"] if detail else None
-        raise Problem(
-            409, "wrong_stage", f"the task is {stage or 'closed'}; it takes no action", stage=stage
-        ) from None
     answer = schemas.ActionResponse(
         workflow_id=target.workflow_id,
         plan_id=target.plan_id,

@@ -63,10 +63,19 @@ def token_issue(
     ] = None,
     name: Annotated[str | None, typer.Option(help="Who holds it, for lists and logs.")] = None,
     expires: Annotated[str, typer.Option(help="Lifetime: hours, days or weeks (90d).")] = "90d",
+    login_link: Annotated[
+        bool,
+        typer.Option(
+            "--login-link",
+            help="Also print a one-time link that signs a browser in to the board with this "
+            "token (valid 7 days; DUBAN_PUBLIC_URL is its address).",
+        ),
+    ] = False,
 ) -> None:
     """Issue a token. Its secret is printed once and stored only as a hash."""
     from services import access_tokens
     from store import audit
+    from web.links import issue_login_link
 
     chosen = role or ("unit" if unit else None)
     if chosen not in {"unit", "coordinator", "admin"}:
@@ -88,6 +97,11 @@ def token_issue(
             await audit.append_command(
                 connection, f"duban token issue → {record.token_id}", action="issue-token"
             )
+            link = (
+                await issue_login_link(connection, settings.effective_public_url, record.token_id)
+                if login_link
+                else None
+            )
         scope = record.unit or (", ".join(record.plans) if record.plans else "every plan")
         stdout.print(
             f"token {record.token_id} ({record.role}: {scope}) expires "
@@ -96,6 +110,9 @@ def token_issue(
             markup=False,
         )
         print(issued.secret)
+        if link is not None:
+            stdout.print("Its one-time sign-in link for the board (督办看板):", highlight=False)
+            print(link)
 
     _runner()(main)
 

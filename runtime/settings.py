@@ -97,6 +97,16 @@ class Settings(BaseSettings):
         default="600/minute", description="requests per token and API process, e.g. 20/second"
     )
     api_max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=MAX_UPLOAD_SETTING)
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/]+(/\S*)?$",
+        description="the board's address as its users reach it (login links point there); "
+        "default http://DUBAN_API_HOST:DUBAN_API_PORT. An https address makes the session "
+        "cookie Secure",
+    )
+    web_session_hours: float = Field(
+        default=12, gt=0, le=24 * 30, description="how long a board sign-in lasts"
+    )
 
     worker_health_host: str = "127.0.0.1"
     worker_health_port: int = Field(default=8001, ge=0, le=65535, description="0 disables it.")
@@ -243,6 +253,10 @@ class Settings(BaseSettings):
     @property
     def effective_temporal_address(self) -> str:
         return self.temporal_address or f"127.0.0.1:{self.embedded_temporal_port}"
+
+    @property
+    def effective_public_url(self) -> str:
+        return (self.public_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
 
     @property
     def effective_database_url(self) -> str:

@@ -30,7 +30,7 @@ from workflows.task_contract import SEARCH_ATTRIBUTES
 # Reads DUBAN_UPDATE_GOLDEN once, at start-up, and takes it out of the environment.
 pytest_plugins = ["tests.support.golden"]
 # A test-run switch, not a product setting: the database to test against.
-_KEPT_VARIABLES = {"DUBAN_TEST_DATABASE_URL"}
+_KEPT_VARIABLES = {"DUBAN_TEST_DATABASE_URL", "DUBAN_SCREENSHOT_DIR"}
 
 
 @pytest.fixture(autouse=True)

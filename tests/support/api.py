@@ -22,6 +22,7 @@ from domain.access import Role
 from runtime.embedded import free_port
 from runtime.settings import Settings
 from services import access_tokens
+from web.links import issue_login_link
 from workers.registry import build_activities
 from workers.service import build_worker
 
@@ -49,6 +50,19 @@ class ApiStack:
             )
         self.secrets.append(issued.secret)
         return issued.secret
+
+    async def login_link(
+        self,
+        role: Role,
+        *,
+        unit: str | None = None,
+        plans: tuple[str, ...] | None = None,
+    ) -> str:
+        """A one-time board sign-in link for a new token of this role."""
+        async with self.pool.acquire() as connection:
+            issued = await access_tokens.issue(connection, role=role, unit=unit, plans=plans)
+            self.secrets.append(issued.secret)
+            return await issue_login_link(connection, self.base_url, issued.record.token_id)
 
     async def settled_history(self, workflow_id: str) -> int:
         """The workflow's history length once it stops growing (its last action's events

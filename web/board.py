@@ -1,0 +1,7 @@
+"""(placeholder: filled in by the board part of issue #12)"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(include_in_schema=False)
