@@ -118,3 +118,39 @@ async def test_tasks_and_task_show_print_the_projection(
     missing = duban(database_url, "task", "show", f"{plan_id}/99")
     assert missing.returncode == 1
     assert "no task" in missing.stderr
+
+
+def test_token_issue_prints_a_login_link_for_the_board(database_url: str) -> None:
+    """`--login-link` prints, after the secret, a one-time link under DUBAN_PUBLIC_URL whose
+    row (kept only as a hash) signs in as the new token."""
+    issued = subprocess.run(
+        [sys.executable, "-m", "cli", "token", "issue", "--unit", "市发改委", "--login-link"],
+        env={
+            **os.environ,
+            "DUBAN_DATABASE_URL": database_url,
+            "DUBAN_LOG_FORMAT": "json",
+            "DUBAN_PUBLIC_URL": "https://duban.example.gov.cn/",
+            "COLUMNS": "200",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert issued.returncode == 0, issued.stderr
+    lines = issued.stdout.strip().splitlines()
+    secret, link = lines[-3], lines[-1]
+    match = re.fullmatch(r"https://duban\.example\.gov\.cn/login/([A-Za-z0-9_-]{43})", link)
+    assert match, issued.stdout
+    token_id = secret.split("_")[1]
+    assert asyncio.run(_link_owner(database_url, match[1])) == token_id
+
+
+async def _link_owner(database_url: str, link_secret: str) -> str | None:
+    from store.web_sessions import peek_login_link
+
+    connection = await asyncpg.connect(database_url)
+    try:
+        return await peek_login_link(connection, link_secret)
+    finally:
+        await connection.close()
