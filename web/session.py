@@ -22,7 +22,7 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from starlette.datastructures import FormData
 
-from api.deps import connection
+from api.deps import connection, release_connection
 from domain.access import Principal
 from store import web_sessions
 
@@ -98,6 +98,9 @@ async def checked_form(request: Request, user: User) -> FormData:
     if not isinstance(sent, str) or not hmac.compare_digest(sent, user.csrf_token):
         request.state.error_code = "csrf_refused"
         raise CsrfRefusedError
+    # A post may go on to call Temporal, which can take seconds: the session's connection
+    # is not held across that (the next read takes one from the pool again).
+    await release_connection(request)
     return form
 
 
