@@ -12,7 +12,7 @@ from urllib.parse import unquote
 
 import openpyxl
 import pytest
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, FilePayload, Page
 from temporalio.testing import WorkflowEnvironment
 
 from domain.parsers import parse_document
@@ -52,7 +52,7 @@ async def _signed_in_page(
 async def _upload(page: Page, stack: ApiStack, name: str, data: bytes) -> None:
     await page.goto(f"{stack.base_url}/plans/import")
     await page.set_input_files(
-        "#file", files=[{"name": name, "mimeType": "text/plain", "buffer": data}]
+        "#file", files=FilePayload(name=name, mimeType="text/plain", buffer=data)
     )
     await page.get_by_role("button", name="解析预览").click()
     await page.wait_for_load_state()
@@ -156,7 +156,13 @@ async def test_the_import_page_previews_downloads_and_commits_an_example_plan(
     # Another coordinator's browser cannot use this upload.
     other = await _signed_in_page(browser, stack, outside)
     answer = await other.goto(preview_url)
-    assert answer is not None and answer.status == 404
+    assert answer is not None
+    assert answer.status == 404
+    # A day later the upload is gone for its own coordinator too.
+    await stack.pool.execute("UPDATE web_uploads SET created_at = now() - interval '25 hours'")
+    stale = await page.goto(preview_url)
+    assert stale is not None
+    assert stale.status == 404
     assert outside == []
 
 
@@ -171,7 +177,8 @@ async def test_a_document_duban_cannot_read_is_said_beside_the_field_and_nothing
     error = page.locator("#file-error")
     text = await error.inner_text()
     assert text.startswith("broken.pdf: a damaged PDF")
-    assert "\n" not in text and "Traceback" not in await page.content()
+    assert "\n" not in text
+    assert "Traceback" not in await page.content()
     assert await page.locator("#file").get_attribute("aria-invalid") == "true"
     assert await stack.pool.fetchval("SELECT count(*) FROM web_uploads") == 0
     assert await stack.pool.fetchval("SELECT count(*) FROM plans") == 0
@@ -183,6 +190,7 @@ async def test_a_unit_cannot_reach_the_import_page(stack: ApiStack, browser: Bro
     page = await _signed_in_page(browser, stack, outside, "unit", unit="市信息办")
     assert await page.get_by_role("link", name="导入计划").count() == 0
     answer = await page.goto(f"{stack.base_url}/plans/import")
-    assert answer is not None and answer.status == 403
+    assert answer is not None
+    assert answer.status == 403
     assert "只有督查室" in await page.content()
     assert outside == []

@@ -158,11 +158,13 @@ async def test_a_month_that_is_not_one_is_said_beside_the_field(
     outside: list[str] = []
     page = await _signed_in_page(browser, stack, outside, [], "coordinator")
     answer = await page.goto(f"{stack.base_url}/notices?month=2026-13&plan={plan_id}")
-    assert answer is not None and answer.status == 422
+    assert answer is not None
+    assert answer.status == 422
     error = page.locator("#month-error")
     assert "2026-13" in await error.inner_text()
     assert await page.locator("iframe").count() == 0
     download = await page.goto(f"{stack.base_url}/notices/2026-13.docx?plan={plan_id}")
-    assert download is not None and download.status == 422
+    assert download is not None
+    assert download.status == 422
     assert "Traceback" not in await page.content()
     assert outside == []
