@@ -50,9 +50,13 @@ NOTICE_FRAME_HEADERS = {
 class _NoticeRefusedError(Exception):
     """A notice that cannot be shown as asked: the field it is about and why, in words."""
 
-    def __init__(self, status: int, field: str, message: str, code: str) -> None:
+    def __init__(self, status: int, field: str, message: str) -> None:
         super().__init__(message)
-        self.status, self.field, self.message, self.code = status, field, message, code
+        self.status, self.field, self.message = status, field, message
+
+
+def _unknown_plan(plan: str | None) -> _NoticeRefusedError:
+    return _NoticeRefusedError(404, "plan", f"没有您可以查看的计划 {plan}。")
 
 
 def _month_words(month: str) -> str:
@@ -70,19 +74,16 @@ async def _scope(
             422,
             "month",
             f"月份“{month[:20]}”不是“年-月”（例如 2026-06），请重新选择。",
-            "invalid_payload",
         ) from None
     try:
         async with connection(request) as conn:
             unit = await notices.reader_unit(conn, user.principal, plan)
     except notices.NoticeForbiddenError:
         raise _NoticeRefusedError(
-            403, "plan", "您只负责部分计划，不能查看全部计划的通报，请选择一个计划。", "forbidden"
+            403, "plan", "您只负责部分计划，不能查看全部计划的通报，请选择一个计划。"
         ) from None
     except notices.NoticeNotVisibleError:
-        raise _NoticeRefusedError(
-            404, "plan", f"没有您可以查看的计划 {plan}。", "not_found"
-        ) from None
+        raise _unknown_plan(plan) from None
     return month, plan, unit
 
 
@@ -113,6 +114,8 @@ async def notice_page(
     }
     try:
         scoped_month, scoped_plan, unit = await _scope(request, user, chosen_month, chosen_plan)
+        if scoped_plan is not None and scoped_plan not in {p["plan_id"] for p in plans}:
+            raise _unknown_plan(scoped_plan)
     except _NoticeRefusedError as refusal:
         context["errors"] = {refusal.field: refusal.message}
         return render(request, "notices.html", status_code=refusal.status, **context)
@@ -143,9 +146,7 @@ async def _notice_file(
                 dependencies_of(request).pool, month, fmt, plan, unit
             )
         except notices.UnknownPlanError:
-            raise _NoticeRefusedError(
-                404, "plan", f"没有您可以查看的计划 {plan}。", "not_found"
-            ) from None
+            raise _unknown_plan(plan) from None
     except _NoticeRefusedError as refusal:
         return render(
             request,
