@@ -7,8 +7,6 @@ with the same refusals, and deduplicated by the Idempotency-Key like every mutat
 
 from __future__ import annotations
 
-import asyncio
-import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Path, Request, UploadFile
@@ -18,10 +16,16 @@ from api.deps import Caller, IdempotencyKey, connection, dependencies_of, digest
 from api.problems import COMMON_PROBLEMS, MUTATION_PROBLEMS, Problem, problem_responses
 from domain.access import AccessDeniedError, Principal, require_plan_coordinator
 from domain.errors import DocumentError
-from domain.parsers import parse_document
 from domain.plan import ParsedPlan, preview_json
 from runtime.errors import DubanError
 from services.plan_import import ImportRefusedError, import_plan
+from services.plan_uploads import (
+    PLAN_ID_MAX_LENGTH,
+    PLAN_ID_PATTERN,
+    parse_upload,
+    upload_file_name,
+    with_plan_id,
+)
 from store import task_reads
 
 router = APIRouter(prefix="/api/v1/plans", tags=["plans"])
@@ -36,23 +40,17 @@ Document = Annotated[
 ]
 
 
-# The file name becomes the default plan id and the provenance: no paths, no control bytes.
-_SAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
-
-
 async def _read_upload(request: Request, upload: UploadFile) -> tuple[str, bytes]:
     limit = dependencies_of(request).limits.max_upload_bytes
     data = await upload.read(limit + 1)
     if len(data) > limit:
         raise Problem(413, "payload_too_large", f"the document is over {limit // 1024} KiB")
-    name = _SAFE_NAME.sub("_", upload.filename or "upload.txt")[-200:]
-    return name, data
+    return upload_file_name(upload.filename), data
 
 
 async def _parse(file_name: str, data: bytes) -> ParsedPlan:
     try:
-        # Parsing is CPU work: keep the event loop serving other requests meanwhile.
-        return await asyncio.to_thread(parse_document, file_name, data)
+        return await parse_upload(file_name, data)
     except DocumentError as error:
         raise Problem(422, "document_error", str(error), file=error.file, line=error.line) from None
 
@@ -92,8 +90,8 @@ async def import_plan_upload(
     plan_id: Annotated[
         str | None,
         Form(
-            max_length=100,
-            pattern=r"^[a-z0-9][a-z0-9-]*$",
+            max_length=PLAN_ID_MAX_LENGTH,
+            pattern=PLAN_ID_PATTERN,
             description="default: from the file name",
         ),
     ] = None,
@@ -104,10 +102,7 @@ async def import_plan_upload(
     payload = digest(name, data, f"{accept_warnings}:{update}:{plan_id or ''}")
 
     async def run_import() -> tuple[int, dict[str, Any]]:
-        parsed = await _parse(name, data)
-        if plan_id:
-            plan = parsed.plan.model_copy(update={"id": plan_id})
-            parsed = parsed.model_copy(update={"plan": plan})
+        parsed = with_plan_id(await _parse(name, data), plan_id)
         request.state.audit["plan_id"] = parsed.plan.id
         try:
             require_plan_coordinator(principal, parsed.plan.id)

@@ -1,11 +1,10 @@
 """The monthly notice (一月一通报) on demand: ``GET /api/v1/reports/{YYYY-MM}``.
 
-Who gets what:
-
-* an admin, and a coordinator of every plan, any plan's notice and the all-plans notice;
-* a coordinator of some plans, those plans' notices; another plan is unknown (404), as
-  everywhere in the API, and the all-plans notice is refused (403);
-* a unit, the notice restricted to its own tasks, over a plan it works on or all plans.
+Who gets what is :func:`services.notices.reader_unit`'s answer, the board's notice page's
+too: an admin, and a coordinator of every plan, any plan's notice and the all-plans notice;
+a coordinator of some plans, those plans' notices (another plan is unknown, 404, as
+everywhere in the API, and the all-plans notice is refused, 403); a unit, the notice
+restricted to its own tasks, over a plan it works on or all plans.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from api.deps import Caller, connection, dependencies_of
 from api.problems import COMMON_PROBLEMS, Problem, problem_responses
 from services import notices
-from store import task_reads
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
@@ -55,21 +53,13 @@ async def monthly_notice(
         fmt = notices.parse_format(format)
     except notices.NoticeInputError as error:
         raise Problem(422, "invalid_payload", error.message) from None
-    unit: str | None = None
-    if principal.role == "unit":
-        unit = principal.unit
-        if plan is not None:
-            async with connection(request) as conn:
-                visible = await task_reads.unit_works_on_plan(conn, principal, plan)
-            if not visible:
-                raise Problem(404, "not_found", f"no plan {plan} that you can see")
-    elif plan is None:
-        if principal.role == "coordinator" and principal.plans is not None:
-            raise Problem(
-                403, "forbidden", "only a coordinator of every plan may read the all-plans notice"
-            )
-    elif not principal.covers_plan(plan):
-        raise Problem(404, "not_found", f"no plan {plan} that you can see")
+    try:
+        async with connection(request) as conn:
+            unit = await notices.reader_unit(conn, principal, plan)
+    except notices.NoticeForbiddenError as error:
+        raise Problem(403, "forbidden", error.message) from None
+    except notices.NoticeNotVisibleError as error:
+        raise Problem(404, "not_found", error.message) from None
     pool = dependencies_of(request).pool
     try:
         content = await notices.notice_file(pool, month, fmt, plan, unit)

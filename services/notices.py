@@ -16,12 +16,15 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from domain.access import Principal
 from domain.notice import Notice
 from domain.notice_state import build_notice, month_end
 from reports import ReportFormat, render
 from reports.wording import requirements_paragraph
 from runtime.errors import DubanError
 from services.notice_settings import load_notice_settings
+from store import task_reads
+from store.db import Connection
 from store.notice_reads import read_notice_input
 from store.notices import StoredNotice, read_notice, read_notice_file, store_notice_once
 
@@ -48,6 +51,43 @@ class UnknownPlanError(NoticeInputError):
 
 class BadFormatError(NoticeInputError):
     """A format no renderer knows."""
+
+
+class NoticeNotVisibleError(NoticeInputError):
+    """A plan the reader may not see: told apart from no plan at all by no one (404)."""
+
+
+class NoticeForbiddenError(NoticeInputError):
+    """The all-plans notice asked by a coordinator of some plans only (403)."""
+
+
+async def reader_unit(
+    connection: Connection, principal: Principal, plan_id: str | None
+) -> str | None:
+    """Whose tasks the notice ``principal`` reads over ``plan_id`` (None: every plan) is
+    restricted to: a unit's own, else nobody's (the whole notice). The API's
+    ``GET /api/v1/reports/{YYYY-MM}`` and the board's notice page both ask here.
+
+    * an admin, and a coordinator of every plan: any plan's notice and the all-plans one;
+    * a coordinator of some plans: those plans' notices; another plan is unknown
+      (NoticeNotVisibleError), the all-plans notice refused (NoticeForbiddenError);
+    * a unit: the notice of its own tasks, over a plan it works on or over every plan.
+    """
+    not_visible = NoticeNotVisibleError(f"no plan {plan_id} that you can see")
+    if principal.role == "unit":
+        if plan_id is not None and not await task_reads.unit_works_on_plan(
+            connection, principal, plan_id
+        ):
+            raise not_visible
+        return principal.unit
+    if plan_id is None:
+        if principal.role == "coordinator" and principal.plans is not None:
+            raise NoticeForbiddenError(
+                "only a coordinator of every plan may read the all-plans notice"
+            )
+    elif not principal.covers_plan(plan_id):
+        raise not_visible
+    return None
 
 
 def parse_format(text: str) -> str:

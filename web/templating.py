@@ -7,14 +7,16 @@ no caching of what a signed-in unit saw.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 from zoneinfo import ZoneInfo
 
 import jinja2
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from domain.lifecycle import Stage
 
@@ -30,6 +32,9 @@ PAGE_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
+
+# A confirmation carried across Post/Redirect/Get and shown once, by the next page rendered.
+FLASH_COOKIE = "duban_flash"
 
 LIGHT_LABELS = {"red": "红灯", "yellow": "黄灯", "green": "绿灯", "none": "—"}
 
@@ -80,5 +85,31 @@ def render(
     """The page ``template`` with ``context``, and the signed-in user (if any) as ``user``
     so that the navigation and every form's CSRF field come from one place."""
     user = getattr(request.state, "page_user", None)
-    body = environment.get_template(template).render(request=request, user=user, **context)
-    return HTMLResponse(body, status_code=status_code, headers={**PAGE_HEADERS, **(headers or {})})
+    flashed = request.cookies.get(FLASH_COOKIE)
+    body = environment.get_template(template).render(
+        request=request,
+        user=user,
+        flash_message=unquote(flashed)[:500] if flashed else None,
+        **context,
+    )
+    response = HTMLResponse(
+        body, status_code=status_code, headers={**PAGE_HEADERS, **(headers or {})}
+    )
+    if flashed:
+        response.delete_cookie(FLASH_COOKIE)
+    return response
+
+
+def flash(response: Response, message: str, *, secure: bool = False) -> Response:
+    """Show ``message`` on the next page rendered: the confirmation after a form's 303."""
+    response.set_cookie(
+        FLASH_COOKIE, quote(message), max_age=120, httponly=True, samesite="lax", secure=secure
+    )
+    return response
+
+
+def attachment(file_name: str) -> str:
+    """Content-Disposition for a download named in Chinese (RFC 5987 ``filename*``), with an
+    ASCII ``filename`` for the rare client that reads nothing else."""
+    fallback = re.sub(r"[^A-Za-z0-9._-]", "_", file_name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(file_name, safe='')}"
