@@ -226,6 +226,7 @@ async def inbox(
         rows=rows,
         counts=counts,
         plans=plans,
+        plan_titles={p["plan_id"]: p["title"] for p in plans},
         plan=plan,
         light=chosen_light,
         light_choices=_LIGHT_CHOICES,

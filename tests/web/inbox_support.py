@@ -88,3 +88,18 @@ async def event_kinds(stack: ApiStack, plan_id: str, task_id: str) -> list[str]:
         task_id,
     )
     return [row["kind"] for row in rows]
+
+
+async def send_form(
+    client: httpx.AsyncClient, plan_id: str, task_id: str, action: str, **fields: str
+) -> httpx.Response:
+    """Open the task page and send its form for ``action`` with ``fields``, as a browser
+    would (the page's CSRF token and the form's idempotency key)."""
+    page = await client.get(f"/tasks/{plan_id}/{task_id}")
+    assert page.status_code == 200, page.text
+    form = {
+        "csrf_token": hidden_field(page.text, "csrf_token"),
+        "idempotency_key": hidden_field(page.text, "idempotency_key", f"form-{action}"),
+        **fields,
+    }
+    return await client.post(f"/tasks/{plan_id}/{task_id}/{action}", data=form)

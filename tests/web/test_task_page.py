@@ -3,6 +3,7 @@ which forms a page offers, how a form is checked, and that a form applies once."
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 import pytest
@@ -13,6 +14,7 @@ from tests.web.inbox_support import (
     event_kinds,
     hidden_field,
     import_plan,
+    send_form,
     signed_in_client,
     stage_of,
 )
@@ -206,3 +208,102 @@ async def test_each_part_sees_only_the_forms_it_may_use(stack: ApiStack, plan_id
         assert 'id="form-accept"' not in page
         assert 'id="form-review"' not in page
         assert "等待牵头单位办理" in page
+
+
+async def test_the_inbox_pages_by_fifty_and_filters_by_light(stack: ApiStack) -> None:
+    """A unit with 53 tasks gets 50, least time left first, then the other 3 from the next
+    page's link; the light filter keeps only that light."""
+    rows = ["序号,工作任务,牵头单位,配合单位,完成时限"]
+    rows += [f"{n},第{n}项整合任务,市信息办,,2030年{n % 12 + 1}月1日前" for n in range(1, 54)]
+    coordinator = await stack.token("coordinator")
+    plan_id = await import_plan(stack, coordinator, ("\n".join(rows) + "\n").encode())
+    async with signed_in_client(stack, await stack.login_link("unit", unit="市信息办")) as unit:
+        first = await unit.get("/inbox", params={"plan": plan_id})
+        assert first.status_code == 200
+        shown = first.text.count('class="inbox-row"')
+        assert shown == 50
+        dues = re.findall(r'<td class="due">([^<]+)</td>', first.text)
+        assert dues[0] == "2030年1月1日"
+        assert dues[-1] == "2030年12月1日"
+        next_link = re.search(r'id="inbox-next" href="([^"]+)"', first.text)
+        assert next_link is not None
+        second = await unit.get(next_link.group(1).replace("&amp;", "&"))
+        assert second.text.count('class="inbox-row"') == 3
+        assert 'id="inbox-next"' not in second.text
+        ids = set(re.findall(r'data-workflow-id="([^"]+)"', first.text + second.text))
+        assert ids == {f"{plan_id}/{n}" for n in range(1, 54)}
+
+        red = await unit.get("/inbox", params={"plan": plan_id, "light": "red"})
+        assert 'id="inbox-empty"' in red.text
+        green = await unit.get("/inbox", params={"plan": plan_id, "light": "green"})
+        assert green.text.count('data-light="green"') == 50
+
+
+async def test_an_objection_needs_a_reason_and_sends_the_work_back(
+    stack: ApiStack, plan_id: str
+) -> None:
+    """不同意 without a reason is refused with the lifecycle's reason; with one, the task
+    goes back to the lead, whose next step says so, with the objection beside it."""
+    async with signed_in_client(
+        stack, await stack.login_link("unit", unit="市政务服务中心")
+    ) as lead:
+        assert (await send_form(lead, plan_id, "2", "accept")).status_code == 303
+        done = await send_form(lead, plan_id, "2", "submit", summary="事项清单已统一")
+        assert done.status_code == 303
+    async with signed_in_client(stack, await stack.login_link("unit", unit="市数据资源局")) as unit:
+        inbox = (await unit.get("/inbox")).text
+        assert f'data-workflow-id="{plan_id}/2"' in inbox
+        assert "会签（同意或不同意）" in inbox
+        bare = await send_form(unit, plan_id, "2", "sign-off", approve="false", reason="")
+        assert bare.status_code == 422
+        assert "操作未被接受：a reason is required" in bare.text
+        assert 'id="form-sign-off"' in bare.text
+        objected = await send_form(
+            unit, plan_id, "2", "sign-off", approve="false", reason="数据接口未对接"
+        )
+        assert objected.status_code == 303
+        assert f'data-workflow-id="{plan_id}/2"' not in (await unit.get("/inbox")).text
+    assert await stage_of(stack, plan_id, "2") == "in_progress"
+    async with signed_in_client(
+        stack, await stack.login_link("unit", unit="市政务服务中心")
+    ) as lead:
+        page = (await lead.get(f"/tasks/{plan_id}/2")).text
+        assert "按退回意见修改后重新提交" in page
+        assert "数据接口未对接" in page
+        assert "会签不同意" in page
+
+
+async def test_the_coordinator_decides_an_extension_and_cancels(
+    stack: ApiStack, plan_id: str
+) -> None:
+    """The lead asks for time; the coordinator's page shows the request and grants it; the
+    due date moves; a cancellation needs a reason and closes the task (撤销)."""
+    async with signed_in_client(stack, await stack.login_link("unit", unit="市信息办")) as lead:
+        asked = await send_form(
+            lead, plan_id, "3", "request-extension", new_due="2031-06-30", reason="需与省厅衔接"
+        )
+        assert asked.status_code == 303, asked.text
+        page = (await lead.get(asked.headers["location"])).text
+        assert "延期申请已提交，等待督查室决定。" in page
+        assert "签收或退回；延期申请待督查室决定" in page
+        assert 'id="form-request-extension"' not in page
+    async with signed_in_client(stack, await stack.login_link("coordinator")) as office:
+        page = (await office.get(f"/tasks/{plan_id}/3")).text
+        assert "延期申请：延至2031-06-30" in page
+        assert "决定延期申请" in page
+        granted = await send_form(office, plan_id, "3", "decide-extension", approve="true")
+        assert granted.status_code == 303
+        page = (await office.get(granted.headers["location"])).text
+        assert "2031年6月30日" in page
+        assert 'id="form-decide-extension"' not in page
+        no_reason = await send_form(office, plan_id, "3", "cancel", reason=" ")
+        assert no_reason.status_code == 422
+        assert 'id="error-cancel-reason"' in no_reason.text
+        cancelled = await send_form(office, plan_id, "3", "cancel", reason="任务已并入其他计划")
+        assert cancelled.status_code == 303
+        page = (await office.get(cancelled.headers["location"])).text
+        assert "任务已撤销。" in page
+        assert 'id="task-no-actions"' in page
+    assert await stage_of(stack, plan_id, "3") == "cancelled"
+    kinds = await event_kinds(stack, plan_id, "3")
+    assert kinds == ["assigned", "extension_requested", "extension_granted", "cancelled"]
