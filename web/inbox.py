@@ -21,7 +21,7 @@ from fastapi.responses import RedirectResponse, Response
 from api.deps import connection
 from domain.lifecycle import Stage
 from store import task_reads
-from web.session import User
+from web.session import PageUser, User
 from web.templating import SHANGHAI, render
 
 router = APIRouter(include_in_schema=False)
@@ -152,7 +152,7 @@ def _task_key(row: Mapping[str, Any]) -> str:
 async def _owed_page(
     request: Request,
     unit: str,
-    user: Any,
+    user: PageUser,
     filters: task_reads.TaskFilter,
     cursor: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import cvttf_NotoSansCJK_Regular
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, Locator, Page, Route, expect
 from temporalio.testing import WorkflowEnvironment
 
 from tests.support.api import ApiStack, serve_api
@@ -52,15 +53,14 @@ async def person(browser: Browser, stack: ApiStack, link: str) -> Person:
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     outside: list[str] = []
 
-    async def guard(route: object) -> None:
-        from urllib.parse import urlsplit
-
-        url = route.request.url  # type: ignore[attr-defined]
+    async def guard(route: Route) -> None:
+        # tests.support.browser.offline_page's guard, for a whole context of one's own.
+        url = route.request.url
         if url.startswith(("data:", "blob:")) or (urlsplit(url).hostname or "") in LOCAL_HOSTS:
-            await route.continue_()  # type: ignore[attr-defined]
+            await route.continue_()
         else:
             outside.append(url)
-            await route.abort()  # type: ignore[attr-defined]
+            await route.abort()
 
     await context.route("**/*", guard)
     page = await context.new_page()
@@ -68,7 +68,7 @@ async def person(browser: Browser, stack: ApiStack, link: str) -> Person:
     return Person(context, page, outside)
 
 
-def row(page: Page, plan_id: str, task_id: str):  # type: ignore[no-untyped-def]
+def row(page: Page, plan_id: str, task_id: str) -> Locator:
     return page.locator(f'tr.inbox-row[data-workflow-id="{plan_id}/{task_id}"]')
 
 

@@ -3,6 +3,7 @@ which forms a page offers, how a form is checked, and that a form applies once."
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 
@@ -10,6 +11,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from tests.support.api import ApiStack, serve_api
+from tests.support.lifecycle import wait_until
 from tests.web.inbox_support import (
     event_kinds,
     hidden_field,
@@ -307,3 +309,47 @@ async def test_the_coordinator_decides_an_extension_and_cancels(
     assert await stage_of(stack, plan_id, "3") == "cancelled"
     kinds = await event_kinds(stack, plan_id, "3")
     assert kinds == ["assigned", "extension_requested", "extension_granted", "cancelled"]
+
+
+async def test_the_page_after_an_action_shows_it_even_when_the_projection_lags(
+    stack: ApiStack, plan_id: str
+) -> None:
+    """The projection is written by an activity after the workflow has answered. Held back
+    here (its row locked), the post does not redirect until the row holds the action, so
+    the page it leads to never shows the stage before the click."""
+    async with signed_in_client(stack, await stack.login_link("unit", unit="市信息办")) as unit:
+        page = await unit.get(f"/tasks/{plan_id}/3")
+        form = {
+            "csrf_token": hidden_field(page.text, "csrf_token"),
+            "idempotency_key": hidden_field(page.text, "idempotency_key", "form-accept"),
+        }
+        blocker = await stack.pool.acquire()
+        try:
+            locked = blocker.transaction()
+            await locked.start()
+            await blocker.execute(
+                "SELECT 1 FROM task_states WHERE workflow_id = $1 FOR UPDATE", f"{plan_id}/3"
+            )
+            post = asyncio.create_task(unit.post(f"/tasks/{plan_id}/3/accept", data=form))
+
+            async def recorder_blocked() -> bool:
+                waiting = await stack.pool.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND datname = current_database() AND query ILIKE '%task_states%'"
+                )
+                return bool(waiting)
+
+            await wait_until(recorder_blocked, timeout=15, what="the recorder waiting")
+            # The action is applied and its recording held back: a post that redirected
+            # now would lead to a page that still reads 交办.
+            finished, _ = await asyncio.wait({post}, timeout=1.0)
+            if finished:
+                early = await unit.get(post.result().headers["location"])
+                assert 'data-stage="in_progress"' in early.text, "redirected before recording"
+        finally:
+            await locked.rollback()
+            await stack.pool.release(blocker)
+        answer = await post
+        assert answer.status_code == 303
+        after = await unit.get(answer.headers["location"])
+        assert 'data-stage="in_progress"' in after.text
