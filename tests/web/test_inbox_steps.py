@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from domain.lifecycle import Stage
-from web.inbox import RoundFacts, next_step, part_of, round_facts
+from web.inbox import Part, RoundFacts, next_step, part_of, round_facts
 
 PLAIN = RoundFacts()
 SIGNED = RoundFacts(signed=True)
@@ -14,7 +14,7 @@ EXTENSION = RoundFacts(extension_pending=True, pending_due="2031-03-31")
 SENT_BACK = RoundFacts(sent_back=True, sent_back_reason="佐证不足")
 
 # Every stage against every part, with the facts that change the answer.
-EXPECTED: list[tuple[Stage, str, bool, RoundFacts, str]] = [
+EXPECTED: list[tuple[Stage, Part, bool, RoundFacts, str]] = [
     # 交办
     (Stage.ASSIGNED, "lead", False, PLAIN, "签收或退回"),
     (Stage.ASSIGNED, "lead", False, EXTENSION, "签收或退回；延期申请待督查室决定"),
@@ -56,10 +56,10 @@ EXPECTED: list[tuple[Stage, str, bool, RoundFacts, str]] = [
 
 @pytest.mark.parametrize(("stage", "part", "awaiting", "facts", "expected"), EXPECTED)
 def test_next_step_for_every_stage_and_part(
-    stage: Stage, part: str, awaiting: bool, facts: RoundFacts, expected: str
+    stage: Stage, part: Part, awaiting: bool, facts: RoundFacts, expected: str
 ) -> None:
     """Each stage × part (and the facts that matter) names its own next step."""
-    assert next_step(stage.value, part, awaiting_reassignment=awaiting, facts=facts) == expected  # type: ignore[arg-type]
+    assert next_step(stage.value, part, awaiting_reassignment=awaiting, facts=facts) == expected
 
 
 def test_every_stage_and_part_is_covered() -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
 from api import schemas
-from domain.access import ActionKind
-from web.task_page import ACTION_BODIES, validate_form
+from domain.access import ActionKind, Principal, Role, TaskAccess
+from web.inbox import RoundFacts
+from web.task_page import ACTION_BODIES, available_actions, validate_form
 
 
 def test_every_action_reads_into_the_apis_own_body() -> None:
@@ -53,3 +57,43 @@ def test_choice_buttons_and_optional_reasons() -> None:
     assert body == schemas.DecideExtensionBody(approve=False, reason="否")
     body, _, _ = validate_form(ActionKind.ACCEPT, {"csrf_token": "t"})
     assert body == schemas.AcceptBody()
+
+
+def _offered(role: Role, unit: str | None, stage: str, **facts: Any) -> set[str]:
+    """What a principal of ``role`` is offered on a task led by 甲局 with 乙局 cooperating."""
+    principal = Principal(token_id="tok_1", role=role, name="n", unit=unit)  # noqa: S106
+    access = TaskAccess("p", "甲局", ("乙局",))
+    task = {
+        "stage": stage,
+        "awaiting_reassignment": facts.pop("awaiting", False),
+        "next_due": date(2030, 12, 31),
+    }
+    offered = available_actions(principal, access, task, RoundFacts(**facts))
+    return {str(action) for action in offered}
+
+
+def test_each_part_is_offered_what_its_role_and_the_stage_allow() -> None:
+    assert _offered("unit", "甲局", "assigned") == {"accept", "refuse", "request-extension"}
+    assert _offered("unit", "甲局", "assigned", awaiting=True) == set()
+    assert _offered("unit", "甲局", "in_progress") == {"progress", "submit", "request-extension"}
+    assert _offered("unit", "甲局", "in_progress", extension_pending=True) == {
+        "progress",
+        "submit",
+    }
+    assert _offered("unit", "甲局", "signoff") == set()
+    assert _offered("unit", "甲局", "review") == set()
+    assert _offered("unit", "乙局", "in_progress") == set()
+    assert _offered("unit", "乙局", "signoff") == {"sign-off"}
+    assert _offered("unit", "乙局", "signoff", signed=True) == set()
+    assert _offered("coordinator", None, "assigned") == {"reassign", "cancel"}
+    assert _offered("coordinator", None, "in_progress", extension_pending=True) == {
+        "decide-extension",
+        "reassign",
+        "cancel",
+    }
+    assert _offered("coordinator", None, "signoff") == {"cancel"}
+    assert _offered("coordinator", None, "review") == {"review", "cancel"}
+    for stage in ("completed", "cancelled"):
+        assert _offered("coordinator", None, stage) == set()
+        assert _offered("unit", "甲局", stage) == set()
+    assert _offered("admin", None, "review") == set()
