@@ -63,6 +63,9 @@ class TaskFilter:
     overdue: bool | None = None
     due_before: date | None = None
     text: str | None = None
+    # A unit's inbox (我的任务): the open tasks it leads, and those waiting in 会签 with it
+    # among their cooperating units (whether it has signed yet is in the event log).
+    owed_by: str | None = None
 
 
 @dataclass
@@ -143,6 +146,12 @@ async def list_tasks(
         where.add(_unit_clause(where, filters.unit, filters.role))
     elif filters.role is not None and principal.unit is not None:
         where.add(_unit_clause(where, principal.unit, filters.role))
+    if filters.owed_by is not None:
+        unit = where.param(filters.owed_by)
+        where.add(
+            f"ts.closed_at IS NULL AND (ts.lead_unit = {unit} OR (ts.stage = 'signoff'"
+            f" AND ts.cooperating_units @> ARRAY[{unit}::text]))"
+        )
     if filters.stage is not None:
         where.add(f"ts.stage = {where.param(filters.stage)}")
     if filters.light is not None:
@@ -299,3 +308,39 @@ async def known_units(connection: Connection) -> set[str]:
         """
     )
     return {row["unit"] for row in rows}
+
+
+# The events that say where a task's current round stands for its units: who has decided in
+# 会签 since the last submission, whether an extension request waits, whether it was sent back.
+ROUND_EVENT_KINDS = (
+    "assigned",
+    "accepted",
+    "submitted",
+    "signed_off",
+    "objected",
+    "deemed_consent",
+    "returned",
+    "extension_requested",
+    "extension_granted",
+    "extension_rejected",
+    "reassigned",
+)
+
+
+async def round_events(
+    connection: Connection, workflow_ids: list[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """Each task's events of ROUND_EVENT_KINDS, in the timeline's order."""
+    rows = await connection.fetch(
+        """
+        SELECT workflow_id, kind, unit, actor_unit, detail FROM task_events
+        WHERE workflow_id = ANY($1::text[]) AND kind = ANY($2::text[])
+        ORDER BY workflow_id, at, lineage, seq
+        """,
+        workflow_ids,
+        list(ROUND_EVENT_KINDS),
+    )
+    found: dict[str, list[dict[str, Any]]] = {workflow_id: [] for workflow_id in workflow_ids}
+    for row in rows:
+        found[row["workflow_id"]].append({**dict(row), "detail": json.loads(row["detail"])})
+    return found

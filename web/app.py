@@ -7,14 +7,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from web import board, imports, inbox, notices, signin
+from web import board, imports, inbox, notices, signin, task_page
 from web.session import CsrfRefusedError, SignInRequiredError, sign_in_address
 from web.templating import STATIC, render
 
 
 def mount_web(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (signin, inbox, board, imports, notices):
+    for module in (signin, inbox, task_page, board, imports, notices):
         app.include_router(module.router)
 
     @app.exception_handler(SignInRequiredError)
