@@ -4,11 +4,13 @@ this machine: a page that reaches for the internet is caught, not silently serve
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import cvttf_NotoSansCJK_Regular
 from playwright.async_api import Browser, Page, Route, async_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -22,6 +24,20 @@ FLAGS = [
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
+def _fontconfig_with_the_shipped_cjk_font(folder: Path) -> Path:
+    """A fontconfig file adding the Noto Sans CJK wheel the project ships (the notice's
+    chart uses it) to the system's fonts: a machine without Chinese fonts would draw every
+    character of a screenshot as an empty box, and the screenshots are read by people."""
+    font_dir = Path(cvttf_NotoSansCJK_Regular.get_TTF_path()).parent
+    config = folder / "fonts.conf"
+    config.write_text(
+        '<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+        '<include ignore_missing="yes">/etc/fonts/fonts.conf</include>'
+        f"<dir>{font_dir}</dir><cachedir>{folder / 'fontcache'}</cachedir></fontconfig>"
+    )
+    return config
+
+
 @asynccontextmanager
 async def chromium() -> AsyncIterator[Browser]:
     if not os.access(CHROMIUM, os.X_OK):
@@ -29,14 +45,19 @@ async def chromium() -> AsyncIterator[Browser]:
             f"{CHROMIUM} is missing: browser tests need Debian's chromium "
             "(`make test` installs it as root with apt-get; or `apt-get install chromium`)"
         )
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=FLAGS
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
+    with tempfile.TemporaryDirectory(prefix="duban-fonts-") as folder:
+        fonts = _fontconfig_with_the_shipped_cjk_font(Path(folder))
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=str(CHROMIUM),
+                headless=True,
+                args=FLAGS,
+                env={**os.environ, "FONTCONFIG_FILE": str(fonts)},
+            )
+            try:
+                yield browser
+            finally:
+                await browser.close()
 
 
 async def offline_page(browser: Browser, outside: list[str]) -> Page:

@@ -4,10 +4,8 @@ coordinator each in their own browser context, acting by clicking, as office sta
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
-import cvttf_NotoSansCJK_Regular
 import pytest
 from playwright.async_api import Browser, BrowserContext, Locator, Page, Route, expect
 from temporalio.testing import WorkflowEnvironment
@@ -27,17 +25,7 @@ async def stack(
 
 
 @pytest.fixture
-async def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Browser]:
-    """Chromium with the CJK font the project ships as a wheel: this machine has no Chinese
-    font, and the screenshots are read by people."""
-    font_dir = Path(cvttf_NotoSansCJK_Regular.get_TTF_path()).parent
-    config = tmp_path / "fonts.conf"
-    config.write_text(
-        '<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
-        '<include ignore_missing="yes">/etc/fonts/fonts.conf</include>'
-        f"<dir>{font_dir}</dir><cachedir>{tmp_path / 'fontcache'}</cachedir></fontconfig>"
-    )
-    monkeypatch.setenv("FONTCONFIG_FILE", str(config))
+async def browser() -> AsyncIterator[Browser]:
     async with chromium() as browser:
         yield browser
 
