@@ -15,12 +15,13 @@ deadline (document order among equals):
 
 A recurring task, and one without a lead unit or a deadline, has no part (``played`` is
 false): no unit could carry it through. Each part is a prefix of the one path to 办结
-(accept, then per milestone progress, submit, sign-offs, review), so a later day's parts
-only ever extend what an earlier day's did.
+(accept, then per milestone progress, submit, sign-offs, review), so parts worked out on
+two days never name two different actions under one step.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
@@ -120,20 +121,34 @@ class DemoCounts:
         )
 
 
-def demo_counts(parts: list[DemoPart], today: date) -> DemoCounts:
-    """The counts of done, due-soon and overdue tasks the parts lead to. A task that is not
-    played (no lead unit) still counts by its own deadline; a recurring one does not (its
-    occurrences are tasks of their own)."""
+@dataclass(frozen=True)
+class Standing:
+    """Where a dated one-off task stands, as far as the counts care."""
+
+    done: bool
+    next_due: date | None  # None when done
+
+
+def standing(part: DemoPart) -> Standing | None:
+    """Where the part leaves its task; None for a recurring or undated task, which the
+    counts leave out (a recurring task's occurrences are tasks of their own)."""
+    if part.task.recurrence is not None or not part.task.milestones:
+        return None
+    return Standing(done=part.completed, next_due=part.next_due)
+
+
+def demo_counts(standings: Iterable[Standing | None], today: date) -> DemoCounts:
+    """How many tasks are done, open and due within DUE_SOON_DAYS of ``today`` (today
+    included), and open and overdue (next deadline before today)."""
     horizon = today + timedelta(days=DUE_SOON_DAYS)
     done = due_soon = overdue = 0
-    for part in parts:
-        if part.task.recurrence is not None or not part.task.milestones:
+    for task in standings:
+        if task is None:
             continue
-        due = part.next_due
-        if part.completed or due is None:
-            done += part.completed
-        elif due < today:
+        if task.done or task.next_due is None:
+            done += task.done
+        elif task.next_due < today:
             overdue += 1
-        elif due <= horizon:
+        elif task.next_due <= horizon:
             due_soon += 1
     return DemoCounts(done=done, due_soon=due_soon, overdue=overdue)

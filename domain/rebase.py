@@ -99,7 +99,7 @@ def rebase_plan(parsed: ParsedPlan, years: int) -> ParsedPlan:
     the years the deadline grammar knows; the plan passed in is never changed.
 
     A plan rebased again adds up: the note then gives the total shift from the document's
-    own years.
+    own years (a plan read back from a 台账 keeps its earlier note and gains a second).
     """
     if years == 0:
         return parsed
@@ -125,7 +125,9 @@ def rebase_plan(parsed: ParsedPlan, years: int) -> ParsedPlan:
     )
     total = earlier + years
     tasks = [_rebase_task(task, years, total) for task in parsed.tasks]
-    warnings = [warning for warning in parsed.warnings if warning.code != REBASED_WARNING]
+    # The total replaces an earlier note. One that came through a 台账 (which keeps the
+    # warnings but not the tasks' provenance, so ``earlier`` reads 0) stays beside the new.
+    warnings = [w for w in parsed.warnings if w.code != REBASED_WARNING or not earlier]
     if total != 0:
         original = plan.period_start - earlier
         warnings.append(rebase_warning(total, original, rebased_plan.period_start, leap_days))

@@ -4,26 +4,30 @@
 then plays part of it through the real lifecycle (domain.demo says which tasks and how
 far): the same TaskWorkflow updates the API sends, through ``services.tasks.send_action``,
 each under an idempotency key of its own (``duban-dev-demo:<step>``, one per task and
-step), so a second run replays answers instead of acting twice.
+step).
 
-The shift is chosen once. The first import picks it from today
+Each task is played at most once. The shift is chosen at the first import, from today
 (:func:`domain.rebase.choose_rebase_years`); every later run reads it back from the stored
-task rows (their provenance's ``rebased_years``), so the dates never move under work
-already done and a later run of the same document is "unchanged". A task already closed
-is not touched; a task a person acted on first (the script's next step is refused) is left
-to that person.
+task rows (their provenance's ``rebased_years``), so the dates never move under work done
+and the same document is "unchanged". A task that anyone has acted on (an event with an
+actor: an earlier run of the demo, or a person on the board or the API) is left as it
+stands; only tasks untouched since 交办 are played, so a later day's run plays just the
+untouched tasks that have fallen due since, and a second run on the same day sends
+nothing. Should a recorded action be missing from the projection still, its step's key
+makes the workflow answer the first result instead of acting twice; a step the lifecycle
+refuses (a person got there first) leaves that task to the person.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 
 import asyncpg
 from temporalio.client import Client
 
-from domain.demo import DemoCounts, DemoPart, demo_counts, demo_parts
+from domain.demo import DemoCounts, DemoPart, Standing, demo_counts, demo_parts, standing
 from domain.lifecycle import Stage
 from domain.plan import ParsedPlan
 from domain.rebase import choose_rebase_years, rebase_plan
@@ -53,17 +57,20 @@ class DemoOutcome:
     years: int
     imported: ImportOutcome
     counts: DemoCounts
-    actions_sent: int = 0  # updates sent this run (a replayed one counts: it changes nothing)
+    actions_sent: int = 0  # updates sent this run
+    already_played: int = 0  # tasks acted on before this run (by the demo or a person): left
     # Tasks a person had moved on before the script reached them: left as they are.
     left_to_people: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        """The address table's line: "dongying-…: 34 tasks (imported), dates +9 years, …"."""
+        """The address table's line, short enough for one: "dongying (34 tasks): dates +9
+        years, 7 done, 24 due in 90 days, 1 overdue" (the plan id's first word names it)."""
+        name = self.plan_id.split("-", 1)[0]
         left = len(self.left_to_people)
         people = f", {left} left as people left them" if left else ""
         return (
-            f"{self.plan_id}: {self.tasks} tasks ({self.imported.status}), dates "
-            f"{self.years:+d} years, {self.counts.describe()}{people}"
+            f"{name} ({self.tasks} tasks): dates {self.years:+d} years, "
+            f"{self.counts.describe()}{people}"
         )
 
 
@@ -121,25 +128,22 @@ async def load_demo_plan(
         give_up_after=give_up_after,
     )
     parts = demo_parts(rebased, today)
-    closed = await _closed_stages(pool, rebased.plan.id)
+    touched = await _acted_on(pool, rebased.plan.id)
     outcome = DemoOutcome(
         plan_id=rebased.plan.id,
         tasks=len(rebased.tasks),
         years=years,
         imported=imported,
-        counts=demo_counts(parts, today),  # as planned; as played below
+        counts=demo_counts([], today),  # filled in once played
     )
     semaphore = asyncio.Semaphore(concurrency)
 
-    async def play(part: DemoPart) -> DemoPart | None:
-        """The part as it stands once played; None when it is out of the script's hands
-        (cancelled, or a person acted first)."""
+    async def play(part: DemoPart) -> Standing | None:
+        """Where the task stands once played; None when the counts leave it out."""
         workflow_id = task_workflow_id(rebased.plan.id, part.task.id)
-        stage = closed.get(workflow_id)
-        if stage is not None:  # closed before this run: touched no more
-            if stage != Stage.COMPLETED.value:
-                return None
-            return replace(part, milestones_done=len(part.task.milestones))
+        if workflow_id in touched:  # acted on before: by an earlier run, or by a person
+            outcome.already_played += 1
+            return touched[workflow_id] if standing(part) is not None else None
         async with semaphore:
             for step in demo_steps(part):
                 key = f"{DEMO_KEY_PREFIX}:{step.name}"
@@ -157,31 +161,41 @@ async def load_demo_plan(
                     outcome.left_to_people.append(part.task.id)
                     return None
                 outcome.actions_sent += 1
-        return part
+        return standing(part)
 
     try:
         async with asyncio.TaskGroup() as playing:
             played = [playing.create_task(play(part)) for part in parts]
     except* DubanError as failed:
         raise failed.exceptions[0] from None  # one line (no worker, Temporal gone)
-    standing = [part for task in played if (part := task.result()) is not None]
-    outcome.counts = demo_counts(standing, today)
+    outcome.counts = demo_counts((task.result() for task in played), today)
     outcome.left_to_people.sort()
     log.info(
         "demo plan played",
         plan_id=outcome.plan_id,
         years=years,
         actions=outcome.actions_sent,
+        already_played=outcome.already_played,
         counts=outcome.counts.describe(),
     )
     return outcome
 
 
-async def _closed_stages(pool: asyncpg.Pool, plan_id: str) -> dict[str, str]:
-    """The plan's task workflows that are closed (办结, 撤销), and how, as projected."""
+async def _acted_on(pool: asyncpg.Pool, plan_id: str) -> dict[str, Standing | None]:
+    """The plan's tasks someone has acted on (an event with an actor), and where each
+    stands as projected (None: cancelled)."""
     rows = await pool.fetch(
-        "SELECT workflow_id, stage FROM task_states WHERE plan_id = $1 AND stage = ANY($2::text[])",
+        """
+        SELECT s.workflow_id, s.stage, s.next_due FROM task_states s
+        WHERE s.plan_id = $1 AND EXISTS (
+            SELECT 1 FROM task_events e
+            WHERE e.workflow_id = s.workflow_id AND e.actor_role IS NOT NULL)
+        """,
         plan_id,
-        [Stage.COMPLETED.value, Stage.CANCELLED.value],
     )
-    return {row["workflow_id"]: row["stage"] for row in rows}
+    return {
+        row["workflow_id"]: None
+        if row["stage"] == Stage.CANCELLED.value
+        else Standing(done=row["stage"] == Stage.COMPLETED.value, next_due=row["next_due"])
+        for row in rows
+    }

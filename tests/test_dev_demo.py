@@ -16,18 +16,20 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.access import ActionKind
 from domain.calendar import local_date
-from domain.demo import DemoRole, demo_counts, demo_parts
+from domain.demo import DemoRole, demo_counts, demo_parts, standing
+from domain.lifecycle import Actor
 from domain.parsers import parse_file
 from domain.plan import ParsedPlan
 from domain.rebase import choose_rebase_years, rebase_plan
 from runtime.settings import Settings
 from services.demo import demo_steps, load_demo_plan
 from services.simulate import completion_steps
+from services.tasks import send_action
 from tests.support.golden import EXAMPLES
 from tests.support.lifecycle import settle
 from workers.registry import build_activities
 from workers.service import build_worker
-from workflows.task_contract import task_workflow_id
+from workflows.task_contract import Accept, task_workflow_id
 
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.txt"))
 
@@ -56,7 +58,7 @@ def test_a_five_year_plan_shows_done_in_progress_and_overdue() -> None:
     assert len(by_role[DemoRole.EARLY]) == 4
     assert len(by_role[DemoRole.IN_PROGRESS]) == 7
     assert len(by_role[DemoRole.WAITING]) == 6
-    counts = demo_counts(parts, today)
+    counts = demo_counts(map(standing, parts), today)
     assert (counts.done, counts.overdue) == (3, 1)
     assert counts.due_soon == 16  # open, next due 31 December 2026
 
@@ -110,7 +112,7 @@ def test_counts_follow_the_parts() -> None:
     today = date(2026, 12, 1)
     plan = _demo_plan("dongying-2017-egov-key-work.txt", today)
     parts = demo_parts(plan, today)
-    counts = demo_counts(parts, today)
+    counts = demo_counts(map(standing, parts), today)
     horizon = today + timedelta(days=90)
     dated = [part for part in parts if part.task.milestones and part.task.recurrence is None]
     assert counts.done == sum(part.completed for part in dated)
@@ -149,8 +151,9 @@ async def test_the_demo_plays_a_plan_forward_once(
 ) -> None:
     """Xuancheng re-dated to the real today and played on the dev server: task_states has
     tasks completed, tasks open and due ahead (some with a progress report), and tasks
-    overdue, in the numbers the demo reports; a second run sends nothing new: every row and
-    every recorded event stay as they were, and the shift is the one stored."""
+    overdue, in the numbers the demo reports; a second run sends no action: every row and
+    every recorded event stay as they were, and the shift is the one stored; a task a person
+    acted on is never played afterwards."""
     client = dev_server_env.client
     today = local_date(datetime.now(UTC))
     document = parse_file(EXAMPLES / "xuancheng-2016-2020-gov-informatization-plan.txt")
@@ -169,6 +172,8 @@ async def test_the_demo_plays_a_plan_forward_once(
         )
 
         assert first.imported.status == "imported"
+        first_parts = demo_parts(rebase_plan(parsed, first.years), today)
+        assert first.actions_sent == sum(len(demo_steps(part)) for part in first_parts)
         assert first.years == choose_rebase_years(parsed, today)
         assert f"dates {first.years:+d} years" in first.summary()
         stored = await db_pool.fetch(
@@ -196,6 +201,8 @@ async def test_the_demo_plays_a_plan_forward_once(
         assert second.imported.workflows_started == 0
         assert (second.years, second.counts) == (first.years, first.counts)
         assert second.left_to_people == []
+        assert second.actions_sent == 0
+        assert second.already_played == sum(demo_steps(part) != [] for part in first_parts)
         assert await _settled_states(client, db_pool, plan_id, task_ids) == rows
         assert (
             await db_pool.fetchval(
@@ -203,6 +210,33 @@ async def test_the_demo_plays_a_plan_forward_once(
             )
             == events
         )
+
+        # A person accepts a waiting task; a year on, the demo plays the untouched tasks that
+        # fell due meanwhile and leaves the person's task as the person left it.
+        a_year_on = date(today.year + 1, 12, 31)
+        later = demo_parts(rebase_plan(parsed, first.years), a_year_on)
+        waiting = next(  # one the demo would catch up a year on, were it untouched
+            part
+            for part, then in zip(first_parts, later, strict=True)
+            if part.role is DemoRole.WAITING and then.role is DemoRole.CAUGHT_UP
+        )
+        person_task = task_workflow_id(plan_id, waiting.task.id)
+        lead = Actor(role="unit", unit=waiting.task.lead_units[0])
+        await send_action(client, person_task, ActionKind.ACCEPT, Accept(actor=lead), "person-1")
+        await _settled_states(client, db_pool, plan_id, task_ids)
+        third = await load_demo_plan(
+            parsed, pool=db_pool, client=client, task_queue=task_queue, today=a_year_on
+        )
+        await _settled_states(client, db_pool, plan_id, task_ids)
+        assert third.years == first.years  # the stored shift, not one chosen for that day
+        assert third.actions_sent > 0
+        assert third.left_to_people == []
+        acted = await db_pool.fetch(
+            "SELECT kind, actor_unit FROM task_events WHERE workflow_id = $1"
+            " AND actor_role IS NOT NULL",
+            person_task,
+        )
+        assert [(row["kind"], row["actor_unit"]) for row in acted] == [("accepted", lead.unit)]
         for task_id in task_ids:  # leave nothing running on the session's server
             handle = client.get_workflow_handle(task_workflow_id(plan_id, task_id))
             if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:

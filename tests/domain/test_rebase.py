@@ -268,3 +268,25 @@ def test_a_plan_due_on_one_day_is_ahead_until_that_day_passes() -> None:
 def test_a_plan_without_deadlines_starts_this_year() -> None:
     parsed = _plan([_task(1, [], recurring=True)], 2016, 2020)
     assert choose_rebase_years(parsed, date(2026, 3, 1)) == 10
+
+
+def test_a_plan_read_back_from_a_ledger_keeps_its_earlier_note() -> None:
+    """A 台账 written from a rebased preview keeps the note but not the tasks' provenance:
+    rebased again, the plan carries both notes, so the document's own year is not lost."""
+    rebased = rebase_plan(parse_file(DONGYING), 9)
+    as_read_back = rebased.model_copy(
+        update={
+            "tasks": [
+                task.model_copy(
+                    update={"source": task.source.model_copy(update={"rebased_years": 0})}
+                )
+                for task in rebased.tasks
+            ]
+        }
+    )
+    again = rebase_plan(as_read_back, 4)
+    notes = [w.message for w in again.warnings if w.code == REBASED_WARNING]
+    assert [note.split("：")[0].split(":")[0] for note in notes] == [
+        "日期整体平移 +9 年（2017 → 2026）",
+        "日期整体平移 +4 年（2026 → 2030）",
+    ]
