@@ -63,15 +63,12 @@ class DemoOutcome:
     left_to_people: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        """The address table's line, short enough for one: "dongying (34 tasks): dates +9
-        years, 7 done, 24 due in 90 days, 1 overdue" (the plan id's first word names it)."""
+        """The address table's line: "dongying: dates +9 years, 7 done, 24 due in 90 days,
+        1 overdue" (the plan id's first word names the plan, to keep it one line)."""
         name = self.plan_id.split("-", 1)[0]
         left = len(self.left_to_people)
         people = f", {left} left as people left them" if left else ""
-        return (
-            f"{name} ({self.tasks} tasks): dates {self.years:+d} years, "
-            f"{self.counts.describe()}{people}"
-        )
+        return f"{name}: dates {self.years:+d} years, {self.counts.describe()}{people}"
 
 
 def demo_steps(part: DemoPart) -> list[ScriptedStep]:

@@ -16,13 +16,15 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.access import ActionKind
 from domain.calendar import local_date
-from domain.demo import DemoRole, demo_counts, demo_parts, standing
+from domain.demo import DemoCounts, DemoRole, demo_counts, demo_parts, standing
 from domain.lifecycle import Actor
 from domain.parsers import parse_file
 from domain.plan import ParsedPlan
+from domain.plan_diff import PlanDiff
 from domain.rebase import choose_rebase_years, rebase_plan
 from runtime.settings import Settings
-from services.demo import demo_steps, load_demo_plan
+from services.demo import DemoOutcome, demo_steps, load_demo_plan
+from services.plan_import import ImportOutcome
 from services.simulate import completion_steps
 from services.tasks import send_action
 from tests.support.golden import EXAMPLES
@@ -124,6 +126,24 @@ def test_counts_follow_the_parts() -> None:
     )
     assert counts.done > 0
     assert counts.overdue > 0
+
+
+def test_the_address_table_line_names_plan_shift_and_counts() -> None:
+    outcome = DemoOutcome(
+        plan_id="dongying-2017-egov-key-work",
+        tasks=34,
+        years=9,
+        imported=ImportOutcome("dongying-2017-egov-key-work", "imported", PlanDiff()),
+        counts=DemoCounts(done=7, due_soon=24, overdue=1),
+    )
+    assert outcome.summary() == "dongying: dates +9 years, 7 done, 24 due in 90 days, 1 overdue"
+
+
+def test_the_demo_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DUBAN_DEV_DEMO=false: the example plans are imported as written."""
+    assert Settings().dev_demo is True
+    monkeypatch.setenv("DUBAN_DEV_DEMO", "false")
+    assert Settings().dev_demo is False
 
 
 # ---------------------------------------------------------------- against the real servers
