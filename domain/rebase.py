@@ -19,6 +19,8 @@ Pure: no clock. The day that counts as "today" is passed in (:func:`choose_rebas
 
 from __future__ import annotations
 
+import calendar
+import re
 from collections.abc import Sequence
 from datetime import date
 
@@ -36,6 +38,9 @@ REBASED_WARNING = "dates_rebased"
 DEMO_PAST_SHARE = 0.2
 
 
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")  # ASCII digits: "２０２６" is refused, not guessed
+
+
 class RebaseError(ValueError):
     """A rebase year that is no year, out of range, or would carry a date out of range."""
 
@@ -43,7 +48,7 @@ class RebaseError(ValueError):
 def parse_rebase_year(value: str | int) -> int:
     """``value`` as a rebase year, or RebaseError with a one-line reason."""
     text = str(value).strip()
-    if not text.lstrip("+-").isdecimal() or not text.isascii():
+    if not _WHOLE_NUMBER.fullmatch(text):
         raise RebaseError(f"--rebase-year must be a whole year, not {str(value)!r}")
     year = int(text)
     if not MIN_REBASE_YEAR <= year <= MAX_REBASE_YEAR:
@@ -72,13 +77,9 @@ def shift_date(day: date, years: int) -> date:
         raise RebaseError(
             f"shifting {day.isoformat()} by {years:+d} years leaves {EARLIEST_YEAR}–{LATEST_YEAR}"
         )
-    if day.month == 2 and day.day == 29 and not _is_leap(year):
+    if day.month == 2 and day.day == 29 and not calendar.isleap(year):
         return date(year, 2, 28)
     return day.replace(year=year)
-
-
-def _is_leap(year: int) -> bool:
-    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
 def plan_dates(parsed: ParsedPlan) -> list[date]:
@@ -113,7 +114,7 @@ def rebase_plan(parsed: ParsedPlan, years: int) -> ParsedPlan:
     leap_days = sum(
         1
         for day in plan_dates(parsed)
-        if (day.month, day.day) == (2, 29) and not _is_leap(day.year + years)
+        if (day.month, day.day) == (2, 29) and not calendar.isleap(day.year + years)
     )
     earlier = rebased_years(parsed)
     rebased_plan = plan.model_copy(
@@ -190,7 +191,10 @@ def past_share(parsed: ParsedPlan, years: int, today: date) -> float:
     dues = [milestone.due for milestone in deadlines(parsed)]
     if not dues:
         return 0.0
-    return sum(shift_date(due, years) < today for due in dues) / len(dues)
+    # Compared as (year, month, day), so a shift past the grammar's years is no error here
+    # (29 February of a common year compares as 28 February would: no real day lies between).
+    now = (today.year, today.month, today.day)
+    return sum((due.year + years, due.month, due.day) < now for due in dues) / len(dues)
 
 
 def choose_rebase_years(
@@ -203,7 +207,7 @@ def choose_rebase_years(
     annual plan whose deadlines cluster at the year's end lands in the current year when
     today is early enough, else in the next. A plan without dated deadlines gets its first
     year moved to ``today``'s year. The result may be 0 or negative (a plan from the
-    future). RebaseError when no shift keeps the dates within the known years.
+    future); :func:`rebase_plan` refuses it if it carries a date out of the known years.
     """
     if not 0 <= max_past_share < 1:
         raise ValueError(f"max_past_share must be in [0, 1), not {max_past_share}")

@@ -200,6 +200,7 @@ def test_a_shift_of_nothing_changes_nothing() -> None:
         ("2026.5", "must be a whole year, not '2026.5'"),
         ("", "must be a whole year, not ''"),
         ("２０２６", "must be a whole year, not '２０２６'"),
+        ("--2026", "must be a whole year, not '--2026'"),
         ("1989", "must be between 1990 and 2100, not 1989"),
         ("2101", "must be between 1990 and 2100, not 2101"),
         (-2026, "must be between 1990 and 2100, not -2026"),
