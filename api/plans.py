@@ -17,6 +17,14 @@ from api.problems import COMMON_PROBLEMS, MUTATION_PROBLEMS, Problem, problem_re
 from domain.access import AccessDeniedError, Principal, require_plan_coordinator
 from domain.errors import DocumentError
 from domain.plan import ParsedPlan, preview_json
+from domain.rebase import (
+    MAX_REBASE_YEAR,
+    MIN_REBASE_YEAR,
+    RebaseError,
+    rebase_plan,
+    rebase_years_for,
+    rebased_years,
+)
 from runtime.errors import DubanError
 from services.plan_import import ImportRefusedError, import_plan
 from services.plan_uploads import (
@@ -55,6 +63,29 @@ async def _parse(file_name: str, data: bytes) -> ParsedPlan:
         raise Problem(422, "document_error", str(error), file=error.file, line=error.line) from None
 
 
+RebaseYear = Annotated[
+    int | None,
+    Form(
+        ge=MIN_REBASE_YEAR,
+        le=MAX_REBASE_YEAR,
+        description="shift every date by whole years so that the plan's first year (its "
+        "period start) becomes this year: deadlines, issue date, period and starts, the text "
+        "as written; 29 February becomes 28 February in a common year. The preview's "
+        "warnings say so (code dates_rebased), and each task's source records the shift",
+    ),
+]
+
+
+def _rebased(parsed: ParsedPlan, rebase_year: int | None) -> ParsedPlan:
+    if rebase_year is None:
+        return parsed
+    try:
+        return rebase_plan(parsed, rebase_years_for(parsed, rebase_year))
+    except RebaseError as error:
+        detail = f"{parsed.plan.source_file}: rebase_year {rebase_year}: {error}"
+        raise Problem(422, "invalid_rebase_year", detail) from None
+
+
 def _require_coordinator(principal: Principal) -> None:
     if principal.role != "coordinator":
         raise Problem(403, "forbidden", "only a coordinator may preview or import plans")
@@ -66,10 +97,12 @@ def _require_coordinator(principal: Principal) -> None:
     response_model=schemas.PlanPreview,
     responses=problem_responses(403, 413, *COMMON_PROBLEMS),
 )
-async def preview_plan(request: Request, principal: Caller, file: Document) -> dict[str, Any]:
+async def preview_plan(
+    request: Request, principal: Caller, file: Document, rebase_year: RebaseYear = None
+) -> dict[str, Any]:
     _require_coordinator(principal)
     name, data = await _read_upload(request, file)
-    return preview_json(await _parse(name, data))
+    return preview_json(_rebased(await _parse(name, data), rebase_year))
 
 
 @router.post(
@@ -95,14 +128,18 @@ async def import_plan_upload(
             description="default: from the file name",
         ),
     ] = None,
+    rebase_year: RebaseYear = None,
 ) -> Any:
     request.state.audit = {"action": "import", "plan_id": plan_id}
     _require_coordinator(principal)
     name, data = await _read_upload(request, file)
-    payload = digest(name, data, f"{accept_warnings}:{update}:{plan_id or ''}")
+    options = f"{accept_warnings}:{update}:{plan_id or ''}"
+    if rebase_year is not None:  # appended only when given: earlier keys keep their digest
+        options += f":rebase={rebase_year}"
+    payload = digest(name, data, options)
 
     async def run_import() -> tuple[int, dict[str, Any]]:
-        parsed = with_plan_id(await _parse(name, data), plan_id)
+        parsed = with_plan_id(_rebased(await _parse(name, data), rebase_year), plan_id)
         request.state.audit["plan_id"] = parsed.plan.id
         try:
             require_plan_coordinator(principal, parsed.plan.id)
@@ -134,6 +171,7 @@ async def import_plan_upload(
             withdrawn=outcome.withdrawn,
             warnings=len(parsed.warnings),
             notes=outcome.notes,
+            rebased_years=rebased_years(parsed),
         )
         return 200, result.model_dump(mode="json")
 

@@ -198,6 +198,9 @@ class PlanImportResult(BaseModel):
     warnings: int
     # What the import did not do, and why: "task 3 is closed (办结): not withdrawn".
     notes: list[str] = []
+    rebased_years: int = Field(
+        default=0, description="whole years every date was shifted by (rebase_year); 0: as written"
+    )
 
 
 class PlanPreview(BaseModel):

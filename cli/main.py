@@ -31,6 +31,13 @@ from cli.temporal_ops import temporal_app
 from domain.errors import DocumentError
 from domain.parsers import parse_file
 from domain.plan import ParsedPlan, preview_json
+from domain.rebase import (
+    REBASED_WARNING,
+    RebaseError,
+    parse_rebase_year,
+    rebase_plan,
+    rebase_years_for,
+)
 from domain.units import load_directory
 from runtime.errors import ConfigurationError, DubanError
 from runtime.log import configure_logging, redact_text
@@ -241,6 +248,17 @@ UnitsOption = Annotated[
     Path | None,
     typer.Option("--units", help="A unit directory (TOML) instead of the bundled one."),
 ]
+RebaseYearOption = Annotated[
+    str | None,
+    typer.Option(
+        "--rebase-year",
+        metavar="YEAR",
+        help="Shift every date by whole years so that the plan's first year (its period "
+        "start) becomes YEAR (1990-2100): deadlines, issue date, period and starts, the "
+        "text as written; 29 February becomes 28 February in a common year. The preview "
+        "says so (dates_rebased).",
+    ),
+]
 
 
 def _parse_or_fail(path: Path, units: Path | None) -> ParsedPlan:
@@ -254,6 +272,25 @@ def _parse_or_fail(path: Path, units: Path | None) -> ParsedPlan:
         return parse_file(path, directory)
     except DocumentError as error:
         _fail(str(error), DOCUMENT_ERROR_EXIT)
+
+
+def _check_rebase_year(rebase_year: str | None) -> int | None:
+    """The --rebase-year given, checked before anything is read, or one line and exit 2."""
+    if rebase_year is None:
+        return None
+    try:
+        return parse_rebase_year(rebase_year)
+    except RebaseError as error:
+        _fail(str(error), DOCUMENT_ERROR_EXIT)
+
+
+def _rebased_or_fail(parsed: ParsedPlan, rebase_year: int | None, path: Path) -> ParsedPlan:
+    if rebase_year is None:
+        return parsed
+    try:
+        return rebase_plan(parsed, rebase_years_for(parsed, rebase_year))
+    except RebaseError as error:
+        _fail(f"{path.name}: --rebase-year {rebase_year}: {error}", DOCUMENT_ERROR_EXIT)
 
 
 @app.command()
@@ -270,9 +307,11 @@ def parse(
             dir_okay=False,
         ),
     ] = None,
+    rebase_year: RebaseYearOption = None,
 ) -> None:
     """Read a plan document and show what would be imported, with flags and warnings."""
-    parsed = _parse_or_fail(path, units)
+    year = _check_rebase_year(rebase_year)
+    parsed = _rebased_or_fail(_parse_or_fail(path, units), year, path)
     if xlsx is not None:
         _write_editable_ledger(parsed, path, xlsx)
     if as_json:
@@ -322,12 +361,14 @@ def import_(
         str | None, typer.Option("--plan-id", help="Plan id (default: from the file name).")
     ] = None,
     units: UnitsOption = None,
+    rebase_year: RebaseYearOption = None,
 ) -> None:
     """Store a plan's tasks in one transaction and start one TaskWorkflow per task."""
     from services.plan_import import import_plan
     from store.db import create_pool
 
-    parsed = _parse_or_fail(path, units)
+    year = _check_rebase_year(rebase_year)
+    parsed = _rebased_or_fail(_parse_or_fail(path, units), year, path)
     if plan_id:
         parsed = parsed.model_copy(update={"plan": parsed.plan.model_copy(update={"id": plan_id})})
 
@@ -387,6 +428,9 @@ def import_(
         )
         for note in outcome.notes:  # what the import did not do, and why
             stdout.print(note, markup=False, highlight=False)
+        for warning in parsed.warnings:
+            if warning.code == REBASED_WARNING:
+                stdout.print(warning.message, markup=False, highlight=False)
 
     _run(main)
 

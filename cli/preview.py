@@ -11,6 +11,7 @@ from rich.table import Table
 
 from domain.calendar import SHANGHAI
 from domain.plan import ParsedPlan, PlanTask
+from domain.rebase import REBASED_WARNING, needs_check
 
 if TYPE_CHECKING:  # the simulator pulls in Temporal's test server; parse must stay light
     from services.simulate import SimulatedEvent, Simulation
@@ -85,12 +86,16 @@ def render_preview(parsed: ParsedPlan, console: Console) -> None:
     flags = Counter(str(flag) for task in parsed.tasks for flag in task.flags)
     summary = ", ".join(f"{count} {flag}" for flag, count in sorted(flags.items()))
     console.print(f"[bold]{len(parsed.tasks)} tasks[/bold]" + (f" ({summary})" if summary else ""))
-    if parsed.warnings:
+    for note in parsed.warnings:
+        if note.code == REBASED_WARNING:  # asked for with --rebase-year: said, not a warning
+            console.print("[bold]dates shifted[/bold] " + escape(f"[{note.code}] {note.message}"))
+    warnings = needs_check(parsed.warnings)
+    if warnings:
         console.print(
-            f"[bold yellow]{len(parsed.warnings)} warnings[/bold yellow] — the plan imports only "
+            f"[bold yellow]{len(warnings)} warnings[/bold yellow] — the plan imports only "
             "after they are fixed in the document or accepted with --accept-warnings:"
         )
-        for warning in parsed.warnings:
+        for warning in warnings:
             where = f"line {warning.line}" if warning.line is not None else "document"
             about = f" task {warning.task_id}" if warning.task_id else ""
             console.print(

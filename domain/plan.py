@@ -107,6 +107,10 @@ class Provenance(BaseModel):
     file: str
     lines: tuple[int, int] = Field(description="first and last line, 1-based, inclusive")
     raw: str = Field(default="", description="the source text as read, before normalisation")
+    # Set by ``--rebase-year`` (domain.rebase): the dates were moved by this many whole years
+    # from the document's. Left out of every dump while 0, so a plan as written serialises,
+    # fingerprints and replays exactly as before the field existed.
+    rebased_years: int = Field(default=0, exclude_if=lambda years: years == 0)
 
 
 class PlanTask(BaseModel):

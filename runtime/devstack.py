@@ -21,12 +21,13 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
 import httpx
 
+from domain.calendar import local_date
 from runtime.embedded import (
     EmbeddedPostgres,
     EmbeddedTemporal,
@@ -233,18 +234,35 @@ class DevStack:
             await pool.close()
         return issued.secret
 
-    async def _load_example_plans(self) -> list[str]:
-        """Import the reference plans (with their known warnings), once; later runs resume."""
+    async def _load_example_plans(self, today: date | None = None) -> list[str]:
+        """Import the reference plans (with their known warnings), once; later runs resume.
+
+        With DUBAN_DEV_DEMO (the default) each is re-dated and played forward on ``today``
+        (Beijing's, unless given) by services.demo; otherwise imported as written."""
         from domain.parsers import parse_file
+        from services.demo import load_demo_plan
         from services.plan_import import import_plan
 
         s = self.settings
+        today = today or local_date(datetime.now(UTC))
         client = await connect_temporal(s)
         pool = await create_pool(s.effective_database_url, settings=s, max_size=4)
         loaded = []
         try:
             for path in sorted(EXAMPLE_PLANS.iterdir()):
                 parsed = parse_file(path)
+                if s.dev_demo:
+                    demo = await load_demo_plan(
+                        parsed,
+                        pool=pool,
+                        client=client,
+                        task_queue=s.temporal_task_queue,
+                        today=today,
+                        update_timeout=s.temporal_update_timeout_seconds,
+                        give_up_after=s.import_give_up_seconds,
+                    )
+                    loaded.append(demo.summary())
+                    continue
                 outcome = await import_plan(
                     parsed,
                     pool=pool,

@@ -130,6 +130,11 @@ class Settings(BaseSettings):
     dev_load_examples: bool = Field(
         default=True, description="duban dev imports the example plans once it is up."
     )
+    dev_demo: bool = Field(
+        default=True,
+        description="duban dev re-dates the example plans to today and plays part of them "
+        "forward (some done, some in progress, a few overdue); false imports them as written.",
+    )
 
     embedded_temporal_port: int = Field(default=7233, ge=1, le=65535)
     embedded_temporal_ui_port: int = Field(default=8233, ge=1, le=65535)

@@ -32,6 +32,7 @@ from temporalio.service import RPCError
 
 from domain.plan import ParsedPlan, PlanTask
 from domain.plan_diff import PlanDiff, diff_tasks, plan_fingerprint, task_fingerprint
+from domain.rebase import needs_check
 from runtime.errors import DubanError
 from runtime.log import get_logger
 from services.tasks import (
@@ -87,9 +88,10 @@ async def import_plan(
     give_up_after: float = GIVE_UP_SECONDS,
 ) -> ImportOutcome:
     plan = parsed.plan
-    if parsed.warnings and not accept_warnings:
+    to_check = needs_check(parsed.warnings)  # the note of a --rebase-year asks for none
+    if to_check and not accept_warnings:
         raise ImportRefusedError(
-            f"{plan.source_file}: {len(parsed.warnings)} warnings need a coordinator's check; "
+            f"{plan.source_file}: {len(to_check)} warnings need a coordinator's check; "
             "review them in `duban parse`, fix the document or import with --accept-warnings"
         )
     await _require_temporal(client)

@@ -38,6 +38,7 @@ from temporalio.worker import Worker
 from activities.task_events import read_working_calendar
 from domain.access import ActionKind
 from domain.calendar import SHANGHAI, end_of_day
+from domain.event_log import cooperating_at_assignment
 from domain.lifecycle import Actor, Stage, TaskEvent
 from domain.plan import ParsedPlan, PlanTask
 from runtime.embedded import installed_executable
@@ -145,35 +146,70 @@ def behaviour_of(task: PlanTask, behaviour: Behaviour) -> Behaviour:
     return ("on-time", "on-time", "late", "silent")[digest % 4]
 
 
+@dataclass(frozen=True)
+class ScriptedStep:
+    """One action of a task's path to 办结, as the simulator and the dev demo script it."""
+
+    kind: ActionKind
+    payload: BaseModel
+    milestone: int | None  # the milestone it belongs to; None for the acceptance
+    name: str  # unique within the task and stable: "accept", "m0:submit", "m0:sign_off:市财政局"
+
+
+def completion_steps(task: PlanTask) -> list[ScriptedStep]:
+    """Every action that takes ``task`` from 交办 to 办结, in order: the lead unit accepts;
+    then for each milestone it reports progress (50%) and submits, each cooperating unit
+    (co-leads after the first included) signs off, and the coordinator approves. Empty for
+    a task without a lead unit or a milestone, which no unit can carry."""
+    if not task.lead_units or not task.milestones:
+        return []
+    lead = Actor(role="unit", unit=task.lead_units[0])
+    cooperating = cooperating_at_assignment(task)
+    steps = [ScriptedStep(ActionKind.ACCEPT, Accept(actor=lead), None, "accept")]
+    for index in range(len(task.milestones)):
+        progress = ReportProgress(actor=lead, percent=50, text="按计划推进")
+        steps.append(ScriptedStep(ActionKind.PROGRESS, progress, index, f"m{index}:progress"))
+        submit = Submit(actor=lead, summary="已完成")
+        steps.append(ScriptedStep(ActionKind.SUBMIT, submit, index, f"m{index}:submit"))
+        for unit in cooperating:
+            approval = SignOff(actor=Actor(role="unit", unit=unit), approve=True)
+            steps.append(
+                ScriptedStep(ActionKind.SIGN_OFF, approval, index, f"m{index}:sign_off:{unit}")
+            )
+        review = Review(actor=COORDINATOR, approve=True)
+        steps.append(ScriptedStep(ActionKind.REVIEW, review, index, f"m{index}:review"))
+    return steps
+
+
 def _script(
     task: PlanTask, behaviour: Behaviour, assigned: datetime
 ) -> list[tuple[datetime, ActionKind, BaseModel]]:
     """(plan time, action, payload) for one task's units and coordinator."""
-    if behaviour == "silent" or not task.lead_units or not task.milestones:
+    if behaviour == "silent":
         return []
-    lead = Actor(role="unit", unit=task.lead_units[0])
-    cooperating = [*task.lead_units[1:], *task.cooperating_units]
     late = behaviour == "late"
-    steps: list[tuple[datetime, ActionKind, BaseModel]] = []
     accept_at = assigned + timedelta(days=2 if late else 1)
-    steps.append((accept_at, ActionKind.ACCEPT, Accept(actor=lead)))
     cursor = accept_at
-    for milestone in task.milestones:
+    timing: dict[tuple[int, ActionKind], datetime] = {}
+    for index, milestone in enumerate(task.milestones):
         due = end_of_day(milestone.due)
         submit_at = due + timedelta(days=20) if late else due - timedelta(days=5)
         submit_at = max(submit_at, cursor + timedelta(days=2))
-        halfway = cursor + (submit_at - cursor) / 2
-        progress = ReportProgress(actor=lead, percent=50, text="按计划推进")
-        steps.append((halfway, ActionKind.PROGRESS, progress))
-        steps.append((submit_at, ActionKind.SUBMIT, Submit(actor=lead, summary="已完成")))
         sign_at = submit_at + timedelta(days=2 if late else 1)
-        for unit in cooperating:
-            approval = SignOff(actor=Actor(role="unit", unit=unit), approve=True)
-            steps.append((sign_at, ActionKind.SIGN_OFF, approval))
         review_at = sign_at + timedelta(days=1)
-        steps.append((review_at, ActionKind.REVIEW, Review(actor=COORDINATOR, approve=True)))
+        timing[index, ActionKind.PROGRESS] = cursor + (submit_at - cursor) / 2
+        timing[index, ActionKind.SUBMIT] = submit_at
+        timing[index, ActionKind.SIGN_OFF] = sign_at
+        timing[index, ActionKind.REVIEW] = review_at
         cursor = review_at
-    return steps
+    return [
+        (
+            accept_at if step.milestone is None else timing[step.milestone, step.kind],
+            step.kind,
+            step.payload,
+        )
+        for step in completion_steps(task)
+    ]
 
 
 async def simulate(

@@ -77,7 +77,9 @@ class SourceDocument:
         # of the field names (see _TASK_FIELDS), as a ledger makes one per row; a one-line
         # source holds its line number once (two equal ints are two objects past 256).
         lines = (first, first) if first == last else (first, last)
-        return constructed(Provenance, {"file": self.file, "lines": lines, "raw": raw})
+        return constructed(
+            Provenance, {"file": self.file, "lines": lines, "raw": raw, "rebased_years": 0}
+        )
 
 
 def constructed(model: type[_Model], values: dict[str, Any]) -> _Model:
