@@ -136,6 +136,14 @@ def dev() -> None:
                 "Coordinator token for every plan (7 days; in /docs: Authorize), shown once:"
             )
             print(urls.coordinator_token, flush=True)
+        if urls.sign_in_links:
+            stdout.print(
+                f"Sign in to the board (督办看板) at {urls.api}/ with these one-time links "
+                "(7 days each):"
+            )
+            for who, link in urls.sign_in_links:
+                stdout.print(f"  {escape(who)}:", highlight=False)
+                print(f"  {link}", flush=True)
         stdout.print("Press Ctrl-C to stop.")
 
     async def main(settings: Settings, stop: asyncio.Event) -> None:

@@ -42,6 +42,7 @@ from runtime.settings import Settings
 from runtime.temporal import connect_temporal
 from store.db import create_pool, describe_dsn
 from store.migrate import migrate_database
+from store.tokens import IssuedToken
 
 log = get_logger(__name__)
 
@@ -61,6 +62,8 @@ class DevStackUrls:
     state_dir: Path
     example_plans: list[str] = field(default_factory=list)
     coordinator_token: str | None = None  # for trying the API in /docs at once
+    # (who, one-time link) for the board: the coordinator and the two busiest lead units.
+    sign_in_links: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -132,7 +135,7 @@ class DevStack:
         applied = await migrate_database(s.effective_database_url, settings=s)
         log.info("migrations applied", versions=[migration.version for migration in applied])
         # Only on the embedded database: a configured one is somebody's real data.
-        token = await self._issue_dev_token() if s.uses_embedded_postgres else None
+        issued = await self._issue_dev_token() if s.uses_embedded_postgres else None
         env = {
             **os.environ,
             "DUBAN_STATE_DIR": str(state),
@@ -149,8 +152,10 @@ class DevStack:
             worker_health = f"http://{s.worker_health_host}:{s.worker_health_port}"
             await self._wait_healthy("worker", f"{worker_health}/readyz")
         examples = await self._load_example_plans() if s.dev_load_examples else []
+        links = await self._sign_in_links(issued.record.token_id) if issued else []
         return DevStackUrls(
-            coordinator_token=token,
+            coordinator_token=issued.secret if issued else None,
+            sign_in_links=links,
             example_plans=examples,
             api=api,
             api_docs=f"{api}/docs",
@@ -212,7 +217,7 @@ class DevStack:
         ]
         return [*self.children, *servers]
 
-    async def _issue_dev_token(self) -> str:
+    async def _issue_dev_token(self) -> IssuedToken:
         """A coordinator token for every plan, for this run on the embedded database: the
         previous run's is revoked (its secret was shown once and is gone), so only one dev
         token is ever live."""
@@ -232,7 +237,47 @@ class DevStack:
                 )
         finally:
             await pool.close()
-        return issued.secret
+        return issued
+
+    async def _sign_in_links(self, coordinator_token_id: str) -> list[tuple[str, str]]:
+        """One-time board links: the dev coordinator's, and one each for the two units that
+        lead the most open tasks (their tokens are this run's too: the next run revokes
+        them with the coordinator's)."""
+        from services.access_tokens import issue
+        from web.links import issue_login_link
+
+        s = self.settings
+        public_url = s.effective_public_url
+        pool = await create_pool(s.effective_database_url, settings=s, max_size=1)
+        try:
+            async with pool.acquire() as connection, connection.transaction():
+                links = [
+                    (
+                        "督查室 (coordinator)",
+                        await issue_login_link(connection, public_url, coordinator_token_id),
+                    )
+                ]
+                busiest = await connection.fetch(
+                    """
+                    SELECT lead_unit FROM task_states
+                    WHERE closed_at IS NULL AND lead_unit IS NOT NULL
+                    GROUP BY lead_unit ORDER BY count(*) DESC, lead_unit LIMIT 2
+                    """
+                )
+                for row in busiest:
+                    unit = row["lead_unit"]
+                    token = await issue(
+                        connection,
+                        role="unit",
+                        unit=unit,
+                        name=DEV_TOKEN_NAME,
+                        expires_in=timedelta(days=7),
+                    )
+                    link = await issue_login_link(connection, public_url, token.record.token_id)
+                    links.append((unit, link))
+        finally:
+            await pool.close()
+        return links
 
     async def _load_example_plans(self, today: date | None = None) -> list[str]:
         """Import the reference plans (with their known warnings), once; later runs resume.

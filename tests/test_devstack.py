@@ -142,6 +142,26 @@ def printed_token(stack: Stack, log_name: str, timeout: float = 60.0) -> str:
     raise AssertionError(f"no coordinator token printed in {log_name}")
 
 
+def printed_sign_in_links(stack: Stack, log_name: str) -> list[str]:
+    text = (stack.cwd / log_name).read_text(errors="replace")
+    return re.findall(r"^  (http://\S+/login/[A-Za-z0-9_-]{43})$", text, re.MULTILINE)
+
+
+def assert_unit_link_signs_in_to_its_inbox(stack: Stack, link: str) -> None:
+    """A unit's printed link opens the board as that unit, with the tasks it owes."""
+    with httpx.Client(timeout=30) as browser:
+        page = browser.get(link)
+        assert page.status_code == 200, page.text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert csrf, page.text
+        signed_in = browser.post(link, data={"csrf_token": csrf.group(1)})
+        assert signed_in.status_code == 303, signed_in.text
+        assert signed_in.headers["location"] == "/inbox"
+        inbox = browser.get(f"{stack.api}/inbox")
+        assert inbox.status_code == 200
+        assert 'class="inbox-row' in inbox.text or "inbox-row" in inbox.text
+
+
 def assert_token_sees_the_example_plans(stack: Stack, token: str) -> None:
     """A newcomer's first call: the printed token is a coordinator's and sees tasks."""
     headers = {"Authorization": f"Bearer {token}"}
@@ -162,6 +182,9 @@ def test_dev_stack_runs_stops_and_resumes(stack: Stack, running: StartDev) -> No
     check_id = run_check(stack)
     first_token = printed_token(stack, "dev-0.log")
     assert_token_sees_the_example_plans(stack, first_token)
+    links = printed_sign_in_links(stack, "dev-0.log")
+    assert len(links) == 3, links  # the coordinator and two units
+    assert_unit_link_signs_in_to_its_inbox(stack, links[1])
     stop_and_assert_nothing_left(first)
 
     second = running()
