@@ -628,3 +628,21 @@ def build_notice(
         requirements=requirements,
         behind_margin=behind_margin,
     )
+
+
+def unit_rows_at(
+    tasks: Sequence[NoticeTask],
+    events: Mapping[str, Sequence[Sequence[LoggedEvent]]],
+    as_of: datetime,
+    *,
+    behind_margin: float = DEFAULT_BEHIND_MARGIN,
+    light_policies: Mapping[str, LightPolicy] | None = None,
+) -> tuple[UnitStanding, ...]:
+    """分单位情况 at any instant, by the notice's own arithmetic: at a month's end it is that
+    month's notice's ``units``; the coordinator's board asks for it as of now (this month
+    to date)."""
+    if not 0 <= behind_margin <= 1:
+        raise ValueError(f"behind_margin {behind_margin}: must be between 0 and 1")
+    with paused_gc():
+        standings = _standings(tasks, events, [as_of], behind_margin, light_policies or {})[0]
+        return _unit_rows(standings)

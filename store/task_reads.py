@@ -138,6 +138,28 @@ async def list_tasks(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page of the tasks the caller may see, least time left first, and the cursor of
     the next page (None on the last)."""
+    where = task_where(principal, filters)
+    if cursor is not None:
+        sort_due, workflow_id = _decode_cursor(cursor)
+        where.add(
+            # As text: 'infinity' (closed and undated tasks) is a timestamptz literal too.
+            f"(ts.sort_due, ts.workflow_id) > ({where.param(sort_due)}::text::timestamptz,"
+            f" {where.param(workflow_id)})"
+        )
+    limit_param = where.param(limit + 1)
+    rows = await connection.fetch(
+        f"SELECT {_TASK_COLUMNS} {_FROM} {where.sql()}"
+        f" ORDER BY ts.sort_due, ts.workflow_id LIMIT {limit_param}",
+        *where.values,
+    )
+    page = [dict(row) for row in rows[:limit]]
+    next_cursor = encode_cursor(page[-1]) if len(rows) > limit and page else None
+    return page, next_cursor
+
+
+def task_where(principal: Principal, filters: TaskFilter) -> _Where:
+    """The WHERE clause of the tasks the caller may see that pass ``filters`` (over
+    ``task_states ts`` joined to ``plan_tasks pt``): the list's, and the board's counts'."""
     where = _Where()
     _visible_to(where, principal)
     if filters.plan is not None:
@@ -168,22 +190,7 @@ async def list_tasks(
         term = where.param(filters.text)
         where.add(f"text_grams(pt.text) @> text_grams({term}::text)")
         where.add(f"pt.text ILIKE {where.param(pattern + '%')}")
-    if cursor is not None:
-        sort_due, workflow_id = _decode_cursor(cursor)
-        where.add(
-            # As text: 'infinity' (closed and undated tasks) is a timestamptz literal too.
-            f"(ts.sort_due, ts.workflow_id) > ({where.param(sort_due)}::text::timestamptz,"
-            f" {where.param(workflow_id)})"
-        )
-    limit_param = where.param(limit + 1)
-    rows = await connection.fetch(
-        f"SELECT {_TASK_COLUMNS} {_FROM} {where.sql()}"
-        f" ORDER BY ts.sort_due, ts.workflow_id LIMIT {limit_param}",
-        *where.values,
-    )
-    page = [dict(row) for row in rows[:limit]]
-    next_cursor = encode_cursor(page[-1]) if len(rows) > limit and page else None
-    return page, next_cursor
+    return where
 
 
 async def task_access(connection: Connection, workflow_id: str) -> TaskAccess | None:

@@ -1,7 +1,181 @@
-"""(placeholder: filled in by the board part of issue #12)"""
+"""The coordinator's board (督办看板): what is red, who is late, and what waits on the
+coordinator, per plan and across plans.
+
+Everything on it is read with the task list's own visibility and filters
+(:func:`store.task_reads.task_where`): a coordinator of plan A sees plan A's tasks and
+units only, as through the API. The counts and lists follow every filter (plan, unit,
+stage, light); the per-unit table (分单位情况) is the monthly notice's arithmetic this month
+to date (:mod:`services.board`) and follows the plan filter only, as a notice covers a plan
+or every plan. A unit has no board: it is sent to its inbox.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from api.deps import connection, dependencies_of
+from domain.access import Principal
+from domain.lifecycle import Stage
+from services.board import UnitTableCache
+from store import board_reads, task_reads
+from store.task_reads import TaskFilter
+from web.session import User
+from web.templating import LIGHT_LABELS, render
 
 router = APIRouter(include_in_schema=False)
+
+LIST_LIMIT = 50
+STAGES = tuple(Stage)
+FILTER_LIGHTS = ("red", "yellow", "green")
+
+
+@dataclass(frozen=True)
+class BoardQuery:
+    """The filter form as sent, each value checked; ``errors`` says which field was wrong."""
+
+    plan: str | None
+    unit: str | None
+    stage: str | None
+    light: str | None
+    errors: dict[str, str]
+
+    @classmethod
+    def of(cls, request: Request) -> BoardQuery:
+        params = request.query_params
+        errors: dict[str, str] = {}
+
+        def text(name: str) -> str | None:
+            value = (params.get(name) or "").strip()
+            if len(value) > 200:
+                errors[name] = "过长（最多200个字符）"
+                return None
+            return value or None
+
+        plan, unit, stage, light = text("plan"), text("unit"), text("stage"), text("light")
+        if stage is not None and stage not in {s.value for s in STAGES}:
+            errors["stage"] = f"没有“{stage}”这个阶段"
+            stage = None
+        if light is not None and light not in FILTER_LIGHTS:
+            errors["light"] = f"没有“{light}”这种状态灯"
+            light = None
+        return cls(plan, unit, stage, light, errors)
+
+    @property
+    def filters(self) -> TaskFilter:
+        return TaskFilter(plan=self.plan, unit=self.unit, stage=self.stage, light=self.light)  # type: ignore[arg-type]
+
+    def link(self, **changes: str | None) -> str:
+        """This board with some filters changed (None: dropped)."""
+        values = {"plan": self.plan, "unit": self.unit, "stage": self.stage, "light": self.light}
+        values.update(changes)
+        query = urlencode({k: v for k, v in values.items() if v})
+        return f"/board?{query}" if query else "/board"
+
+
+def _cache(request: Request) -> UnitTableCache:
+    state = request.app.state
+    cache: UnitTableCache | None = getattr(state, "board_unit_tables", None)
+    if cache is None:
+        cache = state.board_unit_tables = UnitTableCache()
+    return cache
+
+
+def _scope(principal: Principal, plan: str | None) -> tuple[str, ...] | None:
+    """The plans the per-unit table covers: the filter's, else every plan the caller sees."""
+    if plan is not None:
+        return (plan,)
+    return principal.plans if principal.role == "coordinator" else None
+
+
+def _tally(counts: list[tuple[str, str, str, int]]) -> tuple[dict[str, int], dict[str, Any]]:
+    """Totals by stage and light (keys ``stage-…``, ``light-…``, ``tasks``) over every plan,
+    and the same per plan."""
+
+    def empty() -> dict[str, int]:
+        return {
+            "tasks": 0,
+            **{f"stage-{s.value}": 0 for s in STAGES},
+            **{f"light-{light}": 0 for light in (*FILTER_LIGHTS, "none")},
+        }
+
+    total = empty()
+    per_plan: dict[str, dict[str, int]] = {}
+    for plan_id, stage, light, n in counts:
+        for bucket in (total, per_plan.setdefault(plan_id, empty())):
+            bucket["tasks"] += n
+            bucket[f"stage-{stage}"] = bucket.get(f"stage-{stage}", 0) + n
+            bucket[f"light-{light}"] = bucket.get(f"light-{light}", 0) + n
+    return total, per_plan
+
+
+def _task_link(row: dict[str, Any]) -> str:
+    """The task's page (/tasks/{plan_id}/{task_key}): its workflow id is both, joined."""
+    return "/tasks/" + quote(row["workflow_id"], safe="/@")
+
+
+@router.get("/board")
+async def board(request: Request, user: User) -> Response:
+    principal = user.principal
+    if principal.role == "unit":
+        return RedirectResponse("/inbox", status_code=303)
+    query = BoardQuery.of(request)
+    async with connection(request) as conn:
+        plans = await task_reads.list_plans(conn, principal)
+        visible = {plan["plan_id"] for plan in plans}
+        if query.plan is not None and query.plan not in visible:
+            # As the API answers a plan the caller may not see: as if it did not exist.
+            return render(
+                request,
+                "refused.html",
+                status_code=404,
+                title="没有这个计划",
+                reason=f"没有编号为“{query.plan}”的计划，或您无权查看。",
+                nav="board",
+            )
+        filters = query.filters
+        counts = await board_reads.counts(conn, principal, filters)
+        overdue = await board_reads.overdue(conn, principal, filters, limit=LIST_LIMIT)
+        review = await board_reads.in_stage(
+            conn, principal, filters, Stage.REVIEW.value, limit=LIST_LIMIT
+        )
+        extensions = await board_reads.extension_requests(
+            conn, principal, filters, limit=LIST_LIMIT
+        )
+        refused = await board_reads.awaiting_reassignment(
+            conn, principal, filters, limit=LIST_LIMIT
+        )
+        units = await board_reads.units_seen(conn, principal)
+    unit_table = await _cache(request).table(
+        dependencies_of(request).pool, _scope(principal, query.plan)
+    )
+    total, per_plan = _tally(counts)
+    titles = {plan["plan_id"]: plan["title"] for plan in plans}
+    return render(
+        request,
+        "board.html",
+        status_code=422 if query.errors else 200,
+        nav="board",
+        query=query,
+        plans=plans,
+        titles=titles,
+        units=units,
+        stages=STAGES,
+        lights=FILTER_LIGHTS,
+        light_labels=LIGHT_LABELS,
+        total=total,
+        per_plan=[
+            (plan, per_plan[plan["plan_id"]]) for plan in plans if plan["plan_id"] in per_plan
+        ],
+        unit_table=unit_table,
+        overdue=overdue,
+        review=review,
+        extensions=extensions,
+        refused=refused,
+        task_link=_task_link,
+        list_limit=LIST_LIMIT,
+    )
