@@ -28,6 +28,7 @@ from tests.support.plans import future_ledger, unique_name
 from tests.support.web import screenshot_dir, sign_in
 
 REFUSAL_REASON = "不属于本单位职责，应由市发展改革委牵头"
+EXTENSION_REASON = "需与省平台同步上线"
 
 
 @pytest.fixture
@@ -133,6 +134,33 @@ async def test_the_board_follows_refusals_and_submissions_and_filters_narrow_it(
         await act(stack, cooperating, plan, "2", "sign-off", {"approve": True})
         await wait_for_stage(stack, coordinator, plan, "2", "review")
 
+        # Task 1: its lead asks for more time; the request waits on the coordinator.
+        lead1 = await stack.token("unit", unit="市数据资源局")
+        await act(stack, lead1, plan, "1", "accept")
+        await wait_for_stage(stack, coordinator, plan, "1", "in_progress")
+
+        async def requested() -> bool:
+            # The extension deadline is worked out just after acceptance.
+            answer = await stack.post(
+                f"/api/v1/tasks/{plan}/1/request-extension",
+                lead1,
+                {"new_due": "2031-03-31", "reason": EXTENSION_REASON},
+            )
+            return answer.status_code == 200
+
+        await wait_until(requested, what="the extension request to be taken")
+
+        async def extension_listed() -> bool:
+            await board(page, stack)
+            return await listed_tasks(page, "extension-list") == [f"{plan}/1"]
+
+        await wait_until(extension_listed, timeout=15, what="the request on the board")
+        request_row = page.locator(f'#extension-list tr[data-task="{plan}/1"]')
+        assert await request_row.locator('[data-col="reason"]').inner_text() == EXTENSION_REASON
+        assert await request_row.locator('[data-col="requested-due"]').inner_text() == (
+            "2031年3月31日"
+        )
+
         await board(page, stack)
         assert await listed_tasks(page, "refused-list") == [f"{plan}/3"]
         refused_row = page.locator(f'#refused-list tr[data-task="{plan}/3"]')
@@ -141,10 +169,27 @@ async def test_the_board_follows_refusals_and_submissions_and_filters_narrow_it(
         assert await listed_tasks(page, "review-list") == [f"{plan}/2"]
         assert await count(page, "stage-review") == 1
         assert await count(page, "stage-review", plan=plan) == 1
-        assert await count(page, "stage-assigned") == 4
+        assert await count(page, "stage-assigned") == 3
+        assert await count(page, "stage-in_progress") == 1
         # The per-unit table was recomputed after the new events: the refusal is counted.
         assert (await unit_table(page))["市信息办"]["refusals"] == 1
         await page.screenshot(path=str(screenshot_dir() / "board.png"), full_page=True)
+
+        # Once decided, the request no longer waits.
+        await act(
+            stack,
+            coordinator,
+            plan,
+            "1",
+            "decide-extension",
+            {"approve": False, "reason": "不予延期"},
+        )
+
+        async def extension_gone() -> bool:
+            await board(page, stack)
+            return await page.locator("#extension-list").count() == 0
+
+        await wait_until(extension_gone, timeout=15, what="the decided request off the board")
 
         # The filter form, as a coordinator uses it: one plan, then its 审核 stage.
         await page.select_option("#filter-plan", plan)
