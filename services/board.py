@@ -1,10 +1,13 @@
-"""The coordinator's board's per-unit table (分单位情况), this month to date.
+"""What the coordinator's board (督办看板) derives from the whole event log, and keeps until
+the log moves: the per-unit table (分单位情况) this month to date, the extension requests
+waiting for a decision, and the units of the plans in view.
 
 The table is the monthly notice's own: its reads (:func:`store.notice_reads.read_notice_input`)
 and its arithmetic (:func:`domain.notice_state.unit_rows_at`) with the office's settings,
 as of now instead of a month's end, so 滞后 and 逾期 mean on the board exactly what they
-mean in the notice. Folding every event of every task costs about a second per 10,000
-tasks, so a table is kept per plan scope and recomputed only when the event log has moved
+mean in the notice. Folding every event of every task costs most of a second per 10,000
+tasks, and finding the waiting requests means reading every open task's last extension
+event, so each is kept per plan scope and recomputed only when the event log has moved
 (:func:`store.board_reads.event_high_water`), the Shanghai day has turned (逾期 is by day),
 or it is older than ``max_age`` (滞后 drifts with the clock: the share of a task's period
 elapsed grows even when nothing is recorded).
@@ -14,9 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 
@@ -28,18 +32,27 @@ from store.board_reads import event_high_water
 from store.notice_reads import NoticeEvent, read_notice_input
 
 DEFAULT_MAX_AGE = timedelta(minutes=5)
+# Entries kept: a few per plan and per coordinator's set of plans, a few dozen in an
+# office; past this the oldest computed goes.
+MAX_ENTRIES = 256
+
+Scope = tuple[str, ...] | None  # plan ids, sorted; None: every plan
+T = TypeVar("T")
+UnitRows = tuple[UnitStanding, ...]
 
 
 @dataclass(frozen=True)
-class UnitTable:
-    rows: tuple[UnitStanding, ...]
+class Derived(Generic[T]):
+    """A value derived from the event log, as of ``as_of``."""
+
+    value: T
     as_of: datetime
-    computed_in: float  # seconds spent reading and folding (0 when served from the cache)
+    computed_in: float  # seconds spent computing it (0 when served from the cache)
     from_cache: bool
 
 
 async def compute_unit_table(
-    pool: asyncpg.Pool, plans: tuple[str, ...] | None, as_of: datetime
+    pool: asyncpg.Pool, plans: Scope, as_of: datetime
 ) -> tuple[UnitStanding, ...]:
     """分单位情况 over ``plans`` (None: every plan) as of ``as_of``, by the notice's arithmetic
     and the office's notice settings. At a month's end it equals that month's notice's."""
@@ -63,36 +76,61 @@ async def compute_unit_table(
     )
 
 
+def scope_of(plans: tuple[str, ...] | None) -> Scope:
+    return tuple(sorted(set(plans))) if plans is not None else None
+
+
 @dataclass
 class _Entry:
     key: tuple[Any, ...]
-    table: UnitTable
+    derived: Derived[Any]
     computed_at: float
 
 
 @dataclass
-class UnitTableCache:
-    """One table per plan scope, with the high-water mark it was computed at."""
+class BoardCache:
+    """Derived values by (name, plan scope), each with the high-water mark it was computed
+    at. One cache per app (``app.state``), so two apps on two databases never share."""
 
     max_age: timedelta = DEFAULT_MAX_AGE
-    _entries: dict[tuple[str, ...] | None, _Entry] = field(default_factory=dict)
-    _locks: dict[tuple[str, ...] | None, asyncio.Lock] = field(default_factory=dict)
+    _entries: dict[tuple[str, Scope], _Entry] = field(default_factory=dict)
+    _locks: dict[tuple[str, Scope], asyncio.Lock] = field(default_factory=dict)
 
-    async def table(self, pool: asyncpg.Pool, plans: tuple[str, ...] | None) -> UnitTable:
-        scope = tuple(sorted(plans)) if plans is not None else None
-        # One computation per scope at a time: a burst of first visits waits for it.
-        async with self._locks.setdefault(scope, asyncio.Lock()):
+    async def get(
+        self,
+        pool: asyncpg.Pool,
+        name: str,
+        scope: Scope,
+        compute: Callable[[datetime], Awaitable[T]],
+    ) -> Derived[T]:
+        """``compute(now)``'s value for ``scope``: the one kept, while nothing moved."""
+        slot = (name, scope)
+        # One computation per slot at a time: a burst of first visits waits for it.
+        async with self._locks.setdefault(slot, asyncio.Lock()):
             now = datetime.now(UTC)
             async with pool.acquire() as connection:
                 water = await event_high_water(connection, scope)
             key = (water, now.astimezone(SHANGHAI).date(), repr(load_notice_settings()))
-            entry = self._entries.get(scope)
-            fresh = time.monotonic() - self.max_age.total_seconds()
-            if entry is not None and entry.key == key and entry.computed_at >= fresh:
-                cached = entry.table
-                return UnitTable(cached.rows, cached.as_of, 0.0, from_cache=True)
+            entry = self._entries.get(slot)
+            fresh_since = time.monotonic() - self.max_age.total_seconds()
+            if entry is not None and entry.key == key and entry.computed_at >= fresh_since:
+                kept = entry.derived
+                return Derived(kept.value, kept.as_of, 0.0, from_cache=True)
             started = time.perf_counter()
-            rows = await compute_unit_table(pool, scope, now)
-            table = UnitTable(rows, now, time.perf_counter() - started, from_cache=False)
-            self._entries[scope] = _Entry(key, table, time.monotonic())
-            return table
+            value = await compute(now)
+            derived = Derived(value, now, time.perf_counter() - started, from_cache=False)
+            self._entries.pop(slot, None)
+            while len(self._entries) >= MAX_ENTRIES:
+                del self._entries[next(iter(self._entries))]
+            self._entries[slot] = _Entry(key, derived, time.monotonic())
+            return derived
+
+    async def unit_table(
+        self, pool: asyncpg.Pool, plans: Scope
+    ) -> Derived[tuple[UnitStanding, ...]]:
+        scope = scope_of(plans)
+
+        async def compute(now: datetime) -> UnitRows:
+            return await compute_unit_table(pool, scope, now)
+
+        return await self.get(pool, "unit-table", scope, compute)

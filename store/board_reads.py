@@ -10,6 +10,7 @@ table comes from the notice's arithmetic (:mod:`services.board`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,32 +138,54 @@ async def awaiting_reassignment(
     )
 
 
-async def extension_requests(
-    connection: Connection, principal: Principal, filters: TaskFilter, *, limit: int
-) -> TaskList:
-    """Open tasks with an extension request (延期申请) waiting for the coordinator: the
-    last extension event of the task's run chain is the request, with its date and reason.
-    The projection keeps no pending request; the event log holds it."""
-    where = task_where(principal, _checked(filters))
+async def pending_extensions(
+    connection: Connection, principal: Principal
+) -> dict[str, dict[str, Any]]:
+    """The open tasks the caller may see with an extension request (延期申请) waiting for
+    the coordinator, by workflow id: who asked, when, for which date and why. The
+    projection keeps no pending request; the event log holds it: the last extension event
+    of the task's run chain is the request."""
+    where = _Where()
+    _visible_to(where, principal)
     where.add("ts.closed_at IS NULL")
     kinds = where.param(_EXTENSION_KINDS)
     where.add("last_extension.kind = 'extension_requested'")
-    return await _listed(
-        connection,
-        where,
-        limit,
-        extra_columns=", last_extension.unit AS requested_by, last_extension.at AS requested_at,"
-        " (last_extension.detail->>'requested_due')::date AS requested_due,"
-        " last_extension.detail->>'reason' AS request_reason",
-        joins=f"""
+    rows = await connection.fetch(
+        f"""
+        SELECT ts.workflow_id, last_extension.unit AS requested_by,
+               last_extension.at AS requested_at,
+               (last_extension.detail->>'requested_due')::date AS requested_due,
+               last_extension.detail->>'reason' AS request_reason
+        FROM task_states ts
         JOIN LATERAL (
             SELECT e.kind, e.unit, e.at, e.detail FROM task_events e
             WHERE e.workflow_id = ts.workflow_id AND e.lineage = ts.lineage
               AND e.kind = ANY({kinds}::text[])
             ORDER BY e.seq DESC LIMIT 1
         ) last_extension ON true
+        {where.sql()}
         """,  # noqa: S608 - fixed fragments only
+        *where.values,
     )
+    return {row["workflow_id"]: dict(row) for row in rows}
+
+
+async def extension_requests(
+    connection: Connection,
+    principal: Principal,
+    filters: TaskFilter,
+    pending: Mapping[str, Mapping[str, Any]],
+    *,
+    limit: int,
+) -> TaskList:
+    """Of the ``pending`` requests (:func:`pending_extensions`), those of tasks passing
+    ``filters``, least time left first, each row with its request."""
+    where = task_where(principal, _checked(filters))
+    where.add(f"ts.workflow_id = ANY({where.param(list(pending))}::text[])")
+    listed = await _listed(connection, where, limit)
+    for row in listed.rows:
+        row.update(pending[row["workflow_id"]])
+    return listed
 
 
 async def units_seen(connection: Connection, principal: Principal) -> list[str]:

@@ -12,8 +12,10 @@ or every plan. A unit has no board: it is sent to its inbox.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import quote, urlencode
+from datetime import datetime
+from functools import cached_property
+from typing import Any, cast
+from urllib.parse import quote, quote_plus, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -21,7 +23,7 @@ from fastapi.responses import RedirectResponse, Response
 from api.deps import connection, dependencies_of
 from domain.access import Principal
 from domain.lifecycle import Stage
-from services.board import UnitTableCache
+from services.board import BoardCache, Scope, scope_of
 from store import board_reads, task_reads
 from store.task_reads import TaskFilter
 from web.session import User
@@ -34,7 +36,7 @@ STAGES = tuple(Stage)
 FILTER_LIGHTS = ("red", "yellow", "green")
 
 
-@dataclass(frozen=True)
+@dataclass
 class BoardQuery:
     """The filter form as sent, each value checked; ``errors`` says which field was wrong."""
 
@@ -67,7 +69,17 @@ class BoardQuery:
 
     @property
     def filters(self) -> TaskFilter:
-        return TaskFilter(plan=self.plan, unit=self.unit, stage=self.stage, light=self.light)  # type: ignore[arg-type]
+        light = cast(task_reads.Light | None, self.light)  # checked in of()
+        return TaskFilter(plan=self.plan, unit=self.unit, stage=self.stage, light=light)
+
+    def unit_link(self, unit: str) -> str:
+        """:meth:`link` with ``unit`` set; the rest encoded once per page, not per row."""
+        return self._without_unit + quote_plus(unit)
+
+    @cached_property
+    def _without_unit(self) -> str:
+        rest = self.link(unit=None)
+        return rest + ("&" if "?" in rest else "?") + "unit="
 
     def link(self, **changes: str | None) -> str:
         """This board with some filters changed (None: dropped)."""
@@ -77,19 +89,18 @@ class BoardQuery:
         return f"/board?{query}" if query else "/board"
 
 
-def _cache(request: Request) -> UnitTableCache:
+def _cache(request: Request) -> BoardCache:
     state = request.app.state
-    cache: UnitTableCache | None = getattr(state, "board_unit_tables", None)
+    cache: BoardCache | None = getattr(state, "board_cache", None)
     if cache is None:
-        cache = state.board_unit_tables = UnitTableCache()
+        cache = state.board_cache = BoardCache()
     return cache
 
 
-def _scope(principal: Principal, plan: str | None) -> tuple[str, ...] | None:
-    """The plans the per-unit table covers: the filter's, else every plan the caller sees."""
-    if plan is not None:
-        return (plan,)
-    return principal.plans if principal.role == "coordinator" else None
+def _scope(principal: Principal) -> Scope:
+    """The plans a coordinator or an admin sees (None: every plan): what the board's
+    derived values are kept for."""
+    return scope_of(principal.plans if principal.role == "coordinator" else None)
 
 
 def _tally(counts: list[tuple[str, str, str, int]]) -> tuple[dict[str, int], dict[str, Any]]:
@@ -124,35 +135,45 @@ async def board(request: Request, user: User) -> Response:
     if principal.role == "unit":
         return RedirectResponse("/inbox", status_code=303)
     query = BoardQuery.of(request)
+    cache, pool, scope = _cache(request), dependencies_of(request).pool, _scope(principal)
     async with connection(request) as conn:
         plans = await task_reads.list_plans(conn, principal)
-        visible = {plan["plan_id"] for plan in plans}
-        if query.plan is not None and query.plan not in visible:
-            # As the API answers a plan the caller may not see: as if it did not exist.
-            return render(
-                request,
-                "refused.html",
-                status_code=404,
-                title="没有这个计划",
-                reason=f"没有编号为“{query.plan}”的计划，或您无权查看。",
-                nav="board",
-            )
-        filters = query.filters
+    if query.plan is not None and query.plan not in {plan["plan_id"] for plan in plans}:
+        # As the API answers a plan the caller may not see: as if it did not exist.
+        return render(
+            request,
+            "refused.html",
+            status_code=404,
+            title="没有这个计划",
+            reason=f"没有编号为“{query.plan}”的计划，或您无权查看。",
+            nav="board",
+        )
+
+    async def units_in_view(_: datetime) -> list[str]:
+        async with pool.acquire() as conn:
+            return await board_reads.units_seen(conn, principal)
+
+    async def waiting_extensions(_: datetime) -> dict[str, dict[str, Any]]:
+        async with pool.acquire() as conn:
+            return await board_reads.pending_extensions(conn, principal)
+
+    units = await cache.get(pool, "units-seen", scope, units_in_view)
+    pending = await cache.get(pool, "extension-requests", scope, waiting_extensions)
+    # The table covers the plan filter's plan, else every plan the caller sees.
+    unit_table = await cache.unit_table(pool, (query.plan,) if query.plan else scope)
+    filters = query.filters
+    async with connection(request) as conn:
         counts = await board_reads.counts(conn, principal, filters)
         overdue = await board_reads.overdue(conn, principal, filters, limit=LIST_LIMIT)
         review = await board_reads.in_stage(
             conn, principal, filters, Stage.REVIEW.value, limit=LIST_LIMIT
         )
         extensions = await board_reads.extension_requests(
-            conn, principal, filters, limit=LIST_LIMIT
+            conn, principal, filters, pending.value, limit=LIST_LIMIT
         )
         refused = await board_reads.awaiting_reassignment(
             conn, principal, filters, limit=LIST_LIMIT
         )
-        units = await board_reads.units_seen(conn, principal)
-    unit_table = await _cache(request).table(
-        dependencies_of(request).pool, _scope(principal, query.plan)
-    )
     total, per_plan = _tally(counts)
     titles = {plan["plan_id"]: plan["title"] for plan in plans}
     return render(
@@ -163,7 +184,7 @@ async def board(request: Request, user: User) -> Response:
         query=query,
         plans=plans,
         titles=titles,
-        units=units,
+        units=units.value,
         stages=STAGES,
         lights=FILTER_LIGHTS,
         light_labels=LIGHT_LABELS,
