@@ -70,14 +70,22 @@ async def _listed(
     extra_columns: str = "",
     joins: str = "",
 ) -> TaskList:
-    limit_param = where.param(limit)
+    """The first ``limit`` rows, least time left first (the sort index serves it), and
+    the list's size, counted over the projection alone only when the page is full."""
+    values = list(where.values)
+    limit_param = f"${len(values) + 1}"
     rows = await connection.fetch(
-        f"SELECT {_TASK_COLUMNS}, count(*) OVER () AS listed{extra_columns}"
-        f" {_FROM} {joins} {where.sql()}"
+        f"SELECT {_TASK_COLUMNS}{extra_columns} {_FROM} {joins} {where.sql()}"
         f" ORDER BY ts.sort_due, ts.workflow_id LIMIT {limit_param}",
-        *where.values,
+        *values,
+        limit,
     )
-    total = rows[0]["listed"] if rows else 0
+    total = len(rows)
+    if total >= limit:
+        total = await connection.fetchval(
+            f"SELECT count(*) FROM task_states ts {where.sql()}",  # noqa: S608
+            *values,
+        )
     return TaskList([dict(row) for row in rows], total)
 
 

@@ -15,11 +15,13 @@ import pytest
 from playwright.async_api import Page
 from temporalio.testing import WorkflowEnvironment
 
-from domain.access import Role
+from domain.access import Principal, Role
 from domain.calendar import SHANGHAI
 from domain.notice_state import month_end
 from services import notices
 from services.board import compute_unit_table
+from store import board_reads
+from store.task_reads import TaskFilter
 from tests.api.test_lifecycle_http import act, import_through_api, task_json, wait_for_stage
 from tests.support.api import ApiStack, serve_api
 from tests.support.browser import chromium, offline_page
@@ -292,7 +294,15 @@ async def test_the_unit_table_at_a_month_end_is_that_months_notice(stack: ApiSta
     over every plan, it is the notice's 分单位情况 row for row."""
     coordinator = await stack.token("coordinator")
     plan = await import_through_api(stack, coordinator, unique_name("ledger.csv"), future_ledger())
-    await import_through_api(stack, coordinator, unique_name("late.csv"), future_ledger(2025))
+    late = await import_through_api(
+        stack, coordinator, unique_name("late.csv"), future_ledger(2025)
+    )
+    # A list longer than its page says how long it is.
+    everyone = Principal(token_id="t", role="coordinator", name="督查室")  # noqa: S106
+    async with stack.pool.acquire() as connection:
+        page = await board_reads.overdue(connection, everyone, TaskFilter(), limit=2)
+    assert [row["workflow_id"] for row in page.rows] == [f"{late}/1", f"{late}/2"]
+    assert page.total == 3
     lead = await stack.token("unit", unit="市信息办")
     await act(stack, lead, plan, "3", "refuse", {"reason": REFUSAL_REASON})
 

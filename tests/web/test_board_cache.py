@@ -1,0 +1,61 @@
+"""The board's derived values (the notice's per-unit table, the waiting extension requests,
+the units in view) are kept until the event log moves: a real event recomputes them, a
+visit with nothing new does not, and a kept value is the one recomputing would give."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from services.board import BoardCache, compute_unit_table
+from tests.api.test_lifecycle_http import act, import_through_api, task_json
+from tests.support.api import ApiStack, serve_api
+from tests.support.lifecycle import wait_until
+from tests.support.plans import future_ledger, unique_name
+
+
+@pytest.fixture
+async def stack(
+    dev_server_env: WorkflowEnvironment, database_url: str, task_queue: str
+) -> AsyncIterator[ApiStack]:
+    async with serve_api(dev_server_env.client, database_url, task_queue) as stack:
+        yield stack
+
+
+async def test_the_unit_table_is_kept_until_an_event_lands(stack: ApiStack) -> None:
+    coordinator = await stack.token("coordinator")
+    plan = await import_through_api(stack, coordinator, unique_name("ledger.csv"), future_ledger())
+    cache = BoardCache()
+    first = await cache.unit_table(stack.pool, (plan,))
+    assert not first.from_cache
+    again = await cache.unit_table(stack.pool, (plan,))
+    assert again.from_cache
+    assert again.value == first.value
+    assert {row.unit: row.refusals for row in first.value}["市信息办"] == 0
+
+    lead = await stack.token("unit", unit="市信息办")
+    await act(stack, lead, plan, "3", "refuse", {"reason": "不属于本单位职责"})
+
+    async def refused() -> bool:
+        return bool((await task_json(stack, coordinator, plan, "3"))["awaiting_reassignment"])
+
+    await wait_until(refused, timeout=15, what="the refusal in the projection")
+    after = await cache.unit_table(stack.pool, (plan,))
+    assert not after.from_cache
+    assert {row.unit: row.refusals for row in after.value}["市信息办"] == 1
+    assert after.value == await compute_unit_table(stack.pool, (plan,), datetime.now(UTC))
+    # Another scope is kept apart: every plan's table is computed on its own.
+    assert not (await cache.unit_table(stack.pool, None)).from_cache
+
+
+async def test_a_kept_value_expires_with_its_age(stack: ApiStack) -> None:
+    """滞后 drifts with the clock without any event: a kept table is not served forever."""
+    coordinator = await stack.token("coordinator")
+    plan = await import_through_api(stack, coordinator, unique_name("ledger.csv"), future_ledger())
+    cache = BoardCache()
+    cache.max_age = cache.max_age * 0
+    await cache.unit_table(stack.pool, (plan,))
+    assert not (await cache.unit_table(stack.pool, (plan,))).from_cache
