@@ -10,12 +10,15 @@ tasks, and finding the waiting requests means reading every open task's last ext
 event, so each is kept per plan scope and recomputed only when the event log has moved
 (:func:`store.board_reads.event_high_water`), the Shanghai day has turned (逾期 is by day),
 or it is older than ``max_age`` (滞后 drifts with the clock: the share of a task's period
-elapsed grows even when nothing is recorded).
+elapsed grows even when nothing is recorded). A recomputation that outlasts a visit's
+patience is finished in the background while that visit is shown the value kept, with the
+instant it holds for (:class:`BoardCache`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,6 +33,8 @@ from domain.notice_state import NoticeTask, unit_rows_at
 from services.notice_settings import load_notice_settings
 from store.board_reads import event_high_water
 from store.notice_reads import NoticeEvent, read_notice_input
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_AGE = timedelta(minutes=5)
 # Entries kept: a few per plan and per coordinator's set of plans, a few dozen in an
@@ -49,6 +54,7 @@ class Derived(Generic[T]):
     as_of: datetime
     computed_in: float  # seconds spent computing it (0 when served from the cache)
     from_cache: bool
+    updating: bool = False  # kept while a recomputation after newer events runs
 
 
 async def compute_unit_table(
@@ -76,6 +82,12 @@ async def compute_unit_table(
     )
 
 
+def _retrieved(task: asyncio.Task[Any]) -> None:
+    """Its failure was logged by the task itself; nothing is left unretrieved."""
+    if not task.cancelled():
+        task.exception()
+
+
 def scope_of(plans: tuple[str, ...] | None) -> Scope:
     return tuple(sorted(set(plans))) if plans is not None else None
 
@@ -87,14 +99,25 @@ class _Entry:
     computed_at: float
 
 
+Slot = tuple[str, Scope]
+
+
 @dataclass
 class BoardCache:
     """Derived values by (name, plan scope), each with the high-water mark it was computed
-    at. One cache per app (``app.state``), so two apps on two databases never share."""
+    at. One cache per app (``app.state``), so two apps on two databases never share.
+
+    When the log has moved, a visit starts the recomputation (one per value at a time). For
+    a value that may lag (the per-unit table, whose fold takes most of a second over 10,000
+    tasks) it waits up to ``wait_for_fresh``; if the fold takes longer, the visit is shown
+    the value kept, marked ``updating`` with the instant it holds for, and the next visit
+    after the recomputation shows the new one. Otherwise, and on the first visit with
+    nothing kept, it waits for the new value."""
 
     max_age: timedelta = DEFAULT_MAX_AGE
-    _entries: dict[tuple[str, Scope], _Entry] = field(default_factory=dict)
-    _locks: dict[tuple[str, Scope], asyncio.Lock] = field(default_factory=dict)
+    wait_for_fresh: timedelta | None = timedelta(milliseconds=50)
+    _entries: dict[Slot, _Entry] = field(default_factory=dict)
+    _refreshing: dict[Slot, asyncio.Task[Derived[Any]]] = field(default_factory=dict)
 
     async def get(
         self,
@@ -102,20 +125,44 @@ class BoardCache:
         name: str,
         scope: Scope,
         compute: Callable[[datetime], Awaitable[T]],
+        *,
+        may_lag: bool = False,
     ) -> Derived[T]:
-        """``compute(now)``'s value for ``scope``: the one kept, while nothing moved."""
+        """``compute(now)``'s value for ``scope``: the one kept, while nothing moved. Only
+        with ``may_lag`` is a visit shown a kept value while a slow recomputation runs."""
         slot = (name, scope)
-        # One computation per slot at a time: a burst of first visits waits for it.
-        async with self._locks.setdefault(slot, asyncio.Lock()):
-            now = datetime.now(UTC)
-            async with pool.acquire() as connection:
-                water = await event_high_water(connection, scope)
-            key = (water, now.astimezone(SHANGHAI).date(), repr(load_notice_settings()))
-            entry = self._entries.get(slot)
-            fresh_since = time.monotonic() - self.max_age.total_seconds()
-            if entry is not None and entry.key == key and entry.computed_at >= fresh_since:
-                kept = entry.derived
-                return Derived(kept.value, kept.as_of, 0.0, from_cache=True)
+        now = datetime.now(UTC)
+        async with pool.acquire() as connection:
+            water = await event_high_water(connection, scope)
+        key = (water, now.astimezone(SHANGHAI).date(), repr(load_notice_settings()))
+        entry = self._entries.get(slot)
+        fresh_since = time.monotonic() - self.max_age.total_seconds()
+        if entry is not None and entry.key == key and entry.computed_at >= fresh_since:
+            kept: Derived[T] = entry.derived
+            return Derived(kept.value, kept.as_of, 0.0, from_cache=True)
+        running = self._refreshing.get(slot)
+        if running is None:
+            running = asyncio.create_task(self._refresh(slot, key, now, compute))
+            self._refreshing[slot] = running
+            running.add_done_callback(_retrieved)
+        if entry is None or not may_lag or self.wait_for_fresh is None:
+            return await asyncio.shield(running)
+        try:
+            return await asyncio.wait_for(
+                asyncio.shield(running), self.wait_for_fresh.total_seconds()
+            )
+        except TimeoutError:
+            kept = entry.derived
+            return Derived(kept.value, kept.as_of, 0.0, from_cache=True, updating=True)
+
+    async def _refresh(
+        self,
+        slot: Slot,
+        key: tuple[Any, ...],
+        now: datetime,
+        compute: Callable[[datetime], Awaitable[T]],
+    ) -> Derived[T]:
+        try:
             started = time.perf_counter()
             value = await compute(now)
             derived = Derived(value, now, time.perf_counter() - started, from_cache=False)
@@ -124,13 +171,23 @@ class BoardCache:
                 del self._entries[next(iter(self._entries))]
             self._entries[slot] = _Entry(key, derived, time.monotonic())
             return derived
+        except Exception:
+            # A visit that stopped waiting never hears of it: said here, tried again next.
+            logger.exception("board: recomputing %s for plans %s failed", *slot)
+            raise
+        finally:
+            self._refreshing.pop(slot, None)
 
-    async def unit_table(
-        self, pool: asyncpg.Pool, plans: Scope
-    ) -> Derived[tuple[UnitStanding, ...]]:
+    async def settled(self) -> None:
+        """Once every recomputation under way has finished (tests and benchmarks)."""
+        while self._refreshing:
+            await asyncio.gather(*self._refreshing.values(), return_exceptions=True)
+
+    async def unit_table(self, pool: asyncpg.Pool, plans: Scope) -> Derived[UnitRows]:
+        """分单位情况 over ``plans`` (None: every plan), this month to date."""
         scope = scope_of(plans)
 
         async def compute(now: datetime) -> UnitRows:
             return await compute_unit_table(pool, scope, now)
 
-        return await self.get(pool, "unit-table", scope, compute)
+        return await self.get(pool, "unit-table", scope, compute, may_lag=True)

@@ -83,9 +83,16 @@ def notice_table(notice: Any) -> dict[str, dict[str, int]]:
 
 
 async def board(page: Page, stack: ApiStack, query: str = "") -> None:
-    answer = await page.goto(f"{stack.base_url}/board{query}")
-    assert answer is not None
-    assert answer.status == 200, await answer.text()
+    """The board, once its per-unit table holds the latest events: a recomputation that
+    outlasts a visit's patience shows the table kept meanwhile, marked as updating."""
+
+    async def settled() -> bool:
+        answer = await page.goto(f"{stack.base_url}/board{query}")
+        assert answer is not None
+        assert answer.status == 200, await answer.text()
+        return await page.locator("#unit-table-updating").count() == 0
+
+    await wait_until(settled, timeout=15, what="the board's per-unit table recomputed")
 
 
 async def test_the_board_follows_refusals_and_submissions_and_filters_narrow_it(

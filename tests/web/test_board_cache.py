@@ -5,7 +5,7 @@ visit with nothing new does not, and a kept value is the one recomputing would g
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
@@ -28,7 +28,7 @@ async def stack(
 async def test_the_unit_table_is_kept_until_an_event_lands(stack: ApiStack) -> None:
     coordinator = await stack.token("coordinator")
     plan = await import_through_api(stack, coordinator, unique_name("ledger.csv"), future_ledger())
-    cache = BoardCache()
+    cache = BoardCache(wait_for_fresh=None)  # every visit waits for the recomputation
     first = await cache.unit_table(stack.pool, (plan,))
     assert not first.from_cache
     again = await cache.unit_table(stack.pool, (plan,))
@@ -55,7 +55,34 @@ async def test_a_kept_value_expires_with_its_age(stack: ApiStack) -> None:
     """滞后 drifts with the clock without any event: a kept table is not served forever."""
     coordinator = await stack.token("coordinator")
     plan = await import_through_api(stack, coordinator, unique_name("ledger.csv"), future_ledger())
-    cache = BoardCache()
-    cache.max_age = cache.max_age * 0
+    cache = BoardCache(max_age=timedelta(0), wait_for_fresh=None)
     await cache.unit_table(stack.pool, (plan,))
     assert not (await cache.unit_table(stack.pool, (plan,))).from_cache
+
+
+async def test_a_slow_recomputation_shows_the_kept_table_until_it_is_done(
+    stack: ApiStack,
+) -> None:
+    """A visit that cannot wait for the fold is shown the table kept, said to be updating,
+    with the instant it holds for; the next visit after the fold shows the new table."""
+    coordinator = await stack.token("coordinator")
+    plan = await import_through_api(stack, coordinator, unique_name("ledger.csv"), future_ledger())
+    cache = BoardCache(wait_for_fresh=timedelta(0))
+    kept = await cache.unit_table(stack.pool, (plan,))  # nothing kept yet: it waits
+    assert not kept.updating
+    lead = await stack.token("unit", unit="市信息办")
+    await act(stack, lead, plan, "3", "refuse", {"reason": "不属于本单位职责"})
+
+    async def refused() -> bool:
+        return bool((await task_json(stack, coordinator, plan, "3"))["awaiting_reassignment"])
+
+    await wait_until(refused, timeout=15, what="the refusal in the projection")
+    lagging = await cache.unit_table(stack.pool, (plan,))
+    assert lagging.updating
+    assert lagging.value == kept.value
+    assert lagging.as_of == kept.as_of
+    await cache.settled()
+    caught_up = await cache.unit_table(stack.pool, (plan,))
+    assert not caught_up.updating
+    assert caught_up.as_of > kept.as_of
+    assert {row.unit: row.refusals for row in caught_up.value}["市信息办"] == 1
