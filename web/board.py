@@ -157,7 +157,8 @@ async def board(request: Request, user: User) -> Response:
         async with pool.acquire() as conn:
             return await board_reads.pending_extensions(conn, principal)
 
-    units = await cache.get(pool, "units-seen", scope, units_in_view)
+    # A unit appears only by import or reassignment: a filter list a visit behind is fine.
+    units = await cache.get(pool, "units-seen", scope, units_in_view, may_lag=True)
     pending = await cache.get(pool, "extension-requests", scope, waiting_extensions)
     # The table covers the plan filter's plan, else every plan the caller sees.
     unit_table = await cache.unit_table(pool, (query.plan,) if query.plan else scope)

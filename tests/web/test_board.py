@@ -291,6 +291,9 @@ async def test_a_wrong_filter_is_said_beside_its_field(stack: ApiStack) -> None:
         assert "没有“finished”这个阶段" in answer.text
         assert "没有“blue”这种状态灯" in answer.text
         assert "Traceback" not in answer.text
+        too_long = await client.get("/board", params={"unit": "单" * 201})
+        assert too_long.status_code == 422
+        assert "过长（最多200个字符）" in too_long.text
         unknown = await client.get("/board", params={"plan": "no-such-plan"})
         assert unknown.status_code == 404
         assert "没有这个计划" in unknown.text
@@ -323,3 +326,15 @@ async def test_the_unit_table_at_a_month_end_is_that_months_notice(stack: ApiSta
         notice, _ = await notices.generate(stack.pool, month, scope[0] if scope else None)
         assert table == notice.units
     assert any(row.refusals == 1 for row in table)
+
+
+async def test_an_admin_reads_the_board_of_every_plan(stack: ApiStack) -> None:
+    coordinator = await stack.token("coordinator")
+    plan = await import_through_api(
+        stack, coordinator, unique_name("ledger.csv"), future_ledger(rows=2)
+    )
+    async with signed_in_client(stack, "admin") as client:
+        answer = await client.get("/board")
+        assert answer.status_code == 200
+        assert f'data-plan="{plan}"' in answer.text
+        assert '<b data-count="tasks">2</b>' in answer.text
