@@ -88,6 +88,11 @@ def _retrieved(task: asyncio.Task[Any]) -> None:
         task.exception()
 
 
+def _lagging(entry: _Entry) -> Derived[Any]:
+    kept = entry.derived
+    return Derived(kept.value, kept.as_of, 0.0, from_cache=True, updating=True)
+
+
 def scope_of(plans: tuple[str, ...] | None) -> Scope:
     return tuple(sorted(set(plans))) if plans is not None else None
 
@@ -111,11 +116,14 @@ class BoardCache:
     a value that may lag (the per-unit table, whose fold takes most of a second over 10,000
     tasks) it waits up to ``wait_for_fresh``; if the fold takes longer, the visit is shown
     the value kept, marked ``updating`` with the instant it holds for, and the next visit
-    after the recomputation shows the new one. Otherwise, and on the first visit with
-    nothing kept, it waits for the new value."""
+    after the recomputation shows the new one. Such a value is recomputed again only once
+    ``refresh_spacing`` times its last computation's duration has passed (a fold of 0.8 s:
+    at most every 3.2 s), so that a stream of events does not keep the server folding.
+    Otherwise, and on the first visit with nothing kept, a visit waits for the new value."""
 
     max_age: timedelta = DEFAULT_MAX_AGE
     wait_for_fresh: timedelta | None = timedelta(milliseconds=50)
+    refresh_spacing: float = 4.0
     _entries: dict[Slot, _Entry] = field(default_factory=dict)
     _refreshing: dict[Slot, asyncio.Task[Derived[Any]]] = field(default_factory=dict)
 
@@ -140,20 +148,27 @@ class BoardCache:
         if entry is not None and entry.key == key and entry.computed_at >= fresh_since:
             kept: Derived[T] = entry.derived
             return Derived(kept.value, kept.as_of, 0.0, from_cache=True)
+        patience = self.wait_for_fresh if may_lag and entry is not None else None
         running = self._refreshing.get(slot)
+        if running is None and patience is not None and entry is not None and self._too_soon(entry):
+            return _lagging(entry)
         if running is None:
             running = asyncio.create_task(self._refresh(slot, key, now, compute))
             self._refreshing[slot] = running
             running.add_done_callback(_retrieved)
-        if entry is None or not may_lag or self.wait_for_fresh is None:
+        if patience is None or entry is None:
             return await asyncio.shield(running)
         try:
-            return await asyncio.wait_for(
-                asyncio.shield(running), self.wait_for_fresh.total_seconds()
-            )
+            return await asyncio.wait_for(asyncio.shield(running), patience.total_seconds())
         except TimeoutError:
-            kept = entry.derived
-            return Derived(kept.value, kept.as_of, 0.0, from_cache=True, updating=True)
+            return _lagging(entry)
+
+    def _too_soon(self, entry: _Entry) -> bool:
+        """Whether a value that may lag was recomputed too recently to start again: while
+        events keep landing, its fold (pure Python, holding the interpreter) takes at
+        most about 1 / ``refresh_spacing`` of the server's time."""
+        spacing = entry.derived.computed_in * self.refresh_spacing
+        return time.monotonic() - entry.computed_at < spacing
 
     async def _refresh(
         self,

@@ -55,7 +55,7 @@ async def test_a_kept_value_expires_with_its_age(stack: ApiStack) -> None:
     """滞后 drifts with the clock without any event: a kept table is not served forever."""
     coordinator = await stack.token("coordinator")
     plan = await import_through_api(stack, coordinator, unique_name("ledger.csv"), future_ledger())
-    cache = BoardCache(max_age=timedelta(0), wait_for_fresh=None)
+    cache = BoardCache(max_age=timedelta(0), wait_for_fresh=None, refresh_spacing=0)
     await cache.unit_table(stack.pool, (plan,))
     assert not (await cache.unit_table(stack.pool, (plan,))).from_cache
 
@@ -67,7 +67,7 @@ async def test_a_slow_recomputation_shows_the_kept_table_until_it_is_done(
     with the instant it holds for; the next visit after the fold shows the new table."""
     coordinator = await stack.token("coordinator")
     plan = await import_through_api(stack, coordinator, unique_name("ledger.csv"), future_ledger())
-    cache = BoardCache(wait_for_fresh=timedelta(0))
+    cache = BoardCache(wait_for_fresh=timedelta(0), refresh_spacing=0)
     kept = await cache.unit_table(stack.pool, (plan,))  # nothing kept yet: it waits
     assert not kept.updating
     lead = await stack.token("unit", unit="市信息办")
@@ -86,3 +86,19 @@ async def test_a_slow_recomputation_shows_the_kept_table_until_it_is_done(
     assert not caught_up.updating
     assert caught_up.as_of > kept.as_of
     assert {row.unit: row.refusals for row in caught_up.value}["市信息办"] == 1
+
+
+async def test_while_events_keep_landing_the_fold_waits_its_turn(stack: ApiStack) -> None:
+    """A table recomputed a moment ago is not recomputed at once for the next event: the
+    visit is shown the kept table, marked as updating, and no fold starts."""
+    coordinator = await stack.token("coordinator")
+    plan = await import_through_api(stack, coordinator, unique_name("ledger.csv"), future_ledger())
+    cache = BoardCache(refresh_spacing=1e9)
+    kept = await cache.unit_table(stack.pool, (plan,))
+    await stack.pool.execute(
+        "UPDATE task_states SET updated_at = clock_timestamp() WHERE plan_id = $1", plan
+    )
+    lagging = await cache.unit_table(stack.pool, (plan,))
+    assert lagging.updating
+    assert lagging.value == kept.value
+    assert not cache._refreshing
