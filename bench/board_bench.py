@@ -19,10 +19,20 @@ through ``httpx.ASGITransport`` with a session cookie (pages) or a bearer token 
 server time of each request is measured by a wrapper around the app, from the request's
 arrival to its last byte. ``--repetitions`` timed requests per case after ``--warmup``
 untimed ones; p50 and p95. The board's per-unit table is the notice's fold of every event:
-it is cached per plan scope until the event log moves, so the board is timed warm (the
-table cached, as every visit between two events sees it) and cold (the cache emptied
-before each request, as the first visit after an event sees it). No Temporal is started:
-these are reads only.
+it is kept per plan scope until the event log moves (``services.board.BoardCache``), so
+the board is timed three ways:
+
+* warm: the table kept, as every visit between two events sees it;
+* after each event: one task's projection row written before every request, as a board
+  refreshed while units keep reporting sees it (the fold then runs in the background, at
+  most every four times its duration, and the visit is shown the table kept, marked as
+  updating: the count of such pages is printed);
+* cold: the cache emptied before every request, as the first visit after a start sees it
+  (``--cold-repetitions`` of them, each a whole fold).
+
+The parts of a cold board are then timed alone: the fold over every plan and one plan,
+the cache key's query, and each of the board's statements. No Temporal is started: these
+are reads only.
 
 Run: ``.venv/bin/python -m bench.board_bench [--tasks 10000]``.
 """
