@@ -183,6 +183,11 @@ async def test_the_board_follows_refusals_and_submissions_and_filters_narrow_it(
         # The per-unit table was recomputed after the new events: the refusal is counted.
         assert (await unit_table(page))["市信息办"]["refusals"] == 1
         await page.screenshot(path=str(screenshot_dir() / "board.png"), full_page=True)
+        # Each listed task links to its own page, where the coordinator acts.
+        async with page.expect_navigation():
+            await page.locator(f'#review-list tr[data-task="{plan}/2"] a').click()
+        assert page.url == f"{stack.base_url}/tasks/{plan}/2"
+        assert "推进第2项政务信息化工作" in await page.locator("main").inner_text()
 
         # Once decided, the request no longer waits.
         await act(
