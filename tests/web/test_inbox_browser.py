@@ -128,13 +128,33 @@ async def test_a_task_from_inbox_to_done(browser: Browser, stack: ApiStack) -> N
         await unit.context.close()
 
     office = await person(browser, stack, await stack.login_link("coordinator"))
-    await office.page.goto(f"{stack.base_url}/tasks/{plan_id}/1")
+    board = f"{stack.base_url}/board?plan={plan_id}"
+    await office.page.goto(board)
+    totals = office.page.locator("#board-totals")
+    # Four tasks: 1 in 审核 now, 2 and 3 in 交办, 4 overdue (red).
+    await expect(totals.locator('[data-count="stage-review"]')).to_have_text("1")
+    await expect(totals.locator('[data-count="stage-completed"]')).to_have_text("0")
+    await expect(totals.locator('[data-count="light-green"]')).to_have_text("3")
+    await expect(totals.locator('[data-count="light-red"]')).to_have_text("1")
+    waiting = office.page.locator(f'#review-list tr[data-task="{plan_id}/1"]')
+    await expect(waiting).to_have_count(1)
+    await waiting.locator("a").click()  # from the board's waiting work to the task
     await expect(office.page.locator("#task-stage")).to_have_text("审核")
     await expect(office.page.locator("#task-next-step")).to_have_text("审核（通过或退回）")
     await office.page.locator("#review-approve").click()
     await expect(office.page.locator("#task-done")).to_have_text("审核意见已提交。")
     await expect(office.page.locator("#task-stage")).to_have_text("办结")
     assert await stage_of(stack, plan_id, "1") == "completed"
+    await office.page.goto(board)
+    await expect(totals.locator('[data-count="stage-review"]')).to_have_text("0")
+    await expect(totals.locator('[data-count="stage-completed"]')).to_have_text("1")
+    # A closed task has no light any more.
+    await expect(totals.locator('[data-count="light-green"]')).to_have_text("2")
+    await expect(office.page.locator('[data-listed="review"]')).to_contain_text("0")
+    completed = office.page.locator(
+        '#unit-table tr[data-unit="市数据资源局"] [data-col="completed"]'
+    )
+    await expect(completed).to_have_text("1")
 
     await page.goto(f"{stack.base_url}/inbox")
     await expect(row(page, plan_id, "1")).to_have_count(0)  # closed: no longer owed
@@ -159,7 +179,12 @@ async def test_a_refusal_is_reassigned_and_the_new_lead_sees_it(
     await expect(old.page.locator("#form-accept")).to_have_count(0)
 
     office = await person(browser, stack, await stack.login_link("coordinator"))
-    await office.page.goto(task_address)
+    await office.page.goto(f"{stack.base_url}/board?plan={plan_id}")
+    refused = office.page.locator(f'#refused-list tr[data-task="{plan_id}/3"]')
+    await expect(refused.locator('[data-col="reason"]')).to_contain_text("不属于本单位职责")
+    await office.page.screenshot(path=str(screenshot_dir() / "board-refusal.png"), full_page=True)
+    await refused.locator("a").click()
+    await expect(office.page).to_have_url(task_address)
     await expect(office.page.locator("#task-next-step")).to_have_text("重新交办（牵头单位已退回）")
     refusal = office.page.locator("#task-timeline tr[data-kind=refused] .notes")
     await expect(refusal).to_contain_text("不属于本单位职责")
@@ -170,6 +195,9 @@ async def test_a_refusal_is_reassigned_and_the_new_lead_sees_it(
     await office.page.locator("#form-reassign button").click()
     await expect(office.page.locator("#task-done")).to_have_text("已重新交办。")
     await expect(office.page.locator("#task-lead")).to_have_text("市发展改革委")
+
+    await office.page.goto(f"{stack.base_url}/board?plan={plan_id}")
+    await expect(office.page.locator(f'#refused-list tr[data-task="{plan_id}/3"]')).to_have_count(0)
 
     new = await person(browser, stack, await stack.login_link("unit", unit="市发展改革委"))
     mine = row(new.page, plan_id, "3")
@@ -201,3 +229,19 @@ async def test_a_post_without_the_csrf_token_is_refused_in_the_browser(
     assert "没有执行任何操作" in await answer.text()
     assert await stage_of(stack, plan_id, "3") == "assigned"
     assert await event_kinds(stack, plan_id, "3") == ["assigned"]
+
+
+async def test_a_signed_out_browser_is_sent_to_sign_in(browser: Browser, stack: ApiStack) -> None:
+    """No session: every page sends the browser to sign in, and back to it afterwards."""
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(f"{stack.base_url}/board?light=red")
+    await expect(page).to_have_url(f"{stack.base_url}/login?next=/board%3Flight%3Dred")
+    await page.fill("#token", await stack.token("coordinator"))
+    await page.get_by_role("button", name="登录").click()
+    await expect(page).to_have_url(f"{stack.base_url}/board?light=red")
+    await page.get_by_role("button", name="退出").click()
+    await expect(page).to_have_url(f"{stack.base_url}/login")
+    await page.goto(f"{stack.base_url}/inbox")
+    await expect(page).to_have_url(f"{stack.base_url}/login?next=/inbox")
+    await context.close()
