@@ -61,7 +61,7 @@ from __future__ import annotations
 import csv
 import re
 import zipfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -493,14 +493,15 @@ def parse_grid(source: GridSource, directory: UnitDirectory) -> ParsedPlan:
             )
         )
     tasks: list[PlanTask] = []
-    roles: dict[tuple[str | None, str, str], list[Roles]] = {}  # by the row's unit cells
+    roles: dict[tuple[str | None, str, str], _RowRoles] = {}  # by the row's unit cells
     # Each row is let go once its tasks are built, so a large ledger never holds all of
     # its rows and all of its tasks at once.
     del read
     rows.reverse()
+    annual = context.plan_year == context.last_year
     for seq in seqs:
         row = rows.pop()
-        tasks.extend(_tasks_of_row(source, row, seq, context, directory, warnings, roles))
+        _add_tasks_of_row(tasks, row, seq, context, annual, directory, warnings, roles)
     plan = Plan(
         id=plan_id_from_file(document.file),
         title=title,
@@ -765,71 +766,86 @@ def _sequence_numbers(rows: Sequence[_Row]) -> list[int] | None:
     return seqs if len(set(seqs)) == len(seqs) else None
 
 
-def _tasks_of_row(
-    source: GridSource,
+@dataclass(frozen=True, slots=True)
+class _RowRoles:
+    """The roles a row's unit cells give (one entry per task), and whether its 分别牵头
+    cell stayed one task (see :func:`is_unsplit_group_lead`)."""
+
+    parts: list[Roles]
+    unsplit_group_lead: bool
+
+
+def _add_tasks_of_row(
+    tasks: list[PlanTask],
     row: _Row,
     seq: int,
     context: DeadlineContext,
+    annual: bool,
     directory: UnitDirectory,
     warnings: list[ParseWarning],
-    roles_of: dict[tuple[str | None, str, str], list[Roles]],
-) -> Iterator[PlanTask]:
+    roles_of: dict[tuple[str | None, str, str], _RowRoles],
+) -> None:
+    """The tasks of one row appended to ``tasks``, their warnings to ``warnings``."""
     # A ledger names the same few units in row after row: their roles are read once
     # (build_task copies what it keeps, so the rows share nothing mutable).
     cells = (row.lead, row.cooperating, row.units)
-    parts = roles_of.get(cells)
-    if parts is None:
-        parts = roles_of[cells] = task_roles(row.lead, row.cooperating, row.units, directory)
+    row_roles = roles_of.get(cells)
+    if row_roles is None:
+        parts = task_roles(row.lead, row.cooperating, row.units, directory)
+        row_roles = roles_of[cells] = _RowRoles(
+            parts, is_unsplit_group_lead(row.lead, row.units, parts)
+        )
+    parts = row_roles.parts
+    document = row.table.document
     lines = (row.row.first_line, row.row.last_line)
-    unsplit_group_lead = is_unsplit_group_lead(row.lead, row.units, parts)
+    deadline = row.deadline
+    several = len(parts) > 1
     for number, roles in enumerate(parts, start=1):
-        part = number if len(parts) > 1 else None
         task = build_task(
-            row.table.document,
+            document,
             seq=seq,
-            part=part,
+            part=number if several else None,
             category=row.category,
             text=row.text,
             roles=roles,
             lines=lines,
             context=context,
-            annual=context.plan_year == context.last_year,
-            deadline_text=row.deadline or None,
+            annual=annual,
+            deadline_text=deadline or None,
             warnings=warnings,
         )
-        if unsplit_group_lead:
+        tasks.append(task)
+        if row_roles.unsplit_group_lead:
             cell = row.lead if row.lead is not None else row.units
             warnings.append(unsplit_group_lead_warning(cell, lines[0], task.id))
         if row.notes:
             task.text += "".join(row.notes)
-        if TaskFlag.NO_UNIT in task.flags:
+        flags = task.flags
+        if TaskFlag.NO_UNIT in flags:
             warnings.append(no_unit_warning(row.table.where(lines[0]), lines[0], task.id))
-        if row.deadline and TaskFlag.IMPLICIT_DEADLINE in task.flags and task.starts:
+        if not deadline or TaskFlag.IMPLICIT_DEADLINE not in flags:
+            continue
+        if task.starts:
             warnings.append(
                 ParseWarning(
                     line=lines[0],
                     code="start_in_deadline_cell",
-                    message=f"the deadline cell {row.deadline!r} says when the work starts "
+                    message=f"the deadline cell {deadline!r} says when the work starts "
                     f"({task.starts.isoformat()}), not when it is due: due {task.final_due} "
                     "by the plan's default; confirm the due date",
                     task_id=task.id,
                 )
             )
-        elif (
-            row.deadline
-            and TaskFlag.IMPLICIT_DEADLINE in task.flags
-            and TaskFlag.RELATIVE_DATE not in task.flags
-        ):
+        elif TaskFlag.RELATIVE_DATE not in flags:
             warnings.append(
                 ParseWarning(
                     line=lines[0],
                     code="no_date_in_deadline_cell",
-                    message=f"the deadline cell {row.deadline!r} names no date; "
+                    message=f"the deadline cell {deadline!r} names no date; "
                     f"due {task.final_due} by the plan's default",
                     task_id=task.id,
                 )
             )
-        yield task
 
 
 # ---------------------------------------------------------------- CSV and XLSX

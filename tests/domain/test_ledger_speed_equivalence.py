@@ -1,0 +1,180 @@
+"""The second round of ledger speed-ups gives what the plain definitions gave.
+
+Each fast path is checked against the definition it replaces: the deadline grammar tried
+from its first possible match only (proved of the grammar's every alternative, and
+compared with trying it everywhere on generated text), the literal-first searches of text
+normalisation (compared with the class-first patterns), and tasks built from their field
+values in order (compared field by field with validation).
+"""
+
+from __future__ import annotations
+
+import re
+import re._constants as sre  # type: ignore[import-not-found]  # a pattern's parsed form
+import re._parser as sre_parse  # type: ignore[import-not-found]
+from datetime import date
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from domain import deadlines, text
+from domain.deadlines import (
+    DEADLINE_CHARACTERS,
+    LONGEST_DEADLINE_PHRASE,
+    DeadlineContext,
+    find_deadlines,
+)
+from domain.parsers import parse_document
+from domain.parsers.common import Roles, SourceDocument, build_task
+from domain.plan import PlanTask, Provenance, TaskFlag
+from tests.support.ledgers import realistic_ledger_csv
+
+# ---------------------------------------------------------------- the deadline grammar
+
+
+def _must_hold(items: Any, characters: str) -> bool:
+    """Whether every string a parsed pattern matches holds one of ``characters``.
+
+    Conservative: a lookaround, a class with any character outside ``characters`` or an
+    optional part proves nothing; a literal does, a sequence does if any of its parts
+    does, an alternation if all its branches do, a repeat if it runs at least once.
+    """
+    return any(_item_must_hold(op, value, characters) for op, value in items)
+
+
+def _item_must_hold(op: Any, value: Any, characters: str) -> bool:
+    if op is sre.LITERAL:
+        return chr(value) in characters
+    if op is sre.IN:
+        return all(kind is sre.LITERAL and chr(code) in characters for kind, code in value)
+    if op is sre.SUBPATTERN:
+        return _must_hold(value[-1], characters)
+    if op is sre.ATOMIC_GROUP:
+        return _must_hold(value, characters)
+    if op is sre.BRANCH:
+        return all(_must_hold(branch, characters) for branch in value[1])
+    if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+        low, _, repeated = value
+        return low >= 1 and _must_hold(repeated, characters)
+    return False
+
+
+def test_every_deadline_phrase_holds_a_deadline_character_and_is_short() -> None:
+    """What find_deadlines' shortcut rests on: each alternative of the grammar matches only
+    text holding one of DEADLINE_CHARACTERS, and no match is longer than
+    LONGEST_DEADLINE_PHRASE. A new alternative breaking either fails here."""
+    parsed = sre_parse.parse(deadlines._DEADLINE.pattern)
+    assert _must_hold(parsed, DEADLINE_CHARACTERS)
+    for kind, pattern in deadlines._PATTERNS:
+        assert _must_hold(sre_parse.parse(pattern), DEADLINE_CHARACTERS), kind
+    assert parsed.getwidth()[1] <= LONGEST_DEADLINE_PHRASE
+    # The proof is not vacuous: without 内, the spans ("3个月内") hold none of the others.
+    assert not _must_hold(parsed, DEADLINE_CHARACTERS.replace("内", ""))
+    assert not _must_hold(sre_parse.parse(r"\d{4}|年?"), DEADLINE_CHARACTERS)
+
+
+_DEADLINE_ALPHABET = list(
+    "0123456789年月日季度内前底末份上中下旬半每个第一二三四十两起开始自从本方案意见通知印发"
+    "之后的天周工作以今到至于明次持续长期力争；。，、 市"
+)
+_CONTEXTS = [
+    DeadlineContext(plan_year=2025, period_end=2025),
+    DeadlineContext(plan_year=2021, period_end=2025, issue_date=date(2021, 3, 9)),
+]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.text(alphabet=_DEADLINE_ALPHABET, max_size=40),
+    st.sampled_from(_CONTEXTS),
+    st.booleans(),
+)
+def test_find_deadlines_from_the_first_deadline_character_is_finding_them_everywhere(
+    phrase: str, context: DeadlineContext, bare_dates: bool
+) -> None:
+    shortcut = find_deadlines(phrase, context, bare_dates=bare_dates)
+    everywhere = re.compile("")  # "found" at 0: the grammar is tried at every character
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(deadlines, "_DEADLINE_CHARACTER", everywhere)
+        reference = find_deadlines(phrase, context, bare_dates=bare_dates)
+    assert shortcut == reference
+
+
+def test_find_deadlines_reads_phrases_after_a_long_plain_text() -> None:
+    padding = "推进政务信息系统整合共享工作" * 3
+    found = find_deadlines(f"{padding}，2025年6月底前完成，每季度报送。", _CONTEXTS[0])
+    assert [milestone.due for milestone in found.milestones] == [date(2025, 6, 30)]
+    assert found.recurrence is not None
+    assert found.recurrence.frequency == "quarterly"
+    assert not find_deadlines(padding, _CONTEXTS[0]).milestones
+
+
+# ---------------------------------------------------------------- text normalisation
+
+_TEXT_ALPHABET = list("0123456789,，:年〇零一二三四五六七八九十市局\ue000 ")
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.text(alphabet=_TEXT_ALPHABET, max_size=40))
+def test_han_numeral_years_matches_its_definition(line: str) -> None:
+    reference = text._HAN_YEAR.sub(lambda m: "".join(text._HAN_DIGITS[c] for c in m[0]), line)
+    assert text.han_numeral_years(line) == reference
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.text(alphabet=_TEXT_ALPHABET, max_size=40))
+def test_full_width_commas_match_their_definition(line: str) -> None:
+    assert text._full_width_commas(line) == text._COMMA.sub("，", line)
+
+
+# ---------------------------------------------------------------- tasks built in field order
+
+
+def test_a_task_built_from_its_values_in_field_order_is_the_validated_task() -> None:
+    """build_task hands PlanTask's fields over by position: each value lands in its own
+    field, as validation of the same values by name puts it."""
+    document = SourceDocument("plan.csv", b"", ["1,x", "2,y"], ["1，x", "2，y"])
+    task = build_task(
+        document,
+        seq=3,
+        part=2,
+        category=["一、基础设施"],
+        text="推进数据共享，每季度报送进展。",
+        roles=Roles(["市财政局"], ["市审计局"], [TaskFlag.INFERRED_LEAD]),
+        lines=(2, 2),
+        context=_CONTEXTS[0],
+        annual=True,
+        deadline_text="2025年7月1日起实施",
+    )
+    validated = PlanTask(
+        id="3-2",
+        seq=3,
+        part=2,
+        category=["一、基础设施"],
+        text="推进数据共享，每季度报送进展。",
+        lead_units=["市财政局"],
+        cooperating_units=["市审计局"],
+        milestones=task.milestones,
+        recurrence=None,
+        ongoing=False,
+        starts=date(2025, 7, 1),
+        source=Provenance(file="plan.csv", lines=(2, 2), raw="2,y"),
+        flags=[TaskFlag.INFERRED_LEAD, TaskFlag.IMPLICIT_DEADLINE],
+    )
+    assert task == validated
+    assert task.model_dump_json() == validated.model_dump_json()
+    assert [milestone.due for milestone in task.milestones] == [date(2025, 12, 31)]
+
+
+def test_a_large_ledger_reads_as_validation_builds_it() -> None:
+    """Every task and provenance of a realistic ledger, rebuilt by validation from its
+    dump, is equal to the one built from values, with the same fields set."""
+    parsed = parse_document("ledger.csv", realistic_ledger_csv(3000, seed=5))
+    assert len(parsed.tasks) > 3000  # 分别牵头 rows make several
+    for task in parsed.tasks:
+        validated = PlanTask.model_validate(task.model_dump())
+        assert task == validated
+        assert task.model_fields_set == validated.model_fields_set
+        assert task.source.model_fields_set == validated.source.model_fields_set
