@@ -189,7 +189,8 @@ def collection_paused() -> Iterator[None]:
     and the collector would walk them again and again as they pile up: a third of the
     parse. Parsing makes no reference cycles worth collecting meanwhile; reference
     counting frees everything else as usual. Nested and concurrent parses (threads) share
-    one pause: the collector comes back when the last one ends, if it was on before.
+    one pause: the collector comes back when the last one ends, if it was on before, with
+    what was made meanwhile in its oldest generation (see :func:`_into_oldest_generation`).
     """
     global _pauses, _collecting_before
     with _pause_lock:
@@ -203,7 +204,21 @@ def collection_paused() -> Iterator[None]:
         with _pause_lock:
             _pauses -= 1
             if _pauses == 0 and _collecting_before:
+                _into_oldest_generation()
                 gc.enable()
+
+
+def _into_oldest_generation() -> None:
+    """Every object the collector tracks moved into its oldest generation, as gc.unfreeze
+    documents: the million objects of a 100,000-row ledger, all alive, would otherwise
+    fill the youngest generation, and its collection and the next one's would walk all of
+    them, a sixth of the parse. The oldest generation is walked by full collections only,
+    which see them as they see every long-lived object. Done only when nothing else is
+    frozen (a server may freeze what it shares with forked workers): unfreezing it too
+    is not for a parser to do."""
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
+        gc.unfreeze()
 
 
 def _parse_document(file: str, data: bytes, directory: UnitDirectory | None) -> ParsedPlan:

@@ -26,9 +26,13 @@ from domain.deadlines import (
     DeadlineContext,
     find_deadlines,
 )
-from domain.parsers import parse_document
+from domain.parsers import _parsers, parse_document, read_document
 from domain.parsers.common import Roles, SourceDocument, build_task
+from domain.parsers.ledger import GridRow, grid_row
 from domain.plan import PlanTask, Provenance, TaskFlag
+from domain.text import normalize_line, normalize_lines
+from tests.support.corpus_score import CORPUS
+from tests.support.golden import EXAMPLES
 from tests.support.ledgers import realistic_ledger_csv
 
 # ---------------------------------------------------------------- the deadline grammar
@@ -178,3 +182,90 @@ def test_a_large_ledger_reads_as_validation_builds_it() -> None:
         assert task == validated
         assert task.model_fields_set == validated.model_fields_set
         assert task.source.model_fields_set == validated.source.model_fields_set
+
+
+# ---------------------------------------------------------------- the collector after a parse
+
+
+class _Node:
+    def __init__(self) -> None:
+        self.other: _Node | None = None
+
+
+def test_a_parse_leaves_the_collector_on_nothing_frozen_and_cycles_collectable() -> None:
+    """parse_document moves what it made into the collector's oldest generation (gc.freeze
+    then gc.unfreeze): afterwards the collector is on, nothing stays frozen, and a
+    reference cycle made before the parse is still collected."""
+    import gc
+    import weakref
+
+    first, second = _Node(), _Node()
+    first.other, second.other = second, first
+    watched = weakref.ref(first)
+    del first, second
+    assert gc.isenabled()
+    parse_document("ledger.csv", realistic_ledger_csv(50))
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert watched() is None
+
+
+def test_a_parse_leaves_what_others_froze_frozen_and_a_paused_collector_paused() -> None:
+    import gc
+
+    kept = [[index] for index in range(100)]
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert frozen >= len(kept)
+        parse_document("ledger.csv", realistic_ledger_csv(50))
+        assert gc.get_freeze_count() == frozen
+        gc.disable()
+        parse_document("ledger.csv", realistic_ledger_csv(50))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
+# ---------------------------------------------------------------- detection and cells
+
+
+def _text_documents() -> list[SourceDocument]:
+    paths = [
+        *(path for path in CORPUS.iterdir() if path.suffix in {".txt", ".csv", ".html"}),
+        *EXAMPLES.glob("*.txt"),
+    ]
+    documents = [read_document(path.name, path.read_bytes()) for path in sorted(paths)]
+    return [*documents, read_document("ledger.csv", realistic_ledger_csv(200))]
+
+
+def test_no_parser_scores_above_the_most_it_declares() -> None:
+    """detect_parser leaves a parser declaring ``max_score`` unscored once another scored
+    above it: sound only while no document scores it higher."""
+    capped = [parser for parser in _parsers() if hasattr(parser, "max_score")]
+    assert len(capped) >= 5
+    for document in _text_documents():
+        for parser in capped:
+            assert parser.score(document) <= parser.max_score, (parser, document.file)
+
+
+def test_a_fast_grid_row_is_the_dataclass_one() -> None:
+    row = grid_row(3, 4, ("1", "任务"))
+    assert row == GridRow(3, 4, ("1", "任务"))
+    assert (row.first_line, row.last_line, row.cells) == (3, 4, ("1", "任务"))
+    with pytest.raises(AttributeError):
+        row.first_line = 5  # type: ignore[misc]  # frozen as ever
+
+
+def test_every_sequence_number_is_its_own_canonical_form() -> None:
+    """_cell_texts passes ASCII numbers (序号) by: normalisation leaves each as it is."""
+    numbers = [str(number) for number in range(200_000)]
+    assert normalize_lines(numbers) == numbers
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789", min_size=1, max_size=30))
+def test_a_long_number_is_its_own_canonical_form(number: str) -> None:
+    assert normalize_line(number) == number
