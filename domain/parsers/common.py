@@ -66,7 +66,7 @@ class SourceDocument:
         """Lines ``first``..``last`` (1-based, inclusive) as a task's source."""
         if first == last:  # a ledger row: one line
             line = self.raw_lines[first - 1] if 0 < first <= len(self.raw_lines) else ""
-            raw = line if line.strip() else ""
+            raw = line if line and not line.isspace() else ""  # line.strip(), not copied
         else:
             raw = "\n".join(line for line in self.raw_lines[first - 1 : last] if line.strip())
         if self.source_lines:

@@ -648,6 +648,7 @@ def _read_rows(
     # Rows repeat their unit and deadline cells: each combination is read once.
     unit_and_deadline_at = sorted({*lead_at, *units_at, *cooperating_at, *deadline_at})
     unit_texts_of: dict[tuple[str, ...], tuple[str | None, str, str, str]] = {}
+    one_task_column, task_column = len(task_at) == 1, task_at[0]
 
     for row in data_rows:
         cells = row.cells
@@ -662,7 +663,10 @@ def _read_rows(
                 f"{table.where(row.first_line)} has {count} cells, but the header "
                 f"({columns.describe()}) has {columns.width} columns",
             )
-        text = _joined_text(filled_cells(cells, task_at), cell_text)
+        if one_task_column:  # nearly every ledger: its one text, without joining
+            text = cell_text(cells[task_column]) if cells[task_column].strip() else ""
+        else:
+            text = _joined_text(filled_cells(cells, task_at), cell_text)
         seq_cell = cell_text(cells[seq_column]) if seq_column is not None else ""
         if filled_at == [seq_column] and _whole_number(seq_cell) is not None:
             continue  # a template's pre-numbered blank row: nothing in it to track
@@ -697,17 +701,14 @@ def _read_rows(
             else ()
         )
         rows.append(
-            _Row(
-                table=table,
-                row=row,
-                seq_cell=seq_cell,
-                text=text,
-                lead=unit_texts[0],
-                cooperating=unit_texts[1],
-                units=unit_texts[2],
-                deadline=unit_texts[3],
-                category=category,  # never changed in place: a heading makes a new list
-                notes=notes,
+            _Row(  # table, row, seq_cell, text, lead, cooperating, units, deadline, …
+                table,
+                row,
+                seq_cell,
+                text,
+                *unit_texts,
+                category,  # never changed in place: a heading makes a new list
+                notes,
             )
         )
     return rows, category

@@ -22,11 +22,13 @@ from hypothesis import strategies as st
 from domain import deadlines, text
 from domain.deadlines import (
     DEADLINE_CHARACTERS,
+    DEADLINE_FIRST_CHARACTERS,
     LONGEST_DEADLINE_PHRASE,
     DeadlineContext,
     find_deadlines,
 )
-from domain.parsers import _parsers, parse_document, read_document
+from domain.errors import DocumentError
+from domain.parsers import _chunk_strings, _parsers, _task_strings, parse_document, read_document
 from domain.parsers.common import Roles, SourceDocument, build_task
 from domain.parsers.ledger import GridRow, grid_row
 from domain.plan import PlanTask, Provenance, TaskFlag
@@ -79,6 +81,61 @@ def test_every_deadline_phrase_holds_a_deadline_character_and_is_short() -> None
     assert not _must_hold(sre_parse.parse(r"\d{4}|年?"), DEADLINE_CHARACTERS)
 
 
+_ANY = "any character"
+
+
+def _first_characters(items: Any) -> tuple[set[str], bool]:
+    """The characters a match of a parsed pattern can start with ("digit" for \\d, _ANY when
+    anything could), and whether the pattern can match the empty string."""
+    found: set[str] = set()
+    for op, value in items:
+        first, empty = _item_first_characters(op, value)
+        found |= first
+        if not empty:
+            return found, False
+    return found, True
+
+
+def _item_first_characters(op: Any, value: Any) -> tuple[set[str], bool]:
+    if op is sre.LITERAL:
+        return {chr(value)}, False
+    if op is sre.IN:
+        found: set[str] = set()
+        for kind, code in value:
+            if kind is sre.LITERAL:
+                found.add(chr(code))
+            elif kind is sre.RANGE:
+                found |= {chr(point) for point in range(code[0], code[1] + 1)}
+            elif kind is sre.CATEGORY and code is sre.CATEGORY_DIGIT:
+                found.add("digit")
+            else:
+                found.add(_ANY)
+        return found, False
+    if op is sre.SUBPATTERN:
+        return _first_characters(value[-1])
+    if op is sre.BRANCH:
+        branches = [_first_characters(branch) for branch in value[1]]
+        return set().union(*(first for first, _ in branches)), any(e for _, e in branches)
+    if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+        low, _, repeated = value
+        first, empty = _first_characters(repeated)
+        return first, empty or low == 0
+    if op in (sre.ASSERT, sre.ASSERT_NOT, sre.AT):
+        return set(), True  # takes no character
+    return {_ANY}, False
+
+
+def test_every_deadline_phrase_starts_with_a_first_character() -> None:
+    """What the grammar's leading class rests on: no alternative can start with a character
+    outside \\d and DEADLINE_FIRST_CHARACTERS, nor match nothing."""
+    for kind, pattern in deadlines._PATTERNS:
+        first, empty = _first_characters(sre_parse.parse(pattern))
+        assert not empty, kind
+        assert first <= {"digit", *DEADLINE_FIRST_CHARACTERS}, (kind, first)
+    first, _ = _first_characters(sre_parse.parse(r"(?<!x)(?:每|今后)?\d{1,3}年|[^a]"))
+    assert first == {"每", "今", "digit", _ANY}  # the analysis is not vacuous
+
+
 _DEADLINE_ALPHABET = list(
     "0123456789年月日季度内前底末份上中下旬半每个第一二三四十两起开始自从本方案意见通知印发"
     "之后的天周工作以今到至于明次持续长期力争；。，、 市"
@@ -99,11 +156,29 @@ def test_find_deadlines_from_the_first_deadline_character_is_finding_them_everyw
     phrase: str, context: DeadlineContext, bare_dates: bool
 ) -> None:
     shortcut = find_deadlines(phrase, context, bare_dates=bare_dates)
-    everywhere = re.compile("")  # "found" at 0: the grammar is tried at every character
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(deadlines, "_DEADLINE_CHARACTER", everywhere)
+        patch.setattr(deadlines, "_DEADLINE_CHARACTER", _EVERYWHERE)
+        patch.setattr(deadlines, "_DEADLINE", _PLAIN_GRAMMAR)
         reference = find_deadlines(phrase, context, bare_dates=bare_dates)
     assert shortcut == reference
+
+
+_EVERYWHERE = re.compile("")  # "found" at 0: the grammar is tried from the start
+# The grammar as it stood, without its leading class of first characters.
+_PLAIN_GRAMMAR = re.compile(
+    "|".join(
+        f"(?P<{kind}>{deadlines._namespaced(kind, pattern)})"
+        for kind, pattern in deadlines._PATTERNS
+    )
+)
+
+
+def test_the_plain_grammar_matches_where_the_grammar_does() -> None:
+    """The reference above is the grammar itself: the same phrases, of the same kinds."""
+    phrase = "2025年6月底前完成方案，每季度报送，自本方案印发之日起30日内启动，三年内见效"
+    plain = [(m.span(), m.lastgroup) for m in _PLAIN_GRAMMAR.finditer(phrase)]
+    assert plain == [(m.span(), m.lastgroup) for m in deadlines._DEADLINE.finditer(phrase)]
+    assert len(plain) == 4
 
 
 def test_find_deadlines_reads_phrases_after_a_long_plain_text() -> None:
@@ -269,3 +344,15 @@ def test_every_sequence_number_is_its_own_canonical_form() -> None:
 @given(st.text(alphabet="0123456789", min_size=1, max_size=30))
 def test_a_long_number_is_its_own_canonical_form(number: str) -> None:
     assert normalize_line(number) == number
+
+
+def test_the_control_character_search_reads_every_string_of_every_task() -> None:
+    """_chunk_strings (the search a thousand tasks at a time) holds what _task_strings
+    gives task by task, on the corpus and a realistic ledger."""
+    for document in _text_documents():
+        try:
+            tasks = parse_document(document.file, document.data).tasks
+        except DocumentError:
+            continue
+        by_task = sorted(value for task in tasks for value in _task_strings(task))
+        assert sorted(_chunk_strings(tasks)) == by_task, document.file
