@@ -243,7 +243,7 @@ def _parse_document(file: str, data: bytes, directory: UnitDirectory | None) -> 
 def _without_blank_tasks(parsed: ParsedPlan) -> ParsedPlan:
     """A task with no text at all (a document cut right after an item's number) is nothing
     a unit could be asked to do: left out, and named in one warning instead of its own."""
-    blank = [task for task in parsed.tasks if not task.text.strip()]
+    blank = [task for task in parsed.tasks if not task.text or task.text.isspace()]
     if not blank:
         return parsed
     ids = {task.id for task in blank}
