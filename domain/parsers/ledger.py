@@ -543,9 +543,12 @@ def _cell_texts(rows: Sequence[GridRow], at: Sequence[int]) -> Callable[[str], s
     """:func:`task_cell_text` for the cells of ``rows``, those in columns ``at`` (the ones
     read as text: the unit and deadline cells have their own readings) normalised in one
     pass (see :func:`domain.text.normalize_lines`) instead of one call per cell."""
-    raws = list(
-        dict.fromkeys(cell for row in rows for cell in map(row.cells.__getitem__, at) if cell)
-    )
+    unique: dict[str, None] = {}
+    for index in at:  # a column at a time: half the cost of one generator over every cell
+        unique.update(dict.fromkeys([row.cells[index] for row in rows]))
+    unique.pop("", None)
+    raws = list(unique)
+    del unique
     # A number (a 序号) is its own canonical form: no step of normalisation touches an
     # ASCII digit (a full-width one becomes one).
     numbers = [raw for raw in raws if raw.isdigit() and raw.isascii()]
