@@ -673,7 +673,12 @@ def _read_rows(
         seq_cell = cell_text(cells[seq_column]) if seq_column is not None else ""
         if filled_at == [seq_column] and _whole_number(seq_cell) is not None:
             continue  # a template's pre-numbered blank row: nothing in it to track
-        if not has_category and _one_cell(cells, filled_at):
+        # _one_cell, told at once for most rows: their first and last cells differ.
+        if (
+            not has_category
+            and cells[filled_at[0]] == cells[filled_at[-1]]
+            and _one_cell(cells, filled_at)
+        ):
             heading = cell_text(cells[filled_at[0]])
             if HEADING_MARKER.match(heading):
                 category = [heading.rstrip(_TRAILING_PUNCTUATION)]
