@@ -212,7 +212,7 @@ def _into_oldest_generation() -> None:
     """Every object the collector tracks moved into its oldest generation, as gc.unfreeze
     documents: the million objects of a 100,000-row ledger, all alive, would otherwise
     fill the youngest generation, and its collection and the next one's would walk all of
-    them, a sixth of the parse. The oldest generation is walked by full collections only,
+    them, a tenth of the parse. The oldest generation is walked by full collections only,
     which see them as they see every long-lived object. Done only when nothing else is
     frozen (a server may freeze what it shares with forked workers): unfreezing it too
     is not for a parser to do."""
