@@ -290,20 +290,22 @@ def _task_strings(task: PlanTask) -> list[str]:
 
 
 def _chunk_strings(tasks: list[PlanTask]) -> list[str]:
-    """The :func:`_task_strings` of ``tasks``, in another order: field by field, one list
-    built for all of them instead of one per task."""
-    strings = [task.text for task in tasks]
-    strings += [unit for task in tasks for unit in task.lead_units]
-    strings += [unit for task in tasks for unit in task.cooperating_units]
-    strings += [heading for task in tasks for heading in task.category]
-    strings += [
-        part
-        for task in tasks
-        for milestone in task.milestones
-        for part in (milestone.raw, milestone.text)
-    ]
-    strings += [task.recurrence.raw for task in tasks if task.recurrence is not None]
-    return strings
+    """The :func:`_task_strings` of ``tasks``, gathered field by field, one list for all of
+    them instead of one per task; the unit names, headings and deadline phrases that the
+    tasks repeat (a ledger's few dozen) once each."""
+    repeated = {unit for task in tasks for unit in task.lead_units}
+    repeated.update([unit for task in tasks for unit in task.cooperating_units])
+    repeated.update([heading for task in tasks for heading in task.category])
+    repeated.update(
+        [
+            part
+            for task in tasks
+            for milestone in task.milestones
+            for part in (milestone.raw, milestone.text)
+        ]
+    )
+    repeated.update([task.recurrence.raw for task in tasks if task.recurrence is not None])
+    return [*(task.text for task in tasks), *repeated]
 
 
 _TASKS_SEARCHED_AT_ONCE = 1000

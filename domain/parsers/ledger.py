@@ -539,10 +539,10 @@ def _kind_indexes(columns: HeaderColumns, kinds: tuple[Column, ...]) -> list[int
     return sorted(indexes)
 
 
-def _cell_texts(rows: Sequence[GridRow], at: Sequence[int]) -> Callable[[str], str]:
-    """:func:`task_cell_text` for the cells of ``rows``, those in columns ``at`` (the ones
-    read as text: the unit and deadline cells have their own readings) normalised in one
-    pass (see :func:`domain.text.normalize_lines`) instead of one call per cell."""
+def _cell_texts(rows: Sequence[GridRow], at: Sequence[int]) -> dict[str, str]:
+    """:func:`task_cell_text` of the cells of ``rows`` in columns ``at`` (the ones read as
+    text: the unit and deadline cells have their own readings), by cell, normalised in
+    one pass (see :func:`domain.text.normalize_lines`) instead of one call per cell."""
     unique: dict[str, None] = {}
     for index in at:  # a column at a time: half the cost of one generator over every cell
         unique.update(dict.fromkeys([row.cells[index] for row in rows]))
@@ -561,12 +561,7 @@ def _cell_texts(rows: Sequence[GridRow], at: Sequence[int]) -> Callable[[str], s
     del raws, normalised
     texts.update(zip(numbers, numbers, strict=True))
     texts[""] = ""
-
-    def cell_text(raw: str) -> str:
-        text = texts.get(raw)
-        return text if text is not None else task_cell_text(raw)
-
-    return cell_text
+    return texts
 
 
 # A second column of these kinds adds to the first; of the others (序号, 类别) it is a note.
@@ -619,7 +614,14 @@ def _read_rows(
         {*task_at, *unread, *(at for at in (seq_column, category_column) if at is not None)}
     )
     # Rows narrower than the header are refused below, before any of their cells is read.
-    cell_text = _cell_texts([row for row in data_rows if len(row.cells) > text_at[-1]], text_at)
+    rows_read = [row for row in data_rows if len(row.cells) > text_at[-1]]
+    known_text = _cell_texts(rows_read, text_at).get
+    del rows_read
+
+    def cell_text(raw: str) -> str:
+        text = known_text(raw)
+        return text if text is not None else task_cell_text(raw)
+
     lead_at = _kind_indexes(columns, (Column.LEAD,))
     units_at = _kind_indexes(columns, (Column.UNITS,))
     cooperating_at = _kind_indexes(columns, (Column.COOPERATING,))
@@ -667,7 +669,9 @@ def _read_rows(
                 f"({columns.describe()}) has {columns.width} columns",
             )
         if one_task_column:  # nearly every ledger: its one text, without joining
-            text = cell_text(cells[task_column]) if cells[task_column].strip() else ""
+            cell = cells[task_column]
+            # cell_text(cell) without the call ("" known is "" from task_cell_text too)
+            text = (known_text(cell) or task_cell_text(cell)) if cell.strip() else ""
         else:
             text = _joined_text(filled_cells(cells, task_at), cell_text)
         seq_cell = cell_text(cells[seq_column]) if seq_column is not None else ""
