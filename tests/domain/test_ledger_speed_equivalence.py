@@ -1,10 +1,13 @@
 """The second round of ledger speed-ups gives what the plain definitions gave.
 
 Each fast path is checked against the definition it replaces: the deadline grammar tried
-from its first possible match only (proved of the grammar's every alternative, and
-compared with trying it everywhere on generated text), the literal-first searches of text
-normalisation (compared with the class-first patterns), and tasks built from their field
-values in order (compared field by field with validation).
+from its first possible match only and behind a class of first characters (proved of the
+grammar's every alternative, and compared with the plain grammar tried everywhere on
+generated text), the literal-first searches of text normalisation (compared with the
+class-first patterns), tasks built from their field values in order (compared field by
+field with validation), detection leaving capped parsers unscored, the control-character
+search and the unit-name warnings gathering fewer strings (compared with the full walks),
+and the collector after a parse.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain import deadlines, text
+from domain import deadlines, text, units
 from domain.deadlines import (
     DEADLINE_CHARACTERS,
     DEADLINE_FIRST_CHARACTERS,
@@ -33,6 +36,7 @@ from domain.parsers.common import Roles, SourceDocument, build_task
 from domain.parsers.ledger import GridRow, grid_row
 from domain.plan import PlanTask, Provenance, TaskFlag
 from domain.text import normalize_line, normalize_lines
+from domain.units import load_directory, unit_name_warnings
 from tests.support.corpus_score import CORPUS
 from tests.support.golden import EXAMPLES
 from tests.support.ledgers import realistic_ledger_csv
@@ -358,3 +362,25 @@ def test_the_control_character_search_reads_every_string_of_every_task() -> None
             continue
         by_task = {value for task in tasks for value in _task_strings(task)}
         assert set(_chunk_strings(tasks)) == by_task, document.file
+
+
+def _every_new_name(task: PlanTask, seen: set[str]) -> list[str]:
+    """The walk unit_name_warnings made before: each name of the task, once, if unseen."""
+    names = dict.fromkeys((*task.lead_units, *task.cooperating_units))
+    return [name for name in names if name not in seen]
+
+
+def test_unit_name_warnings_pass_over_named_units_as_the_full_walk_does() -> None:
+    directory = load_directory()
+    checked = 0
+    for document in _text_documents():
+        try:
+            tasks = parse_document(document.file, document.data).tasks
+        except DocumentError:
+            continue
+        shortcut = unit_name_warnings(tasks, directory)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(units, "_unit_names", _every_new_name)
+            assert unit_name_warnings(tasks, directory) == shortcut, document.file
+        checked += len(shortcut)
+    assert checked > 10
