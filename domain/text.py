@@ -198,8 +198,16 @@ _HAN_DIGITS = {
 _HAN_YEAR = re.compile("[〇零一二三四五六七八九]{4}(?=年)")
 
 
+# Where _HAN_YEAR would match, found from its 年: a pattern opening with a literal is
+# searched for that character alone, one opening with a class tries the class at every
+# character (ten times slower over a 100,000-row ledger, whose 一 and 二 are everywhere).
+_HAN_YEAR_END = re.compile("年(?<=[〇零一二三四五六七八九]{4}年)")
+
+
 def han_numeral_years(text: str) -> str:
     """ "二〇一九年" is written 2019年, so the deadline grammar reads one form."""
+    if _HAN_YEAR_END.search(text) is None:  # nearly every text: nothing to replace
+        return text
     return _HAN_YEAR.sub(lambda m: "".join(_HAN_DIGITS[c] for c in m.group(0)), text)
 
 
@@ -214,16 +222,20 @@ def unify_punctuation(text: str) -> str:
     return _COLON.sub("：", text) if ":" in text else text
 
 
-_DIGIT_COMMA = re.compile(r"(\d),(?=\d)")
+# A comma between two digits, found from the comma (a literal first: see _HAN_YEAR_END).
+_DIGIT_COMMA = re.compile(r",(?<=\d,)(?=\d)")
 _KEPT_COMMA = "\ue000"  # a private-use character standing in for a comma that stays
 
 
 def _full_width_commas(text: str) -> str:
-    """_COMMA.sub("，", text), twice as fast on a CSV's 400,000 commas: the commas between
-    digits are set aside, every other one replaced at once, and the set-aside ones put back."""
+    """_COMMA.sub("，", text), without a regex step per comma (a CSV ledger holds 400,000):
+    the commas between digits are set aside, every other one replaced at once, and the
+    set-aside ones put back."""
     if _KEPT_COMMA in text:
         return _COMMA.sub("，", text)
-    kept = _DIGIT_COMMA.sub("\\1" + _KEPT_COMMA, text)
+    if _DIGIT_COMMA.search(text) is None:
+        return text.replace(",", "，")
+    kept = _DIGIT_COMMA.sub(_KEPT_COMMA, text)
     return kept.replace(",", "，").replace(_KEPT_COMMA, ",")
 
 

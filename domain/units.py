@@ -124,9 +124,7 @@ def unit_name_warnings(tasks: Sequence[PlanTask], directory: UnitDirectory) -> l
     warnings: list[ParseWarning] = []
     seen: set[str] = set()
     for task in tasks:
-        for name in (*task.lead_units, *task.cooperating_units):
-            if name in seen:
-                continue
+        for name in _unit_names(task, seen):
             seen.add(name)
             line = task.source.lines[0]
             if _MARKUP.search(name):
@@ -153,6 +151,17 @@ def unit_name_warnings(tasks: Sequence[PlanTask], directory: UnitDirectory) -> l
                     )
                 )
     return warnings
+
+
+def _unit_names(task: PlanTask, seen: set[str]) -> list[str]:
+    """The task's lead and cooperating units not in ``seen``, in order, each once."""
+    if seen.issuperset(task.lead_units) and seen.issuperset(task.cooperating_units):
+        return []  # nearly every task of a ledger: its units were named before
+    return list(
+        dict.fromkeys(
+            name for name in (*task.lead_units, *task.cooperating_units) if name not in seen
+        )
+    )
 
 
 def split_units(cell: str) -> list[str]:

@@ -189,7 +189,8 @@ def collection_paused() -> Iterator[None]:
     and the collector would walk them again and again as they pile up: a third of the
     parse. Parsing makes no reference cycles worth collecting meanwhile; reference
     counting frees everything else as usual. Nested and concurrent parses (threads) share
-    one pause: the collector comes back when the last one ends, if it was on before.
+    one pause: the collector comes back when the last one ends, if it was on before, with
+    what was made meanwhile in its oldest generation (see :func:`_into_oldest_generation`).
     """
     global _pauses, _collecting_before
     with _pause_lock:
@@ -203,7 +204,21 @@ def collection_paused() -> Iterator[None]:
         with _pause_lock:
             _pauses -= 1
             if _pauses == 0 and _collecting_before:
+                _into_oldest_generation()
                 gc.enable()
+
+
+def _into_oldest_generation() -> None:
+    """Every object the collector tracks moved into its oldest generation, as gc.unfreeze
+    documents: the million objects of a 100,000-row ledger, all alive, would otherwise
+    fill the youngest generation, and its collection and the next one's would walk all of
+    them, a tenth of the parse. The oldest generation is walked by full collections only,
+    which see them as they see every long-lived object. Done only when nothing else is
+    frozen (a server may freeze what it shares with forked workers): unfreezing it too
+    is not for a parser to do."""
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
+        gc.unfreeze()
 
 
 def _parse_document(file: str, data: bytes, directory: UnitDirectory | None) -> ParsedPlan:
@@ -228,7 +243,7 @@ def _parse_document(file: str, data: bytes, directory: UnitDirectory | None) -> 
 def _without_blank_tasks(parsed: ParsedPlan) -> ParsedPlan:
     """A task with no text at all (a document cut right after an item's number) is nothing
     a unit could be asked to do: left out, and named in one warning instead of its own."""
-    blank = [task for task in parsed.tasks if not task.text.strip()]
+    blank = [task for task in parsed.tasks if not task.text or task.text.isspace()]
     if not blank:
         return parsed
     ids = {task.id for task in blank}
@@ -274,6 +289,25 @@ def _task_strings(task: PlanTask) -> list[str]:
     return strings
 
 
+def _chunk_strings(tasks: list[PlanTask]) -> list[str]:
+    """The :func:`_task_strings` of ``tasks``, gathered field by field, one list for all of
+    them instead of one per task; the unit names, headings and deadline phrases that the
+    tasks repeat (a ledger's few dozen) once each."""
+    repeated = {unit for task in tasks for unit in task.lead_units}
+    repeated.update([unit for task in tasks for unit in task.cooperating_units])
+    repeated.update([heading for task in tasks for heading in task.category])
+    repeated.update(
+        [
+            part
+            for task in tasks
+            for milestone in task.milestones
+            for part in (milestone.raw, milestone.text)
+        ]
+    )
+    repeated.update([task.recurrence.raw for task in tasks if task.recurrence is not None])
+    return [*(task.text for task in tasks), *repeated]
+
+
 _TASKS_SEARCHED_AT_ONCE = 1000
 
 
@@ -287,11 +321,7 @@ def _refuse_control_characters(parsed: ParsedPlan) -> None:
     tasks = parsed.tasks
     strings = [plan.title, plan.issuer or "", plan.document_number or ""]
     for start in range(0, max(len(tasks), 1), _TASKS_SEARCHED_AT_ONCE):  # the title alone too
-        strings += [
-            value
-            for task in tasks[start : start + _TASKS_SEARCHED_AT_ONCE]
-            for value in _task_strings(task)
-        ]
+        strings += _chunk_strings(tasks[start : start + _TASKS_SEARCHED_AT_ONCE])
         if CONTROL_CHARACTER.search("\n".join(strings)):
             break
         strings = []

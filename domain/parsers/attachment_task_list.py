@@ -117,13 +117,16 @@ class _Headings:
 
 class AttachmentTaskListParser:
     format = FORMAT
+    # The most score() gives: detect_parser leaves it unscored (a read of every line) when
+    # another parser is already more certain, as a CSV ledger is.
+    max_score = 80
 
     def score(self, document: SourceDocument) -> int:
         """High when an attachment holds a 序号 / 任务 / 责任单位 table, one cell per line."""
         start = _attachment_start(document.lines, 1)
         if start is None or _table_header_end(document.lines, start) is None:
             return 0
-        return 80
+        return self.max_score
 
     def parse(self, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan:
         lines = document.lines

@@ -114,6 +114,9 @@ def _layout(document: SourceDocument) -> _Layout | None:
 
 class ColumnLinesParser:
     format = FORMAT
+    # The most score() gives: detect_parser leaves it unscored (a read of every line) when
+    # another parser is already more certain, as a CSV ledger is.
+    max_score = _SCORE
 
     def score(self, document: SourceDocument) -> int:
         if not document.lines:

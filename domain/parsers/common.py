@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache, lru_cache
@@ -66,7 +66,7 @@ class SourceDocument:
         """Lines ``first``..``last`` (1-based, inclusive) as a task's source."""
         if first == last:  # a ledger row: one line
             line = self.raw_lines[first - 1] if 0 < first <= len(self.raw_lines) else ""
-            raw = line if line.strip() else ""
+            raw = line if line and not line.isspace() else ""  # line.strip(), not copied
         else:
             raw = "\n".join(line for line in self.raw_lines[first - 1 : last] if line.strip())
         if self.source_lines:
@@ -77,14 +77,13 @@ class SourceDocument:
         # of the field names (see _TASK_FIELDS), as a ledger makes one per row; a one-line
         # source holds its line number once (two equal ints are two objects past 256).
         lines = (first, first) if first == last else (first, last)
-        return constructed(
-            Provenance, {"file": self.file, "lines": lines, "raw": raw, "rebased_years": 0}
-        )
+        return _new_provenance(self.file, lines, raw, 0)  # file, lines, raw, rebased_years
 
 
 def constructed(model: type[_Model], values: dict[str, Any]) -> _Model:
     """``model.model_construct(**values)`` for values that are already of their fields'
     types and name every field: what a ledger row's task costs most to build otherwise.
+    (:func:`constructor` gives the same without the dictionary, the values in field order.)
 
     It does what model_construct does when every field is given (no aliases, no defaults
     to fill), without its per-field loop, and gives every instance of a model one shared
@@ -96,12 +95,33 @@ def constructed(model: type[_Model], values: dict[str, Any]) -> _Model:
     have when built makes it a dict of its own).
     tests/domain/test_parse_speed_equivalence.py checks the result against validation.
     """
-    instance = model.__new__(model)
-    object.__setattr__(instance, "__dict__", vars(_field_holder(model)(**values)))
-    object.__setattr__(instance, "__pydantic_fields_set__", _all_fields(model))
-    object.__setattr__(instance, "__pydantic_extra__", None)
-    object.__setattr__(instance, "__pydantic_private__", None)
+    instance: _Model = constructor(model)(**values)
     return instance
+
+
+_SET_FIELDS_SET = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_SET_EXTRA = BaseModel.__dict__["__pydantic_extra__"].__set__
+_SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
+@cache
+def constructor(model: type[_Model]) -> Callable[..., _Model]:
+    """What :func:`constructed` does, as a function of the field values in field order
+    (or by name): a ledger builds two models a row, and a call with thirteen values costs
+    half of one with a dictionary of them."""
+    holder = _field_holder(model)
+    fields_set = _all_fields(model)
+    new, set_attribute = object.__new__, object.__setattr__
+
+    def construct(*args: Any, **kwargs: Any) -> _Model:
+        instance = new(model)
+        set_attribute(instance, "__dict__", vars(holder(*args, **kwargs)))
+        _SET_FIELDS_SET(instance, fields_set)
+        _SET_EXTRA(instance, None)
+        _SET_PRIVATE(instance, None)
+        return instance
+
+    return construct
 
 
 @cache
@@ -123,6 +143,10 @@ def _field_holder(model: type[BaseModel]) -> type:
     namespace: dict[str, Any] = {}
     exec(source, namespace)  # noqa: S102 - built from the model's own field names
     return type(f"{model.__name__}Fields", (), {"__init__": namespace["__init__"]})
+
+
+_new_provenance: Callable[..., Provenance] = constructor(Provenance)
+_new_task: Callable[..., PlanTask] = constructor(PlanTask)
 
 
 class Parser(Protocol):
@@ -525,26 +549,40 @@ def build_task(
         and starts > deadlines.milestones[0].due
     ):
         starts = None
-    values = {
-        "id": task_id,
-        "seq": seq,
-        "part": part,
-        "category": list(category),
-        "text": text,
-        "lead_units": list(roles.lead_units),
-        "cooperating_units": list(roles.cooperating_units),
-        "milestones": list(deadlines.milestones),
-        "recurrence": deadlines.recurrence,
-        "ongoing": deadlines.ongoing,
-        "starts": starts,
-        "source": document.provenance(*lines),
-        "flags": flags,
-    }
     if seq < 1 or (part is not None and part < 1) or not isinstance(text, str):
-        return PlanTask(**values)  # refused with the model's own message
-    # Every value above is already of its field's type (the lists built here, the models
-    # by their own constructors): validating them again is a third of a ledger row's cost.
-    return constructed(PlanTask, values)
+        return PlanTask(  # refused with the model's own message
+            id=task_id,
+            seq=seq,
+            part=part,
+            category=list(category),
+            text=text,
+            lead_units=list(roles.lead_units),
+            cooperating_units=list(roles.cooperating_units),
+            milestones=list(deadlines.milestones),
+            recurrence=deadlines.recurrence,
+            ongoing=deadlines.ongoing,
+            starts=starts,
+            source=document.provenance(*lines),
+            flags=flags,
+        )
+    # Every value is already of its field's type (the lists built here, the models by
+    # their own constructors): validating them again is a third of a ledger row's cost.
+    # Given in PlanTask's field order, without a dictionary of them (see constructor).
+    return _new_task(
+        task_id,
+        seq,
+        part,
+        list(category),
+        text,
+        list(roles.lead_units),
+        list(roles.cooperating_units),
+        list(deadlines.milestones),
+        deadlines.recurrence,
+        deadlines.ongoing,
+        starts,
+        document.provenance(*lines),
+        flags,
+    )
 
 
 def relative_date_warnings(

@@ -128,11 +128,14 @@ class _Header:
 
 class FlattenedTableParser:
     format = FORMAT
+    # The most score() gives: detect_parser leaves it unscored (a read of every line) when
+    # another parser is already more certain, as a CSV ledger is.
+    max_score = 80
 
     def score(self, document: SourceDocument) -> int:
         """High when a 序号 header line is followed by this table's own header cells."""
         header = _find_header(document.lines)
-        return 0 if header is None else 80
+        return 0 if header is None else self.max_score
 
     def parse(self, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan:
         lines = document.lines

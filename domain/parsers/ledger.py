@@ -61,7 +61,7 @@ from __future__ import annotations
 import csv
 import re
 import zipfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -315,6 +315,22 @@ class GridRow:
         return not any(cell.strip() for cell in self.cells)
 
 
+_SET_FIRST_LINE = GridRow.__dict__["first_line"].__set__
+_SET_LAST_LINE = GridRow.__dict__["last_line"].__set__
+_SET_CELLS = GridRow.__dict__["cells"].__set__
+
+
+def grid_row(first_line: int, last_line: int, cells: tuple[str, ...]) -> GridRow:
+    """``GridRow(first_line, last_line, cells)``, a quarter of its cost: what a frozen
+    dataclass's ``__init__`` does (each field set through object.__setattr__), by the
+    fields' slots directly. A CSV ledger makes one a line."""
+    row: GridRow = object.__new__(GridRow)
+    _SET_FIRST_LINE(row, first_line)
+    _SET_LAST_LINE(row, last_line)
+    _SET_CELLS(row, cells)
+    return row
+
+
 def find_header(rows: Sequence[GridRow]) -> tuple[int, HeaderColumns] | None:
     """The index of the header row among the first rows, and its columns.
 
@@ -493,14 +509,15 @@ def parse_grid(source: GridSource, directory: UnitDirectory) -> ParsedPlan:
             )
         )
     tasks: list[PlanTask] = []
-    roles: dict[tuple[str | None, str, str], list[Roles]] = {}  # by the row's unit cells
+    roles: dict[tuple[str | None, str, str], _RowRoles] = {}  # by the row's unit cells
     # Each row is let go once its tasks are built, so a large ledger never holds all of
     # its rows and all of its tasks at once.
     del read
     rows.reverse()
+    annual = context.plan_year == context.last_year
     for seq in seqs:
         row = rows.pop()
-        tasks.extend(_tasks_of_row(source, row, seq, context, directory, warnings, roles))
+        _add_tasks_of_row(tasks, row, seq, context, annual, directory, warnings, roles)
     plan = Plan(
         id=plan_id_from_file(document.file),
         title=title,
@@ -522,22 +539,29 @@ def _kind_indexes(columns: HeaderColumns, kinds: tuple[Column, ...]) -> list[int
     return sorted(indexes)
 
 
-def _cell_texts(rows: Sequence[GridRow]) -> Callable[[str], str]:
-    """:func:`task_cell_text` for the cells of ``rows``, normalised in one pass (see
-    :func:`domain.text.normalize_lines`) instead of one call per cell."""
-    raws = list(dict.fromkeys(cell for row in rows for cell in row.cells if cell))
+def _cell_texts(rows: Sequence[GridRow], at: Sequence[int]) -> dict[str, str]:
+    """:func:`task_cell_text` of the cells of ``rows`` in columns ``at`` (the ones read as
+    text: the unit and deadline cells have their own readings), by cell, normalised in
+    one pass (see :func:`domain.text.normalize_lines`) instead of one call per cell."""
+    unique: dict[str, None] = {}
+    for index in at:  # a column at a time: half the cost of one generator over every cell
+        unique.update(dict.fromkeys([row.cells[index] for row in rows]))
+    unique.pop("", None)
+    raws = list(unique)
+    del unique
+    # A number (a 序号) is its own canonical form: no step of normalisation touches an
+    # ASCII digit (a full-width one becomes one).
+    numbers = [raw for raw in raws if raw.isdigit() and raw.isascii()]
+    if numbers:
+        raws = [raw for raw in raws if not (raw.isdigit() and raw.isascii())]
     normalised = normalize_lines([" ".join(raw.split()) for raw in raws])
     # A cell already in canonical form (most task texts, every 序号) keeps its own string
     # instead of an equal copy: 100,000 rows hold one text each, not two.
     texts = {raw: raw if text == raw else text for raw, text in zip(raws, normalised, strict=True)}
     del raws, normalised
+    texts.update(zip(numbers, numbers, strict=True))
     texts[""] = ""
-
-    def cell_text(raw: str) -> str:
-        text = texts.get(raw)
-        return text if text is not None else task_cell_text(raw)
-
-    return cell_text
+    return texts
 
 
 # A second column of these kinds adds to the first; of the others (序号, 类别) it is a note.
@@ -584,9 +608,20 @@ def _read_rows(
     unread = _unread_columns(columns)
     rows: list[_Row] = []
     data_rows = table.rows[start:]
-    cell_text = _cell_texts(data_rows)
     seq_column = columns.get(Column.SEQ)
     task_at = _kind_indexes(columns, (Column.TASK,))
+    text_at = sorted(
+        {*task_at, *unread, *(at for at in (seq_column, category_column) if at is not None)}
+    )
+    # Rows narrower than the header are refused below, before any of their cells is read.
+    rows_read = [row for row in data_rows if len(row.cells) > text_at[-1]]
+    known_text = _cell_texts(rows_read, text_at).get
+    del rows_read
+
+    def cell_text(raw: str) -> str:
+        text = known_text(raw)
+        return text if text is not None else task_cell_text(raw)
+
     lead_at = _kind_indexes(columns, (Column.LEAD,))
     units_at = _kind_indexes(columns, (Column.UNITS,))
     cooperating_at = _kind_indexes(columns, (Column.COOPERATING,))
@@ -618,6 +653,7 @@ def _read_rows(
     # Rows repeat their unit and deadline cells: each combination is read once.
     unit_and_deadline_at = sorted({*lead_at, *units_at, *cooperating_at, *deadline_at})
     unit_texts_of: dict[tuple[str, ...], tuple[str | None, str, str, str]] = {}
+    one_task_column, task_column = len(task_at) == 1, task_at[0]
 
     for row in data_rows:
         cells = row.cells
@@ -632,11 +668,21 @@ def _read_rows(
                 f"{table.where(row.first_line)} has {count} cells, but the header "
                 f"({columns.describe()}) has {columns.width} columns",
             )
-        text = _joined_text(filled_cells(cells, task_at), cell_text)
+        if one_task_column:  # nearly every ledger: its one text, without joining
+            cell = cells[task_column]
+            # cell_text(cell) without the call ("" known is "" from task_cell_text too)
+            text = (known_text(cell) or task_cell_text(cell)) if cell.strip() else ""
+        else:
+            text = _joined_text(filled_cells(cells, task_at), cell_text)
         seq_cell = cell_text(cells[seq_column]) if seq_column is not None else ""
         if filled_at == [seq_column] and _whole_number(seq_cell) is not None:
             continue  # a template's pre-numbered blank row: nothing in it to track
-        if not has_category and _one_cell(cells, filled_at):
+        # _one_cell, told at once for most rows: their first and last cells differ.
+        if (
+            not has_category
+            and cells[filled_at[0]] == cells[filled_at[-1]]
+            and _one_cell(cells, filled_at)
+        ):
             heading = cell_text(cells[filled_at[0]])
             if HEADING_MARKER.match(heading):
                 category = [heading.rstrip(_TRAILING_PUNCTUATION)]
@@ -667,17 +713,14 @@ def _read_rows(
             else ()
         )
         rows.append(
-            _Row(
-                table=table,
-                row=row,
-                seq_cell=seq_cell,
-                text=text,
-                lead=unit_texts[0],
-                cooperating=unit_texts[1],
-                units=unit_texts[2],
-                deadline=unit_texts[3],
-                category=category,  # never changed in place: a heading makes a new list
-                notes=notes,
+            _Row(  # table, row, seq_cell, text, lead, cooperating, units, deadline, …
+                table,
+                row,
+                seq_cell,
+                text,
+                *unit_texts,
+                category,  # never changed in place: a heading makes a new list
+                notes,
             )
         )
     return rows, category
@@ -765,71 +808,86 @@ def _sequence_numbers(rows: Sequence[_Row]) -> list[int] | None:
     return seqs if len(set(seqs)) == len(seqs) else None
 
 
-def _tasks_of_row(
-    source: GridSource,
+@dataclass(frozen=True, slots=True)
+class _RowRoles:
+    """The roles a row's unit cells give (one entry per task), and whether its 分别牵头
+    cell stayed one task (see :func:`is_unsplit_group_lead`)."""
+
+    parts: list[Roles]
+    unsplit_group_lead: bool
+
+
+def _add_tasks_of_row(
+    tasks: list[PlanTask],
     row: _Row,
     seq: int,
     context: DeadlineContext,
+    annual: bool,
     directory: UnitDirectory,
     warnings: list[ParseWarning],
-    roles_of: dict[tuple[str | None, str, str], list[Roles]],
-) -> Iterator[PlanTask]:
+    roles_of: dict[tuple[str | None, str, str], _RowRoles],
+) -> None:
+    """The tasks of one row appended to ``tasks``, their warnings to ``warnings``."""
     # A ledger names the same few units in row after row: their roles are read once
     # (build_task copies what it keeps, so the rows share nothing mutable).
     cells = (row.lead, row.cooperating, row.units)
-    parts = roles_of.get(cells)
-    if parts is None:
-        parts = roles_of[cells] = task_roles(row.lead, row.cooperating, row.units, directory)
+    row_roles = roles_of.get(cells)
+    if row_roles is None:
+        parts = task_roles(row.lead, row.cooperating, row.units, directory)
+        row_roles = roles_of[cells] = _RowRoles(
+            parts, is_unsplit_group_lead(row.lead, row.units, parts)
+        )
+    parts = row_roles.parts
+    document = row.table.document
     lines = (row.row.first_line, row.row.last_line)
-    unsplit_group_lead = is_unsplit_group_lead(row.lead, row.units, parts)
+    deadline = row.deadline
+    several = len(parts) > 1
     for number, roles in enumerate(parts, start=1):
-        part = number if len(parts) > 1 else None
         task = build_task(
-            row.table.document,
+            document,
             seq=seq,
-            part=part,
+            part=number if several else None,
             category=row.category,
             text=row.text,
             roles=roles,
             lines=lines,
             context=context,
-            annual=context.plan_year == context.last_year,
-            deadline_text=row.deadline or None,
+            annual=annual,
+            deadline_text=deadline or None,
             warnings=warnings,
         )
-        if unsplit_group_lead:
+        tasks.append(task)
+        if row_roles.unsplit_group_lead:
             cell = row.lead if row.lead is not None else row.units
             warnings.append(unsplit_group_lead_warning(cell, lines[0], task.id))
         if row.notes:
             task.text += "".join(row.notes)
-        if TaskFlag.NO_UNIT in task.flags:
+        flags = task.flags
+        if TaskFlag.NO_UNIT in flags:
             warnings.append(no_unit_warning(row.table.where(lines[0]), lines[0], task.id))
-        if row.deadline and TaskFlag.IMPLICIT_DEADLINE in task.flags and task.starts:
+        if not deadline or TaskFlag.IMPLICIT_DEADLINE not in flags:
+            continue
+        if task.starts:
             warnings.append(
                 ParseWarning(
                     line=lines[0],
                     code="start_in_deadline_cell",
-                    message=f"the deadline cell {row.deadline!r} says when the work starts "
+                    message=f"the deadline cell {deadline!r} says when the work starts "
                     f"({task.starts.isoformat()}), not when it is due: due {task.final_due} "
                     "by the plan's default; confirm the due date",
                     task_id=task.id,
                 )
             )
-        elif (
-            row.deadline
-            and TaskFlag.IMPLICIT_DEADLINE in task.flags
-            and TaskFlag.RELATIVE_DATE not in task.flags
-        ):
+        elif TaskFlag.RELATIVE_DATE not in flags:
             warnings.append(
                 ParseWarning(
                     line=lines[0],
                     code="no_date_in_deadline_cell",
-                    message=f"the deadline cell {row.deadline!r} names no date; "
+                    message=f"the deadline cell {deadline!r} names no date; "
                     f"due {task.final_due} by the plan's default",
                     task_id=task.id,
                 )
             )
-        yield task
 
 
 # ---------------------------------------------------------------- CSV and XLSX
@@ -857,11 +915,13 @@ def _csv_rows(document: SourceDocument, lines: Sequence[str], delimiter: str) ->
     previous_end = 0
     # A ledger repeats its unit and deadline cells down the rows: each text is kept once.
     texts: dict[str, str] = {}
+    kept = texts.setdefault
     try:
         for record in reader:
-            cells = tuple([texts.setdefault(cell, cell) for cell in map(str.strip, record)])
-            rows.append(GridRow(previous_end + 1, reader.line_num, cells))
-            previous_end = reader.line_num
+            cells = tuple([kept(cell, cell) for cell in map(str.strip, record)])
+            line = reader.line_num
+            rows.append(grid_row(previous_end + 1, line, cells))
+            previous_end = line
     except csv.Error as error:
         raise document.error(reader.line_num, f"unreadable CSV: {error}") from None
     return rows

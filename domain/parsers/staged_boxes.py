@@ -129,6 +129,9 @@ class _Box:
 
 class StagedBoxesParser:
     format = FORMAT
+    # The most score() gives: detect_parser leaves it unscored (a read of every line) when
+    # another parser is already more certain, as a CSV ledger is.
+    max_score = 80
 
     def score(self, document: SourceDocument) -> int:
         """High when 栏N boxes and （牵头部门：…） units occur together."""
@@ -136,7 +139,7 @@ class StagedBoxesParser:
         units = sum(1 for line in document.lines if _UNITS.search(line))
         if boxes < 2 or units < 2:
             return 0
-        return 80
+        return self.max_score
 
     def parse(self, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan:
         plan = _plan(document)
