@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import uvicorn
@@ -14,6 +15,7 @@ from runtime.settings import Settings
 from runtime.temporal import connect_temporal
 from services.notice_settings import check_office_notice
 from store.db import create_pool
+from web.board import warm_board
 
 log = get_logger(__name__)
 
@@ -41,6 +43,7 @@ async def run_api(settings: Settings) -> None:
             ),
         )
         app = create_app(dependencies)
+        warming = asyncio.create_task(warm_board(app, pool))
         config = uvicorn.Config(
             app,
             host=settings.api_host,
@@ -50,6 +53,9 @@ async def run_api(settings: Settings) -> None:
             proxy_headers=True,
         )
         log.info("api serving", url=f"http://{settings.api_host}:{settings.api_port}")
-        await uvicorn.Server(config).serve()
+        try:
+            await uvicorn.Server(config).serve()
+        finally:
+            warming.cancel()
     finally:
         await pool.close()
