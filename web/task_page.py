@@ -37,7 +37,7 @@ from services.units import UnknownUnitError
 from store import task_reads
 from web.inbox import PART_LABELS, RoundFacts, next_step, part_of, round_facts, time_left
 from web.session import Form, User
-from web.templating import render
+from web.templating import flash, render
 from workflows.task_contract import task_workflow_id
 
 router = APIRouter(include_in_schema=False)
@@ -266,7 +266,6 @@ async def _render_task(
     task_key: str,
     *,
     status_code: int = 200,
-    done: str | None = None,
     failed: ActionKind | None = None,
     errors: dict[str, str] | None = None,
     typed: dict[str, str] | None = None,
@@ -315,7 +314,6 @@ async def _render_task(
         # One key per form and page view: the same form sent twice (a double click, a
         # re-sent post) carries the same key and is applied once.
         keys={str(action): str(uuid.uuid4()) for action in actions},
-        done=DONE_MESSAGES.get(done or ""),
         failed=str(failed) if failed else None,
         errors=errors or {},
         typed=typed or {},
@@ -324,12 +322,10 @@ async def _render_task(
 
 
 @router.get("/tasks/{plan_id}/{task_key}")
-async def task_page(
-    request: Request, user: User, plan_id: str, task_key: str, done: str | None = None
-) -> Response:
+async def task_page(request: Request, user: User, plan_id: str, task_key: str) -> Response:
     if len(plan_id) > 200 or len(task_key) > 200:
         return _not_found(request)
-    return await _render_task(request, user, plan_id, task_key, done=done)
+    return await _render_task(request, user, plan_id, task_key)
 
 
 _REFUSAL_STATUS: dict[type[task_service.TaskActionRefusedError], int] = {
@@ -434,7 +430,10 @@ async def task_action(
             f"如未办理，再提交一次即可（同一表单不会重复办理）。（{error.message}）",
         )
     await _await_projection(request, workflow_id, result.seq)
-    return RedirectResponse(f"{task_address(plan_id, task_key)}?done={kind.value}", 303)
+    redirect = RedirectResponse(task_address(plan_id, task_key), 303)
+    return flash(
+        redirect, DONE_MESSAGES[kind.value], secure=dependencies_of(request).web.secure_cookies
+    )
 
 
 def task_address(plan_id: str, task_key: str) -> str:

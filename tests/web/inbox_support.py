@@ -3,9 +3,6 @@ HTTP client signed in through a login link, and the hidden fields of a page's fo
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,6 +11,7 @@ import httpx
 from tests.support.api import ApiStack
 from tests.support.lifecycle import wait_until
 from tests.support.plans import unique_name
+from tests.support.web import hidden_field
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -48,30 +46,6 @@ async def import_plan(stack: ApiStack, coordinator: str, data: bytes | None = No
 
     await wait_until(all_listed, timeout=30, what="the imported tasks in the projection")
     return plan_id
-
-
-def hidden_field(html: str, name: str, form_id: str | None = None) -> str:
-    """The value of a hidden field (in form ``form_id`` if given)."""
-    if form_id is not None:
-        start = html.index(f'id="{form_id}"')
-        html = html[start : html.index("</form>", start)]
-    found = re.search(rf'name="{name}" value="([^"]*)"', html)
-    assert found, f"no field {name} in {form_id or 'the page'}"
-    return found.group(1)
-
-
-@asynccontextmanager
-async def signed_in_client(stack: ApiStack, link: str) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client holding the session cookie of a redeemed login link."""
-    async with httpx.AsyncClient(
-        base_url=stack.base_url, follow_redirects=False, timeout=60
-    ) as client:
-        path = link.removeprefix(stack.base_url)
-        page = await client.get(path)
-        csrf = hidden_field(page.text, "csrf_token")
-        answer = await client.post(path, data={"csrf_token": csrf})
-        assert answer.status_code == 303, answer.text
-        yield client
 
 
 async def stage_of(stack: ApiStack, plan_id: str, task_id: str) -> str:

@@ -11,9 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import pytest
 from playwright.async_api import Page
-from temporalio.testing import WorkflowEnvironment
 
 from domain.access import Principal, Role
 from domain.calendar import SHANGHAI
@@ -23,7 +21,7 @@ from services.board import compute_unit_table
 from store import board_reads
 from store.task_reads import TaskFilter
 from tests.api.test_lifecycle_http import act, import_through_api, task_json, wait_for_stage
-from tests.support.api import ApiStack, serve_api
+from tests.support.api import ApiStack
 from tests.support.browser import chromium, offline_page
 from tests.support.lifecycle import wait_until
 from tests.support.plans import future_ledger, unique_name
@@ -31,14 +29,6 @@ from tests.support.web import screenshot_dir, sign_in
 
 REFUSAL_REASON = "不属于本单位职责，应由市发展改革委牵头"
 EXTENSION_REASON = "需与省平台同步上线"
-
-
-@pytest.fixture
-async def stack(
-    dev_server_env: WorkflowEnvironment, database_url: str, task_queue: str
-) -> AsyncIterator[ApiStack]:
-    async with serve_api(dev_server_env.client, database_url, task_queue) as stack:
-        yield stack
 
 
 def this_month() -> str:

@@ -4,25 +4,13 @@ visit with nothing new does not, and a kept value is the one recomputing would g
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-
-import pytest
-from temporalio.testing import WorkflowEnvironment
 
 from services.board import BoardCache, compute_unit_table
 from tests.api.test_lifecycle_http import act, import_through_api, task_json
-from tests.support.api import ApiStack, serve_api
+from tests.support.api import ApiStack
 from tests.support.lifecycle import wait_until
 from tests.support.plans import future_ledger, unique_name
-
-
-@pytest.fixture
-async def stack(
-    dev_server_env: WorkflowEnvironment, database_url: str, task_queue: str
-) -> AsyncIterator[ApiStack]:
-    async with serve_api(dev_server_env.client, database_url, task_queue) as stack:
-        yield stack
 
 
 async def test_the_unit_table_is_kept_until_an_event_lands(stack: ApiStack) -> None:

@@ -6,38 +6,21 @@ the field; a unit never reaches the page."""
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import unquote
 
 import openpyxl
-import pytest
 from playwright.async_api import Browser, FilePayload, Page
-from temporalio.testing import WorkflowEnvironment
 
 from domain.parsers import parse_document
 from domain.parsers.editable_ledger import TASK_SHEET
-from tests.support.api import ApiStack, serve_api
-from tests.support.browser import chromium, offline_page
+from tests.support.api import ApiStack
+from tests.support.browser import offline_page
 from tests.support.lifecycle import wait_until
 from tests.support.plans import EXAMPLE_PLANS, unique_name
 from tests.support.web import screenshot_dir, sign_in
 
 EXAMPLE = EXAMPLE_PLANS / "dongying-2017-egov-key-work.txt"
-
-
-@pytest.fixture
-async def stack(
-    dev_server_env: WorkflowEnvironment, database_url: str, task_queue: str
-) -> AsyncIterator[ApiStack]:
-    async with serve_api(dev_server_env.client, database_url, task_queue) as stack:
-        yield stack
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as browser:
-        yield browser
 
 
 async def _signed_in_page(

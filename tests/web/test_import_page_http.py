@@ -7,39 +7,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-import pytest
-from temporalio.testing import WorkflowEnvironment
 
-from tests.support.api import ApiStack, serve_api
+from tests.support.api import ApiStack
 from tests.support.plans import future_ledger, unique_name
-
-
-@pytest.fixture
-async def stack(
-    dev_server_env: WorkflowEnvironment, database_url: str, task_queue: str
-) -> AsyncIterator[ApiStack]:
-    async with serve_api(dev_server_env.client, database_url, task_queue) as stack:
-        yield stack
-
-
-def _field(html: str, name: str) -> str:
-    marker = f'name="{name}" value="'
-    start = html.index(marker) + len(marker)
-    return html[start : html.index('"', start)]
+from tests.support.web import hidden_field, token_signed_in_client
 
 
 @asynccontextmanager
 async def _signed_in(stack: ApiStack, secret: str) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
     """A browser-like client signed in with a pasted token, and its session's CSRF token."""
-    async with httpx.AsyncClient(
-        base_url=stack.base_url, follow_redirects=False, timeout=60
-    ) as client:
-        login_csrf = _field((await client.get("/login")).text, "csrf_token")
-        signed_in = await client.post("/login", data={"csrf_token": login_csrf, "token": secret})
-        assert signed_in.status_code == 303
+    async with token_signed_in_client(stack, secret) as client:
         form = await client.get("/plans/import")
         assert form.status_code == 200
-        yield client, _field(form.text, "csrf_token")
+        yield client, hidden_field(form.text, "csrf_token")
 
 
 async def _preview(

@@ -3,31 +3,14 @@ coordinator each in their own browser context, acting by clicking, as office sta
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
-import pytest
 from playwright.async_api import Browser, BrowserContext, Locator, Page, Route, expect
-from temporalio.testing import WorkflowEnvironment
 
-from tests.support.api import ApiStack, serve_api
-from tests.support.browser import LOCAL_HOSTS, chromium
+from tests.support.api import ApiStack
+from tests.support.browser import LOCAL_HOSTS
 from tests.support.web import screenshot_dir, sign_in
 from tests.web.inbox_support import event_kinds, import_plan, stage_of
-
-
-@pytest.fixture
-async def stack(
-    dev_server_env: WorkflowEnvironment, database_url: str, task_queue: str
-) -> AsyncIterator[ApiStack]:
-    async with serve_api(dev_server_env.client, database_url, task_queue) as stack:
-        yield stack
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as browser:
-        yield browser
 
 
 class Person:
@@ -89,7 +72,7 @@ async def test_a_task_from_inbox_to_done(browser: Browser, stack: ApiStack) -> N
     await task.locator("a").click()
     await expect(page.locator("#task-stage")).to_have_text("交办")
     await page.locator("#form-accept button").click()
-    await expect(page.locator("#task-done")).to_have_text("已签收，任务进入承办阶段。")
+    await expect(page.locator("#flash")).to_have_text("已签收，任务进入承办阶段。")
     await expect(page.locator("#task-stage")).to_have_text("承办")
 
     await page.fill("#progress-percent", "150")
@@ -102,7 +85,7 @@ async def test_a_task_from_inbox_to_done(browser: Browser, stack: ApiStack) -> N
     await page.fill("#progress-percent", "60")
     await page.fill("#progress-evidence", "市数据局〔2030〕1号\nhttp://oa.local/evidence/1")
     await page.locator("#form-progress button").click()
-    await expect(page.locator("#task-done")).to_have_text("进展已报告。")
+    await expect(page.locator("#flash")).to_have_text("进展已报告。")
     await expect(page.locator("#task-progress")).to_have_text("60%")
     timeline = page.locator("#task-timeline tr[data-kind=progress]")
     await expect(timeline.locator(".notes")).to_contain_text("进度60%；平台主体已部署")
@@ -121,7 +104,7 @@ async def test_a_task_from_inbox_to_done(browser: Browser, stack: ApiStack) -> N
         await expect(owed.locator(".part")).to_have_text("配合")
         await owed.locator("a").click()
         await unit.page.locator("#signoff-approve").click()
-        await expect(unit.page.locator("#task-done")).to_have_text("会签意见已提交。")
+        await expect(unit.page.locator("#flash")).to_have_text("会签意见已提交。")
         await unit.page.goto(f"{stack.base_url}/inbox")
         await expect(row(unit.page, plan_id, "1")).to_have_count(0)  # nothing more owed
         assert unit.outside == []
@@ -142,7 +125,7 @@ async def test_a_task_from_inbox_to_done(browser: Browser, stack: ApiStack) -> N
     await expect(office.page.locator("#task-stage")).to_have_text("审核")
     await expect(office.page.locator("#task-next-step")).to_have_text("审核（通过或退回）")
     await office.page.locator("#review-approve").click()
-    await expect(office.page.locator("#task-done")).to_have_text("审核意见已提交。")
+    await expect(office.page.locator("#flash")).to_have_text("审核意见已提交。")
     await expect(office.page.locator("#task-stage")).to_have_text("办结")
     assert await stage_of(stack, plan_id, "1") == "completed"
     await office.page.goto(board)
@@ -174,7 +157,7 @@ async def test_a_refusal_is_reassigned_and_the_new_lead_sees_it(
     await expect(old.page.locator("#error-refuse-reason")).to_have_text("必填")
     await old.page.fill("#refuse-reason", "不属于本单位职责，应由市发改委牵头")
     await old.page.locator("#form-refuse button").click()
-    await expect(old.page.locator("#task-done")).to_have_text("已退回交办，等待督查室重新交办。")
+    await expect(old.page.locator("#flash")).to_have_text("已退回交办，等待督查室重新交办。")
     await expect(old.page.locator("#task-next-step")).to_have_text("已退回，等待督查室重新交办")
     await expect(old.page.locator("#form-accept")).to_have_count(0)
 
@@ -193,7 +176,7 @@ async def test_a_refusal_is_reassigned_and_the_new_lead_sees_it(
     await expect(office.page.locator("#error-reassign-unit")).to_be_visible()
     await office.page.fill("#reassign-unit", "市发改委")
     await office.page.locator("#form-reassign button").click()
-    await expect(office.page.locator("#task-done")).to_have_text("已重新交办。")
+    await expect(office.page.locator("#flash")).to_have_text("已重新交办。")
     await expect(office.page.locator("#task-lead")).to_have_text("市发展改革委")
 
     await office.page.goto(f"{stack.base_url}/board?plan={plan_id}")

@@ -5,7 +5,6 @@ month that is not one is said beside the field."""
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -14,30 +13,15 @@ import docx
 import openpyxl
 import pytest
 from playwright.async_api import Browser, Page, expect
-from temporalio.testing import WorkflowEnvironment
 
 from services.notices import previous_month
-from tests.support.api import ApiStack, serve_api
-from tests.support.browser import chromium, offline_page
+from tests.support.api import ApiStack
+from tests.support.browser import offline_page
 from tests.support.lifecycle import wait_until
 from tests.support.plans import future_ledger, unique_name
 from tests.support.web import screenshot_dir, sign_in
 
 TASKS = 3  # future_ledger's rows: 市数据资源局, 市政务服务中心 and 市信息办 lead one each
-
-
-@pytest.fixture
-async def stack(
-    dev_server_env: WorkflowEnvironment, database_url: str, task_queue: str
-) -> AsyncIterator[ApiStack]:
-    async with serve_api(dev_server_env.client, database_url, task_queue) as stack:
-        yield stack
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture

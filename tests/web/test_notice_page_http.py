@@ -4,43 +4,13 @@ some plans reads only those."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from urllib.parse import quote
 
-import httpx
-import pytest
-from temporalio.testing import WorkflowEnvironment
-
-from tests.support.api import ApiStack, serve_api
+from tests.support.api import ApiStack
+from tests.support.web import token_signed_in_client
 from tests.test_notices import add_plan, unique_name
 
 MONTH = "2026-06"
-
-
-@pytest.fixture
-async def stack(
-    dev_server_env: WorkflowEnvironment, database_url: str, task_queue: str
-) -> AsyncIterator[ApiStack]:
-    async with serve_api(dev_server_env.client, database_url, task_queue, worker=False) as stack:
-        yield stack
-
-
-def _field(html: str, name: str) -> str:
-    marker = f'name="{name}" value="'
-    start = html.index(marker) + len(marker)
-    return html[start : html.index('"', start)]
-
-
-@asynccontextmanager
-async def _signed_in(stack: ApiStack, secret: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=stack.base_url, follow_redirects=False, timeout=60
-    ) as client:
-        login_csrf = _field((await client.get("/login")).text, "csrf_token")
-        signed_in = await client.post("/login", data={"csrf_token": login_csrf, "token": secret})
-        assert signed_in.status_code == 303
-        yield client
 
 
 async def test_the_pages_files_are_the_apis_and_only_the_notice_may_style_itself(
@@ -49,7 +19,7 @@ async def test_the_pages_files_are_the_apis_and_only_the_notice_may_style_itself
     plan_id = unique_name("notice-http")
     await add_plan(stack.pool, plan_id)
     secret = await stack.token("coordinator")
-    async with _signed_in(stack, secret) as client:
+    async with token_signed_in_client(stack, secret) as client:
         page = await client.get("/notices", params={"month": MONTH, "plan": plan_id})
         assert page.status_code == 200
         assert "'unsafe-inline'" not in page.headers["content-security-policy"]
@@ -82,7 +52,9 @@ async def test_a_coordinator_of_some_plans_reads_only_those(stack: ApiStack) -> 
     mine, theirs = unique_name("notice-mine"), unique_name("notice-theirs")
     for plan_id in (mine, theirs):
         await add_plan(stack.pool, plan_id)
-    async with _signed_in(stack, await stack.token("coordinator", plans=(mine,))) as client:
+    async with token_signed_in_client(
+        stack, await stack.token("coordinator", plans=(mine,))
+    ) as client:
         default = await client.get("/notices", params={"month": MONTH})
         assert default.status_code == 200
         assert "全部计划" not in default.text  # no all-plans notice to offer

@@ -3,27 +3,10 @@ sign-out, over real HTTP against the API process with a real PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest
-from temporalio.testing import WorkflowEnvironment
 
-from tests.support.api import ApiStack, serve_api
-
-
-@pytest.fixture
-async def stack(
-    dev_server_env: WorkflowEnvironment, database_url: str, task_queue: str
-) -> AsyncIterator[ApiStack]:
-    async with serve_api(dev_server_env.client, database_url, task_queue, worker=False) as stack:
-        yield stack
-
-
-def _field(html: str, name: str) -> str:
-    marker = f'name="{name}" value="'
-    start = html.index(marker) + len(marker)
-    return html[start : html.index('"', start)]
+from tests.support.api import ApiStack
+from tests.support.web import hidden_field
 
 
 async def _browser(stack: ApiStack) -> httpx.AsyncClient:
@@ -52,7 +35,7 @@ async def test_a_login_link_signs_in_once_with_a_safe_cookie(stack: ApiStack) ->
         assert "市信息办" in preview.text
         # Opening the page (a chat client's preview) does not use the link up.
         again = await browser.get(path)
-        csrf = _field(again.text, "csrf_token")
+        csrf = hidden_field(again.text, "csrf_token")
         assert again.headers["referrer-policy"] == "same-origin"
 
         # Another site's form cannot sign this browser in: no matching login cookie.
@@ -83,13 +66,13 @@ async def test_a_pasted_token_signs_in_and_a_wrong_one_does_not(stack: ApiStack)
     secret = await stack.token("coordinator")
     async with await _browser(stack) as browser:
         form = await browser.get("/login")
-        csrf = _field(form.text, "csrf_token")
+        csrf = hidden_field(form.text, "csrf_token")
         wrong = await browser.post(
             "/login", data={"csrf_token": csrf, "token": "dbn_nothing", "next": "/board"}
         )
         assert wrong.status_code == 401
         assert "令牌无效" in wrong.text
-        csrf = _field(wrong.text, "csrf_token")
+        csrf = hidden_field(wrong.text, "csrf_token")
         right = await browser.post(
             "/login", data={"csrf_token": csrf, "token": secret, "next": "/board?light=red"}
         )
@@ -102,7 +85,7 @@ async def test_a_pasted_token_signs_in_and_a_wrong_one_does_not(stack: ApiStack)
 async def test_sign_out_needs_the_forms_csrf_token_and_ends_the_session(stack: ApiStack) -> None:
     secret = await stack.token("unit", unit="市信息办")
     async with await _browser(stack) as browser:
-        csrf = _field((await browser.get("/login")).text, "csrf_token")
+        csrf = hidden_field((await browser.get("/login")).text, "csrf_token")
         await browser.post("/login", data={"csrf_token": csrf, "token": secret})
         assert (await browser.get("/")).headers["location"] == "/inbox"
 
@@ -131,7 +114,7 @@ async def test_revoking_the_token_signs_its_browsers_out(stack: ApiStack) -> Non
     link = await stack.login_link("unit", unit="市信息办")
     path = link.removeprefix(stack.base_url)
     async with await _browser(stack) as browser:
-        csrf = _field((await browser.get(path)).text, "csrf_token")
+        csrf = hidden_field((await browser.get(path)).text, "csrf_token")
         await browser.post(path, data={"csrf_token": csrf})
         assert (await browser.get("/")).headers["location"] == "/inbox"
         await stack.pool.execute("UPDATE api_tokens SET revoked_at = now()")
