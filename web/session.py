@@ -93,6 +93,15 @@ async def checked_form(request: Request, user: User) -> FormData:
     """The posted form, once its CSRF token is this session's. Every form post is a
     mutation on record: it is audited whatever its outcome."""
     request.state.web_audited = True
+    if not hasattr(request.state, "audit"):
+        # Named from the address before anything is read, so that a refused post's audit
+        # row says which task and action it was aimed at.
+        where = request.path_params
+        request.state.audit = {
+            "plan_id": where.get("plan_id"),
+            "task_id": where.get("task_key"),
+            "action": where.get("action"),
+        }
     form = await request.form()
     sent = form.get(CSRF_FIELD)
     if not isinstance(sent, str) or not hmac.compare_digest(sent, user.csrf_token):

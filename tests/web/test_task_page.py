@@ -60,6 +60,13 @@ async def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(
         assert wrong.status_code == 403
     assert await stage_of(stack, plan_id, "3") == "assigned"
     assert await event_kinds(stack, plan_id, "3") == ["assigned"]
+    audited = await stack.pool.fetch(
+        "SELECT plan_id, task_id, action, status, error_code, unit FROM audit_log"
+        " WHERE route LIKE '/tasks/%' ORDER BY id"
+    )
+    assert [tuple(row) for row in audited] == [
+        (plan_id, "3", "accept", 403, "csrf_refused", "市信息办"),
+    ] * 2
 
 
 async def test_the_same_form_posted_twice_applies_once(stack: ApiStack, plan_id: str) -> None:
