@@ -37,7 +37,7 @@ from services.units import UnknownUnitError
 from store import task_reads
 from web.inbox import PART_LABELS, RoundFacts, next_step, part_of, round_facts, time_left
 from web.session import Form, User
-from web.templating import flash, render
+from web.templating import flash, render, stage_label
 from workflows.task_contract import task_workflow_id
 
 router = APIRouter(include_in_schema=False)
@@ -336,6 +336,22 @@ _REFUSAL_STATUS: dict[type[task_service.TaskActionRefusedError], int] = {
 }
 
 
+def refusal_text(refusal: task_service.TaskActionRefusedError) -> str:
+    """The lifecycle's refusal for office staff: why, in Chinese, by the kind of refusal,
+    then the lifecycle's own words (in English: they are the API's too) as the detail."""
+    if isinstance(refusal, task_service.WrongStageError):
+        why = f"任务当前处于「{stage_label(refusal.stage)}」，此操作现在不能办理"
+    elif isinstance(refusal, task_service.ActionNotAllowedError):
+        why = "您无权办理此操作"
+    elif isinstance(refusal, task_service.IdempotencyKeyReusedError):
+        why = "这张表单已用于另一次操作，请刷新页面后重新填写"
+    elif isinstance(refusal, task_service.InvalidActionError):
+        why = "填写的内容不符合要求"
+    else:
+        why = "办理规则不允许此操作"
+    return f"操作未被接受：{why}。（{refusal.message}）"
+
+
 async def _await_projection(request: Request, workflow_id: str, seq: int) -> None:
     """Wait (briefly) until the projection holds the action's events.
 
@@ -418,7 +434,7 @@ async def task_action(
     except task_service.TaskActionRefusedError as refusal:
         request.state.error_code = refusal.code
         status = _REFUSAL_STATUS.get(type(refusal), 422)
-        return await again(status, typed=typed, refusal=f"操作未被接受：{refusal.message}")
+        return await again(status, typed=typed, refusal=refusal_text(refusal))
     except task_service.TemporalUnavailableError as error:
         request.state.error_code = error.code
         return render(

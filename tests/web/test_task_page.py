@@ -101,8 +101,8 @@ async def test_the_same_form_posted_twice_applies_once(stack: ApiStack, plan_id:
         }
         again = await unit.post(f"/tasks/{plan_id}/3/accept", data=stale)
         assert again.status_code == 409
-        assert "操作未被接受：" in again.text
-        assert "in_progress" in again.text
+        assert "操作未被接受：任务当前处于「承办」，此操作现在不能办理。" in again.text
+        assert "in_progress" in again.text  # the lifecycle's own words, as the detail
     assert (await event_kinds(stack, plan_id, "3")).count("accepted") == 1
 
     rows = await stack.pool.fetch(
@@ -166,7 +166,8 @@ async def test_an_invalid_field_is_shown_beside_it_and_nothing_is_sent(
             },
         )
         assert early.status_code == 422
-        assert "操作未被接受：the new date must be after 2030-12-31" in early.text
+        invalid = "操作未被接受：填写的内容不符合要求。（the new date must be after 2030-12-31"
+        assert invalid in early.text
         assert "extension_requested" not in await event_kinds(stack, plan_id, "3")
 
 
@@ -249,7 +250,7 @@ async def test_an_objection_needs_a_reason_and_sends_the_work_back(
         assert "会签（同意或不同意）" in inbox
         bare = await send_form(unit, plan_id, "2", "sign-off", approve="false", reason="")
         assert bare.status_code == 422
-        assert "操作未被接受：a reason is required" in bare.text
+        assert "操作未被接受：填写的内容不符合要求。（a reason is required" in bare.text
         assert 'id="form-sign-off"' in bare.text
         objected = await send_form(
             unit, plan_id, "2", "sign-off", approve="false", reason="数据接口未对接"
