@@ -62,7 +62,7 @@ async def chromium() -> AsyncIterator[Browser]:
 
 async def offline_page(browser: Browser, outside: list[str]) -> Page:
     """A page whose every request off this machine is refused and listed in ``outside``."""
-    page = await browser.new_page()
+    page = await browser.new_page(locale="zh-CN")  # as an office PC: dates as 年/月/日
 
     async def guard(route: Route) -> None:
         url = route.request.url

@@ -21,7 +21,7 @@ class Person:
 
 
 async def person(browser: Browser, stack: ApiStack, link: str) -> Person:
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     outside: list[str] = []
 
     async def guard(route: Route) -> None:
@@ -216,7 +216,7 @@ async def test_a_post_without_the_csrf_token_is_refused_in_the_browser(
 
 async def test_a_signed_out_browser_is_sent_to_sign_in(browser: Browser, stack: ApiStack) -> None:
     """No session: every page sends the browser to sign in, and back to it afterwards."""
-    context = await browser.new_context()
+    context = await browser.new_context(locale="zh-CN")
     page = await context.new_page()
     await page.goto(f"{stack.base_url}/board?light=red")
     await expect(page).to_have_url(f"{stack.base_url}/login?next=/board%3Flight%3Dred")
