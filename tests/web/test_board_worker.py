@@ -41,7 +41,8 @@ async def test_the_worker_folds_in_another_process_the_notices_table(
     worker = UnitTableWorker(database_url)
     try:
         child = await worker.process_id()
-        assert child is not None and child != os.getpid()
+        assert child is not None
+        assert child != os.getpid()
         month = this_month()
         for scope in ((plan,), None):
             table = await worker.unit_table(stack.pool, scope, month_end(month))
@@ -85,7 +86,8 @@ async def test_a_killed_worker_is_replaced_and_the_table_still_answers(
         table = await worker.unit_table(stack.pool, (plan,), at)
         assert table == await compute_unit_table(stack.pool, (plan,), at)
         second = await worker.process_id()
-        assert second is not None and second != first
+        assert second is not None
+        assert second != first
         assert await worker.unit_table(stack.pool, (plan,), at) == table
     finally:
         await worker.close()
