@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import unquote
 
@@ -35,6 +37,7 @@ from runtime.readiness import Readiness
 from services.tasks import TemporalUnavailableError
 from store import audit
 from web.app import mount_web
+from web.board import close_board
 
 __all__ = ["REQUEST_ID_HEADER", "ApiDependencies", "ApiLimits", "create_app"]
 
@@ -97,8 +100,17 @@ class BodyLimit:
         await self.app(scope, whole_body, send)
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    try:
+        yield
+    finally:
+        await close_board(app)  # its worker process
+
+
 def create_app(dependencies: ApiDependencies) -> FastAPI:
     app = FastAPIOffline(
+        lifespan=_lifespan,
         # ReDoc's standalone bundle fetches its logo from a CDN; Swagger UI needs nothing.
         redoc_url=None,
         title="Duban coordinator API",

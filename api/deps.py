@@ -55,6 +55,9 @@ class ApiDependencies:
     # Browser origins (the Temporal UI's) that may call the codec endpoint.
     codec_origins: tuple[str, ...] = ()
     web: WebOptions = WebOptions()
+    # PostgreSQL's address, for the board's fold in a process of its own (web.board); None:
+    # that fold runs in the server's process.
+    database_url: str | None = None
 
 
 def dependencies_of(request: Request) -> ApiDependencies:

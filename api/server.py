@@ -36,6 +36,7 @@ async def run_api(settings: Settings) -> None:
             task_queue=settings.temporal_task_queue,
             limits=limits,
             codec_origins=tuple(settings.codec_origins),
+            database_url=settings.effective_database_url,
             web=WebOptions(
                 session_lifetime=timedelta(hours=settings.web_session_hours),
                 public_url=settings.effective_public_url,

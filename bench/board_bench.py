@@ -59,7 +59,7 @@ from temporalio.client import Client
 
 from api.app import create_app
 from api.deps import ApiDependencies, ApiLimits
-from bench.lifecycle_bench import bench_database, percentile, quiet_logging
+from bench.lifecycle_bench import bench_postgres, percentile, quiet_logging
 from bench.notice_bench import EVENT_COLUMNS, _Lineage
 from bench.task_list_bench import PLAN_COLUMNS, STATE_COLUMNS, TASK_COLUMNS, VOCABULARY
 from domain.access import Principal
@@ -68,7 +68,7 @@ from services import access_tokens
 from services.board import BoardCache, compute_unit_table
 from store import board_reads, task_reads, web_sessions
 from store.task_reads import TaskFilter
-from web.board import LIST_LIMIT
+from web.board import LIST_LIMIT, board_worker, close_board
 from web.session import SESSION_COOKIE
 
 TASKS = 10_000
@@ -327,7 +327,7 @@ async def time_reads(pool: asyncpg.Pool, repetitions: int) -> dict[str, list[flo
 
 async def main(arguments: argparse.Namespace) -> None:
     quiet_logging()
-    async with bench_database() as (_, pool):
+    async with bench_postgres() as (_, dsn, pool):
         started = time.perf_counter()
         data = await load(pool, arguments.tasks, arguments.closed, arguments.plans, arguments.seed)
         loaded = time.perf_counter() - started
@@ -336,6 +336,7 @@ async def main(arguments: argparse.Namespace) -> None:
             # Reads only: nothing here reaches Temporal.
             temporal=cast(Client, None),
             limits=ApiLimits(rate_limit="1000000/minute"),
+            database_url=None if arguments.in_process else dsn,
         )
         app = create_app(dependencies)
         timer = ServerTimer(app)
@@ -348,7 +349,7 @@ async def main(arguments: argparse.Namespace) -> None:
 
         async def empty_cache() -> None:
             await settled()
-            app.state.board_cache = BoardCache()
+            app.state.board_cache = BoardCache(folder=board_worker(app))
 
         async def settled() -> None:
             cache = getattr(app.state, "board_cache", None)
@@ -414,6 +415,10 @@ async def main(arguments: argparse.Namespace) -> None:
         now = datetime.now(UTC)
         fold_all = await _timed(cold_n, lambda: compute_unit_table(pool, None, now))
         fold_one = await _timed(cold_n, lambda: compute_unit_table(pool, (data.plans[0],), now))
+        worker = board_worker(app)
+        fold_worker = await _timed(cold_n, lambda: worker.unit_table(pool, None, now))
+        worker_pid = await worker.process_id()
+        await close_board(app)  # the ASGI transport runs no lifespan
 
         async def high_water() -> Any:
             async with pool.acquire() as connection:
@@ -455,6 +460,8 @@ async def main(arguments: argparse.Namespace) -> None:
     print("  parts of a cold board, alone:")
     print(line("per-unit table, every plan (read + fold)", fold_all))
     print(line(f"per-unit table, {data.plans[0]} (read + fold)", fold_one))
+    where = f"worker process {worker_pid}" if worker_pid else "in-process: no worker"
+    print(line(f"per-unit table, every plan ({where})", fold_worker))
     print(line("event high-water mark (cache key)", water))
     for name, seconds in reads.items():
         print(line(f"{name} (every plan)", seconds))
@@ -469,4 +476,7 @@ if __name__ == "__main__":
     parser.add_argument("--cold-repetitions", type=int, default=COLD_REPETITIONS)
     parser.add_argument("--warmup", type=int, default=WARMUP)
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument(
+        "--in-process", action="store_true", help="fold in the server's process, as before"
+    )
     asyncio.run(main(parser.parse_args()))

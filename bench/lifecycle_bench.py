@@ -231,6 +231,13 @@ def describe_history(history: Counter[str]) -> str:
 @asynccontextmanager
 async def bench_database() -> AsyncIterator[tuple[Path, asyncpg.Pool]]:
     """A scratch directory and a migrated PostgreSQL in it, for one benchmark run."""
+    async with bench_postgres() as (scratch, _, pool):
+        yield scratch, pool
+
+
+@asynccontextmanager
+async def bench_postgres() -> AsyncIterator[tuple[Path, str, asyncpg.Pool]]:
+    """:func:`bench_database` with the database's address besides."""
     with tempfile.TemporaryDirectory() as directory:
         scratch = Path(directory)
         postgres = EmbeddedPostgres(scratch / "postgres" / "data", port=free_port())
@@ -239,7 +246,7 @@ async def bench_database() -> AsyncIterator[tuple[Path, asyncpg.Pool]]:
             await migrate_database(postgres.dsn)
             pool = await create_pool(postgres.dsn, max_size=10)
             try:
-                yield scratch, pool
+                yield scratch, postgres.dsn, pool
             finally:
                 await pool.close()
         finally:

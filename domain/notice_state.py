@@ -493,21 +493,24 @@ def _unit_rows(standings: Sequence[_Standing]) -> tuple[UnitStanding, ...]:
     led_by: dict[str, list[_Standing]] = {}
     refusals: Counter[str] = Counter()
     deemed: Counter[str] = Counter()
+    # The row's lead unit and status are the folded lead unit and the standing's status:
+    # read there, so that a table of units (the board's, as of now) builds no task rows.
     for s in standings:
-        if s.row.lead_unit:
-            led_by.setdefault(s.row.lead_unit, []).append(s)
+        lead_unit = s.folded.lead_unit
+        if lead_unit:
+            led_by.setdefault(lead_unit, []).append(s)
         refusals.update(u for u in s.refusals_by if u)
         deemed.update(u for u in s.deemed_by if u)
     rows = []
     for unit in {*led_by, *refusals, *deemed}:
         led = led_by.get(unit, [])
-        statuses = Counter(s.row.status for s in led)
+        statuses = Counter(s.status for s in led)
         completed = statuses[NoticeStatus.COMPLETED_ON_TIME] + statuses[NoticeStatus.COMPLETED_LATE]
         countable = len(led) - statuses[NoticeStatus.CANCELLED]
         late = [
             s.days_late
             for s in led
-            if s.row.status in {NoticeStatus.COMPLETED_LATE, NoticeStatus.OVERDUE}
+            if s.status in {NoticeStatus.COMPLETED_LATE, NoticeStatus.OVERDUE}
         ]
         rows.append(
             UnitStanding(

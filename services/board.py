@@ -23,14 +23,14 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import asyncpg
 
 from domain.calendar import SHANGHAI
 from domain.notice import UnitStanding
 from domain.notice_state import NoticeTask, unit_rows_at
-from services.notice_settings import load_notice_settings
+from services.notice_settings import NoticeSettings, load_notice_settings
 from store.board_reads import event_high_water
 from store.notice_reads import NoticeEvent, read_notice_input
 
@@ -57,29 +57,61 @@ class Derived(Generic[T]):
     updating: bool = False  # kept while a recomputation after newer events runs
 
 
-async def compute_unit_table(
-    pool: asyncpg.Pool, plans: Scope, as_of: datetime
-) -> tuple[UnitStanding, ...]:
-    """分单位情况 over ``plans`` (None: every plan) as of ``as_of``, by the notice's arithmetic
-    and the office's notice settings. At a month's end it equals that month's notice's."""
-    settings = load_notice_settings()
+@dataclass(frozen=True)
+class UnitTableInput:
+    """What the per-unit table folds: the plans' titles, their tasks and live events."""
+
+    titles: dict[str, str]
+    tasks: list[NoticeTask]
+    events: dict[str, list[list[NoticeEvent]]]
+
+
+async def read_unit_table_input(
+    source: asyncpg.Pool | asyncpg.Connection, plans: Scope, as_of: datetime
+) -> UnitTableInput:
+    """The notice's reads over ``plans`` (None: every plan) as of ``as_of``."""
     titles: dict[str, str] = {}
     tasks: list[NoticeTask] = []
     events: dict[str, list[list[NoticeEvent]]] = {}
     for plan_id in plans if plans is not None else (None,):
-        data = await read_notice_input(pool, as_of, plan_id)
+        data = await read_notice_input(source, as_of, plan_id)
         titles.update(data.plan_titles)
         tasks.extend(data.tasks)
         events.update(data.events)  # workflow ids belong to one plan each
-    # The fold is pure Python: a thread lets the server answer other requests meanwhile.
-    return await asyncio.to_thread(
-        unit_rows_at,
-        tasks,
-        events,
+    return UnitTableInput(titles, tasks, events)
+
+
+def fold_unit_table(
+    data: UnitTableInput, as_of: datetime, settings: NoticeSettings
+) -> tuple[UnitStanding, ...]:
+    return unit_rows_at(
+        data.tasks,
+        data.events,
         as_of,
         behind_margin=settings.behind_margin,
-        light_policies=settings.light_policies(titles),
+        light_policies=settings.light_policies(data.titles),
     )
+
+
+async def compute_unit_table(
+    pool: asyncpg.Pool, plans: Scope, as_of: datetime
+) -> tuple[UnitStanding, ...]:
+    """分单位情况 over ``plans`` (None: every plan) as of ``as_of``, by the notice's arithmetic
+    and the office's notice settings. At a month's end it equals that month's notice's.
+    In this process: the server's own recomputations run in a worker process instead
+    (:class:`services.board_worker.UnitTableWorker`)."""
+    settings = load_notice_settings()
+    data = await read_unit_table_input(pool, plans, as_of)
+    # The fold is pure Python: a thread lets the server answer other requests meanwhile.
+    return await asyncio.to_thread(fold_unit_table, data, as_of, settings)
+
+
+class UnitTableFolder(Protocol):
+    """What computes the per-unit table for a :class:`BoardCache` (a worker process)."""
+
+    async def unit_table(
+        self, pool: asyncpg.Pool, plans: Scope, as_of: datetime
+    ) -> tuple[UnitStanding, ...]: ...
 
 
 def _retrieved(task: asyncio.Task[Any]) -> None:
@@ -124,6 +156,8 @@ class BoardCache:
     max_age: timedelta = DEFAULT_MAX_AGE
     wait_for_fresh: timedelta | None = timedelta(milliseconds=50)
     refresh_spacing: float = 4.0
+    # Where the per-unit table is folded: the app's worker process (web.board), else here.
+    folder: UnitTableFolder | None = None
     _entries: dict[Slot, _Entry] = field(default_factory=dict)
     _refreshing: dict[Slot, asyncio.Task[Derived[Any]]] = field(default_factory=dict)
 
@@ -203,6 +237,8 @@ class BoardCache:
         scope = scope_of(plans)
 
         async def compute(now: datetime) -> UnitRows:
+            if self.folder is not None:
+                return await self.folder.unit_table(pool, scope, now)
             return await compute_unit_table(pool, scope, now)
 
         return await self.get(pool, "unit-table", scope, compute, may_lag=True)

@@ -26,6 +26,7 @@ from domain.access import Principal
 from domain.lifecycle import Stage
 from runtime.log import get_logger
 from services.board import BoardCache, Scope, scope_of
+from services.board_worker import UnitTableWorker
 from store import board_reads, task_reads
 from store.task_reads import TaskFilter
 from web.session import User
@@ -93,21 +94,40 @@ class BoardQuery:
         return f"/board?{query}" if query else "/board"
 
 
-def _cache(request: Request) -> BoardCache:
-    state = request.app.state
+def board_worker(app: FastAPI) -> UnitTableWorker:
+    """The app's process for the per-unit table's fold, on the app's database address."""
+    state = app.state
+    worker: UnitTableWorker | None = getattr(state, "board_worker", None)
+    if worker is None:
+        worker = state.board_worker = UnitTableWorker(state.dependencies.database_url)
+    return worker
+
+
+def board_cache(app: FastAPI) -> BoardCache:
+    state = app.state
     cache: BoardCache | None = getattr(state, "board_cache", None)
     if cache is None:
-        cache = state.board_cache = BoardCache()
+        cache = state.board_cache = BoardCache(folder=board_worker(app))
     return cache
+
+
+async def close_board(app: FastAPI) -> None:
+    """As the app stops: the fold's worker process ends."""
+    worker: UnitTableWorker | None = getattr(app.state, "board_worker", None)
+    if worker is not None:
+        await worker.close()
+
+
+def _cache(request: Request) -> BoardCache:
+    return board_cache(request.app)
 
 
 async def warm_board(app: FastAPI, pool: asyncpg.Pool) -> None:
     """Compute the every-plan per-unit table once as the API starts, so the first visitor
     is not the one who waits for the fold (most of a second over 10,000 tasks). A failure
     is only logged: the first visit computes it again."""
-    cache = app.state.board_cache = getattr(app.state, "board_cache", None) or BoardCache()
     try:
-        await cache.unit_table(pool, None)
+        await board_cache(app).unit_table(pool, None)
     except Exception:
         log.exception("board: the per-unit table could not be computed at start-up")
 

@@ -23,6 +23,7 @@ from domain.notice_state import (
     month_end,
     previous_month,
     task_standings,
+    unit_rows_at,
 )
 from tests.support.lifecycle import make_task
 
@@ -486,6 +487,9 @@ def test_random_histories_match_a_brute_force(scripts_: list[Script], month: str
     assert totals.refused == counts[NoticeStatus.REFUSED]
     assert totals.cancelled == counts[NoticeStatus.CANCELLED]
     rows = {u.unit: u for u in notice.units}
+    # The board's table (the same arithmetic without the notice's task rows) is the notice's.
+    events = {s.entry.workflow_id: [s.events] for s in full}
+    assert unit_rows_at([s.entry for s in full], events, as_of) == notice.units
     for unit in {t.state.lead_unit for t in truth}:
         assert unit is not None
         led = [t for t in truth if t.state.lead_unit == unit]

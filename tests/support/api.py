@@ -130,6 +130,7 @@ async def serve_api(
         task_queue=task_queue,
         limits=limits or ApiLimits(),
         codec_origins=codec_origins,
+        database_url=database_url,
     )
     port = free_port()
     config = uvicorn.Config(
