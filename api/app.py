@@ -38,6 +38,7 @@ from services.tasks import TemporalUnavailableError
 from store import audit
 from web.app import mount_web
 from web.board import close_board
+from web.templating import render
 
 __all__ = ["REQUEST_ID_HEADER", "ApiDependencies", "ApiLimits", "create_app"]
 
@@ -85,7 +86,19 @@ class BodyLimit:
             more = message.get("more_body", False) and not too_large
         if too_large:
             detail = f"the body is over {limit // 1024} KiB"
-            response = problem_response(Request(scope), Problem(413, "payload_too_large", detail))
+            response = (
+                problem_response(Request(scope), Problem(413, "payload_too_large", detail))
+                if scope["path"].startswith("/api/")
+                # A board form: a page in its users' language, not a problem document.
+                else render(
+                    Request(scope),
+                    "refused.html",
+                    status_code=413,
+                    title="提交的内容过大",
+                    reason=f"提交的内容超过 {limit // 1024} KiB，没有执行任何操作。"
+                    "请返回，缩短文字（进展情况最多4000字）或换一个较小的文件后重试。",
+                )
+            )
             await response(scope, receive, send)
             return
         handed = False

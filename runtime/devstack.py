@@ -46,7 +46,9 @@ from store.tokens import IssuedToken
 
 log = get_logger(__name__)
 
-DEV_TOKEN_NAME = "duban dev"  # noqa: S105 - the token's name, not its secret
+# The name the board shows for the dev coordinator; every token `duban dev` issues carries
+# it, so that the next run revokes them all.
+DEV_TOKEN_NAME = "督查室（duban dev）"  # noqa: S105 - the token's name, not its secret
 # The five reference plans: beside the packages in a checkout and in an installed wheel.
 EXAMPLE_PLANS = Path(__file__).resolve().parent.parent / "examples" / "plans"
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 from collections import Counter
 from typing import Any
 from urllib.parse import quote
@@ -292,6 +293,25 @@ async def editable_ledger(request: Request, user: User, upload_id: str) -> Respo
     )
 
 
+# How long the commit waits for the new tasks to reach the projection before it shows the
+# board anyway (a worker backlog); the import stands either way.
+PROJECTION_WAIT_SECONDS = 10.0
+
+
+async def _await_projection(request: Request, plan_id: str, started: int) -> None:
+    """Wait (briefly) until the projection lists as many of the plan's tasks as workflows
+    were started: each workflow records its task's row a moment after it starts, and the
+    board the coordinator is sent to should count every task just imported, not the first
+    few. A recurring task's workflow lists one row or more (its occurrences)."""
+    pool = dependencies_of(request).pool
+    deadline = time.monotonic() + PROJECTION_WAIT_SECONDS
+    while started and time.monotonic() < deadline:
+        listed = await pool.fetchval("SELECT count(*) FROM task_states WHERE plan_id = $1", plan_id)
+        if listed >= started:
+            return
+        await asyncio.sleep(0.05)
+
+
 def _imported_message(answer: dict[str, Any], *, again: bool) -> str:
     plan_id = answer["plan_id"]
     if answer["status"] == "unchanged":
@@ -378,5 +398,6 @@ async def commit_upload(request: Request, user: User, form: Form, upload_id: str
     answer = {"plan_id": outcome.plan_id, "status": outcome.status, "tasks": len(parsed.tasks)}
     async with connection(request) as conn:
         await idempotency.answer(conn, principal.token_id, key, held, 200, answer)
+    await _await_projection(request, outcome.plan_id, outcome.workflows_started)
     redirect = RedirectResponse(f"/board?plan={quote(outcome.plan_id)}", status_code=303)
     return flash(redirect, _imported_message(answer, again=False), secure=secure)

@@ -10,6 +10,7 @@ import pytest
 
 from tests.support.api import ApiStack
 from tests.support.lifecycle import wait_until
+from tests.support.plans import future_ledger, unique_name
 from tests.support.web import hidden_field, signed_in_client
 from tests.web.inbox_support import event_kinds, import_plan, send_form, stage_of
 
@@ -345,3 +346,52 @@ async def test_the_page_after_an_action_shows_it_even_when_the_projection_lags(
         assert answer.status_code == 303
         after = await unit.get(answer.headers["location"])
         assert 'data-stage="in_progress"' in after.text
+
+
+async def test_a_form_over_the_body_limit_gets_a_page_and_changes_nothing(
+    stack: ApiStack, plan_id: str
+) -> None:
+    """Text pasted past the fields' maxlength (a script, an old browser) is stopped before
+    the route as the API's bodies are, but answered as a page in Chinese."""
+    async with signed_in_client(stack, await stack.login_link("unit", unit="市信息办")) as unit:
+        page = await unit.get(f"/tasks/{plan_id}/3")
+        assert 'name="reason" maxlength="2000"' in page.text
+        form = {
+            "csrf_token": hidden_field(page.text, "csrf_token"),
+            "idempotency_key": hidden_field(page.text, "idempotency_key", "form-refuse"),
+            "reason": "不属于本单位职责" * 3000,
+        }
+        refused = await unit.post(f"/tasks/{plan_id}/3/refuse", data=form)
+        assert refused.status_code == 413
+        assert refused.headers["content-type"].startswith("text/html")
+        assert "提交的内容过大" in refused.text
+    assert await event_kinds(stack, plan_id, "3") == ["assigned"]
+
+
+async def test_a_re_dated_plans_task_page_says_its_dates_were_shifted(stack: ApiStack) -> None:
+    """The task's own text still reads the document's dates: the page says they moved."""
+    coordinator = await stack.token("coordinator")
+    answer = await stack.upload(
+        coordinator,
+        unique_name("rebased.csv"),
+        future_ledger(2030),
+        accept_warnings=True,
+        rebase_year="2032",
+    )
+    assert answer.status_code == 200, answer.text
+    plan_id = answer.json()["plan_id"]
+    years = answer.json()["rebased_years"]
+    assert years > 0
+
+    async def listed() -> bool:
+        return bool(
+            await stack.pool.fetchval(
+                "SELECT count(*) FROM task_states WHERE plan_id = $1 AND task_id = '1'", plan_id
+            )
+        )
+
+    await wait_until(listed, timeout=30, what="the re-dated task in the projection")
+    async with signed_in_client(stack, await stack.login_link("coordinator")) as office:
+        page = await office.get(f"/tasks/{plan_id}/1")
+        assert page.status_code == 200
+        assert f"日期已整体平移 +{years} 年" in page.text
