@@ -90,3 +90,27 @@ async def test_while_events_keep_landing_the_fold_waits_its_turn(stack: ApiStack
     assert lagging.updating
     assert lagging.value == kept.value
     assert not cache._refreshing
+
+
+async def test_the_api_start_computes_the_tables_its_coordinators_will_ask_for(
+    stack: ApiStack,
+) -> None:
+    """warm_board (run by `duban api` as it starts): every plan, each active coordinator
+    token's plans and each plan alone are kept before anyone visits."""
+    from api.app import create_app
+    from api.deps import ApiDependencies
+    from web.board import board_cache, close_board, warm_board
+
+    coordinator = await stack.token("coordinator")
+    first = await import_through_api(stack, coordinator, unique_name("a.csv"), future_ledger())
+    second = await import_through_api(stack, coordinator, unique_name("b.csv"), future_ledger())
+    await stack.token("coordinator", plans=(first, second))
+    app = create_app(ApiDependencies(pool=stack.pool, temporal=stack.temporal))
+    try:
+        await warm_board(app, stack.pool)
+        cache = board_cache(app)
+        for scope in (None, tuple(sorted((first, second))), (first,), (second,)):
+            kept = await cache.unit_table(stack.pool, scope)
+            assert kept.from_cache, scope
+    finally:
+        await close_board(app)
