@@ -191,6 +191,17 @@ async def _staged(
     return staged, with_plan_id(parsed, staged.plan_id)
 
 
+async def _own_upload(
+    request: Request, user: PageUser, upload_id: str
+) -> tuple[web_uploads.StagedUpload, ParsedPlan] | Response:
+    """The coordinator's own staged upload, parsed; else the page that says why not."""
+    refused = _refused_unless_coordinator(request, user)
+    if refused is not None:
+        return refused
+    found = await _staged(request, user, upload_id)
+    return found if found is not None else _missing_upload(request)
+
+
 def _row_notes(parsed: ParsedPlan) -> dict[str, list[str]]:
     """Each task's flags and warnings, in words, for its row in the preview."""
     notes: dict[str, list[str]] = {task.id: [] for task in parsed.tasks}
@@ -257,24 +268,18 @@ def _preview_page(
 
 @router.get("/plans/import/{upload_id}")
 async def preview_page(request: Request, user: User, upload_id: str) -> Response:
-    refused = _refused_unless_coordinator(request, user)
-    if refused is not None:
-        return refused
-    found = await _staged(request, user, upload_id)
-    if found is None:
-        return _missing_upload(request)
+    found = await _own_upload(request, user, upload_id)
+    if isinstance(found, Response):
+        return found
     return _preview_page(request, *found)
 
 
 @router.get("/plans/import/{upload_id}/ledger.xlsx")
 async def editable_ledger(request: Request, user: User, upload_id: str) -> Response:
     """The staged document as the editable 台账 that ``duban parse --xlsx`` writes."""
-    refused = _refused_unless_coordinator(request, user)
-    if refused is not None:
-        return refused
-    found = await _staged(request, user, upload_id)
-    if found is None:
-        return _missing_upload(request)
+    found = await _own_upload(request, user, upload_id)
+    if isinstance(found, Response):
+        return found
     staged, parsed = found
     try:
         workbook = await asyncio.to_thread(write_editable_ledger, parsed)
@@ -337,12 +342,9 @@ def _import_refusal(error: BaseException) -> tuple[int, str, str] | None:
 async def commit_upload(request: Request, user: User, form: Form, upload_id: str) -> Response:
     """确认导入: the API's import of the staged document, once per staged upload."""
     request.state.audit = {"action": "import"}
-    refused = _refused_unless_coordinator(request, user)
-    if refused is not None:
-        return refused
-    found = await _staged(request, user, upload_id)
-    if found is None:
-        return _missing_upload(request)
+    found = await _own_upload(request, user, upload_id)
+    if isinstance(found, Response):
+        return found
     staged, parsed = found
     principal = user.principal
     request.state.audit["plan_id"] = parsed.plan.id
