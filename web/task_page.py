@@ -336,6 +336,10 @@ _REFUSAL_STATUS: dict[type[task_service.TaskActionRefusedError], int] = {
 }
 
 
+def _left_blank(typed: dict[str, str], field: str) -> bool:
+    return field in typed and not typed[field].strip()
+
+
 def refusal_text(refusal: task_service.TaskActionRefusedError) -> str:
     """The lifecycle's refusal for office staff: why, in Chinese, by the kind of refusal,
     then the lifecycle's own words (in English: they are the API's too) as the detail."""
@@ -434,6 +438,10 @@ async def task_action(
     except task_service.TaskActionRefusedError as refusal:
         request.state.error_code = refusal.code
         status = _REFUSAL_STATUS.get(type(refusal), 422)
+        if isinstance(refusal, task_service.InvalidActionError) and _left_blank(typed, "reason"):
+            # The lifecycle asks a reason of an objection or a return: say it by the field
+            # the user left empty (the lifecycle, not the page, decided it was needed).
+            return await again(status, errors={"reason": "必填：请说明理由"}, typed=typed)
         return await again(status, typed=typed, refusal=refusal_text(refusal))
     except task_service.TemporalUnavailableError as error:
         request.state.error_code = error.code

@@ -251,7 +251,9 @@ async def test_an_objection_needs_a_reason_and_sends_the_work_back(
         assert "会签（同意或不同意）" in inbox
         bare = await send_form(unit, plan_id, "2", "sign-off", approve="false", reason="")
         assert bare.status_code == 422
-        assert "操作未被接受：填写的内容不符合要求。（a reason is required" in bare.text
+        # The lifecycle's refusal, said beside the field left empty.
+        assert 'id="error-sign-off-reason"' in bare.text
+        assert "必填：请说明理由" in bare.text
         assert 'id="form-sign-off"' in bare.text
         objected = await send_form(
             unit, plan_id, "2", "sign-off", approve="false", reason="数据接口未对接"
