@@ -150,6 +150,14 @@ class Plan(BaseModel):
     def is_annual(self) -> bool:
         return self.period_start == self.period_end
 
+    @property
+    def recurrences_begin(self) -> date:
+        """The first day a recurring task's occurrence may fall due: never before the plan's
+        own first year (a plan for next year imported in December starts no quarter of this
+        year, which would be overdue at once), nor before the plan was issued."""
+        first_day = date(self.period_start, 1, 1)
+        return max(first_day, self.issue_date) if self.issue_date else first_day
+
 
 class ParseWarning(BaseModel):
     model_config = ConfigDict(frozen=True)

@@ -263,7 +263,7 @@ async def _catch_up_workflows(
                         plan_id=plan.id,
                         task=task,
                         until_year=plan.period_end,
-                        not_before=plan.issue_date,
+                        not_before=plan.recurrences_begin,
                         new_run=new_run,
                     )
             except WorkflowAlreadyStartedError:

@@ -89,3 +89,36 @@ async def test_quarterly_and_monthly_ledger_rows_import_as_recurring_tasks(
         assert child_id == f"{parent.id}@{current.key}"
         snapshot = await client.get_workflow_handle(child_id).query(TaskWorkflow.snapshot)
         assert [milestone.due for milestone in snapshot.state.milestones] == [current.due]
+
+
+async def test_a_plan_for_next_year_starts_no_occurrence_before_its_period(
+    dev_server_env: WorkflowEnvironment, db_pool: asyncpg.Pool, task_queue: str, worker: Worker
+) -> None:
+    """A plan for next year with no issue date (a 台账 titled "2027年…"), imported now: its
+    每季度 task waits for next year's first quarter. It never starts this year's quarters,
+    which would be overdue (and escalate) the moment they were imported."""
+    client = dev_server_env.client
+    next_year = datetime.now(SHANGHAI).year + 1
+    ledger = (
+        f"{next_year}年优化营商环境重点任务台账,,,,\n"
+        "序号,工作任务,牵头单位,配合单位,完成时限\n"
+        "1,召开政企沟通早餐会,市发展改革委,,每季度\n"
+    )
+    parsed = parse_document(unique_name("明年台账.csv"), ledger.encode())
+    assert parsed.plan.issue_date is None
+    assert parsed.plan.period_start == next_year
+    await import_plan(
+        parsed, pool=db_pool, client=client, task_queue=task_queue, accept_warnings=True
+    )
+    parent = client.get_workflow_handle(task_workflow_id(parsed.plan.id, "1"))
+
+    async def waiting_for_a_period() -> str | None:
+        async for event in parent.fetch_history_events():
+            if event.HasField("timer_started_event_attributes"):
+                summary = event.user_metadata.summary.data.decode()
+                return summary or "a timer"
+        return None
+
+    await wait_until(waiting_for_a_period, what="the parent waiting for an occurrence's period")
+    assert await parent.query(RecurringTaskWorkflow.started) == []
+    assert f"{next_year}-Q1" in (await waiting_for_a_period() or "")
