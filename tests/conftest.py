@@ -18,6 +18,7 @@ import asyncpg
 import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from runtime.embedded import EmbeddedPostgres, free_port, installed_executable
 from runtime.log import configure_logging
@@ -145,3 +146,15 @@ async def stack_env(
             "DUBAN_DATABASE_URL": database_url,
             "DUBAN_TEMPORAL_TASK_QUEUE": task_queue,
         }
+
+
+@pytest.fixture
+async def worker(
+    dev_server_env: WorkflowEnvironment, db_pool: asyncpg.Pool, task_queue: str
+) -> AsyncIterator[Worker]:
+    """A worker on the test's own task queue, recording into its schema."""
+    settings = Settings(temporal_task_queue=task_queue)
+    async with build_worker(
+        dev_server_env.client, settings, activities=build_activities(db_pool, "test")
+    ) as running:
+        yield running

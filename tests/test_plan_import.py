@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import date
 
 import asyncpg
@@ -17,11 +16,8 @@ from domain.lifecycle import Stage
 from domain.plan import Milestone, ParsedPlan, ParseWarning, Plan, PlanTask, Provenance
 from runtime.embedded import installed_executable
 from runtime.errors import DubanError
-from runtime.settings import Settings
 from services.plan_import import ImportOutcome, ImportRefusedError, import_plan
 from tests.support.lifecycle import settled
-from workers.registry import build_activities
-from workers.service import build_worker
 from workflows.task import TaskWorkflow, task_workflow_id
 
 
@@ -49,17 +45,6 @@ def make_plan(tasks: list[PlanTask], plan_id: str, *, number: str | None = None)
         ),
         tasks=tasks,
     )
-
-
-@pytest.fixture
-async def worker(
-    dev_server_env: WorkflowEnvironment, db_pool: asyncpg.Pool, task_queue: str
-) -> AsyncIterator[Worker]:
-    settings = Settings(temporal_task_queue=task_queue)
-    async with build_worker(
-        dev_server_env.client, settings, activities=build_activities(db_pool, "test")
-    ) as running:
-        yield running
 
 
 async def _import(

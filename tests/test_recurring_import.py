@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import AsyncIterator
 from datetime import datetime
 
 import asyncpg
-import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -18,25 +16,11 @@ from domain.calendar import SHANGHAI
 from domain.parsers import parse_document
 from domain.plan import Recurrence
 from domain.recurrence import occurrences
-from runtime.settings import Settings
 from services.plan_import import import_plan
 from tests.support.lifecycle import wait_until
 from tests.support.plans import unique_name
-from workers.registry import build_activities
-from workers.service import build_worker
 from workflows.recurring import RecurringTaskWorkflow
 from workflows.task import TaskWorkflow, task_workflow_id
-
-
-@pytest.fixture
-async def worker(
-    dev_server_env: WorkflowEnvironment, db_pool: asyncpg.Pool, task_queue: str
-) -> AsyncIterator[Worker]:
-    settings = Settings(temporal_task_queue=task_queue)
-    async with build_worker(
-        dev_server_env.client, settings, activities=build_activities(db_pool, "test")
-    ) as running:
-        yield running
 
 
 async def test_quarterly_and_monthly_ledger_rows_import_as_recurring_tasks(
