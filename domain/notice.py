@@ -8,6 +8,7 @@ renderers in :mod:`reports`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -47,27 +48,37 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class TaskStanding(_Frozen):
-    """One task at the month end (a row of the 台账)."""
+@dataclass(frozen=True, slots=True)
+class TaskStanding:
+    """One task at the month end (a row of the 台账).
+
+    A plain dataclass, not a model: a notice over every plan holds 100,000 of them, and
+    pydantic takes a dataclass instance into :class:`Notice` as it is (the fields were
+    computed, not read from outside), while it still validates one read back from JSON.
+
+    ``number`` is 序号 as the plan writes it; ``due`` the due date in force at the month
+    end; ``light`` green / yellow / red for an open task, else None; ``escalations`` the
+    督办 sent up to the month end; ``refusals`` the 退回 by the lead unit up to then.
+    """
 
     plan_id: str
     task_id: str
     workflow_id: str
-    number: str = Field(description="序号 as the plan writes it")
+    number: str
     text: str
     lead_unit: str | None
     cooperating_units: tuple[str, ...]
-    due: date | None = Field(description="the due date in force at the month end")
+    due: date | None
     stage: str
     status: NoticeStatus
-    light: str | None = Field(description="green / yellow / red for an open task, else None")
+    light: str | None
     progress_percent: int
     last_progress_text: str | None
     days_overdue: int
     escalation_level: int
-    escalations: int = Field(description="督办 sent up to the month end")
+    escalations: int
     completed_at: datetime | None
-    refusals: int = Field(description="退回 by the lead unit up to the month end")
+    refusals: int
     reported_this_month: bool
 
 

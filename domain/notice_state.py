@@ -35,12 +35,13 @@ import gc
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property
+from typing import Any
 
 from domain.calendar import SHANGHAI
-from domain.event_log import FOLDED_KINDS, Assignment, EventFold, FoldedTask, LoggedEvent
+from domain.event_log import FOLDED_KINDS, Assignment, EventFold, LoggedEvent
 from domain.lifecycle import Stage
 from domain.notice import (
     Notice,
@@ -100,58 +101,90 @@ class NoticeTask:
         return cls(plan_id, workflow_id, task.id, task.text, Assignment.of_task(task), plan_title)
 
 
-@dataclass
-class _Standing:
-    """A standing plus the facts the notice counts beyond :class:`TaskStanding`; the row
-    itself is built on first use (the previous month's standings only give their status)."""
+@dataclass(frozen=True, slots=True)
+class StandingFacts:
+    """What a task's event log says of it at a month's end, before any setting is applied:
+    the office's 滞后 margin and each plan's light rule turn these into a status and a light
+    (:func:`judge`). Stored per month as the notice's checkpoint (``notice_facts``), so a
+    past month's notice is read back instead of folded again; the fold and the checkpoint
+    give the same facts, and the notice is built from facts either way.
 
-    entry: NoticeTask
-    folded: FoldedTask
-    status: NoticeStatus
+    ``due`` is the due date in force at the month end (for a completed task, the one in
+    force when its last milestone was reviewed); ``first_at`` the instant of its 交办;
+    ``late`` whether a milestone was submitted after its due date; ``reporters_this_month``
+    the units that reported progress during the month, sorted.
+    """
+
+    workflow_id: str
+    stage: Stage
+    lead_unit: str | None
+    cooperating_units: tuple[str, ...]
+    awaiting_reassignment: bool
+    progress_percent: int
+    escalation_level: int
     due: date | None
-    light: str | None
+    first_at: datetime
     completed_at: datetime | None
+    late: bool
     last_progress_text: str | None
     escalations: int
-    days_late: int = 0
-    refusals_by: list[str] = field(default_factory=list)
-    deemed_by: list[str] = field(default_factory=list)
-    reporters_this_month: set[str] = field(default_factory=set)
-    extension_this_month: bool = False
+    refusals_by: tuple[str, ...]
+    deemed_by: tuple[str, ...]
+    reporters_this_month: tuple[str, ...]
+    extension_this_month: bool
+
+    def concerns(self, unit: str) -> bool:
+        """Whether ``unit`` leads the task or cooperates on it at the month end."""
+        return self.lead_unit == unit or unit in self.cooperating_units
+
+    def is_completed(self) -> bool:
+        return self.stage is Stage.COMPLETED
+
+    def is_overdue(self, as_of_day: date) -> bool:
+        """逾期 (whatever else it waits for): open and past its due date's day."""
+        return self.stage not in _CLOSED_STAGES and self.due is not None and as_of_day > self.due
+
+
+_CLOSED_STAGES = frozenset({Stage.COMPLETED, Stage.CANCELLED})
+
+
+@dataclass
+class _Standing:
+    """A task's facts judged at the month end; its 台账 row is built on first use."""
+
+    entry: NoticeTask
+    facts: StandingFacts
+    status: NoticeStatus
+    light: str | None
+    days_late: int
 
     @property
     def workflow_id(self) -> str:
         return self.entry.workflow_id
 
-    @property
-    def awaiting_reassignment(self) -> bool:
-        return self.folded.awaiting_reassignment
-
     @cached_property
     def row(self) -> TaskStanding:
-        entry, folded, status = self.entry, self.folded, self.status
-        # Validated: pydantic's validation runs in Rust and costs less than model_construct,
-        # which is plain Python (a notice over 100,000 tasks builds 100,000 of them).
+        entry, facts, status = self.entry, self.facts, self.status
         return TaskStanding(
             plan_id=entry.plan_id,
             task_id=entry.task_id,
             workflow_id=entry.workflow_id,
             number=entry.task_id,
             text=entry.text,
-            lead_unit=folded.lead_unit,
-            cooperating_units=tuple(folded.cooperating_units or ()),
-            due=self.due,
-            stage=folded.stage.value,
+            lead_unit=facts.lead_unit,
+            cooperating_units=facts.cooperating_units,
+            due=facts.due,
+            stage=facts.stage.value,
             status=status,
             light=self.light,
-            progress_percent=folded.progress_percent,
-            last_progress_text=self.last_progress_text,
+            progress_percent=facts.progress_percent,
+            last_progress_text=facts.last_progress_text,
             days_overdue=self.days_late if status is NoticeStatus.OVERDUE else 0,
-            escalation_level=folded.escalation_level,
-            escalations=self.escalations,
-            completed_at=self.completed_at,
-            refusals=len(self.refusals_by),
-            reported_this_month=bool(self.reporters_this_month),
+            escalation_level=facts.escalation_level,
+            escalations=facts.escalations,
+            completed_at=facts.completed_at,
+            refusals=len(facts.refusals_by),
+            reported_this_month=bool(facts.reporters_this_month),
         )
 
 
@@ -277,21 +310,19 @@ class _Tally:
         self.extension_this_month = False
 
 
-def _standings_of_lineage(
+def _facts_of_lineage(
     entry: NoticeTask,
     events: Sequence[LoggedEvent],
     months: Sequence[tuple[datetime, datetime]],
-    margin: float,
-    policy: LightPolicy,
-) -> list[_Standing | None]:
-    """The task's standing at the end of each of ``months`` ((month start, as_of), in
-    order, not overlapping), folded in one pass over the lineage's events, which come in
-    sequence order (a lineage records its events in time order, so those at or before an
-    instant are a prefix). None where the task was not yet handed out."""
+) -> list[StandingFacts | None]:
+    """The task's facts at the end of each of ``months`` ((month start, as_of), in order,
+    not overlapping), folded in one pass over the lineage's events, which come in sequence
+    order (a lineage records its events in time order, so those at or before an instant
+    are a prefix). None where the task was not yet handed out."""
     ordered = events
     fold = EventFold(entry.assignment)
     tally = _Tally()
-    standings: list[_Standing | None] = []
+    facts: list[StandingFacts | None] = []
     index, total = 0, len(ordered)
     for month_began, as_of in months:
         tally.start_month()
@@ -323,25 +354,13 @@ def _standings_of_lineage(
                 tally.deemed_by.append(event.unit or "")
             elif kind == "extension_granted" and event.at > month_began:
                 tally.extension_this_month = True
-        standings.append(
-            _standing(entry, fold, tally, as_of, margin, policy) if tally.count else None
-        )
-    return standings
+        facts.append(_facts(entry, fold, tally) if tally.count else None)
+    return facts
 
 
-def _standing(
-    entry: NoticeTask,
-    fold: EventFold,
-    tally: _Tally,
-    as_of: datetime,
-    margin: float,
-    policy: LightPolicy,
-) -> _Standing:
+def _facts(entry: NoticeTask, fold: EventFold, tally: _Tally) -> StandingFacts:
     folded = fold.result()
-    as_of_day = as_of.astimezone(SHANGHAI).date()
     due = folded.next_due
-    completed_at = folded.closed_at if folded.stage is Stage.COMPLETED else None
-    days_late = 0
     if folded.stage is Stage.COMPLETED:
         # The due date in force when the last milestone was reviewed (without one, before
         # the last event).
@@ -349,24 +368,55 @@ def _standing(
             due = tally.due_before_done
         elif tally.last_moved_due:
             due = tally.due_before_last
-        late = tally.late
-        status = NoticeStatus.COMPLETED_LATE if late else NoticeStatus.COMPLETED_ON_TIME
-        if late and due is not None and completed_at is not None:
+    assert tally.first_at is not None  # a standing is taken after at least one event
+    return StandingFacts(
+        workflow_id=entry.workflow_id,
+        stage=folded.stage,
+        lead_unit=folded.lead_unit,
+        cooperating_units=tuple(folded.cooperating_units or ()),
+        awaiting_reassignment=folded.awaiting_reassignment,
+        progress_percent=folded.progress_percent,
+        escalation_level=folded.escalation_level,
+        due=due,
+        first_at=tally.first_at,
+        completed_at=folded.closed_at if folded.stage is Stage.COMPLETED else None,
+        late=tally.late,
+        last_progress_text=tally.last_progress_text,
+        escalations=tally.escalations,
+        refusals_by=tuple(tally.refusals_by),
+        deemed_by=tuple(tally.deemed_by),
+        reporters_this_month=tuple(sorted(tally.reporters_this_month)),
+        extension_this_month=tally.extension_this_month,
+    )
+
+
+def judge(
+    entry: NoticeTask,
+    facts: StandingFacts,
+    as_of: datetime,
+    margin: float,
+    policy: LightPolicy,
+) -> _Standing:
+    """The task's status and light at ``as_of`` (its month's end) by the office's margin
+    and the plan's light rule (the definitions at the top of this module)."""
+    as_of_day = as_of.astimezone(SHANGHAI).date()
+    stage, due = facts.stage, facts.due
+    days_late = 0
+    if stage is Stage.COMPLETED:
+        completed_at = facts.completed_at
+        status = NoticeStatus.COMPLETED_LATE if facts.late else NoticeStatus.COMPLETED_ON_TIME
+        if facts.late and due is not None and completed_at is not None:
             days_late = max(0, (completed_at.astimezone(SHANGHAI).date() - due).days)
-    elif folded.stage is Stage.CANCELLED:
+    elif stage is Stage.CANCELLED:
         status = NoticeStatus.CANCELLED
     elif due is not None and as_of_day > due:
         status = NoticeStatus.OVERDUE
         days_late = (as_of_day - due).days
-    elif folded.awaiting_reassignment:
+    elif facts.awaiting_reassignment:
         status = NoticeStatus.REFUSED
-    elif folded.stage is Stage.ASSIGNED:
+    elif stage is Stage.ASSIGNED:
         status = NoticeStatus.NOT_ACCEPTED
-    elif (
-        due is not None
-        and tally.first_at is not None
-        and _is_behind(tally.first_at, due, as_of, folded.progress_percent, margin)
-    ):
+    elif due is not None and _is_behind(facts.first_at, due, as_of, facts.progress_percent, margin):
         status = NoticeStatus.BEHIND
     else:
         status = NoticeStatus.ON_SCHEDULE
@@ -380,21 +430,7 @@ def _standing(
             light = "yellow"
         else:
             light = "green"
-    return _Standing(
-        entry=entry,
-        folded=folded,
-        status=status,
-        due=due,
-        light=light,
-        completed_at=completed_at,
-        last_progress_text=tally.last_progress_text,
-        escalations=tally.escalations,
-        days_late=days_late,
-        refusals_by=list(tally.refusals_by),
-        deemed_by=list(tally.deemed_by),
-        reporters_this_month=set(tally.reporters_this_month),
-        extension_this_month=tally.extension_this_month,
-    )
+    return _Standing(entry, facts, status, light, days_late)
 
 
 def _is_behind(
@@ -407,32 +443,48 @@ def _is_behind(
     return percent / 100 < elapsed - margin
 
 
-def _standings(
+TaskFacts = tuple[NoticeTask, StandingFacts]
+
+
+def fold_facts(
     tasks: Sequence[NoticeTask],
     events: Mapping[str, Sequence[Sequence[LoggedEvent]]],
     ends: Sequence[datetime],
+) -> list[list[TaskFacts]]:
+    """Every task's facts at each of ``ends`` (month ends, ascending): one list per end, in
+    the order of ``tasks``, leaving out a task not yet handed out by that end. ``events``
+    maps a workflow id to its run chains (lineages) of live events. A task whose lineage
+    in force is the same at every end is folded once."""
+    months = [(month_start(end), end) for end in ends]
+    result: list[list[TaskFacts]] = [[] for _ in ends]
+    with paused_gc():
+        for entry in tasks:
+            starts = _lineage_starts(events.get(entry.workflow_id, ()))
+            chosen = [_in_force(starts, end) for end in ends]
+            if all(lineage is chosen[0] for lineage in chosen):
+                facts = _facts_of_lineage(entry, chosen[0], months)
+            else:
+                facts = [
+                    _facts_of_lineage(entry, lineage, [month])[0]
+                    for lineage, month in zip(chosen, months, strict=True)
+                ]
+            for at_end, fact in zip(result, facts, strict=True):
+                if fact is not None:
+                    at_end.append((entry, fact))
+    return result
+
+
+def _judged(
+    facts: Iterable[TaskFacts],
+    as_of: datetime,
     margin: float,
     policies: Mapping[str, LightPolicy],
-) -> list[list[_Standing]]:
-    """Every task's standing at each of ``ends`` (month ends, ascending): one list per end.
-    A task whose lineage in force is the same at every end is folded once."""
-    months = [(month_start(end), end) for end in ends]
-    result: list[list[_Standing]] = [[] for _ in ends]
-    for entry in tasks:
-        starts = _lineage_starts(events.get(entry.workflow_id, ()))
-        policy = policies.get(entry.plan_id, LightPolicy())
-        chosen = [_in_force(starts, end) for end in ends]
-        if all(lineage is chosen[0] for lineage in chosen):
-            standings = _standings_of_lineage(entry, chosen[0], months, margin, policy)
-        else:
-            standings = [
-                _standings_of_lineage(entry, lineage, [month], margin, policy)[0]
-                for lineage, month in zip(chosen, months, strict=True)
-            ]
-        for at_end, standing in zip(result, standings, strict=True):
-            if standing is not None:
-                at_end.append(standing)
-    return result
+) -> list[_Standing]:
+    default = LightPolicy()
+    return [
+        judge(entry, fact, as_of, margin, policies.get(entry.plan_id, default))
+        for entry, fact in facts
+    ]
 
 
 def _in_force(
@@ -452,6 +504,11 @@ def month_start(as_of: datetime) -> datetime:
     return datetime(local.year, local.month, 1, tzinfo=SHANGHAI) - timedelta(microseconds=1)
 
 
+def _check_margin(behind_margin: float) -> None:
+    if not 0 <= behind_margin <= 1:
+        raise ValueError(f"behind_margin {behind_margin}: must be between 0 and 1")
+
+
 def task_standings(
     tasks: Sequence[NoticeTask],
     events: Mapping[str, Sequence[Sequence[LoggedEvent]]],
@@ -462,13 +519,9 @@ def task_standings(
 ) -> list[TaskStanding]:
     """Every task's standing at ``as_of``; ``events`` maps a workflow id to its run chains
     (lineages) of live events. Tasks not yet handed out by ``as_of`` are left out."""
-    standings = _standings(tasks, events, [as_of], behind_margin, light_policies or {})[0]
-    return [s.row for s in standings]
-
-
-def _mine(standing: _Standing, unit: str) -> bool:
-    folded = standing.folded
-    return folded.lead_unit == unit or unit in (folded.cooperating_units or ())
+    _check_margin(behind_margin)
+    facts = fold_facts(tasks, events, [as_of])[0]
+    return [s.row for s in _judged(facts, as_of, behind_margin, light_policies or {})]
 
 
 def totals_of(rows: Sequence[TaskStanding]) -> NoticeTotals:
@@ -493,14 +546,14 @@ def _unit_rows(standings: Sequence[_Standing]) -> tuple[UnitStanding, ...]:
     led_by: dict[str, list[_Standing]] = {}
     refusals: Counter[str] = Counter()
     deemed: Counter[str] = Counter()
-    # The row's lead unit and status are the folded lead unit and the standing's status:
+    # The row's lead unit and status are the facts' lead unit and the standing's status:
     # read there, so that a table of units (the board's, as of now) builds no task rows.
     for s in standings:
-        lead_unit = s.folded.lead_unit
-        if lead_unit:
-            led_by.setdefault(lead_unit, []).append(s)
-        refusals.update(u for u in s.refusals_by if u)
-        deemed.update(u for u in s.deemed_by if u)
+        facts = s.facts
+        if facts.lead_unit:
+            led_by.setdefault(facts.lead_unit, []).append(s)
+        refusals.update(u for u in facts.refusals_by if u)
+        deemed.update(u for u in facts.deemed_by if u)
     rows = []
     for unit in {*led_by, *refusals, *deemed}:
         led = led_by.get(unit, [])
@@ -534,13 +587,13 @@ def _unit_rows(standings: Sequence[_Standing]) -> tuple[UnitStanding, ...]:
 
 def _silent_units(standings: Sequence[_Standing]) -> tuple[str, ...]:
     expected = {
-        s.row.lead_unit
+        s.facts.lead_unit
         for s in standings
-        if s.row.lead_unit and s.row.status in _OPEN_STATUSES and not s.awaiting_reassignment
+        if s.facts.lead_unit and s.status in _OPEN_STATUSES and not s.facts.awaiting_reassignment
     }
     reported: set[str] = set()
     for s in standings:
-        reported |= s.reporters_this_month
+        reported.update(s.facts.reporters_this_month)
     return tuple(sorted(unit for unit in expected if unit and unit not in reported))
 
 
@@ -548,6 +601,21 @@ def build_notice(
     month: str,
     tasks: Sequence[NoticeTask],
     events: Mapping[str, Sequence[Sequence[LoggedEvent]]],
+    **options: Any,
+) -> Notice:
+    """The notice for ``month`` (YYYY-MM) over ``tasks`` (one plan's, or every plan's with
+    ``plan_id`` None), from their live events by workflow id and run chain, each chain in
+    sequence order: the month end and the previous one are folded in one pass, and the
+    notice built from those facts (:func:`notice_of_facts`, whose options it takes)."""
+    _check_margin(options.get("behind_margin", DEFAULT_BEHIND_MARGIN))
+    before, now = fold_facts(tasks, events, [month_end(previous_month(month)), month_end(month)])
+    return notice_of_facts(month, now, before, **options)
+
+
+def notice_of_facts(
+    month: str,
+    facts: Sequence[TaskFacts],
+    previous: Iterable[TaskFacts],
     *,
     plan_id: str | None = None,
     plan_titles: Sequence[str] = (),
@@ -561,28 +629,34 @@ def build_notice(
     behind_margin: float = DEFAULT_BEHIND_MARGIN,
     light_policies: Mapping[str, LightPolicy] | None = None,
 ) -> Notice:
-    """The notice for ``month`` (YYYY-MM) over ``tasks`` (one plan's, or every plan's with
-    ``plan_id`` None), from their live events by workflow id and run chain, each chain in
-    sequence order. The month end and the previous one are folded in one pass.
+    """The notice for ``month`` from its tasks' facts at the month end (``facts``, in the
+    notice's task order) and at the previous month end (``previous``): folded from the event
+    log (:func:`build_notice`) or read back from the month's checkpoint.
 
     Defaults: ``issue_number`` the month number, ``issued_on`` the next month's 1st,
     ``title`` 关于X年X月份重点任务推进情况的通报, the office 督查室. ``unit`` keeps only the tasks
     that unit leads or cooperates on at the month end (a unit's own notice).
     """
-    if not 0 <= behind_margin <= 1:
-        raise ValueError(f"behind_margin {behind_margin}: must be between 0 and 1")
+    _check_margin(behind_margin)
     year, number = parse_month(month)
     as_of = month_end(month)
-    policies = light_policies or {}
+    before_day = month_end(previous_month(month)).astimezone(SHANGHAI).date()
     with paused_gc():
-        before, now = _standings(
-            tasks, events, [month_end(previous_month(month)), as_of], behind_margin, policies
-        )
-    if unit is not None:
-        now = [s for s in now if _mine(s, unit)]
-        before = [s for s in before if _mine(s, unit)]
-    rows = [s.row for s in now]
-    previous = {s.workflow_id: s.status for s in before}
+        if unit is not None:
+            facts = [(e, f) for e, f in facts if f.concerns(unit)]
+        now = _judged(facts, as_of, behind_margin, light_policies or {})
+        rows = [s.row for s in now]
+        # Only whether a task was completed or overdue a month ago matters (the changes),
+        # and neither depends on a setting.
+        was_completed: set[str] = set()
+        was_overdue: set[str] = set()
+        for _, fact in previous:
+            if unit is not None and not fact.concerns(unit):
+                continue
+            if fact.is_completed():
+                was_completed.add(fact.workflow_id)
+            elif fact.is_overdue(before_day):
+                was_overdue.add(fact.workflow_id)
     completed = {NoticeStatus.COMPLETED_ON_TIME, NoticeStatus.COMPLETED_LATE}
     next_year, next_number = _next_month(year, number)
     due_next = [
@@ -618,15 +692,14 @@ def build_notice(
             newly_completed=tuple(
                 r.workflow_id
                 for r in rows
-                if r.status in completed and previous.get(r.workflow_id) not in completed
+                if r.status in completed and r.workflow_id not in was_completed
             ),
             newly_overdue=tuple(
                 r.workflow_id
                 for r in rows
-                if r.status is NoticeStatus.OVERDUE
-                and previous.get(r.workflow_id) is not NoticeStatus.OVERDUE
+                if r.status is NoticeStatus.OVERDUE and r.workflow_id not in was_overdue
             ),
-            extensions_granted=tuple(s.row.workflow_id for s in now if s.extension_this_month),
+            extensions_granted=tuple(s.workflow_id for s in now if s.facts.extension_this_month),
         ),
         requirements=requirements,
         behind_margin=behind_margin,
@@ -644,8 +717,7 @@ def unit_rows_at(
     """分单位情况 at any instant, by the notice's own arithmetic: at a month's end it is that
     month's notice's ``units``; the coordinator's board asks for it as of now (this month
     to date)."""
-    if not 0 <= behind_margin <= 1:
-        raise ValueError(f"behind_margin {behind_margin}: must be between 0 and 1")
+    _check_margin(behind_margin)
+    facts = fold_facts(tasks, events, [as_of])[0]
     with paused_gc():
-        standings = _standings(tasks, events, [as_of], behind_margin, light_policies or {})[0]
-        return _unit_rows(standings)
+        return _unit_rows(_judged(facts, as_of, behind_margin, light_policies or {}))

@@ -7,6 +7,7 @@ import io
 import re
 import struct
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 from xml.etree import ElementTree
@@ -214,12 +215,11 @@ WORD_MAIN = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 def awkward_notice() -> Any:
     base = notice(len(AWKWARD_TEXTS) * 2)
     tasks = tuple(
-        t.model_copy(
-            update={
-                "text": AWKWARD_TEXTS[i % len(AWKWARD_TEXTS)],
-                "number": AWKWARD_TEXTS[(i + 1) % len(AWKWARD_TEXTS)] or t.number,
-                "last_progress_text": AWKWARD_TEXTS[(i + 2) % len(AWKWARD_TEXTS)] or None,
-            }
+        replace(
+            t,
+            text=AWKWARD_TEXTS[i % len(AWKWARD_TEXTS)],
+            number=AWKWARD_TEXTS[(i + 1) % len(AWKWARD_TEXTS)] or t.number,
+            last_progress_text=AWKWARD_TEXTS[(i + 2) % len(AWKWARD_TEXTS)] or None,
         )
         for i, t in enumerate(base.tasks)
     )
@@ -305,7 +305,7 @@ def test_a_notice_across_plans_names_each_tasks_plan_in_the_xlsx_and_csv() -> No
         update={
             "plan_id": None,
             "tasks": tuple(
-                t.model_copy(update={"plan_id": plan, "number": "1"})
+                replace(t, plan_id=plan, number="1")
                 for t, plan in zip(
                     single.tasks, ("甲计划", "乙计划", "甲计划", "丙&计划"), strict=True
                 )
