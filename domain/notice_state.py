@@ -148,6 +148,32 @@ class StandingFacts:
 _CLOSED_STAGES = frozenset({Stage.COMPLETED, Stage.CANCELLED})
 
 
+@dataclass(frozen=True, slots=True)
+class PreviousStanding:
+    """What a notice reads of a task at the previous month's end: whom it concerned, and
+    whether it was completed or overdue then (its changes: 新办结, 新逾期). Neither depends
+    on a setting."""
+
+    workflow_id: str
+    lead_unit: str | None
+    cooperating_units: tuple[str, ...]
+    completed: bool
+    overdue: bool
+
+    @classmethod
+    def of_facts(cls, facts: StandingFacts, as_of: datetime) -> PreviousStanding:
+        return cls(
+            facts.workflow_id,
+            facts.lead_unit,
+            facts.cooperating_units,
+            facts.is_completed(),
+            facts.is_overdue(as_of.astimezone(SHANGHAI).date()),
+        )
+
+    def concerns(self, unit: str) -> bool:
+        return self.lead_unit == unit or unit in self.cooperating_units
+
+
 @dataclass
 class _Standing:
     """A task's facts judged at the month end; its 台账 row is built on first use."""
@@ -608,14 +634,16 @@ def build_notice(
     sequence order: the month end and the previous one are folded in one pass, and the
     notice built from those facts (:func:`notice_of_facts`, whose options it takes)."""
     _check_margin(options.get("behind_margin", DEFAULT_BEHIND_MARGIN))
-    before, now = fold_facts(tasks, events, [month_end(previous_month(month)), month_end(month)])
-    return notice_of_facts(month, now, before, **options)
+    before_end = month_end(previous_month(month))
+    before, now = fold_facts(tasks, events, [before_end, month_end(month)])
+    previous = [PreviousStanding.of_facts(fact, before_end) for _, fact in before]
+    return notice_of_facts(month, now, previous, **options)
 
 
 def notice_of_facts(
     month: str,
     facts: Sequence[TaskFacts],
-    previous: Iterable[TaskFacts],
+    previous: Iterable[PreviousStanding],
     *,
     plan_id: str | None = None,
     plan_titles: Sequence[str] = (),
@@ -630,8 +658,9 @@ def notice_of_facts(
     light_policies: Mapping[str, LightPolicy] | None = None,
 ) -> Notice:
     """The notice for ``month`` from its tasks' facts at the month end (``facts``, in the
-    notice's task order) and at the previous month end (``previous``): folded from the event
-    log (:func:`build_notice`) or read back from the month's checkpoint.
+    notice's task order) and what it reads of them at the previous month end (``previous``):
+    folded from the event log (:func:`build_notice`) or read back from the month's
+    checkpoint (:mod:`store.notice_checkpoints`).
 
     Defaults: ``issue_number`` the month number, ``issued_on`` the next month's 1st,
     ``title`` 关于X年X月份重点任务推进情况的通报, the office 督查室. ``unit`` keeps only the tasks
@@ -640,7 +669,6 @@ def notice_of_facts(
     _check_margin(behind_margin)
     year, number = parse_month(month)
     as_of = month_end(month)
-    before_day = month_end(previous_month(month)).astimezone(SHANGHAI).date()
     with paused_gc():
         if unit is not None:
             facts = [(e, f) for e, f in facts if f.concerns(unit)]
@@ -650,13 +678,13 @@ def notice_of_facts(
         # and neither depends on a setting.
         was_completed: set[str] = set()
         was_overdue: set[str] = set()
-        for _, fact in previous:
-            if unit is not None and not fact.concerns(unit):
+        for before in previous:
+            if unit is not None and not before.concerns(unit):
                 continue
-            if fact.is_completed():
-                was_completed.add(fact.workflow_id)
-            elif fact.is_overdue(before_day):
-                was_overdue.add(fact.workflow_id)
+            if before.completed:
+                was_completed.add(before.workflow_id)
+            elif before.overdue:
+                was_overdue.add(before.workflow_id)
     completed = {NoticeStatus.COMPLETED_ON_TIME, NoticeStatus.COMPLETED_LATE}
     next_year, next_number = _next_month(year, number)
     due_next = [

@@ -11,21 +11,21 @@ import hashlib
 import json
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from domain.access import Principal
 from domain.notice import Notice
-from domain.notice_state import build_notice, month_end
+from domain.notice_state import notice_of_facts
 from reports import ReportFormat, render
 from reports.wording import requirements_paragraph
 from runtime.errors import DubanError
 from services.notice_settings import load_notice_settings
 from store import task_reads
 from store.db import Connection
-from store.notice_reads import read_notice_input
+from store.notice_checkpoints import read_notice_facts
 from store.notices import StoredNotice, read_notice, read_notice_file, store_notice_once
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -127,15 +127,16 @@ def digest(notice: Notice) -> str:
 async def build_from_event_log(
     pool: asyncpg.Pool, month: str, plan_id: str | None, unit: str | None
 ) -> Notice:
-    """The as-of notice: the plan's tasks and the events recorded up to the month's end,
-    folded by :func:`domain.notice_state.build_notice` with the office's settings (its
-    name, 主送, 滞后 margin and each plan's light rule; :mod:`services.notice_settings`)."""
+    """The as-of notice: each task's facts at the month's end, folded from the events
+    recorded up to then or read back from the month's checkpoint
+    (:func:`store.notice_checkpoints.read_notice_facts`), judged by the office's settings
+    (its name, 主送, 滞后 margin and each plan's light rule; :mod:`services.notice_settings`)."""
     settings = load_notice_settings()  # first: a mistake in them is said before any query
-    data = await read_notice_input(pool, month_end(month), plan_id)
-    notice = build_notice(
+    data = await read_notice_facts(pool, month, plan_id, now=datetime.now(UTC))
+    notice = notice_of_facts(
         month,
-        data.tasks,
-        data.events,
+        data.facts,
+        data.previous,
         plan_id=plan_id,
         plan_titles=tuple(data.plan_titles.values()),
         unit=unit,

@@ -32,7 +32,7 @@ from tests.domain.test_notice_state import (
 from workflows.task_contract import RecordEvents, TaskProjection
 
 
-async def _save(pool: asyncpg.Pool, plan_id: str, stories: list[Story]) -> None:
+async def save_stories(pool: asyncpg.Pool, plan_id: str, stories: list[Story]) -> None:
     plan = Plan(
         id=plan_id,
         title=f"{plan_id} 重点任务",
@@ -47,12 +47,20 @@ async def _save(pool: asyncpg.Pool, plan_id: str, stories: list[Story]) -> None:
         await save_tasks(connection, plan_id, parsed.tasks)
 
 
-async def _record(pool: asyncpg.Pool, plan_id: str, story: Story) -> None:
-    """Each story's events as its run sends them, in two batches."""
+async def record_story(
+    pool: asyncpg.Pool,
+    plan_id: str,
+    story: Story,
+    events: list[TaskEvent] | None = None,
+    *,
+    run_id: str = "run-1",
+) -> None:
+    """The story's events (or ``events`` of it) as its run sends them, in two batches."""
     activities = TaskEventActivities(pool, ("log",))
     state = story.state
-    half = len(story.events) // 2 or 1
-    batches: list[list[TaskEvent]] = [story.events[:half], story.events[half:]]
+    sent = story.events if events is None else events
+    half = len(sent) // 2 or 1
+    batches: list[list[TaskEvent]] = [sent[:half], sent[half:]]
     for batch in batches:
         if not batch:
             continue
@@ -74,7 +82,7 @@ async def _record(pool: asyncpg.Pool, plan_id: str, story: Story) -> None:
         request = RecordEvents(
             workflow_id=f"{plan_id}/{story.task.id}",
             lineage="run-1",
-            run_id="run-1",
+            run_id=run_id,
             sent_at=batch[-1].at + timedelta(seconds=1),
             events=batch,
             projection=projection,
@@ -92,11 +100,11 @@ async def test_the_notice_read_from_postgres_equals_the_one_from_the_histories(
     refused = Story(number="3").refuse(at(date(2026, 1, 8))).reassign(at(date(2026, 3, 2)), OTHER)
     stories = [late, done, refused]
     other_plan = [Story(number="1").accept(at(date(2026, 1, 9)))]
-    await _save(db_pool, "p", stories)
-    await _save(db_pool, "q", other_plan)
+    await save_stories(db_pool, "p", stories)
+    await save_stories(db_pool, "q", other_plan)
     for story in stories:
-        await _record(db_pool, "p", story)
-    await _record(db_pool, "q", other_plan[0])
+        await record_story(db_pool, "p", story)
+    await record_story(db_pool, "q", other_plan[0])
 
     as_of = month_end("2026-02")
     read = await read_notice_input(db_pool, as_of, "p")
@@ -130,7 +138,7 @@ async def test_the_notice_read_from_postgres_equals_the_one_from_the_histories(
     assert [e.kind for e in march.events["p/3"][0]] == ["assigned", "refused", "reassigned"]
 
 
-def _random_scripts(count: int, seed: int) -> list[Script]:
+def random_scripts(count: int, seed: int) -> list[Script]:
     """Histories heavy with progress reports (runs of them on both sides of month ends, the
     rows the read leaves in the database), through every other step too."""
     rng = random.Random(seed)  # noqa: S311 - reproducible histories, not secrets
@@ -159,7 +167,7 @@ async def test_the_notice_from_the_events_read_equals_the_one_from_every_event(
     # The read leaves out the events that cannot change the notice at the month end or the
     # one before (most progress reports, sign-offs): the notice must not tell the difference,
     # for any month, and events after the month end must change nothing.
-    stories = [play(script, str(i)) for i, script in enumerate(_random_scripts(40, 20260610))]
+    stories = [play(script, str(i)) for i, script in enumerate(random_scripts(40, 20260610))]
     # A cooperating unit's report between two of the lead's is what keeps it off the silent
     # list for March, where it leads a task of its own that it did not report on.
     shared = Story((date(2026, 6, 30),), number="shared").accept(at(date(2026, 1, 6)))
@@ -170,9 +178,9 @@ async def test_the_notice_from_the_events_read_equals_the_one_from_every_event(
     shared.progress(at(date(2026, 3, 9)), 40)
     own = Story((date(2026, 6, 30),), lead=HELPER, cooperating=(), number="own")
     stories += [shared, own.accept(at(date(2026, 1, 7)))]
-    await _save(db_pool, "r", stories)
+    await save_stories(db_pool, "r", stories)
     for story in stories:
-        await _record(db_pool, "r", story)
+        await record_story(db_pool, "r", story)
     left_out = 0
     for month in MONTHS:
         as_of = month_end(month)

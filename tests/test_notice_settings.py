@@ -12,7 +12,7 @@ import pytest
 from runtime.errors import ConfigurationError
 from services import notices
 from tests.domain.test_notice_state import Story, at
-from tests.test_notice_reads import _record, _save
+from tests.test_notice_reads import record_story, save_stories
 from tests.test_notices import unique_name
 
 
@@ -21,8 +21,8 @@ async def plan_due_five_days_after_february(pool: asyncpg.Pool) -> str:
     plan_id = unique_name("settings-plan")
     story = Story((date(2026, 3, 5),), number="1").accept(at(date(2026, 1, 6)))
     story.progress(at(date(2026, 2, 20), 10), 90)
-    await _save(pool, plan_id, [story])
-    await _record(pool, plan_id, story)
+    await save_stories(pool, plan_id, [story])
+    await record_story(pool, plan_id, story)
     return plan_id
 
 

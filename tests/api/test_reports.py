@@ -74,16 +74,16 @@ async def test_a_unit_reads_a_notice_of_its_own_tasks_computed_from_the_event_lo
     from datetime import date
 
     from tests.domain.test_notice_state import LEAD, OTHER, Story, at
-    from tests.test_notice_reads import _record, _save
+    from tests.test_notice_reads import record_story, save_stories
 
     plan_id = unique_name("report-unit")
     led = Story(number="1").accept(at(date(2026, 1, 6)))
     cooperating = Story(lead=OTHER, cooperating=(LEAD,), number="2").accept(at(date(2026, 1, 6)))
     theirs = Story(lead=OTHER, cooperating=(), number="3").accept(at(date(2026, 1, 6)))
     stories = [led, cooperating, theirs]
-    await _save(api_stack.pool, plan_id, stories)
+    await save_stories(api_stack.pool, plan_id, stories)
     for story in stories:
-        await _record(api_stack.pool, plan_id, story)
+        await record_story(api_stack.pool, plan_id, story)
     unit = await api_stack.token("unit", unit=LEAD)
     coordinator = await api_stack.token("coordinator", plans=(plan_id,))
 

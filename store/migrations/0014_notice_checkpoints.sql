@@ -1,0 +1,116 @@
+-- The monthly notice's checkpoint: each task's facts at a closed month's end (and the few
+-- the notice reads of the month before), folded from the event log once and read back by
+-- every later notice of that month, whatever its scope, unit or settings (store/
+-- notice_checkpoints.py). One checkpoint per month and plan; a notice over every plan reads
+-- every plan's.
+--
+-- A checkpoint is only ever a copy of what the fold gives: whatever could change the fold
+-- removes it. An event recorded (or superseded) at or before a checkpoint's month end, late
+-- from a worker that was down, deletes that plan's checkpoints from that month on, and a
+-- re-import that changes a task's units or dates deletes its plan's. The next notice folds
+-- again. The builder claims a checkpoint under a SHARE lock on both tables (see the module)
+-- so that no write can slip between its claim and its read unseen.
+CREATE TABLE notice_checkpoints (
+    month        text NOT NULL CHECK (month ~ '^\d{4}-(0[1-9]|1[0-2])$'),
+    plan_id      text NOT NULL REFERENCES plans (plan_id) ON DELETE CASCADE,
+    as_of        timestamptz NOT NULL,
+    -- The builder's claim: its facts are written under this token, then ready is set.
+    token        text NOT NULL,
+    claimed_at   timestamptz NOT NULL DEFAULT now(),
+    ready        boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (month, plan_id)
+);
+CREATE INDEX notice_checkpoints_plan_as_of ON notice_checkpoints (plan_id, as_of);
+
+-- domain.notice_state.StandingFacts at the month end, and the task's previous standing
+-- (NULL before_* when it had none: not yet handed out at the previous month end).
+CREATE TABLE notice_facts (
+    month                    text NOT NULL,
+    plan_id                  text NOT NULL,
+    workflow_id              text NOT NULL,
+    stage                    text NOT NULL,
+    lead_unit                text,
+    cooperating_units        text[] NOT NULL,
+    awaiting_reassignment    boolean NOT NULL,
+    progress_percent         integer NOT NULL,
+    escalation_level         integer NOT NULL,
+    due                      date,
+    first_at                 timestamptz NOT NULL,
+    completed_at             timestamptz,
+    late                     boolean NOT NULL,
+    last_progress_text       text,
+    escalations              integer NOT NULL,
+    refusals_by              text[] NOT NULL,
+    deemed_by                text[] NOT NULL,
+    reporters_this_month     text[] NOT NULL,
+    extension_this_month     boolean NOT NULL,
+    before_lead_unit         text,
+    before_cooperating_units text[],
+    before_completed         boolean,
+    before_overdue           boolean,
+    PRIMARY KEY (month, plan_id, workflow_id),
+    FOREIGN KEY (month, plan_id) REFERENCES notice_checkpoints (month, plan_id)
+        ON DELETE CASCADE
+);
+
+-- Statement-level, over the rows the statement touched: one DELETE per batch of events
+-- recorded, which finds nothing unless a batch reaches back into a checkpointed month.
+CREATE FUNCTION notice_checkpoints_forget_events() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM notice_checkpoints AS c
+    USING (SELECT plan_id, min(at) AS earliest FROM changed_events GROUP BY plan_id) AS e
+    WHERE c.plan_id = e.plan_id AND c.as_of >= e.earliest;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER task_events_inserted_forget_checkpoints
+    AFTER INSERT ON task_events REFERENCING NEW TABLE AS changed_events
+    FOR EACH STATEMENT EXECUTE FUNCTION notice_checkpoints_forget_events();
+CREATE TRIGGER task_events_deleted_forget_checkpoints
+    AFTER DELETE ON task_events REFERENCING OLD TABLE AS changed_events
+    FOR EACH STATEMENT EXECUTE FUNCTION notice_checkpoints_forget_events();
+-- An update (none today) may move an event either way: both its old and its new instant.
+CREATE FUNCTION notice_checkpoints_forget_updated_events() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM notice_checkpoints AS c
+    USING (SELECT plan_id, min(at) AS earliest
+           FROM (SELECT plan_id, at FROM old_events UNION ALL SELECT plan_id, at FROM new_events) AS moved
+           GROUP BY plan_id) AS e
+    WHERE c.plan_id = e.plan_id AND c.as_of >= e.earliest;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER task_events_updated_forget_checkpoints
+    AFTER UPDATE ON task_events REFERENCING OLD TABLE AS old_events NEW TABLE AS new_events
+    FOR EACH STATEMENT EXECUTE FUNCTION notice_checkpoints_forget_updated_events();
+
+-- What the fold reads of a task besides its events: its units and milestones at 交办, and
+-- which tasks are the plan's (a task added back brings its old run chain's events along).
+CREATE FUNCTION notice_checkpoints_forget_plans() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM notice_checkpoints WHERE plan_id IN (SELECT plan_id FROM changed_tasks);
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER plan_tasks_inserted_forget_checkpoints
+    AFTER INSERT ON plan_tasks REFERENCING NEW TABLE AS changed_tasks
+    FOR EACH STATEMENT EXECUTE FUNCTION notice_checkpoints_forget_plans();
+
+CREATE FUNCTION notice_checkpoints_forget_plan() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM notice_checkpoints WHERE plan_id = OLD.plan_id;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER plan_tasks_changed_forget_checkpoints
+    AFTER UPDATE OF lead_units, cooperating_units, milestones, withdrawn_at ON plan_tasks
+    FOR EACH ROW
+    WHEN (OLD.lead_units IS DISTINCT FROM NEW.lead_units
+        OR OLD.cooperating_units IS DISTINCT FROM NEW.cooperating_units
+        OR OLD.milestones IS DISTINCT FROM NEW.milestones
+        OR OLD.withdrawn_at IS DISTINCT FROM NEW.withdrawn_at)
+    EXECUTE FUNCTION notice_checkpoints_forget_plan();

@@ -1,0 +1,259 @@
+"""The monthly notice's checkpoints: each task's facts at a closed month's end, folded from
+the event log once per month and plan and read back by every later notice of that month
+(``notice_checkpoints``, ``notice_facts``; migration 0014 says what removes one).
+
+A notice over 100,000 tasks folds about a million events; its checkpoint is 100,000 rows.
+:func:`read_notice_facts` reads a plan's facts from its checkpoint when there is one, and
+otherwise folds them (:func:`domain.notice_state.fold_facts`) and, for a month already
+over, stores them for the next reader. Both give the same facts, so the notice and its
+digest do not depend on which was used.
+
+Claiming before folding keeps a checkpoint from missing a write. The claim takes a SHARE
+lock on ``task_events`` and ``plan_tasks`` (which waits for the transactions writing to
+them and holds new ones back for the few milliseconds of the claim) and commits the
+claimed row. A write committed before the claim is in the fold's reads, which start after
+it; any write after it runs its table's trigger, which sees the claimed row and deletes it,
+so the builder's final step (set ``ready`` on the row it claimed) finds nothing and the
+facts are not kept. A claim whose builder died is taken over after ``STALE_CLAIM``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import asyncpg
+from asyncpg import Pool
+
+from domain.event_log import Assignment
+from domain.lifecycle import Stage
+from domain.notice_state import (
+    NoticeTask,
+    PreviousStanding,
+    StandingFacts,
+    TaskFacts,
+    fold_facts,
+    month_end,
+    paused_gc,
+    previous_month,
+)
+from store.db import Connection
+from store.notice_reads import read_notice_input
+
+STALE_CLAIM = timedelta(minutes=30)
+# A claim waits this long for the writers ahead of it, then the notice is folded unstored.
+CLAIM_LOCK_TIMEOUT = "2s"
+
+_PLANS = (
+    "SELECT plan_id, title FROM plans WHERE ($1::text IS NULL OR plan_id = $1) ORDER BY plan_id"
+)
+_READY = """
+SELECT plan_id FROM notice_checkpoints
+WHERE month = $1 AND plan_id = ANY($2::text[]) AND ready
+"""
+_CLAIM = """
+INSERT INTO notice_checkpoints AS c (month, plan_id, as_of, token)
+SELECT $1, plan_id, $2, $3 FROM unnest($4::text[]) AS plan_id
+ON CONFLICT (month, plan_id) DO UPDATE SET token = EXCLUDED.token, claimed_at = now()
+    WHERE NOT c.ready AND c.claimed_at < now() - $5::interval
+RETURNING plan_id
+"""
+_OWN_CLAIM = """
+SELECT 1 FROM notice_checkpoints
+WHERE month = $1 AND plan_id = $2 AND token = $3 AND NOT ready FOR UPDATE
+"""
+_SET_READY = "UPDATE notice_checkpoints SET ready = true WHERE month = $1 AND plan_id = $2"
+_FACT_COLUMNS = (
+    "month", "plan_id", "workflow_id", "stage", "lead_unit", "cooperating_units",
+    "awaiting_reassignment", "progress_percent", "escalation_level", "due", "first_at",
+    "completed_at", "late", "last_progress_text", "escalations", "refusals_by", "deemed_by",
+    "reporters_this_month", "extension_this_month", "before_lead_unit",
+    "before_cooperating_units", "before_completed", "before_overdue",
+)  # fmt: skip
+# The tasks as the notice reads them (store.notice_reads: not withdrawn by the month end,
+# in the plan's order), each with its facts; a task without facts was not yet handed out.
+_FACTS = """
+SELECT t.plan_id, t.task_id, t.workflow_id, t.text, f.stage, f.lead_unit,
+    f.cooperating_units, f.awaiting_reassignment, f.progress_percent, f.escalation_level,
+    f.due, f.first_at, f.completed_at, f.late, f.last_progress_text, f.escalations,
+    f.refusals_by, f.deemed_by, f.reporters_this_month, f.extension_this_month,
+    f.before_lead_unit, f.before_cooperating_units, f.before_completed, f.before_overdue
+FROM plan_tasks t
+JOIN notice_facts f ON f.month = $1 AND f.plan_id = t.plan_id AND f.workflow_id = t.workflow_id
+WHERE t.plan_id = ANY($2::text[]) AND (t.withdrawn_at IS NULL OR t.withdrawn_at > $3)
+ORDER BY t.plan_id, t.seq, t.part NULLS FIRST, t.task_id
+"""
+_STAGES = {stage.value: stage for stage in Stage}
+_NO_ASSIGNMENT = Assignment()
+
+
+@dataclass(frozen=True)
+class NoticeFacts:
+    """What :func:`domain.notice_state.notice_of_facts` needs: the plans' titles, every
+    task's facts at the month end in the notice's order, and the previous standings."""
+
+    plan_titles: dict[str, str]
+    facts: list[TaskFacts]
+    previous: list[PreviousStanding]
+    # The plans whose facts came from a checkpoint, and those folded now.
+    from_checkpoint: tuple[str, ...] = ()
+    folded: tuple[str, ...] = ()
+
+
+async def read_notice_facts(
+    pool: Pool, month: str, plan_id: str | None, *, now: datetime
+) -> NoticeFacts:
+    """The facts of ``month``'s notice over ``plan_id`` (None: every plan), per plan from its
+    checkpoint or folded from the event log. A month not over by ``now`` is always folded
+    and never stored: its events are still being recorded."""
+    as_of = month_end(month)
+    titles = {row["plan_id"]: row["title"] for row in await pool.fetch(_PLANS, plan_id)}
+    plans = sorted(titles)
+    closed = as_of < now
+    stored: dict[str, tuple[list[TaskFacts], list[PreviousStanding]]] = {}
+    if closed and plans:
+        async with (
+            pool.acquire() as connection,
+            connection.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            ready = [r["plan_id"] for r in await connection.fetch(_READY, month, plans)]
+            if ready:
+                stored = await _read_facts(connection, month, ready, as_of)
+    folded: list[str] = []
+    for plan in plans:
+        if plan not in stored:
+            stored[plan] = await _fold_plan(pool, month, plan, store=closed)
+            folded.append(plan)
+    facts: list[TaskFacts] = []
+    previous: list[PreviousStanding] = []
+    for plan in plans:  # the notice's order: by plan, then the plan's own
+        plan_facts, plan_previous = stored[plan]
+        facts.extend(plan_facts)
+        previous.extend(plan_previous)
+    return NoticeFacts(
+        titles,
+        facts,
+        previous,
+        tuple(p for p in plans if p not in folded),
+        tuple(folded),
+    )
+
+
+async def _read_facts(
+    connection: Connection, month: str, plans: Sequence[str], as_of: datetime
+) -> dict[str, tuple[list[TaskFacts], list[PreviousStanding]]]:
+    result: dict[str, tuple[list[TaskFacts], list[PreviousStanding]]] = {
+        plan: ([], []) for plan in plans
+    }
+    stages, no_assignment = _STAGES, _NO_ASSIGNMENT
+    rows = await connection.fetch(_FACTS, month, list(plans), as_of)
+    with paused_gc():
+        for (
+            plan_id, task_id, workflow_id, text, stage, lead_unit, cooperating_units,
+            awaiting_reassignment, progress_percent, escalation_level, due, first_at,
+            completed_at, late, last_progress_text, escalations, refusals_by, deemed_by,
+            reporters_this_month, extension_this_month, before_lead_unit,
+            before_cooperating_units, before_completed, before_overdue,
+        ) in rows:  # fmt: skip
+            facts, previous = result[plan_id]
+            facts.append(
+                (
+                    NoticeTask(plan_id, workflow_id, task_id, text, no_assignment),
+                    StandingFacts(
+                        workflow_id,
+                        stages[stage],
+                        lead_unit,
+                        tuple(cooperating_units),
+                        awaiting_reassignment,
+                        progress_percent,
+                        escalation_level,
+                        due,
+                        first_at,
+                        completed_at,
+                        late,
+                        last_progress_text,
+                        escalations,
+                        tuple(refusals_by),
+                        tuple(deemed_by),
+                        tuple(reporters_this_month),
+                        extension_this_month,
+                    ),
+                )
+            )
+            if before_completed is not None:
+                previous.append(
+                    PreviousStanding(
+                        workflow_id,
+                        before_lead_unit,
+                        tuple(before_cooperating_units),
+                        before_completed,
+                        before_overdue,
+                    )
+                )
+    return result
+
+
+async def _fold_plan(
+    pool: Pool, month: str, plan_id: str, *, store: bool
+) -> tuple[list[TaskFacts], list[PreviousStanding]]:
+    """One plan's facts folded from its event log; kept as the plan's checkpoint when
+    ``store`` and the claim holds to the end."""
+    as_of, before_end = month_end(month), month_end(previous_month(month))
+    token = await _claim(pool, month, plan_id, as_of) if store else None
+    data = await read_notice_input(pool, as_of, plan_id)
+    before, facts = fold_facts(data.tasks, data.events, [before_end, as_of])
+    previous = [PreviousStanding.of_facts(fact, before_end) for _, fact in before]
+    if token is not None:
+        await _store(pool, month, plan_id, token, facts, previous)
+    return facts, previous
+
+
+async def _claim(pool: Pool, month: str, plan_id: str, as_of: datetime) -> str | None:
+    """The token of a fresh claim on the plan's checkpoint for ``month``, or None: another
+    builder holds it, or the writers ahead did not finish within CLAIM_LOCK_TIMEOUT."""
+    token = secrets.token_hex(16)
+    try:
+        async with pool.acquire() as connection, connection.transaction():
+            await connection.execute(f"SET LOCAL lock_timeout = '{CLAIM_LOCK_TIMEOUT}'")
+            await connection.execute("LOCK TABLE task_events, plan_tasks IN SHARE MODE")
+            claimed = await connection.fetch(_CLAIM, month, as_of, token, [plan_id], STALE_CLAIM)
+    except (asyncpg.LockNotAvailableError, asyncpg.DeadlockDetectedError):
+        return None
+    return token if claimed else None
+
+
+async def _store(
+    pool: Pool,
+    month: str,
+    plan_id: str,
+    token: str,
+    facts: Iterable[TaskFacts],
+    previous: Iterable[PreviousStanding],
+) -> bool:
+    """Write the facts under the claim and mark the checkpoint ready, unless a write since
+    the claim removed it (then nothing is kept: the facts may be out of date)."""
+    before = {p.workflow_id: p for p in previous}
+    records = []
+    for _, f in facts:
+        p = before.get(f.workflow_id)
+        records.append(
+            (
+                month, plan_id, f.workflow_id, f.stage.value, f.lead_unit,
+                list(f.cooperating_units), f.awaiting_reassignment, f.progress_percent,
+                f.escalation_level, f.due, f.first_at, f.completed_at, f.late,
+                f.last_progress_text, f.escalations, list(f.refusals_by), list(f.deemed_by),
+                list(f.reporters_this_month), f.extension_this_month,
+                p.lead_unit if p else None, list(p.cooperating_units) if p else None,
+                p.completed if p else None, p.overdue if p else None,
+            )
+        )  # fmt: skip
+    async with pool.acquire() as connection, connection.transaction():
+        if await connection.fetchval(_OWN_CLAIM, month, plan_id, token) is None:
+            return False
+        await connection.copy_records_to_table(
+            "notice_facts", records=records, columns=_FACT_COLUMNS
+        )
+        await connection.execute(_SET_READY, month, plan_id)
+    return True
