@@ -48,13 +48,15 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TaskStanding:
     """One task at the month end (a row of the 台账).
 
     A plain dataclass, not a model: a notice over every plan holds 100,000 of them, and
     pydantic takes a dataclass instance into :class:`Notice` as it is (the fields were
     computed, not read from outside), while it still validates one read back from JSON.
+    Not frozen either (building a frozen one costs three times as much), but never changed
+    once made: derive another with :func:`dataclasses.replace`.
 
     ``number`` is 序号 as the plan writes it; ``due`` the due date in force at the month
     end; ``light`` green / yellow / red for an open task, else None; ``escalations`` the

@@ -37,7 +37,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import cached_property
 from typing import Any
 
 from domain.calendar import SHANGHAI
@@ -82,7 +81,7 @@ class LightPolicy:
     behind_is_yellow: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class NoticeTask:
     """A plan's task as imported, with the plan it belongs to: what the notice reads of it
     (its number, text, and what it was given at 交办)."""
@@ -101,11 +100,11 @@ class NoticeTask:
         return cls(plan_id, workflow_id, task.id, task.text, Assignment.of_task(task), plan_title)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StandingFacts:
     """What a task's event log says of it at a month's end, before any setting is applied:
     the office's 滞后 margin and each plan's light rule turn these into a status and a light
-    (:func:`judge`). Stored per month as the notice's checkpoint (``notice_facts``), so a
+    (:func:`_judged`). Stored per month as the notice's checkpoint (``notice_facts``), so a
     past month's notice is read back instead of folded again; the fold and the checkpoint
     give the same facts, and the notice is built from facts either way.
 
@@ -113,9 +112,16 @@ class StandingFacts:
     force when its last milestone was reviewed); ``first_at`` the instant of its 交办;
     ``late`` whether a milestone was submitted after its due date; ``reporters_this_month``
     the units that reported progress during the month, sorted.
+
+    The task's identity (plan, workflow id, number, text) comes along, so that a notice is
+    built from its facts alone. Not frozen, though never changed once made: a frozen
+    dataclass costs three times as much to build, and a notice builds 100,000.
     """
 
+    plan_id: str
     workflow_id: str
+    task_id: str
+    text: str
     stage: Stage
     lead_unit: str | None
     cooperating_units: tuple[str, ...]
@@ -148,7 +154,7 @@ class StandingFacts:
 _CLOSED_STAGES = frozenset({Stage.COMPLETED, Stage.CANCELLED})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PreviousStanding:
     """What a notice reads of a task at the previous month's end: whom it concerned, and
     whether it was completed or overdue then (its changes: 新办结, 新逾期). Neither depends
@@ -174,53 +180,16 @@ class PreviousStanding:
         return self.lead_unit == unit or unit in self.cooperating_units
 
 
-@dataclass
-class _Standing:
-    """A task's facts judged at the month end; its 台账 row is built on first use."""
-
-    entry: NoticeTask
-    facts: StandingFacts
-    status: NoticeStatus
-    light: str | None
-    days_late: int
-
-    @property
-    def workflow_id(self) -> str:
-        return self.entry.workflow_id
-
-    @cached_property
-    def row(self) -> TaskStanding:
-        entry, facts, status = self.entry, self.facts, self.status
-        return TaskStanding(
-            plan_id=entry.plan_id,
-            task_id=entry.task_id,
-            workflow_id=entry.workflow_id,
-            number=entry.task_id,
-            text=entry.text,
-            lead_unit=facts.lead_unit,
-            cooperating_units=facts.cooperating_units,
-            due=facts.due,
-            stage=facts.stage.value,
-            status=status,
-            light=self.light,
-            progress_percent=facts.progress_percent,
-            last_progress_text=facts.last_progress_text,
-            days_overdue=self.days_late if status is NoticeStatus.OVERDUE else 0,
-            escalation_level=facts.escalation_level,
-            escalations=facts.escalations,
-            completed_at=facts.completed_at,
-            refusals=len(facts.refusals_by),
-            reported_this_month=bool(facts.reporters_this_month),
-        )
-
-
 @contextmanager
 def paused_gc() -> Iterator[None]:
     """The cyclic garbage collector paused for a bulk pass: the notice allocates millions of
     objects that form no cycles (tuples, rows, standings), and each collection would rescan
     all of them as the heap grows (about 40 % of the fold's time over 100,000 tasks).
     Reference counting still frees everything; cycles made meanwhile wait for the next
-    collection."""
+    collection. The reads hold it across a query's await as well (asyncpg makes a record
+    per row): other coroutines then go without collections for that long, which only
+    delays them, and the collector is on again once the first pause that turned it off
+    has ended."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -396,7 +365,10 @@ def _facts(entry: NoticeTask, fold: EventFold, tally: _Tally) -> StandingFacts:
             due = tally.due_before_last
     assert tally.first_at is not None  # a standing is taken after at least one event
     return StandingFacts(
+        plan_id=entry.plan_id,
         workflow_id=entry.workflow_id,
+        task_id=entry.task_id,
+        text=entry.text,
         stage=folded.stage,
         lead_unit=folded.lead_unit,
         cooperating_units=tuple(folded.cooperating_units or ()),
@@ -416,73 +388,121 @@ def _facts(entry: NoticeTask, fold: EventFold, tally: _Tally) -> StandingFacts:
     )
 
 
-def judge(
-    entry: NoticeTask,
-    facts: StandingFacts,
+def _judged(
+    facts: Iterable[StandingFacts],
     as_of: datetime,
     margin: float,
-    policy: LightPolicy,
-) -> _Standing:
-    """The task's status and light at ``as_of`` (its month's end) by the office's margin
-    and the plan's light rule (the definitions at the top of this module)."""
-    as_of_day = as_of.astimezone(SHANGHAI).date()
-    stage, due = facts.stage, facts.due
-    days_late = 0
-    if stage is Stage.COMPLETED:
-        completed_at = facts.completed_at
-        status = NoticeStatus.COMPLETED_LATE if facts.late else NoticeStatus.COMPLETED_ON_TIME
-        if facts.late and due is not None and completed_at is not None:
-            days_late = max(0, (completed_at.astimezone(SHANGHAI).date() - due).days)
-    elif stage is Stage.CANCELLED:
-        status = NoticeStatus.CANCELLED
-    elif due is not None and as_of_day > due:
-        status = NoticeStatus.OVERDUE
-        days_late = (as_of_day - due).days
-    elif facts.awaiting_reassignment:
-        status = NoticeStatus.REFUSED
-    elif stage is Stage.ASSIGNED:
-        status = NoticeStatus.NOT_ACCEPTED
-    elif due is not None and _is_behind(facts.first_at, due, as_of, facts.progress_percent, margin):
-        status = NoticeStatus.BEHIND
-    else:
-        status = NoticeStatus.ON_SCHEDULE
-    light: str | None = None
-    if status in _OPEN_STATUSES:
-        if status is NoticeStatus.OVERDUE:
-            light = "red"
-        elif (status is NoticeStatus.BEHIND and policy.behind_is_yellow) or (
-            due is not None and (due - as_of_day).days <= policy.yellow_within_days
-        ):
-            light = "yellow"
+    policies: Mapping[str, LightPolicy],
+) -> list[TaskStanding]:
+    """Each task's 台账 row at ``as_of`` (its month's end): its status and light by the
+    office's margin and its plan's light rule (the definitions at the top of this module).
+    One loop with its names bound: a notice judges 100,000 tasks, a few comparisons each."""
+    day = as_of.astimezone(SHANGHAI).date()
+    default = LightPolicy()
+    rules = {
+        plan: (policy.yellow_within_days, policy.behind_is_yellow)
+        for plan, policy in policies.items()
+    }
+    default_rule = (default.yellow_within_days, default.behind_is_yellow)
+    due_ends: dict[date, datetime] = {}  # a due day's last instant
+    completed, cancelled, assigned = Stage.COMPLETED, Stage.CANCELLED, Stage.ASSIGNED
+    on_time, late, cancelled_status = (
+        NoticeStatus.COMPLETED_ON_TIME,
+        NoticeStatus.COMPLETED_LATE,
+        NoticeStatus.CANCELLED,
+    )
+    overdue, refused, not_accepted = (
+        NoticeStatus.OVERDUE,
+        NoticeStatus.REFUSED,
+        NoticeStatus.NOT_ACCEPTED,
+    )
+    behind, on_schedule = NoticeStatus.BEHIND, NoticeStatus.ON_SCHEDULE
+    rows: list[TaskStanding] = []
+    append = rows.append
+    for f in facts:
+        stage, due = f.stage, f.due
+        days_overdue = 0
+        light: str | None = None
+        if stage is completed:
+            status = late if f.late else on_time
+        elif stage is cancelled:
+            status = cancelled_status
+        elif due is not None and day > due:
+            status, light, days_overdue = overdue, "red", (day - due).days
         else:
-            light = "green"
-    return _Standing(entry, facts, status, light, days_late)
+            if f.awaiting_reassignment:
+                status = refused
+            elif stage is assigned:
+                status = not_accepted
+            elif due is not None:
+                # 滞后: progress/100 below the share of the period elapsed, less the margin;
+                # the period runs from 交办 to the end of the due day.
+                due_end = due_ends.get(due)
+                if due_end is None:
+                    due_end = due_ends[due] = _end_of_day(due)
+                period = (due_end - f.first_at).total_seconds()
+                if period > 0:
+                    elapsed = min(1.0, max(0.0, (as_of - f.first_at).total_seconds() / period))
+                    is_behind = f.progress_percent / 100 < elapsed - margin
+                else:
+                    is_behind = False
+                status = behind if is_behind else on_schedule
+            else:
+                status = on_schedule
+            yellow_within, behind_is_yellow = rules.get(f.plan_id, default_rule)
+            if (status is behind and behind_is_yellow) or (
+                due is not None and (due - day).days <= yellow_within
+            ):
+                light = "yellow"
+            else:
+                light = "green"
+        # Positional, in TaskStanding's field order.
+        append(
+            TaskStanding(
+                f.plan_id,
+                f.task_id,
+                f.workflow_id,
+                f.task_id,  # number
+                f.text,
+                f.lead_unit,
+                f.cooperating_units,
+                due,
+                stage._value_,
+                status,
+                light,
+                f.progress_percent,
+                f.last_progress_text,
+                days_overdue,
+                f.escalation_level,
+                f.escalations,
+                f.completed_at,
+                len(f.refusals_by),
+                bool(f.reporters_this_month),
+            )
+        )
+    return rows
 
 
-def _is_behind(
-    assigned_at: datetime, due: date, as_of: datetime, percent: int, margin: float
-) -> bool:
-    period = (_end_of_day(due) - assigned_at).total_seconds()
-    if period <= 0:
-        return False
-    elapsed = min(1.0, max(0.0, (as_of - assigned_at).total_seconds() / period))
-    return percent / 100 < elapsed - margin
-
-
-TaskFacts = tuple[NoticeTask, StandingFacts]
+def _days_late(row: TaskStanding) -> int:
+    """How late an overdue or late-completed task is: to the month end, or to its 办结."""
+    if row.status is NoticeStatus.OVERDUE:
+        return row.days_overdue
+    if row.due is None or row.completed_at is None:
+        return 0
+    return max(0, (row.completed_at.astimezone(SHANGHAI).date() - row.due).days)
 
 
 def fold_facts(
     tasks: Sequence[NoticeTask],
     events: Mapping[str, Sequence[Sequence[LoggedEvent]]],
     ends: Sequence[datetime],
-) -> list[list[TaskFacts]]:
+) -> list[list[StandingFacts]]:
     """Every task's facts at each of ``ends`` (month ends, ascending): one list per end, in
     the order of ``tasks``, leaving out a task not yet handed out by that end. ``events``
     maps a workflow id to its run chains (lineages) of live events. A task whose lineage
     in force is the same at every end is folded once."""
     months = [(month_start(end), end) for end in ends]
-    result: list[list[TaskFacts]] = [[] for _ in ends]
+    result: list[list[StandingFacts]] = [[] for _ in ends]
     with paused_gc():
         for entry in tasks:
             starts = _lineage_starts(events.get(entry.workflow_id, ()))
@@ -496,21 +516,8 @@ def fold_facts(
                 ]
             for at_end, fact in zip(result, facts, strict=True):
                 if fact is not None:
-                    at_end.append((entry, fact))
+                    at_end.append(fact)
     return result
-
-
-def _judged(
-    facts: Iterable[TaskFacts],
-    as_of: datetime,
-    margin: float,
-    policies: Mapping[str, LightPolicy],
-) -> list[_Standing]:
-    default = LightPolicy()
-    return [
-        judge(entry, fact, as_of, margin, policies.get(entry.plan_id, default))
-        for entry, fact in facts
-    ]
 
 
 def _in_force(
@@ -547,12 +554,14 @@ def task_standings(
     (lineages) of live events. Tasks not yet handed out by ``as_of`` are left out."""
     _check_margin(behind_margin)
     facts = fold_facts(tasks, events, [as_of])[0]
-    return [s.row for s in _judged(facts, as_of, behind_margin, light_policies or {})]
+    return _judged(facts, as_of, behind_margin, light_policies or {})
 
 
 def totals_of(rows: Sequence[TaskStanding]) -> NoticeTotals:
-    def count(*statuses: NoticeStatus) -> int:
-        return sum(1 for row in rows if row.status in statuses)
+    statuses = Counter(row.status for row in rows)
+
+    def count(*counted: NoticeStatus) -> int:
+        return sum(statuses[status] for status in counted)
 
     return NoticeTotals(
         tasks=len(rows),
@@ -568,30 +577,35 @@ def totals_of(rows: Sequence[TaskStanding]) -> NoticeTotals:
     )
 
 
-def _unit_rows(standings: Sequence[_Standing]) -> tuple[UnitStanding, ...]:
-    led_by: dict[str, list[_Standing]] = {}
+def _unit_rows(
+    facts: Sequence[StandingFacts], rows: Sequence[TaskStanding]
+) -> tuple[UnitStanding, ...]:
+    """分单位情况 from each task's facts and its row (in the same order)."""
+    led_by: dict[str, list[TaskStanding]] = {}
     refusals: Counter[str] = Counter()
     deemed: Counter[str] = Counter()
-    # The row's lead unit and status are the facts' lead unit and the standing's status:
-    # read there, so that a table of units (the board's, as of now) builds no task rows.
-    for s in standings:
-        facts = s.facts
-        if facts.lead_unit:
-            led_by.setdefault(facts.lead_unit, []).append(s)
-        refusals.update(u for u in facts.refusals_by if u)
-        deemed.update(u for u in facts.deemed_by if u)
-    rows = []
+    for fact, row in zip(facts, rows, strict=True):
+        if row.lead_unit:
+            led_by.setdefault(row.lead_unit, []).append(row)
+        # Counter.update's own checks cost more than the counting, 100,000 times over.
+        for refuser in fact.refusals_by:
+            if refuser:
+                refusals[refuser] += 1
+        for deemer in fact.deemed_by:
+            if deemer:
+                deemed[deemer] += 1
+    units = []
     for unit in {*led_by, *refusals, *deemed}:
         led = led_by.get(unit, [])
-        statuses = Counter(s.status for s in led)
+        statuses = Counter(r.status for r in led)
         completed = statuses[NoticeStatus.COMPLETED_ON_TIME] + statuses[NoticeStatus.COMPLETED_LATE]
         countable = len(led) - statuses[NoticeStatus.CANCELLED]
         late = [
-            s.days_late
-            for s in led
-            if s.status in {NoticeStatus.COMPLETED_LATE, NoticeStatus.OVERDUE}
+            _days_late(r)
+            for r in led
+            if r.status is NoticeStatus.COMPLETED_LATE or r.status is NoticeStatus.OVERDUE
         ]
-        rows.append(
+        units.append(
             UnitStanding(
                 unit=unit,
                 led=len(led),
@@ -607,20 +621,21 @@ def _unit_rows(standings: Sequence[_Standing]) -> tuple[UnitStanding, ...]:
                 rank=0,
             )
         )
-    rows.sort(key=lambda r: (-r.completion_rate, r.overdue, r.behind, r.unit))
-    return tuple(row.model_copy(update={"rank": rank}) for rank, row in enumerate(rows, start=1))
+    units.sort(key=lambda r: (-r.completion_rate, r.overdue, r.behind, r.unit))
+    return tuple(row.model_copy(update={"rank": rank}) for rank, row in enumerate(units, start=1))
 
 
-def _silent_units(standings: Sequence[_Standing]) -> tuple[str, ...]:
+def _silent_units(facts: Sequence[StandingFacts], rows: Sequence[TaskStanding]) -> tuple[str, ...]:
     expected = {
-        s.facts.lead_unit
-        for s in standings
-        if s.facts.lead_unit and s.status in _OPEN_STATUSES and not s.facts.awaiting_reassignment
+        row.lead_unit
+        for fact, row in zip(facts, rows, strict=True)
+        if row.lead_unit and row.status in _OPEN_STATUSES and not fact.awaiting_reassignment
     }
     reported: set[str] = set()
-    for s in standings:
-        reported.update(s.facts.reporters_this_month)
-    return tuple(sorted(unit for unit in expected if unit and unit not in reported))
+    for fact in facts:
+        if fact.reporters_this_month:
+            reported.update(fact.reporters_this_month)
+    return tuple(sorted(unit for unit in expected if unit not in reported))
 
 
 def build_notice(
@@ -636,13 +651,14 @@ def build_notice(
     _check_margin(options.get("behind_margin", DEFAULT_BEHIND_MARGIN))
     before_end = month_end(previous_month(month))
     before, now = fold_facts(tasks, events, [before_end, month_end(month)])
-    previous = [PreviousStanding.of_facts(fact, before_end) for _, fact in before]
+    previous = [PreviousStanding.of_facts(fact, before_end) for fact in before]
     return notice_of_facts(month, now, previous, **options)
 
 
+@paused_gc()  # the whole pass: see paused_gc
 def notice_of_facts(
     month: str,
-    facts: Sequence[TaskFacts],
+    facts: Sequence[StandingFacts],
     previous: Iterable[PreviousStanding],
     *,
     plan_id: str | None = None,
@@ -669,22 +685,20 @@ def notice_of_facts(
     _check_margin(behind_margin)
     year, number = parse_month(month)
     as_of = month_end(month)
-    with paused_gc():
-        if unit is not None:
-            facts = [(e, f) for e, f in facts if f.concerns(unit)]
-        now = _judged(facts, as_of, behind_margin, light_policies or {})
-        rows = [s.row for s in now]
-        # Only whether a task was completed or overdue a month ago matters (the changes),
-        # and neither depends on a setting.
-        was_completed: set[str] = set()
-        was_overdue: set[str] = set()
-        for before in previous:
-            if unit is not None and not before.concerns(unit):
-                continue
-            if before.completed:
-                was_completed.add(before.workflow_id)
-            elif before.overdue:
-                was_overdue.add(before.workflow_id)
+    if unit is not None:
+        facts = [f for f in facts if f.concerns(unit)]
+    rows = _judged(facts, as_of, behind_margin, light_policies or {})
+    # Only whether a task was completed or overdue a month ago matters (the changes),
+    # and neither depends on a setting.
+    was_completed: set[str] = set()
+    was_overdue: set[str] = set()
+    for before in previous:
+        if unit is not None and not before.concerns(unit):
+            continue
+        if before.completed:
+            was_completed.add(before.workflow_id)
+        elif before.overdue:
+            was_overdue.add(before.workflow_id)
     completed = {NoticeStatus.COMPLETED_ON_TIME, NoticeStatus.COMPLETED_LATE}
     next_year, next_number = _next_month(year, number)
     due_next = [
@@ -706,7 +720,7 @@ def notice_of_facts(
         addressees=addressees,
         title=title or f"关于{year}年{number}月份重点任务推进情况的通报",
         totals=totals_of(rows),
-        units=_unit_rows(now),
+        units=_unit_rows(facts, rows),
         tasks=tuple(rows),
         overdue=tuple(
             sorted(
@@ -714,7 +728,7 @@ def notice_of_facts(
                 key=lambda r: (-r.days_overdue, r.workflow_id),
             )
         ),
-        silent_units=_silent_units(now),
+        silent_units=_silent_units(facts, rows),
         due_next_month=tuple(sorted(due_next, key=lambda r: (r.due or date.max, r.workflow_id))),
         changes=NoticeChanges(
             newly_completed=tuple(
@@ -727,7 +741,7 @@ def notice_of_facts(
                 for r in rows
                 if r.status is NoticeStatus.OVERDUE and r.workflow_id not in was_overdue
             ),
-            extensions_granted=tuple(s.workflow_id for s in now if s.facts.extension_this_month),
+            extensions_granted=tuple(f.workflow_id for f in facts if f.extension_this_month),
         ),
         requirements=requirements,
         behind_margin=behind_margin,
@@ -748,4 +762,4 @@ def unit_rows_at(
     _check_margin(behind_margin)
     facts = fold_facts(tasks, events, [as_of])[0]
     with paused_gc():
-        return _unit_rows(_judged(facts, as_of, behind_margin, light_policies or {}))
+        return _unit_rows(facts, _judged(facts, as_of, behind_margin, light_policies or {}))

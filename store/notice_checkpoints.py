@@ -19,6 +19,7 @@ facts are not kept. A claim whose builder died is taken over after ``STALE_CLAIM
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -27,13 +28,10 @@ from datetime import datetime, timedelta
 import asyncpg
 from asyncpg import Pool
 
-from domain.event_log import Assignment
 from domain.lifecycle import Stage
 from domain.notice_state import (
-    NoticeTask,
     PreviousStanding,
     StandingFacts,
-    TaskFacts,
     fold_facts,
     month_end,
     paused_gc,
@@ -66,27 +64,24 @@ WHERE month = $1 AND plan_id = $2 AND token = $3 AND NOT ready FOR UPDATE
 """
 _SET_READY = "UPDATE notice_checkpoints SET ready = true WHERE month = $1 AND plan_id = $2"
 _FACT_COLUMNS = (
-    "month", "plan_id", "workflow_id", "stage", "lead_unit", "cooperating_units",
-    "awaiting_reassignment", "progress_percent", "escalation_level", "due", "first_at",
-    "completed_at", "late", "last_progress_text", "escalations", "refusals_by", "deemed_by",
-    "reporters_this_month", "extension_this_month", "before_lead_unit",
-    "before_cooperating_units", "before_completed", "before_overdue",
+    "month", "plan_id", "position", "workflow_id", "task_id", "text", "stage", "lead_unit",
+    "cooperating_units", "awaiting_reassignment", "progress_percent", "escalation_level",
+    "due", "first_at", "completed_at", "late", "last_progress_text", "escalations",
+    "refusals_by", "deemed_by", "reporters_this_month", "extension_this_month", "before",
+    "before_lead_unit", "before_cooperating_units",
 )  # fmt: skip
-# The tasks as the notice reads them (store.notice_reads: not withdrawn by the month end,
-# in the plan's order), each with its facts; a task without facts was not yet handed out.
+# The notice's tasks in its order (by plan, then the plan's own), each with its facts.
 _FACTS = """
-SELECT t.plan_id, t.task_id, t.workflow_id, t.text, f.stage, f.lead_unit,
-    f.cooperating_units, f.awaiting_reassignment, f.progress_percent, f.escalation_level,
-    f.due, f.first_at, f.completed_at, f.late, f.last_progress_text, f.escalations,
-    f.refusals_by, f.deemed_by, f.reporters_this_month, f.extension_this_month,
-    f.before_lead_unit, f.before_cooperating_units, f.before_completed, f.before_overdue
-FROM plan_tasks t
-JOIN notice_facts f ON f.month = $1 AND f.plan_id = t.plan_id AND f.workflow_id = t.workflow_id
-WHERE t.plan_id = ANY($2::text[]) AND (t.withdrawn_at IS NULL OR t.withdrawn_at > $3)
-ORDER BY t.plan_id, t.seq, t.part NULLS FIRST, t.task_id
+SELECT plan_id, workflow_id, task_id, text, stage, lead_unit, cooperating_units,
+    awaiting_reassignment, progress_percent, escalation_level, due, first_at, completed_at,
+    late, last_progress_text, escalations, refusals_by, deemed_by, reporters_this_month,
+    extension_this_month, before, before_lead_unit, before_cooperating_units
+FROM notice_facts
+WHERE month = $1 AND plan_id = ANY($2::text[])
+ORDER BY plan_id, position
 """
+_BEFORE_OPEN, _BEFORE_COMPLETED, _BEFORE_OVERDUE = 0, 1, 2
 _STAGES = {stage.value: stage for stage in Stage}
-_NO_ASSIGNMENT = Assignment()
 
 
 @dataclass(frozen=True)
@@ -95,7 +90,7 @@ class NoticeFacts:
     task's facts at the month end in the notice's order, and the previous standings."""
 
     plan_titles: dict[str, str]
-    facts: list[TaskFacts]
+    facts: list[StandingFacts]
     previous: list[PreviousStanding]
     # The plans whose facts came from a checkpoint, and those folded now.
     from_checkpoint: tuple[str, ...] = ()
@@ -112,21 +107,19 @@ async def read_notice_facts(
     titles = {row["plan_id"]: row["title"] for row in await pool.fetch(_PLANS, plan_id)}
     plans = sorted(titles)
     closed = as_of < now
-    stored: dict[str, tuple[list[TaskFacts], list[PreviousStanding]]] = {}
+    stored: dict[str, tuple[list[StandingFacts], list[PreviousStanding]]] = {}
     if closed and plans:
-        async with (
-            pool.acquire() as connection,
-            connection.transaction(isolation="repeatable_read", readonly=True),
-        ):
-            ready = [r["plan_id"] for r in await connection.fetch(_READY, month, plans)]
-            if ready:
-                stored = await _read_facts(connection, month, ready, as_of)
+        # Two reads at once, each over half the plans: PostgreSQL sends one while this
+        # process decodes the other (a plan's facts are read in one snapshot either way).
+        halves = [plans[0::2], plans[1::2]] if len(plans) > 1 else [plans]
+        for part in await asyncio.gather(*(_read_checkpoints(pool, month, p) for p in halves)):
+            stored.update(part)
     folded: list[str] = []
     for plan in plans:
         if plan not in stored:
             stored[plan] = await _fold_plan(pool, month, plan, store=closed)
             folded.append(plan)
-    facts: list[TaskFacts] = []
+    facts: list[StandingFacts] = []
     previous: list[PreviousStanding] = []
     for plan in plans:  # the notice's order: by plan, then the plan's own
         plan_facts, plan_previous = stored[plan]
@@ -141,55 +134,69 @@ async def read_notice_facts(
     )
 
 
+async def _read_checkpoints(
+    pool: Pool, month: str, plans: Sequence[str]
+) -> dict[str, tuple[list[StandingFacts], list[PreviousStanding]]]:
+    """The facts of those of ``plans`` whose checkpoint for ``month`` is ready."""
+    async with (
+        pool.acquire() as connection,
+        connection.transaction(isolation="repeatable_read", readonly=True),
+    ):
+        ready = [r["plan_id"] for r in await connection.fetch(_READY, month, plans)]
+        return await _read_facts(connection, month, ready) if ready else {}
+
+
 async def _read_facts(
-    connection: Connection, month: str, plans: Sequence[str], as_of: datetime
-) -> dict[str, tuple[list[TaskFacts], list[PreviousStanding]]]:
-    result: dict[str, tuple[list[TaskFacts], list[PreviousStanding]]] = {
+    connection: Connection, month: str, plans: Sequence[str]
+) -> dict[str, tuple[list[StandingFacts], list[PreviousStanding]]]:
+    result: dict[str, tuple[list[StandingFacts], list[PreviousStanding]]] = {
         plan: ([], []) for plan in plans
     }
-    stages, no_assignment = _STAGES, _NO_ASSIGNMENT
-    rows = await connection.fetch(_FACTS, month, list(plans), as_of)
-    with paused_gc():
+    stages, none = _STAGES, ()
+    with paused_gc():  # asyncpg builds 100,000 records: collections would rescan them
+        rows = await connection.fetch(_FACTS, month, list(plans))
         for (
-            plan_id, task_id, workflow_id, text, stage, lead_unit, cooperating_units,
+            plan_id, workflow_id, task_id, text, stage, lead_unit, cooperating_units,
             awaiting_reassignment, progress_percent, escalation_level, due, first_at,
             completed_at, late, last_progress_text, escalations, refusals_by, deemed_by,
-            reporters_this_month, extension_this_month, before_lead_unit,
-            before_cooperating_units, before_completed, before_overdue,
+            reporters_this_month, extension_this_month, before, before_lead_unit,
+            before_cooperating_units,
         ) in rows:  # fmt: skip
             facts, previous = result[plan_id]
+            cooperating = tuple(cooperating_units) if cooperating_units else none
             facts.append(
-                (
-                    NoticeTask(plan_id, workflow_id, task_id, text, no_assignment),
-                    StandingFacts(
-                        workflow_id,
-                        stages[stage],
-                        lead_unit,
-                        tuple(cooperating_units),
-                        awaiting_reassignment,
-                        progress_percent,
-                        escalation_level,
-                        due,
-                        first_at,
-                        completed_at,
-                        late,
-                        last_progress_text,
-                        escalations,
-                        tuple(refusals_by),
-                        tuple(deemed_by),
-                        tuple(reporters_this_month),
-                        extension_this_month,
-                    ),
+                StandingFacts(
+                    plan_id,
+                    workflow_id,
+                    task_id,
+                    text,
+                    stages[stage],
+                    lead_unit,
+                    cooperating,
+                    awaiting_reassignment,
+                    progress_percent,
+                    escalation_level,
+                    due,
+                    first_at,
+                    completed_at,
+                    late,
+                    last_progress_text,
+                    escalations,
+                    tuple(refusals_by) if refusals_by else none,
+                    tuple(deemed_by) if deemed_by else none,
+                    tuple(reporters_this_month) if reporters_this_month else none,
+                    extension_this_month,
                 )
             )
-            if before_completed is not None:
+            if before is not None:
+                same_units = before_cooperating_units is None
                 previous.append(
                     PreviousStanding(
                         workflow_id,
-                        before_lead_unit,
-                        tuple(before_cooperating_units),
-                        before_completed,
-                        before_overdue,
+                        lead_unit if same_units else before_lead_unit,
+                        cooperating if same_units else tuple(before_cooperating_units),
+                        before == _BEFORE_COMPLETED,
+                        before == _BEFORE_OVERDUE,
                     )
                 )
     return result
@@ -197,14 +204,14 @@ async def _read_facts(
 
 async def _fold_plan(
     pool: Pool, month: str, plan_id: str, *, store: bool
-) -> tuple[list[TaskFacts], list[PreviousStanding]]:
+) -> tuple[list[StandingFacts], list[PreviousStanding]]:
     """One plan's facts folded from its event log; kept as the plan's checkpoint when
     ``store`` and the claim holds to the end."""
     as_of, before_end = month_end(month), month_end(previous_month(month))
     token = await _claim(pool, month, plan_id, as_of) if store else None
     data = await read_notice_input(pool, as_of, plan_id)
     before, facts = fold_facts(data.tasks, data.events, [before_end, as_of])
-    previous = [PreviousStanding.of_facts(fact, before_end) for _, fact in before]
+    previous = [PreviousStanding.of_facts(fact, before_end) for fact in before]
     if token is not None:
         await _store(pool, month, plan_id, token, facts, previous)
     return facts, previous
@@ -229,24 +236,28 @@ async def _store(
     month: str,
     plan_id: str,
     token: str,
-    facts: Iterable[TaskFacts],
+    facts: Iterable[StandingFacts],
     previous: Iterable[PreviousStanding],
 ) -> bool:
     """Write the facts under the claim and mark the checkpoint ready, unless a write since
     the claim removed it (then nothing is kept: the facts may be out of date)."""
     before = {p.workflow_id: p for p in previous}
     records = []
-    for _, f in facts:
+    for position, f in enumerate(facts):
         p = before.get(f.workflow_id)
+        same_units = p is None or (
+            p.lead_unit == f.lead_unit and p.cooperating_units == f.cooperating_units
+        )
         records.append(
             (
-                month, plan_id, f.workflow_id, f.stage.value, f.lead_unit,
-                list(f.cooperating_units), f.awaiting_reassignment, f.progress_percent,
-                f.escalation_level, f.due, f.first_at, f.completed_at, f.late,
-                f.last_progress_text, f.escalations, list(f.refusals_by), list(f.deemed_by),
-                list(f.reporters_this_month), f.extension_this_month,
-                p.lead_unit if p else None, list(p.cooperating_units) if p else None,
-                p.completed if p else None, p.overdue if p else None,
+                month, plan_id, position, f.workflow_id, f.task_id, f.text,
+                f.stage.value, f.lead_unit, _array(f.cooperating_units),
+                f.awaiting_reassignment, f.progress_percent, f.escalation_level, f.due,
+                f.first_at, f.completed_at, f.late, f.last_progress_text, f.escalations,
+                _array(f.refusals_by), _array(f.deemed_by), _array(f.reporters_this_month),
+                f.extension_this_month, _before(p),
+                None if same_units or p is None else p.lead_unit,
+                None if same_units or p is None else list(p.cooperating_units),
             )
         )  # fmt: skip
     async with pool.acquire() as connection, connection.transaction():
@@ -257,3 +268,15 @@ async def _store(
         )
         await connection.execute(_SET_READY, month, plan_id)
     return True
+
+
+def _array(units: tuple[str, ...]) -> list[str] | None:
+    return list(units) if units else None
+
+
+def _before(previous: PreviousStanding | None) -> int | None:
+    if previous is None:
+        return None
+    if previous.completed:
+        return _BEFORE_COMPLETED
+    return _BEFORE_OVERDUE if previous.overdue else _BEFORE_OPEN

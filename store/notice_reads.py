@@ -127,8 +127,8 @@ async def read_notice_input(
     chain: list[NoticeEvent] = []
     key: tuple[str, str] | None = None
     stages, loads, no_detail = _STAGES, json.loads, _NO_DETAIL
-    rows = await connection.fetch(_EVENTS, plan_id, as_of, previous_end, sorted(NOTICE_KINDS))
-    with paused_gc():
+    with paused_gc():  # asyncpg builds up to a million records: see paused_gc
+        rows = await connection.fetch(_EVENTS, plan_id, as_of, previous_end, sorted(NOTICE_KINDS))
         for workflow_id, lineage, seq, kind, at, unit, stage, milestone, level, *details in rows:
             if (workflow_id, lineage) != key:
                 key, chain = (workflow_id, lineage), []

@@ -89,7 +89,7 @@ async def test_a_month_not_over_is_folded_and_never_stored(db_pool: asyncpg.Pool
     during_february = datetime(2026, 2, 20, tzinfo=UTC)
     read = await read_notice_facts(db_pool, "2026-02", "p", now=during_february)
     assert read.folded == ("p",)
-    assert [f.progress_percent for _, f in read.facts] == [30]
+    assert [f.progress_percent for f in read.facts] == [30]
     assert await _checkpoints(db_pool) == {}
 
 
@@ -111,7 +111,7 @@ async def test_an_event_recorded_late_forgets_its_month_and_every_later_one(
             await read_notice_facts(db_pool, month, plan, now=LATER)
     assert len(await _checkpoints(db_pool)) == 6
     stale = await read_notice_facts(db_pool, "2026-02", "p", now=LATER)
-    assert [f.last_progress_text for _, f in stale.facts] == ["推进中"]
+    assert [f.last_progress_text for f in stale.facts] == ["推进中"]
 
     await record_story(db_pool, "p", story, story.events[-1:])
 
@@ -124,8 +124,8 @@ async def test_an_event_recorded_late_forgets_its_month_and_every_later_one(
     assert await _stored_facts(db_pool, "2026-02", "p") == 0
     read = await read_notice_facts(db_pool, "2026-02", "p", now=LATER)
     assert read.folded == ("p",)
-    assert [(f.progress_percent, f.last_progress_text) for _, f in read.facts] == [(40, "二月进展")]
-    assert [f.reporters_this_month for _, f in read.facts] == [(story.state.lead_unit,)]
+    assert [(f.progress_percent, f.last_progress_text) for f in read.facts] == [(40, "二月进展")]
+    assert [f.reporters_this_month for f in read.facts] == [(story.state.lead_unit,)]
 
 
 async def test_events_superseded_by_a_reset_forget_the_months_they_were_in(
@@ -150,28 +150,46 @@ async def test_events_superseded_by_a_reset_forget_the_months_they_were_in(
 
     assert set(await _checkpoints(db_pool)) == {("2026-01", "p")}
     february = await read_notice_facts(db_pool, "2026-02", "p", now=LATER)
-    assert [f.progress_percent for _, f in february.facts] == [0]
+    assert [f.progress_percent for f in february.facts] == [0]
 
 
-async def test_a_reimport_that_changes_a_tasks_units_forgets_its_plans_checkpoints(
+async def test_a_reimport_that_changes_a_task_forgets_its_plans_checkpoints(
     db_pool: asyncpg.Pool,
 ) -> None:
-    stories = {"p": [Story(number="1").accept(at(date(2026, 1, 6)))], "q": [Story(number="1")]}
+    stories = {
+        plan: [Story(number="1").accept(at(date(2026, 1, 6))), Story(number="2")]
+        for plan in ("p", "q", "r")
+    }
+
+    async def checkpoint_every_plan() -> None:
+        for plan in stories:
+            await read_notice_facts(db_pool, "2026-01", plan, now=LATER)
+
     for plan, plan_stories in stories.items():
         await save_stories(db_pool, plan, plan_stories)
-        await record_story(db_pool, plan, plan_stories[0])
-        await read_notice_facts(db_pool, "2026-01", plan, now=LATER)
+        for story in plan_stories:
+            await record_story(db_pool, plan, story)
+    await checkpoint_every_plan()
+    # What no notice reads changes nothing.
+    await db_pool.execute("UPDATE plan_tasks SET flags = ARRAY['checked'] WHERE plan_id = 'p'")
+    assert len(await _checkpoints(db_pool)) == 3
+
+    await db_pool.execute("UPDATE plan_tasks SET text = text || '（修订）' WHERE plan_id = 'p'")
+    assert set(await _checkpoints(db_pool)) == {("2026-01", "q"), ("2026-01", "r")}
     await db_pool.execute(
-        "UPDATE plan_tasks SET text = text || '（修订）' WHERE plan_id = 'p'"
-    )  # the text is read at every notice: nothing to forget
-    assert len(await _checkpoints(db_pool)) == 2
-    await db_pool.execute(
-        "UPDATE plan_tasks SET cooperating_units = ARRAY['市统计局'] WHERE plan_id = 'p'"
+        "UPDATE plan_tasks SET cooperating_units = ARRAY['市统计局'] WHERE plan_id = 'q'"
     )
-    assert set(await _checkpoints(db_pool)) == {("2026-01", "q")}
-    read = await read_notice_facts(db_pool, "2026-01", "p", now=LATER)
-    assert [f.cooperating_units for _, f in read.facts] == [("市统计局",)]
-    assert [e.text for e, _ in read.facts] == [f"{stories['p'][0].task.text}（修订）"]
+    await db_pool.execute("UPDATE plan_tasks SET withdrawn_at = $1 WHERE plan_id = 'r'", LATER)
+    assert await _checkpoints(db_pool) == {}
+    await checkpoint_every_plan()
+    await db_pool.execute("DELETE FROM plan_tasks WHERE plan_id = 'p' AND task_id = '2'")
+    assert set(await _checkpoints(db_pool)) == {("2026-01", "q"), ("2026-01", "r")}
+
+    p = await read_notice_facts(db_pool, "2026-01", "p", now=LATER)
+    assert [f.text for f in p.facts] == [f"{stories['p'][0].task.text}（修订）"]
+    q = await read_notice_facts(db_pool, "2026-01", "q", now=LATER)
+    assert q.from_checkpoint == ("q",)
+    assert [f.cooperating_units for f in q.facts] == [("市统计局",)] * 2
 
 
 async def test_a_write_after_the_claim_keeps_the_fold_from_being_stored(
@@ -216,7 +234,7 @@ async def test_a_claim_waits_for_a_write_in_flight_and_then_sees_it(
         read = await asyncio.wait_for(reading, 10)
     finally:
         await writer.close()
-    assert [(f.progress_percent, f.last_progress_text) for _, f in read.facts] == [(20, "在途")]
+    assert [(f.progress_percent, f.last_progress_text) for f in read.facts] == [(20, "在途")]
     assert await _checkpoints(db_pool) == {("2026-01", "p"): True}
 
 

@@ -22,15 +22,22 @@ CREATE TABLE notice_checkpoints (
 );
 CREATE INDEX notice_checkpoints_plan_as_of ON notice_checkpoints (plan_id, as_of);
 
--- domain.notice_state.StandingFacts at the month end, and the task's previous standing
--- (NULL before_* when it had none: not yet handed out at the previous month end).
+-- The notice's tasks at the month end in its order (position, within the plan), each with
+-- its number and text and domain.notice_state.StandingFacts; read by one index range scan,
+-- without a join or a sort. An empty list is NULL, which costs nothing to read back. The
+-- task's previous standing: before NULL when it had none (not yet handed out at the month
+-- end before), else 0 open, 1 completed, 2 overdue; before_cooperating_units NULL when its
+-- units then were its units now (nearly always), else they and before_lead_unit say them.
 CREATE TABLE notice_facts (
     month                    text NOT NULL,
     plan_id                  text NOT NULL,
+    position                 integer NOT NULL,
     workflow_id              text NOT NULL,
+    task_id                  text NOT NULL,
+    text                     text NOT NULL,
     stage                    text NOT NULL,
     lead_unit                text,
-    cooperating_units        text[] NOT NULL,
+    cooperating_units        text[],
     awaiting_reassignment    boolean NOT NULL,
     progress_percent         integer NOT NULL,
     escalation_level         integer NOT NULL,
@@ -40,15 +47,14 @@ CREATE TABLE notice_facts (
     late                     boolean NOT NULL,
     last_progress_text       text,
     escalations              integer NOT NULL,
-    refusals_by              text[] NOT NULL,
-    deemed_by                text[] NOT NULL,
-    reporters_this_month     text[] NOT NULL,
+    refusals_by              text[],
+    deemed_by                text[],
+    reporters_this_month     text[],
     extension_this_month     boolean NOT NULL,
+    before                   smallint CHECK (before IN (0, 1, 2)),
     before_lead_unit         text,
     before_cooperating_units text[],
-    before_completed         boolean,
-    before_overdue           boolean,
-    PRIMARY KEY (month, plan_id, workflow_id),
+    PRIMARY KEY (month, plan_id, position),
     FOREIGN KEY (month, plan_id) REFERENCES notice_checkpoints (month, plan_id)
         ON DELETE CASCADE
 );
@@ -86,8 +92,9 @@ CREATE TRIGGER task_events_updated_forget_checkpoints
     AFTER UPDATE ON task_events REFERENCING OLD TABLE AS old_events NEW TABLE AS new_events
     FOR EACH STATEMENT EXECUTE FUNCTION notice_checkpoints_forget_updated_events();
 
--- What the fold reads of a task besides its events: its units and milestones at 交办, and
--- which tasks are the plan's (a task added back brings its old run chain's events along).
+-- What a checkpoint holds of a plan's tasks besides their events: which tasks are the
+-- plan's (a task added back brings its old run chain's events along), their units and
+-- milestones at 交办 (what the fold starts from), their numbers, order and texts.
 CREATE FUNCTION notice_checkpoints_forget_plans() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -98,6 +105,9 @@ END $$;
 CREATE TRIGGER plan_tasks_inserted_forget_checkpoints
     AFTER INSERT ON plan_tasks REFERENCING NEW TABLE AS changed_tasks
     FOR EACH STATEMENT EXECUTE FUNCTION notice_checkpoints_forget_plans();
+CREATE TRIGGER plan_tasks_deleted_forget_checkpoints
+    AFTER DELETE ON plan_tasks REFERENCING OLD TABLE AS changed_tasks
+    FOR EACH STATEMENT EXECUTE FUNCTION notice_checkpoints_forget_plans();
 
 CREATE FUNCTION notice_checkpoints_forget_plan() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -107,9 +117,13 @@ BEGIN
 END $$;
 
 CREATE TRIGGER plan_tasks_changed_forget_checkpoints
-    AFTER UPDATE OF lead_units, cooperating_units, milestones, withdrawn_at ON plan_tasks
-    FOR EACH ROW
-    WHEN (OLD.lead_units IS DISTINCT FROM NEW.lead_units
+    AFTER UPDATE OF task_id, seq, part, text, lead_units, cooperating_units, milestones,
+        withdrawn_at ON plan_tasks FOR EACH ROW
+    WHEN (OLD.task_id IS DISTINCT FROM NEW.task_id
+        OR OLD.seq IS DISTINCT FROM NEW.seq
+        OR OLD.part IS DISTINCT FROM NEW.part
+        OR OLD.text IS DISTINCT FROM NEW.text
+        OR OLD.lead_units IS DISTINCT FROM NEW.lead_units
         OR OLD.cooperating_units IS DISTINCT FROM NEW.cooperating_units
         OR OLD.milestones IS DISTINCT FROM NEW.milestones
         OR OLD.withdrawn_at IS DISTINCT FROM NEW.withdrawn_at)
