@@ -18,7 +18,7 @@ import asyncpg
 
 from domain.access import Principal
 from domain.notice import Notice
-from domain.notice_state import notice_of_facts
+from domain.notice_state import notice_of_facts, paused_gc
 from reports import ReportFormat, render
 from reports.wording import requirements_paragraph
 from runtime.errors import DubanError
@@ -132,20 +132,24 @@ async def build_from_event_log(
     (:func:`store.notice_checkpoints.read_notice_facts`), judged by the office's settings
     (its name, 主送, 滞后 margin and each plan's light rule; :mod:`services.notice_settings`)."""
     settings = load_notice_settings()  # first: a mistake in them is said before any query
-    data = await read_notice_facts(pool, month, plan_id, now=datetime.now(UTC))
-    notice = notice_of_facts(
-        month,
-        data.facts,
-        data.previous,
-        plan_id=plan_id,
-        plan_titles=tuple(data.plan_titles.values()),
-        unit=unit,
-        office=settings.office,
-        addressees=settings.addressees,
-        behind_margin=settings.behind_margin,
-        light_policies=settings.light_policies(data.plan_titles),
-        requirements="",
-    )
+    # One pause for the read and the arithmetic: the facts are freed before the collector
+    # runs again, so it never scans them (see paused_gc).
+    with paused_gc():
+        data = await read_notice_facts(pool, month, plan_id, now=datetime.now(UTC))
+        notice = notice_of_facts(
+            month,
+            data.facts,
+            data.previous,
+            plan_id=plan_id,
+            plan_titles=tuple(data.plan_titles.values()),
+            unit=unit,
+            office=settings.office,
+            addressees=settings.addressees,
+            behind_margin=settings.behind_margin,
+            light_policies=settings.light_policies(data.plan_titles),
+            requirements="",
+        )
+        del data
     # 下一步工作要求 from the office's template, kept in the notice: what its files say.
     return notice.model_copy(update={"requirements": requirements_paragraph(notice)})
 
