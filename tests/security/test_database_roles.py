@@ -14,6 +14,7 @@ import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -26,7 +27,10 @@ from runtime.settings import Settings
 from services import access_tokens
 from store import audit
 from store.migrate import Migration, apply_migrations, bundled_migrations, migrate_from_settings
+from store.notice_checkpoints import read_notice_facts
 from tests.conftest import with_search_path
+from tests.domain.test_notice_state import Story, at
+from tests.test_notice_reads import record_story, save_stories
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,27 @@ async def test_tables_of_later_migrations_are_granted_too(roles: Roles) -> None:
         assert await runtime.fetchval("SELECT note FROM later_rows") == "changed"
     finally:
         await runtime.close()
+
+
+async def test_runtime_role_keeps_and_forgets_the_notices_checkpoints(roles: Roles) -> None:
+    """The checkpoint's claim locks two tables and its triggers delete rows, all as the
+    runtime role: a worker or API without the owner's rights builds and removes them."""
+    await migrate_from_settings(_settings(roles))
+    story = Story((date(2026, 6, 30),), number="1").accept(at(date(2026, 1, 6)))
+    story.progress(at(date(2026, 1, 20)), 30)
+    pool = await asyncpg.create_pool(roles.runtime_dsn, min_size=1, max_size=3)
+    try:
+        await save_stories(pool, "p", [story])
+        await record_story(pool, "p", story, story.events[:-1])
+        later = datetime(2027, 1, 1, tzinfo=UTC)
+        await read_notice_facts(pool, "2026-01", "p", now=later)
+        assert await pool.fetchval("SELECT ready FROM notice_checkpoints") is True
+        await record_story(pool, "p", story, story.events[-1:])  # January's, recorded late
+        assert await pool.fetchval("SELECT count(*) FROM notice_checkpoints") == 0
+        read = await read_notice_facts(pool, "2026-01", "p", now=later)
+        assert [f.progress_percent for f in read.facts] == [30]
+    finally:
+        await pool.close()
 
 
 async def test_migrating_twice_is_harmless(roles: Roles) -> None:
