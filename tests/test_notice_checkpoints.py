@@ -10,16 +10,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
-from temporalio.testing import ActivityEnvironment
 
-from activities.task_events import TaskEventActivities
-from domain.lifecycle import TaskEvent
 from domain.notice_state import NoticeTask, build_notice, month_end, notice_of_facts
 from store import notice_checkpoints
 from store.notice_checkpoints import read_notice_facts
 from tests.domain.test_notice_state import HELPER, MONTHS, UNITS, Story, at, play
-from tests.test_notice_reads import random_scripts, record_story, save_stories
-from workflows.task_contract import RecordEvents, TaskProjection
+from tests.test_notice_reads import random_scripts, record_batch, record_story, save_stories
 
 LATER = datetime(2027, 1, 1, tzinfo=UTC)  # a "now" after every month the stories reach
 REDONE = {"percent": 5, "text": "重做"}
@@ -146,11 +142,31 @@ async def test_events_superseded_by_a_reset_forget_the_months_they_were_in(
         for event in story.events
         if event.seq == reset_from
     ]
-    await _record_run(db_pool, story, redone, run_id="run-2", sent_at=at(date(2026, 4, 2)))
+    await record_batch(db_pool, "p", story, redone, run_id="run-2", sent_at=at(date(2026, 4, 2)))
 
     assert set(await _checkpoints(db_pool)) == {("2026-01", "p")}
     february = await read_notice_facts(db_pool, "2026-02", "p", now=LATER)
     assert [f.progress_percent for f in february.facts] == [0]
+
+
+async def test_an_event_moved_into_or_out_of_a_month_forgets_it(db_pool: asyncpg.Pool) -> None:
+    # Nothing moves a recorded event today; a repair by hand would, either way.
+    story = Story((date(2026, 6, 30),), number="1").accept(at(date(2026, 1, 6)))
+    story.progress(at(date(2026, 3, 10)), 30)
+    await save_stories(db_pool, "p", [story])
+    await record_story(db_pool, "p", story)
+
+    async def checkpoint_months() -> None:
+        for month in ("2026-01", "2026-02", "2026-03"):
+            await read_notice_facts(db_pool, month, "p", now=LATER)
+
+    move = "UPDATE task_events SET at = $1 WHERE kind = 'progress'"
+    await checkpoint_months()
+    await db_pool.execute(move, at(date(2026, 2, 10)))  # into February
+    assert set(await _checkpoints(db_pool)) == {("2026-01", "p")}
+    await checkpoint_months()
+    await db_pool.execute(move, at(date(2026, 4, 10)))  # out of February, into April
+    assert set(await _checkpoints(db_pool)) == {("2026-01", "p")}
 
 
 async def test_a_reimport_that_changes_a_task_forgets_its_plans_checkpoints(
@@ -258,33 +274,3 @@ async def test_a_claim_held_by_a_live_builder_is_left_and_a_dead_ones_taken_over
     await db_pool.execute(claim, month_end("2026-01"), notice_checkpoints.STALE_CLAIM * 2)
     await read_notice_facts(db_pool, "2026-01", "p", now=LATER)
     assert await _checkpoints(db_pool) == {("2026-01", "p"): True}
-
-
-async def _record_run(
-    pool: asyncpg.Pool, story: Story, events: list[TaskEvent], *, run_id: str, sent_at: datetime
-) -> None:
-    state = story.state
-    projection = TaskProjection(
-        plan_id="p",
-        task_id=story.task.id,
-        stage=state.stage,
-        lead_unit=state.lead_unit,
-        cooperating_units=state.cooperating_units,
-        next_due=None,
-        next_due_at=None,
-        escalation_level=0,
-        extensions_granted=0,
-        progress_percent=5,
-        awaiting_reassignment=False,
-        closed_at=None,
-        seq=events[-1].seq,
-    )
-    request = RecordEvents(
-        workflow_id=f"p/{story.task.id}",
-        lineage="run-1",
-        run_id=run_id,
-        sent_at=sent_at,
-        events=events,
-        projection=projection,
-    )
-    await ActivityEnvironment().run(TaskEventActivities(pool, ("log",)).record_task_events, request)

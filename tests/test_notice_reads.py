@@ -5,7 +5,7 @@ up to the instant, so the notice read from the database equals the one from the 
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import asyncpg
 from temporalio.testing import ActivityEnvironment
@@ -52,42 +52,52 @@ async def record_story(
     plan_id: str,
     story: Story,
     events: list[TaskEvent] | None = None,
-    *,
-    run_id: str = "run-1",
 ) -> None:
     """The story's events (or ``events`` of it) as its run sends them, in two batches."""
-    activities = TaskEventActivities(pool, ("log",))
-    state = story.state
     sent = story.events if events is None else events
     half = len(sent) // 2 or 1
-    batches: list[list[TaskEvent]] = [sent[:half], sent[half:]]
-    for batch in batches:
-        if not batch:
-            continue
-        projection = TaskProjection(
-            plan_id=plan_id,
-            task_id=story.task.id,
-            stage=state.stage,
-            lead_unit=state.lead_unit,
-            cooperating_units=state.cooperating_units,
-            next_due=None,
-            next_due_at=None,
-            escalation_level=0,
-            extensions_granted=state.extensions_granted,
-            progress_percent=state.progress_percent,
-            awaiting_reassignment=state.awaiting_reassignment,
-            closed_at=state.closed_at,
-            seq=batch[-1].seq,
-        )
-        request = RecordEvents(
-            workflow_id=f"{plan_id}/{story.task.id}",
-            lineage="run-1",
-            run_id=run_id,
-            sent_at=batch[-1].at + timedelta(seconds=1),
-            events=batch,
-            projection=projection,
-        )
-        await ActivityEnvironment().run(activities.record_task_events, request)
+    for batch in (sent[:half], sent[half:]):
+        if batch:
+            await record_batch(
+                pool, plan_id, story, batch, sent_at=batch[-1].at + timedelta(seconds=1)
+            )
+
+
+async def record_batch(
+    pool: asyncpg.Pool,
+    plan_id: str,
+    story: Story,
+    batch: list[TaskEvent],
+    *,
+    sent_at: datetime,
+    run_id: str = "run-1",
+) -> None:
+    """One batch of the story's events as run ``run_id`` of its one lineage sends it."""
+    state = story.state
+    projection = TaskProjection(
+        plan_id=plan_id,
+        task_id=story.task.id,
+        stage=state.stage,
+        lead_unit=state.lead_unit,
+        cooperating_units=state.cooperating_units,
+        next_due=None,
+        next_due_at=None,
+        escalation_level=0,
+        extensions_granted=state.extensions_granted,
+        progress_percent=state.progress_percent,
+        awaiting_reassignment=state.awaiting_reassignment,
+        closed_at=state.closed_at,
+        seq=batch[-1].seq,
+    )
+    request = RecordEvents(
+        workflow_id=f"{plan_id}/{story.task.id}",
+        lineage="run-1",
+        run_id=run_id,
+        sent_at=sent_at,
+        events=batch,
+        projection=projection,
+    )
+    await ActivityEnvironment().run(TaskEventActivities(pool, ("log",)).record_task_events, request)
 
 
 async def test_the_notice_read_from_postgres_equals_the_one_from_the_histories(

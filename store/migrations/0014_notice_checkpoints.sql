@@ -76,21 +76,13 @@ CREATE TRIGGER task_events_inserted_forget_checkpoints
 CREATE TRIGGER task_events_deleted_forget_checkpoints
     AFTER DELETE ON task_events REFERENCING OLD TABLE AS changed_events
     FOR EACH STATEMENT EXECUTE FUNCTION notice_checkpoints_forget_events();
--- An update (none today) may move an event either way: both its old and its new instant.
-CREATE FUNCTION notice_checkpoints_forget_updated_events() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    DELETE FROM notice_checkpoints AS c
-    USING (SELECT plan_id, min(at) AS earliest
-           FROM (SELECT plan_id, at FROM old_events UNION ALL SELECT plan_id, at FROM new_events) AS moved
-           GROUP BY plan_id) AS e
-    WHERE c.plan_id = e.plan_id AND c.as_of >= e.earliest;
-    RETURN NULL;
-END $$;
-
-CREATE TRIGGER task_events_updated_forget_checkpoints
-    AFTER UPDATE ON task_events REFERENCING OLD TABLE AS old_events NEW TABLE AS new_events
-    FOR EACH STATEMENT EXECUTE FUNCTION notice_checkpoints_forget_updated_events();
+-- An update (none today) may move an event either way: its old instant and its new one.
+CREATE TRIGGER task_events_updated_from_forget_checkpoints
+    AFTER UPDATE ON task_events REFERENCING OLD TABLE AS changed_events
+    FOR EACH STATEMENT EXECUTE FUNCTION notice_checkpoints_forget_events();
+CREATE TRIGGER task_events_updated_to_forget_checkpoints
+    AFTER UPDATE ON task_events REFERENCING NEW TABLE AS changed_events
+    FOR EACH STATEMENT EXECUTE FUNCTION notice_checkpoints_forget_events();
 
 -- What a checkpoint holds of a plan's tasks besides their events: which tasks are the
 -- plan's (a task added back brings its old run chain's events along), their units and
