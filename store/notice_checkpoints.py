@@ -41,6 +41,10 @@ from store.db import Connection
 from store.notice_reads import read_notice_input
 
 STALE_CLAIM = timedelta(minutes=30)
+# Checkpoints kept per plan: the month stored and the twelve before it. A checkpoint holds
+# a row per task (100,000 rows, some 40 MB, per month at that size); an older month's
+# notice is rare, stored already when the Schedule sent it, and folded again if asked.
+KEPT_MONTHS = 13
 # A claim waits this long for the writers ahead of it, then the notice is folded unstored.
 CLAIM_LOCK_TIMEOUT = "2s"
 
@@ -63,6 +67,7 @@ SELECT 1 FROM notice_checkpoints
 WHERE month = $1 AND plan_id = $2 AND token = $3 AND NOT ready FOR UPDATE
 """
 _SET_READY = "UPDATE notice_checkpoints SET ready = true WHERE month = $1 AND plan_id = $2"
+_PRUNE = "DELETE FROM notice_checkpoints WHERE plan_id = $1 AND month < $2"
 _FACT_COLUMNS = (
     "month", "plan_id", "position", "workflow_id", "task_id", "text", "stage", "lead_unit",
     "cooperating_units", "awaiting_reassignment", "progress_percent", "escalation_level",
@@ -267,6 +272,7 @@ async def _store(
             "notice_facts", records=records, columns=_FACT_COLUMNS
         )
         await connection.execute(_SET_READY, month, plan_id)
+        await connection.execute(_PRUNE, plan_id, _months_before(month, KEPT_MONTHS - 1))
     return True
 
 
@@ -280,3 +286,10 @@ def _before(previous: PreviousStanding | None) -> int | None:
     if previous.completed:
         return _BEFORE_COMPLETED
     return _BEFORE_OVERDUE if previous.overdue else _BEFORE_OPEN
+
+
+def _months_before(month: str, count: int) -> str:
+    """The month ``count`` months before ``month`` (YYYY-MM; months sort as text)."""
+    year, number = (int(part) for part in month.split("-"))
+    index = year * 12 + number - 1 - count
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"

@@ -78,6 +78,22 @@ async def test_a_notice_from_its_checkpoint_is_the_folded_notice_for_every_scope
     assert await _stored_facts(db_pool, "2026-05", "r") == 20
 
 
+async def test_a_plan_keeps_the_checkpoints_of_thirteen_months(db_pool: asyncpg.Pool) -> None:
+    story = Story((date(2027, 6, 30),), number="1").accept(at(date(2025, 1, 6)))
+    await save_stories(db_pool, "p", [story])
+    await record_story(db_pool, "p", story)
+    months = [f"{year}-{month:02d}" for year in (2025, 2026) for month in range(1, 13)]
+    for month in months[:14]:
+        await read_notice_facts(db_pool, month, "p", now=LATER)
+    kept = sorted(month for month, _ in await _checkpoints(db_pool))
+    assert kept == months[1:14]  # 2025-02 .. 2026-02: January 2025 went
+    # An old month asked for again is folded, stored, and goes at the next newer store.
+    await read_notice_facts(db_pool, "2025-01", "p", now=LATER)
+    assert ("2025-01", "p") in await _checkpoints(db_pool)
+    await read_notice_facts(db_pool, months[14], "p", now=LATER)
+    assert sorted(month for month, _ in await _checkpoints(db_pool)) == months[2:15]
+
+
 async def test_a_month_not_over_is_folded_and_never_stored(db_pool: asyncpg.Pool) -> None:
     story = Story(number="1").accept(at(date(2026, 1, 6))).progress(at(date(2026, 2, 3)), 30)
     await save_stories(db_pool, "p", [story])
