@@ -390,6 +390,10 @@ async def main(tasks: int, events: int, repetitions: int, seed: int, month: str)
 
             build_checkpoint_s, built = await _timed(repetitions, checkpoint_build)
             assert len(built.folded) == PLANS
+            await connection.execute("VACUUM FULL ANALYZE notice_facts")  # one build's size
+            checkpoint_bytes = await connection.fetchval(
+                "SELECT pg_total_relation_size('notice_facts')"
+            )
 
             async def checkpoint_rows() -> int:
                 return len(await connection.fetch(notice_checkpoints._FACTS, month, plans))
@@ -446,7 +450,10 @@ async def main(tasks: int, events: int, repetitions: int, seed: int, month: str)
     print(line("read_notice_input", read_s))
     print(line("build_notice", build_s))
     print(line("total folded", total_s))
-    print(line("checkpoint build", build_checkpoint_s) + f"  ({PLANS} plans)")
+    print(
+        line("checkpoint build", build_checkpoint_s)
+        + f"  ({PLANS} plans; {checkpoint_bytes / 2**20:.0f} MiB with its index)"
+    )
     print(line("checkpoint rows, bare", checkpoint_base_s) + f"  ({facts_read} rows)")
     print(line("read_notice_facts", checkpoint_read_s))
     print(line("notice_of_facts", arithmetic_s))
