@@ -20,6 +20,7 @@ facts are not kept. A claim whose builder died is taken over after ``STALE_CLAIM
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ from domain.notice_state import (
     previous_month,
 )
 from store.db import Connection
-from store.notice_reads import read_notice_input
+from store.notice_reads import plan_titles, read_notice_input
 
 STALE_CLAIM = timedelta(minutes=30)
 # Checkpoints kept per plan: the month stored and the twelve before it. A checkpoint holds
@@ -48,9 +49,6 @@ KEPT_MONTHS = 13
 # A claim waits this long for the writers ahead of it, then the notice is folded unstored.
 CLAIM_LOCK_TIMEOUT = "2s"
 
-_PLANS = (
-    "SELECT plan_id, title FROM plans WHERE ($1::text IS NULL OR plan_id = $1) ORDER BY plan_id"
-)
 _READY = """
 SELECT plan_id FROM notice_checkpoints
 WHERE month = $1 AND plan_id = ANY($2::text[]) AND ready
@@ -109,7 +107,7 @@ async def read_notice_facts(
     checkpoint or folded from the event log. A month not over by ``now`` is always folded
     and never stored: its events are still being recorded."""
     as_of = month_end(month)
-    titles = {row["plan_id"]: row["title"] for row in await pool.fetch(_PLANS, plan_id)}
+    titles = await plan_titles(pool, plan_id)
     plans = sorted(titles)
     closed = as_of < now
     stored: dict[str, tuple[list[StandingFacts], list[PreviousStanding]]] = {}
@@ -265,14 +263,19 @@ async def _store(
                 None if same_units or p is None else list(p.cooperating_units),
             )
         )  # fmt: skip
-    async with pool.acquire() as connection, connection.transaction():
-        if await connection.fetchval(_OWN_CLAIM, month, plan_id, token) is None:
-            return False
-        await connection.copy_records_to_table(
-            "notice_facts", records=records, columns=_FACT_COLUMNS
-        )
-        await connection.execute(_SET_READY, month, plan_id)
-        await connection.execute(_PRUNE, plan_id, _months_before(month, KEPT_MONTHS - 1))
+    # Only its own claim's row is locked here, so a writer's trigger deleting several of the
+    # plan's checkpoints waits for it and cannot deadlock with it.
+    async with pool.acquire() as connection:
+        async with connection.transaction():
+            if await connection.fetchval(_OWN_CLAIM, month, plan_id, token) is None:
+                return False
+            await connection.copy_records_to_table(
+                "notice_facts", records=records, columns=_FACT_COLUMNS
+            )
+            await connection.execute(_SET_READY, month, plan_id)
+        # A late event's trigger deleting the same rows may deadlock with it: they go anyway.
+        with contextlib.suppress(asyncpg.DeadlockDetectedError):
+            await connection.execute(_PRUNE, plan_id, _months_before(month, KEPT_MONTHS - 1))
     return True
 
 

@@ -74,6 +74,11 @@ ORDER BY workflow_id, lineage, seq
 """
 
 
+async def plan_titles(connection: Connection | Pool, plan_id: str | None) -> dict[str, str]:
+    """Each plan's title by id, in id order: the one plan, or every plan with None."""
+    return {row["plan_id"]: row["title"] for row in await connection.fetch(_PLANS, plan_id)}
+
+
 class NoticeEvent(NamedTuple):
     """An event as the notice's fold reads it (:class:`domain.event_log.LoggedEvent`): a
     tuple, since a notice over every plan reads a million of them."""
@@ -109,7 +114,7 @@ async def read_notice_input(
     the events that can change the notice at ``as_of`` (a month end) and at the month end
     before it, which is what :func:`domain.notice_state.build_notice` folds."""
     previous_end = month_start(as_of)
-    plans = {row["plan_id"]: row["title"] for row in await connection.fetch(_PLANS, plan_id)}
+    plans = await plan_titles(connection, plan_id)
     tasks = [
         NoticeTask(
             plan_id,
