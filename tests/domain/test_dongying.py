@@ -1,4 +1,10 @@
-"""东营 2017: a one-line narrative whose items end in （责任单位：…）, read by inline-units."""
+"""东营 2017: a one-line narrative whose items end in （责任单位：…）, read by the general reader.
+
+The document once had a family parser of its own (inline-units); the general reader reads
+it with the same tasks, texts, categories, milestones, sources and warnings. Where the two
+differ (every unit of a bare 责任单位 list leads; a warning instead of an error), the tests
+assert the general reader's rule and say so.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,8 @@ from datetime import date
 
 import pytest
 
-from domain.errors import DocumentError
-from domain.parsers import parse_file
-from domain.parsers.common import SourceDocument
-from domain.parsers.inline_units import PARSER, chinese_number
+from domain.parsers import detect_parser, general, parse_document, parse_file, read_document
 from domain.plan import DeadlineFlag, ParsedPlan, PlanTask, TaskFlag
-from domain.units import load_directory
 from tests.support.golden import EXAMPLES, assert_matches_golden
 
 FILE = "dongying-2017-egov-key-work.txt"
@@ -22,24 +24,22 @@ OTHER_EXAMPLES = [
     "xuancheng-2016-2020-gov-informatization-plan.txt",
 ]
 TITLE = "某市人民政府办公室关于加快推进2017年电子政务重点工作的通知\n"
+# Units of the directory, so that the small notices' warnings are only the ones tested.
+CENTRE = "市电子政务和信息资源管理中心"
 SECTION_ONE = (
-    "通知如下：一、加强基础建设（一）建设政务云。完成建设。（责任单位：市信息中心、市财政局）"
-    "（二）推广应用。2017年9月底前完成迁移。（责任单位：市信息中心）"
+    f"通知如下：一、加强基础建设（一）建设政务云。完成建设。（责任单位：{CENTRE}、市财政局）"
+    f"（二）推广应用。2017年9月底前完成迁移。（责任单位：{CENTRE}）"
 )
 
 
-def document(name: str, text: str) -> SourceDocument:
-    return SourceDocument.from_text(name, text)
-
-
 def parse_text(text: str) -> ParsedPlan:
-    return PARSER.parse(document("notice.txt", text), load_directory())
+    """A small notice through the whole path a user's file takes (detection included)."""
+    return parse_document("notice.txt", text.encode("utf-8"))
 
 
 @pytest.fixture(scope="module")
 def parsed() -> ParsedPlan:
-    text = (EXAMPLES / FILE).read_text(encoding="utf-8")
-    return PARSER.parse(document(FILE, text), load_directory())
+    return parse_file(EXAMPLES / FILE)
 
 
 def task(parsed: ParsedPlan, task_id: str) -> PlanTask:
@@ -54,7 +54,7 @@ def test_plan_metadata_comes_from_the_notice(parsed: ParsedPlan) -> None:
     assert plan.issue_date == date(2017, 6, 8)
     assert plan.document_number is None  # 东政办发〔2016〕7号 is a cited plan's
     assert (plan.period_start, plan.period_end) == (2017, 2017)
-    assert plan.format == "inline-units"
+    assert plan.format == "general"
 
 
 def test_34_tasks_from_four_sections(parsed: ParsedPlan) -> None:
@@ -98,8 +98,10 @@ def test_a_listed_entry_reads_as_a_task_of_its_own(parsed: ParsedPlan) -> None:
         "工商、住房公积金、国税、地税等部门的法人数据。"
     )
     assert entry.category == ["二、加快集中化资源共享体系建设", "（二）推进政务数据资源整合共享"]
-    assert entry.lead_units == ["市电子政务和信息资源管理中心"]
-    assert "市国税局" in entry.cooperating_units
+    # Every unit of the entry's bare 责任单位 list leads (the family parser had the first).
+    assert entry.lead_units[0] == "市电子政务和信息资源管理中心"
+    assert "市国税局" in entry.lead_units
+    assert entry.cooperating_units == []
     assert (entry.seq, entry.part) == (7, 2)
     assert entry.source.raw.startswith("——民政")
 
@@ -115,7 +117,7 @@ def test_a_list_preamble_of_one_sentence_is_kept_in_the_text() -> None:
     """A list item without a title sentence keeps its lead-in as category and in each part."""
     text = (
         TITLE + "通知如下：一、推进共享（一）重点整合以下数据：——人口数据。（责任单位：市公安局）"
-        "——法人数据。（责任单位：市工商局）二、推进应用（一）建设平台。（责任单位：市信息中心）"
+        f"——法人数据。（责任单位：市工商局）二、推进应用（一）建设平台。（责任单位：{CENTRE}）"
     )
     parsed = parse_text(text)
     first, second = parsed.tasks[:2]
@@ -124,16 +126,43 @@ def test_a_list_preamble_of_one_sentence_is_kept_in_the_text() -> None:
     assert first.category == ["一、推进共享", "（一）重点整合以下数据"]
 
 
-def test_the_first_unit_listed_leads(parsed: ParsedPlan) -> None:
-    """Several units: the first leads (INFERRED_LEAD); one unit: it leads, no inference."""
+def test_every_unit_of_a_bare_responsible_list_leads(parsed: ParsedPlan) -> None:
+    """（责任单位：A、B、C） with no rule of the document's own: all of them lead, as written,
+    none inferred. The family parser made the first lead and the rest cooperate (flagged
+    INFERRED_LEAD); the general reader follows the corpus rule "only 责任单位 → all are
+    leads". At run time the first listed still acts as lead (Assignment.of_units)."""
     card = task(parsed, "10")
-    assert card.lead_units == ["市政府办公室"]
-    assert card.cooperating_units[0] == "市人力资源社会保障局"
-    assert card.cooperating_units[-1] == "市人行"
-    assert TaskFlag.INFERRED_LEAD in card.flags
+    assert card.lead_units[:2] == ["市政府办公室", "市人力资源社会保障局"]
+    assert card.lead_units[-1] == "市人行"
+    assert len(card.lead_units) == 15
+    assert card.cooperating_units == []
+    assert TaskFlag.INFERRED_LEAD not in card.flags
     alone = task(parsed, "9")
     assert (alone.lead_units, alone.cooperating_units) == (["市国土资源局"], [])
-    assert TaskFlag.INFERRED_LEAD not in alone.flags
+    assert not any(TaskFlag.INFERRED_LEAD in each.flags for each in parsed.tasks)
+    assert not any(each.cooperating_units for each in parsed.tasks)
+
+
+def test_the_documents_own_rule_makes_the_first_unit_lead() -> None:
+    """列第一位者为牵头单位，下同: the first unit of each 负责 list leads, the rest cooperate,
+    from the item stating the rule to every item after it. The general reader applies the
+    rule to 负责 lists, the way the corpus documents state it (01, 03, 07)."""
+    text = (
+        TITLE + "一、加强基础建设\n"
+        "（一）建设政务云。（市财政局、市公安局负责，列第一位者为牵头单位，下同）\n"
+        "（二）推广应用。（市公安局、市工商局、市财政局负责）\n"
+    )
+    first, second = parse_text(text).tasks
+    assert (first.lead_units, first.cooperating_units) == (["市财政局"], ["市公安局"])
+    assert (second.lead_units, second.cooperating_units) == (
+        ["市公安局"],
+        ["市工商局", "市财政局"],
+    )
+    without_the_rule = parse_text(text.replace("，列第一位者为牵头单位，下同", ""))
+    assert [each.lead_units for each in without_the_rule.tasks] == [
+        ["市财政局", "市公安局"],
+        ["市公安局", "市工商局", "市财政局"],
+    ]
 
 
 def test_text_excludes_the_unit_parenthesis(parsed: ParsedPlan) -> None:
@@ -164,7 +193,7 @@ def test_a_start_before_the_first_milestone_is_kept() -> None:
     """ "X年起" that precedes the task's first deadline is the day its work starts."""
     text = (
         TITLE
-        + "通知如下：一、推进（一）建设平台。2017年起试运行，9月底前完成。（责任单位：市信息中心）"
+        + f"通知如下：一、推进（一）建设平台。2017年起试运行，9月底前完成。（责任单位：{CENTRE}）"
     )
     parsed = parse_text(text)
     assert parsed.tasks[0].starts == date(2017, 1, 1)
@@ -197,17 +226,19 @@ def test_the_extraction_matches_the_checked_golden_file(parsed: ParsedPlan) -> N
 
 
 def test_the_registry_detects_and_parses_the_file() -> None:
-    """parse_file picks the inline-units parser for this document."""
-    parsed = parse_file(EXAMPLES / FILE)
-    assert parsed.plan.format == "inline-units"
-    assert len(parsed.tasks) == 34
+    """The registry picks the general reader for this document: no family parser claims it."""
+    data = (EXAMPLES / FILE).read_bytes()
+    assert detect_parser(read_document(FILE, data)) is general.PARSER
+    assert len(parse_document(FILE, data).tasks) == 34
 
 
 @pytest.mark.parametrize("name", OTHER_EXAMPLES)
-def test_the_other_examples_are_not_claimed(name: str) -> None:
-    """The score is 0 on documents of every other format (nantong's 牵头责任单位 included)."""
-    text = (EXAMPLES / name).read_text(encoding="utf-8")
-    assert PARSER.score(document(name, text)) == 0
+def test_the_other_examples_stay_with_their_family_parsers(name: str) -> None:
+    """The general reader scores below the family parser of every other reference plan
+    (nantong's 牵头责任单位 included), so none of them is read as this one is."""
+    document = read_document(name, (EXAMPLES / name).read_bytes())
+    assert detect_parser(document) is not general.PARSER
+    assert parse_file(EXAMPLES / name).plan.format != "general"
 
 
 def test_a_small_notice_spread_over_lines() -> None:
@@ -216,48 +247,74 @@ def test_a_small_notice_spread_over_lines() -> None:
     assert [each.id for each in parsed.tasks] == ["1", "2"]
     assert [each.source.lines for each in parsed.tasks] == [(2, 2), (3, 3)]
     assert parsed.tasks[1].milestones[0].due == date(2017, 9, 30)
-    assert parsed.tasks[0].cooperating_units == ["市财政局"]
+    # Both units of the bare 责任单位 list lead (the family parser had 市财政局 cooperate).
+    assert (parsed.tasks[0].lead_units, parsed.tasks[0].cooperating_units) == (
+        [CENTRE, "市财政局"],
+        [],
+    )
 
 
-def test_an_item_without_a_unit_outside_safeguards_warns() -> None:
-    """A unit-less item in a task section is kept with NO_UNIT and a no_unit warning."""
+def test_an_item_without_a_unit_outside_safeguards_is_named_in_a_warning() -> None:
+    """A unit-less item in a document whose items name units is not a task: a skipped_item
+    warning names its line. (The family parser kept it as a NO_UNIT task; the general reader
+    reads such an item as a heading or a principle, and says so.)"""
     text = TITLE + SECTION_ONE + "二、推进应用（一）建设平台。年内完成。"
     parsed = parse_text(text)
-    last = parsed.tasks[-1]
-    assert (last.id, last.text, last.lead_units) == ("3", "建设平台。年内完成。", [])
-    assert TaskFlag.NO_UNIT in last.flags
-    assert [(warning.code, warning.task_id) for warning in parsed.warnings] == [("no_unit", "3")]
+    assert [each.id for each in parsed.tasks] == ["1", "2"]
+    assert [(warning.code, warning.line) for warning in parsed.warnings] == [("skipped_item", 2)]
+    assert "建设平台。年内完成。" in parsed.warnings[0].message
 
 
-def test_text_after_a_unit_parenthesis_is_a_located_error() -> None:
-    """Trailing text after an item's units means its boundaries are not understood."""
-    text = (
-        TITLE
-        + SECTION_ONE
-        + "另外还要做好宣传。\n二、推进应用（一）建设平台。（责任单位：市信息中心）"
-    )
-    with pytest.raises(DocumentError) as raised:
-        parse_text(text)
-    assert raised.value.line == 2
-    assert "（二）" in raised.value.message
-
-
-def test_a_section_without_items_is_a_located_error() -> None:
-    """A section heading with no （一） under it is reported at its line."""
-    text = TITLE + SECTION_ONE + "\n二、推进应用。相关工作另行部署。"
-    with pytest.raises(DocumentError) as raised:
-        parse_text(text)
-    assert raised.value.line == 3
-
-
-def test_chinese_numbers_for_item_markers() -> None:
-    """Item markers run past ten: 十, 十四, 二十一."""
-    assert [chinese_number(n) for n in (1, 10, 14, 20, 21)] == [
-        "一",
-        "十",
-        "十四",
-        "二十",
-        "二十一",
+def test_text_after_a_unit_parenthesis_is_never_lost() -> None:
+    """A paragraph after an item's unit field is named in a text_after_units warning at its
+    line, and text going on in the field's own line stays in the task's text. (The family
+    parser refused the whole document with a located error; the general reader reads the
+    rest of it.)"""
+    after = "另外还要做好宣传。"
+    section_two = f"二、推进应用（一）建设平台。（责任单位：{CENTRE}）"
+    own_line = parse_text(TITLE + SECTION_ONE + f"\n{after}\n" + section_two)
+    assert [each.id for each in own_line.tasks] == ["1", "2", "3"]
+    assert all(after not in each.text for each in own_line.tasks)
+    assert [(warning.code, warning.line) for warning in own_line.warnings] == [
+        ("text_after_units", 3)
     ]
-    with pytest.raises(ValueError, match="outside"):
-        chinese_number(100)
+    assert "另外还要做好宣传" in own_line.warnings[0].message
+    same_line = parse_text(TITLE + SECTION_ONE + f"{after}\n" + section_two)
+    assert [each.id for each in same_line.tasks] == ["1", "2", "3"]
+    assert after in same_line.tasks[1].text
+
+
+def test_a_section_without_items_is_named_at_its_line() -> None:
+    """A section heading with no （一） under it and no unit is reported at its line, in a
+    skipped_item warning. (The family parser raised a located error there.)"""
+    text = TITLE + SECTION_ONE + "\n二、推进应用。相关工作另行部署。"
+    parsed = parse_text(text)
+    assert [each.id for each in parsed.tasks] == ["1", "2"]
+    assert [(warning.code, warning.line) for warning in parsed.warnings] == [("skipped_item", 3)]
+    assert "二、推进应用" in parsed.warnings[0].message
+
+
+CHINESE_NUMBERS = (
+    "一 二 三 四 五 六 七 八 九 十 十一 十二 十三 十四 十五 十六 十七 十八 十九 二十 二十一"
+)
+
+
+def test_item_markers_run_past_ten() -> None:
+    """Items （十）（十四）（二十一） are read in order, one task each, as dongying's 四、 runs to
+    （十八）."""
+    items = "".join(
+        f"（{number}）任务{seq}。（责任单位：市财政局）\n"
+        for seq, number in enumerate(CHINESE_NUMBERS.split(), start=1)
+    )
+    parsed = parse_text(TITLE + "一、推进应用\n" + items)
+    assert [each.id for each in parsed.tasks] == [str(seq) for seq in range(1, 22)]
+    for seq, number in ((10, "十"), (14, "十四"), (20, "二十"), (21, "二十一")):
+        assert parsed.tasks[seq - 1].source.raw.startswith(f"（{number}）任务{seq}。")
+        assert parsed.tasks[seq - 1].text == f"任务{seq}。"
+
+
+def test_dongying_items_run_to_eighteen(parsed: ParsedPlan) -> None:
+    """Section 四's last item is （十八）: the 34th task, id 31, cut from the one body line."""
+    last = parsed.tasks[-1]
+    assert (len(parsed.tasks), last.id, last.source.lines) == (34, "31", (6, 6))
+    assert last.source.raw.startswith("(十八)深化")

@@ -310,15 +310,24 @@ def test_a_document_nobody_reads_says_what_it_found() -> None:
         _parse("今天天气很好。\n我们去公园散步。\n")
 
 
+# The reference plan no family parser reads any more: the general reader reads it (#11).
+_READ_BY_THE_GENERAL_READER = {"dongying-2017-egov-key-work.txt"}
+
+
 def test_the_reference_family_parsers_stay_more_certain() -> None:
     from domain.parsers import _parsers
     from domain.parsers.general import PARSER
     from tests.support.golden import EXAMPLES
 
-    for path in sorted(EXAMPLES.glob("*.txt")):
+    paths = sorted(EXAMPLES.glob("*.txt"))
+    assert {path.name for path in paths} >= _READ_BY_THE_GENERAL_READER
+    for path in paths:
         document = read_document(path.name, path.read_bytes())
         best = max(parser.score(document) for parser in _parsers() if parser is not PARSER)
-        assert PARSER.score(document) < best, path.name
+        if path.name in _READ_BY_THE_GENERAL_READER:
+            assert best < PARSER.score(document), path.name
+        else:
+            assert PARSER.score(document) < best, path.name
 
 
 _PIECES = [
