@@ -9,8 +9,8 @@ field list （牵头单位：X；配合单位：Y；完成时限：Z） / [牵�
 beside 责任单位 makes the 责任单位 cooperating; 责任单位 alone leads.
 
 A document may state that the first unit of each list leads (列第一位者为牵头单位，下同):
-:data:`FIRST_LEADS` finds that rule; the phrase then says whether it was a bare 负责 list
-(``responsible_only``) the rule applies to.
+:data:`FIRST_LEADS` finds that rule; the phrase then says whether it was a list the rule
+applies to (``responsible_only``): a bare 负责 list, or 责任单位 with no 牵头 / 配合 beside it.
 """
 
 from __future__ import annotations
@@ -169,6 +169,8 @@ _LEAD_VERB_AFTER_LABEL = re.compile(r"(?:分别|共同)?(?:牵头|负责)$")
 
 
 def _field_list(text: str) -> UnitField | None:
+    # The document's own rule may ride in the first item's field, after its units.
+    text = _CONVENTION_SENTENCE.sub("", text) if FIRST_LEADS.search(text) else text
     labels = list(_FIELD_LABEL.finditer(text))
     if text[: labels[0].start()].strip("，；。 "):
         return None
@@ -194,13 +196,17 @@ def _field_list(text: str) -> UnitField | None:
     marked = _marked_leads("，".join(responsible)) if not leads else None
     if marked is not None:
         leads, responsible = marked.leads, marked.cooperating
+    responsible_only = not leads and not cooperating and bool(responsible)
     if leads:
         cooperating = [*responsible, *cooperating]
     else:
         leads = responsible
     if not leads and not cooperating and not deadline:
         return None
-    return UnitField(0, 0, leads, cooperating, "；".join(deadline))
+    # 责任单位 alone is a list a document's first-leads rule orders, as a 负责 list is.
+    return UnitField(
+        0, 0, leads, cooperating, "；".join(deadline), responsible_only=responsible_only
+    )
 
 
 def _marked_leads(text: str) -> UnitField | None:

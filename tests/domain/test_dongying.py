@@ -165,6 +165,39 @@ def test_the_documents_own_rule_makes_the_first_unit_lead() -> None:
     ]
 
 
+def test_the_documents_own_rule_covers_a_responsible_list_too() -> None:
+    """The rule applies to every list after it, a （责任单位：A、B） list as well as a 负责
+    one, also when it is written inside the first item's field: the sentence stating it is
+    never read as a unit."""
+    ruled_in_the_field = (
+        TITLE + "一、加强基础建设\n"
+        "（一）建设政务云。（责任单位：市财政局、市公安局，列第一位者为牵头单位，下同）\n"
+        "（二）推广应用。（责任单位：市公安局、市工商局）\n"
+    )
+    ruled_before = (
+        TITLE + "各项任务列第一位者为牵头单位，下同。\n一、加强基础建设\n"
+        "（一）建设政务云。（责任单位：市财政局、市公安局）\n"
+        "（二）推广应用。（责任单位：市公安局、市工商局）\n"
+    )
+    for text in (ruled_in_the_field, ruled_before):
+        parsed = parse_text(text)
+        assert [(t.lead_units, t.cooperating_units) for t in parsed.tasks] == [
+            (["市财政局"], ["市公安局"]),
+            (["市公安局"], ["市工商局"]),
+        ]
+        assert not [w for w in parsed.warnings if w.code == "unknown_unit"]
+    # A list that names its lead keeps it: the rule only orders lists without one.
+    named = parse_text(
+        ruled_before.replace(
+            "（责任单位：市公安局、市工商局）", "（牵头单位：市工商局；责任单位：市公安局）"
+        )
+    )
+    assert (named.tasks[1].lead_units, named.tasks[1].cooperating_units) == (
+        ["市工商局"],
+        ["市公安局"],
+    )
+
+
 def test_text_excludes_the_unit_parenthesis(parsed: ParsedPlan) -> None:
     """The task text is the item (title sentence and body) without its marker or units."""
     first = task(parsed, "1")
