@@ -43,7 +43,7 @@ from store.notice_reads import plan_titles, read_notice_input
 
 STALE_CLAIM = timedelta(minutes=30)
 # Checkpoints kept per plan: the month stored and the twelve before it. A checkpoint holds
-# a row per task (100,000 rows, some 40 MB, per month at that size); an older month's
+# a row per task (100,000 rows, 36 MiB with its index, a month); an older month's
 # notice is rare, stored already when the Schedule sent it, and folded again if asked.
 KEPT_MONTHS = 13
 # A claim waits this long for the writers ahead of it, then the notice is folded unstored.
