@@ -37,7 +37,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TypedDict, Unpack
 
 from domain.calendar import SHANGHAI
 from domain.event_log import FOLDED_KINDS, Assignment, EventFold, LoggedEvent
@@ -638,11 +638,27 @@ def _silent_units(facts: Sequence[StandingFacts], rows: Sequence[TaskStanding]) 
     return tuple(sorted(unit for unit in expected if unit not in reported))
 
 
+class NoticeOptions(TypedDict, total=False):
+    """The keyword options of :func:`notice_of_facts`, which :func:`build_notice` passes on."""
+
+    plan_id: str | None
+    plan_titles: Sequence[str]
+    unit: str | None
+    office: str
+    issue_number: int | None
+    issued_on: date | None
+    addressees: str
+    requirements: str
+    title: str | None
+    behind_margin: float
+    light_policies: Mapping[str, LightPolicy] | None
+
+
 def build_notice(
     month: str,
     tasks: Sequence[NoticeTask],
     events: Mapping[str, Sequence[Sequence[LoggedEvent]]],
-    **options: Any,
+    **options: Unpack[NoticeOptions],
 ) -> Notice:
     """The notice for ``month`` (YYYY-MM) over ``tasks`` (one plan's, or every plan's with
     ``plan_id`` None), from their live events by workflow id and run chain, each chain in
