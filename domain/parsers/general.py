@@ -1,10 +1,17 @@
 """The general reader: any text plan whose items are numbered or name their units.
 
 The remaining family parsers each know one reference document; this reader knows the
-conventions all these documents share (it reads 东营's one-line notice, once a family of
-its own), so it reads the shapes offices really publish (a notice, a web
-page, a 工作要点) when no family parser is certain:
+conventions all these documents share (it reads 东营's one-line notice and 滁州's flattened
+table, each once a family of its own), so it reads the shapes offices really publish (a
+notice, a web page, a 工作要点, a table copied one cell per line) when no family parser is
+certain:
 
+* **A table flattened one cell per line whose rows are split by 序号** (a 序号 header line,
+  the header's cells one a line with a 责任单位 column, then "1"): each number starts a row,
+  read from its end backwards (是/否 flag cells, the unit cell, the text, the category
+  cells), a row without a unit cell in the merged cell of the row above; see
+  :mod:`domain.parsers.column_lines`. Such a table is certain: it is read as that table or
+  refused at the line where its rows break, never as numbered items.
 * **Items** are found by their numbering: 一、 （一） 1. 1、 （1） ① and 第一部分, at whatever
   depth the document uses them, restarting per section or running on. A line without a
   number belongs to the item above it (a wrapped line, or the next paragraph of a web
@@ -55,6 +62,7 @@ from pathlib import PurePath
 import docx
 
 from domain.deadlines import DeadlineContext
+from domain.parsers.column_lines import numbered_header, read_numbered
 from domain.parsers.common import (
     CHINESE_NUMERAL,
     YEAR,
@@ -110,6 +118,9 @@ _RUN_IN_SIGNATURE = re.compile(
     r"\d{4}年\d{1,2}月\d{1,2}日"
 )
 _MOST_FIELDS_SCORED = 30
+# A table flattened one cell per line with a 序号 column is certain, as the family parsers
+# are (60 and up); a ledger (85 and up) stays more certain.
+_NUMBERED_TABLE_SCORE = 80
 _PUNCTUATION_AND_SPACE = re.compile(r"[\s，。；、：）（]")
 _TITLE_ENDS = (
     "通知",
@@ -437,24 +448,32 @@ class GeneralParser:
     format = FORMAT
     # The most score() gives: detect_parser skips scoring (a whole document's worth of
     # reading) when another parser is already more certain.
-    max_score = 20 + _MOST_FIELDS_SCORED
+    max_score = _NUMBERED_TABLE_SCORE
 
     def score(self, document: SourceDocument) -> int:
-        """Below every family parser that is certain (60 and up): a fallback for any text
-        with numbered items or unit fields, higher the more unit fields it has."""
+        """Certain (as a family parser is) on a table flattened one cell per line whose
+        rows are split by 序号; otherwise below every family parser that is certain (60 and
+        up): a fallback for any text with numbered items or unit fields, higher the more
+        unit fields it has."""
         text = as_text(document)
         if text is None:
             return 0
-        items, fields = document_facts(text, enough=_MOST_FIELDS_SCORED)
-        if fields:
-            return 20 + min(fields, _MOST_FIELDS_SCORED)
-        return 5 if items else 0
+        if numbered_header(text.lines) is not None:
+            return _NUMBERED_TABLE_SCORE
+        return _items_score(text)
 
     def parse(self, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan:
         text = as_text(document)
         if text is None:
             raise document.error(None, f"read as {FORMAT}, but {diagnosis(document)}")
-        document = text
+        header = numbered_header(text.lines)
+        if header is not None:
+            # A table split by 序号 is read as that table, or refused at the line where its
+            # rows break: read as items instead, its header cells would become tasks.
+            return read_numbered(text, directory, header, plan_format=FORMAT)
+        return self._parse_items(text, directory)
+
+    def _parse_items(self, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan:
         blocks = _blocks(document.lines)
         for block in blocks:
             block.fields = find_unit_fields(block.text)
@@ -526,6 +545,14 @@ class GeneralParser:
 
 
 PARSER = GeneralParser()
+
+
+def _items_score(document: SourceDocument) -> int:
+    """The score of a text read by its numbered items and unit fields."""
+    items, fields = document_facts(document, enough=_MOST_FIELDS_SCORED)
+    if fields:
+        return 20 + min(fields, _MOST_FIELDS_SCORED)
+    return 5 if items else 0
 
 
 def _file_lines(document: SourceDocument, warnings: list[ParseWarning]) -> list[ParseWarning]:
