@@ -172,8 +172,8 @@ def _field_list(text: str) -> UnitField | None:
     # The document's own rule may ride in the first item's field, after its units.
     text = _CONVENTION_SENTENCE.sub("", text) if FIRST_LEADS.search(text) else text
     labels = list(_FIELD_LABEL.finditer(text))
-    if text[: labels[0].start()].strip("，；。 "):
-        return None
+    if not labels or text[: labels[0].start()].strip("，；。 "):
+        return None  # no label left once the rule is read: "牵头单位：列第一位者为牵头单位"
     leads: list[str] = []
     cooperating: list[str] = []
     responsible: list[str] = []
