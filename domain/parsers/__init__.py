@@ -39,7 +39,6 @@ def _parsers() -> list[Parser]:
         html_table,
         ledger,
         pdf_table,
-        pipe_table,
         staged_boxes,
     )
 
@@ -48,12 +47,11 @@ def _parsers() -> list[Parser]:
         column_lines.PARSER,
         docx_table.PARSER,
         editable_ledger.PARSER,
-        general.PARSER,
         html_table.PARSER,
         ledger.PARSER,
         pdf_table.PARSER,
-        pipe_table.PARSER,
         staged_boxes.PARSER,
+        general.PARSER,  # last: among equals a family or table reader is read first
     ]
 
 
@@ -146,15 +144,21 @@ def detect_parser(document: SourceDocument) -> Parser:
     """The parser scoring the document highest (the first listed among equals).
 
     A parser that declares the most it can score (``max_score``: the general reader, whose
-    scoring reads the whole text) is scored after the others, and not at all when one of
-    them already scored above that: it could not win.
+    scoring reads the whole text; a number, or a method giving it for the document) is
+    scored after the others, and not at all when one of them already scored above that,
+    or as much and is listed before it: it could not win.
     """
     parsers = list(enumerate(_parsers()))
     capped = [(index, parser) for index, parser in parsers if hasattr(parser, "max_score")]
     scored: list[tuple[int, int, Parser]] = []
     for index, parser in [*(pair for pair in parsers if pair not in capped), *capped]:
         ceiling = getattr(parser, "max_score", None)
-        if ceiling is not None and scored and max(score for score, _, _ in scored) > ceiling:
+        if callable(ceiling):
+            ceiling = ceiling(document)
+        if ceiling is not None and any(
+            score > ceiling or (score == ceiling and earlier < index)
+            for score, earlier, _ in scored
+        ):
             continue
         scored.append((parser.score(document), index, parser))
     scored.sort(key=lambda entry: (-entry[0], entry[1]))

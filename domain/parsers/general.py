@@ -1,10 +1,10 @@
 """The general reader: any text plan whose items are numbered or name their units.
 
 The remaining family parsers each know one reference document; this reader knows the
-conventions all these documents share (it reads 东营's one-line notice and 滁州's flattened
-table, each once a family of its own), so it reads the shapes offices really publish (a
-notice, a web page, a 工作要点, a table copied one cell per line) when no family parser is
-certain:
+conventions all these documents share (it reads 东营's one-line notice, 滁州's flattened
+table and 南通's pipe table, each once a family of its own), so it reads the shapes offices
+really publish (a notice, a web page, a 工作要点, a table copied one cell per line or pasted
+as text) when no family parser is certain:
 
 * **A table flattened one cell per line whose rows are split by 序号** (a 序号 header line,
   the header's cells one a line with a 责任单位 column, then "1"): each number starts a row,
@@ -45,6 +45,18 @@ certain:
 In a document with unit fields, an item without one is not a task (a heading or a
 principle) and is named in a ``skipped_item`` warning; in a document without any, the
 numbered items of its most used numbering level are its tasks, flagged NO_UNIT.
+
+**A task table pasted as text** ("|" after every cell, a header 序号 | 任务 | 牵头单位 | … and
+its row 1; cells, wrapped cells and repaired rows as :mod:`domain.parsers.tables` reads
+them) is what the coordinator tracks: its rows are the tasks, and the narrative around it,
+which restates them, is not read (reading both would count every task twice). Its unit
+columns give roles as written (牵头 / 协同 columns: no inferred lead; 责任单位 beside a 协同
+column leads); its 时限 column gives the deadlines ("每年1月底前" recurs yearly). A row that
+lost a unit cell is read as repaired, flagged REPAIRED_ROW and warned; a table whose rows
+cannot be aligned is read as text instead if the text holds items, else refused at the row.
+The plan of a title without a year runs from its issue year to the latest year of that
+column: a dedicated 时限 cell holds deadlines only, unlike running text, where a year may
+be a past event's.
 """
 
 from __future__ import annotations
@@ -62,6 +74,7 @@ from pathlib import PurePath
 import docx
 
 from domain.deadlines import DeadlineContext
+from domain.errors import DocumentError
 from domain.parsers.column_lines import numbered_header, read_numbered
 from domain.parsers.common import (
     CHINESE_NUMERAL,
@@ -79,8 +92,27 @@ from domain.parsers.common import (
     plan_id_from_file,
     roles_from_cell,
     roles_from_columns,
+    unsplit_group_lead_warning,
 )
 from domain.parsers.docx_table import is_docx
+from domain.parsers.ledger import (
+    Column,
+    HeaderColumns,
+    deadline_cell_text,
+    is_unsplit_group_lead,
+    task_roles,
+    unit_cell_text,
+)
+from domain.parsers.tables import (
+    CERTAIN_TABLE_SCORE,
+    PipeCell,
+    PipeRow,
+    PipeTable,
+    find_pipe_table,
+    has_pipes,
+    pipe_rows,
+    repair_message,
+)
 from domain.parsers.unit_fields import FIRST_LEADS, UnitField, find_unit_fields
 from domain.plan import ParsedPlan, ParseWarning, Plan, PlanTask, TaskFlag
 from domain.units import UnitDirectory
@@ -446,15 +478,21 @@ class _Task:
 
 class GeneralParser:
     format = FORMAT
-    # The most score() gives: detect_parser skips scoring (a whole document's worth of
-    # reading) when another parser is already more certain.
-    max_score = _NUMBERED_TABLE_SCORE
+
+    def max_score(self, document: SourceDocument) -> int:
+        """The most score() gives this document, from a quick look (does any line hold a
+        "|"?): detect_parser skips scoring (a whole document's worth of reading) when
+        another parser is already as certain, as a CSV ledger is of its rows."""
+        return CERTAIN_TABLE_SCORE if has_pipes(document) else _NUMBERED_TABLE_SCORE
 
     def score(self, document: SourceDocument) -> int:
-        """Certain (as a family parser is) on a table flattened one cell per line whose
-        rows are split by 序号; otherwise below every family parser that is certain (60 and
-        up): a fallback for any text with numbered items or unit fields, higher the more
-        unit fields it has."""
+        """As certain as any table reader for a task table pasted as text (in the
+        document's lines: a text file, a web page's or a PDF's text); certain, as a family
+        parser is, on a table flattened one cell per line whose rows are split by 序号;
+        otherwise below every family parser that is certain (60 and up): a fallback for any
+        text with numbered items or unit fields, higher the more unit fields it has."""
+        if has_pipes(document) and find_pipe_table(document) is not None:
+            return CERTAIN_TABLE_SCORE
         text = as_text(document)
         if text is None:
             return 0
@@ -463,6 +501,24 @@ class GeneralParser:
         return _items_score(text)
 
     def parse(self, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan:
+        table = find_pipe_table(document) if has_pipes(document) else None
+        text = as_text(document)
+        if text is None:
+            raise document.error(None, f"read as {FORMAT}, but {diagnosis(document)}")
+        if table is None:
+            return self._parse_text(text, directory)
+        try:
+            return _parse_table(text, table, directory)
+        except DocumentError as refusal:
+            if not _items_score(text):
+                raise
+            try:
+                return self._parse_text(text, directory)
+            except DocumentError:
+                raise refusal from None
+
+    def _parse_text(self, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan:
+        """The plan read from its numbered items and unit fields."""
         text = as_text(document)
         if text is None:
             raise document.error(None, f"read as {FORMAT}, but {diagnosis(document)}")
@@ -553,6 +609,97 @@ def _items_score(document: SourceDocument) -> int:
     if fields:
         return 20 + min(fields, _MOST_FIELDS_SCORED)
     return 5 if items else 0
+
+
+# ---------------------------------------------------------------- a task table as text
+
+
+def _parse_table(
+    document: SourceDocument, table: PipeTable, directory: UnitDirectory
+) -> ParsedPlan:
+    """The plan whose task table is pasted as text: its rows are its tasks, the text above
+    it gives the plan's title, issuer and date, its 时限 column the plan's last year."""
+    rows = pipe_rows(document, table)
+    deadline = table.columns.get(Column.DEADLINE)
+    years = [
+        int(year)
+        for row in rows
+        for year in YEAR.findall(row.cells[deadline].text if deadline is not None else "")
+    ]
+    plan = _plan(document, document.lines[: table.header_line - 1], table_years=years)
+    context = DeadlineContext(
+        plan_year=plan.period_start, period_end=plan.period_end, issue_date=plan.issue_date
+    )
+    warnings: list[ParseWarning] = []
+    tasks: list[PlanTask] = []
+    for row in rows:
+        tasks.extend(_row_tasks(document, table.columns, row, context, directory, warnings))
+    return ParsedPlan(plan=plan, tasks=tasks, warnings=_file_lines(document, warnings))
+
+
+def _row_tasks(
+    document: SourceDocument,
+    columns: HeaderColumns,
+    row: PipeRow,
+    context: DeadlineContext,
+    directory: UnitDirectory,
+    warnings: list[ParseWarning],
+) -> list[PlanTask]:
+    """A row's task (one per lead when its lead cell tells a list of units to lead each
+    separately), the ledger's rules reading its cells."""
+
+    def cell(column: Column) -> PipeCell | None:
+        index = columns.get(column)
+        return row.cells[index] if index is not None else None
+
+    def text(column: Column) -> str:
+        found = cell(column)
+        return found.text if found is not None else ""
+
+    def units(column: Column) -> str:
+        found = cell(column)
+        return unit_cell_text(found.raw) if found is not None else ""
+
+    lead_cell = units(Column.LEAD) if cell(Column.LEAD) is not None else None
+    parts = task_roles(lead_cell, units(Column.COOPERATING), units(Column.UNITS), directory)
+    unsplit = is_unsplit_group_lead(lead_cell, units(Column.UNITS), parts)
+    deadline = deadline_cell_text(text(Column.DEADLINE))
+    category = text(Column.CATEGORY).rstrip("。；：，、")
+    lines = row.lines
+    extra = [TaskFlag.REPAIRED_ROW] if row.repaired else []
+    tasks: list[PlanTask] = []
+    for number, roles in enumerate(parts, start=1):
+        task = build_task(
+            document,
+            seq=row.seq,
+            part=number if len(parts) > 1 else None,
+            category=[category] if category else [],
+            text=text(Column.TASK),
+            roles=roles,
+            lines=lines,
+            context=context,
+            annual=context.plan_year == context.last_year,
+            deadline_text=deadline or None,
+            extra_flags=extra,
+            warnings=warnings,
+        )
+        warnings.extend(ambiguous_date_warnings(task))
+        if row.repair is not None:
+            warnings.append(
+                ParseWarning(
+                    line=lines[0],
+                    code="repaired_row",
+                    message=repair_message(columns, row, deadline),
+                    task_id=task.id,
+                )
+            )
+        if unsplit:
+            per_lead_cell = lead_cell if lead_cell is not None else units(Column.UNITS)
+            warnings.append(unsplit_group_lead_warning(per_lead_cell, lines[0], task.id))
+        if TaskFlag.NO_UNIT in task.flags:
+            warnings.append(no_unit_warning(f"row {row.seq}", lines[0], task.id))
+        tasks.append(task)
+    return tasks
 
 
 def _file_lines(document: SourceDocument, warnings: list[ParseWarning]) -> list[ParseWarning]:
@@ -936,10 +1083,14 @@ def _title(header: Sequence[str]) -> str | None:
     """The title: a notice's title line, or the first short line that is neither chrome, a
     greeting, a sentence nor an item, joined with the next when a web page broke it in two
     ("国务院办公厅关于印发“无废城市”建设" / "试点工作方案的通知")."""
+    signed = _signatures(header)  # the office signing the notice is not its title
     lines = [
         line.strip()
-        for line in header
-        if line.strip() and not _is_chrome(line.strip()) and _marker(line.strip()) is None
+        for index, line in enumerate(header)
+        if line.strip()
+        and not _is_chrome(line.strip())
+        and _marker(line.strip()) is None
+        and index not in signed
     ]
     candidates = [i for i, line in enumerate(lines) if notice_issuer(line) and line[0] != "《"]
     candidates += [
@@ -963,7 +1114,9 @@ def _title(header: Sequence[str]) -> str | None:
     return title
 
 
-def _plan(document: SourceDocument, header: Sequence[str]) -> Plan:
+def _plan(document: SourceDocument, header: Sequence[str], table_years: Sequence[int] = ()) -> Plan:
+    """The plan's metadata. ``table_years``: the years of a task table's 时限 column, which
+    carry a plan whose title names no year on to the last of them."""
     lines = document.lines
     title = _title_field(header) or _title(header) or _title(lines[:10])
     title = title or PurePath(document.file).stem
@@ -984,6 +1137,8 @@ def _plan(document: SourceDocument, header: Sequence[str]) -> Plan:
         raise document.error(
             None, "cannot tell which year the plan is for: no year in its title or text"
         )
+    if table_years and find_plan_period(title) is None:
+        period = (period[0], max(period[0], *table_years))
     issuer = next((notice_issuer(line) for line in header if notice_issuer(line)), None)
     if issuer is None:  # "国务院关于…": the signature above the date names the office
         signed = sorted(_signatures(lines))

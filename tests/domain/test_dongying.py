@@ -18,10 +18,10 @@ from domain.plan import DeadlineFlag, ParsedPlan, PlanTask, TaskFlag
 from tests.support.golden import EXAMPLES, assert_matches_golden
 
 FILE = "dongying-2017-egov-key-work.txt"
+NANTONG = "nantong-2017-gov-info-systems-integration.txt"  # read by the general reader too
 OTHER_EXAMPLES = [
     "bozhou-2018-internet-plus-gov-services.txt",
     "chuzhou-2018-egov-key-tasks.txt",
-    "nantong-2017-gov-info-systems-integration.txt",
     "xuancheng-2016-2020-gov-informatization-plan.txt",
 ]
 TITLE = "某市人民政府办公室关于加快推进2017年电子政务重点工作的通知\n"
@@ -280,6 +280,16 @@ def test_the_other_examples_are_not_read_as_this_one_is(name: str) -> None:
         return
     assert detect_parser(document) is not general.PARSER
     assert parse_file(EXAMPLES / name).plan.format != "general"
+
+
+def test_nantong_is_read_by_its_table_not_as_this_narrative_is() -> None:
+    """nantong's narrative ends its items with （牵头责任单位：…） as this one does, but the
+    general reader reads it by its task table (its rows from line 56 on), never those
+    items: the narrative restates the table."""
+    parsed = parse_file(EXAMPLES / NANTONG)
+    assert parsed.plan.format == "general"
+    assert [task.id for task in parsed.tasks] == [str(seq) for seq in range(1, 22)]
+    assert min(task.source.lines[0] for task in parsed.tasks) > 56
 
 
 def test_a_small_notice_spread_over_lines() -> None:

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from domain.errors import DocumentError
 from domain.parsers import general, parse_document, read_document
 from domain.parsers.common import SourceDocument
+from domain.parsers.unit_fields import parse_unit_phrase
 from domain.plan import ParsedPlan, PlanTask, TaskFlag
 from domain.units import load_directory
 
@@ -314,6 +315,7 @@ def test_a_document_nobody_reads_says_what_it_found() -> None:
 _READ_BY_THE_GENERAL_READER = {
     "chuzhou-2018-egov-key-tasks.txt",
     "dongying-2017-egov-key-work.txt",
+    "nantong-2017-gov-info-systems-integration.txt",
 }
 
 
@@ -394,6 +396,16 @@ def test_any_arrangement_of_the_grammar_parses_or_is_one_located_error(
     for task in tasks:
         assert task.text.strip()
         assert task.source.lines[0] <= task.source.lines[1]
+
+
+def test_a_field_holding_only_the_documents_rule_names_no_unit() -> None:
+    """ "牵头单位：列第一位者为牵头单位，下同" is the rule, not a unit field: once the rule is
+    read no label is left, and the plan is one located error, not an IndexError (found by
+    the arrangement test above)."""
+    assert parse_unit_phrase("牵头单位：列第一位者为牵头单位，下同") is None
+    with pytest.raises(DocumentError) as raised:
+        parse_document("x.txt", "2024年计划\n牵头单位：列第一位者为牵头单位，下同".encode())
+    assert str(raised.value).startswith("x.txt")
 
 
 def test_the_title_of_an_item_holding_several_tasks_is_their_category() -> None:
