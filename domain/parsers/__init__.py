@@ -31,7 +31,6 @@ from domain.units import UnitDirectory, load_directory, unit_name_warnings
 
 def _parsers() -> list[Parser]:
     from domain.parsers import (
-        attachment_task_list,
         column_lines,
         docx_table,
         editable_ledger,
@@ -43,7 +42,6 @@ def _parsers() -> list[Parser]:
     )
 
     return [
-        attachment_task_list.PARSER,
         column_lines.PARSER,
         docx_table.PARSER,
         editable_ledger.PARSER,

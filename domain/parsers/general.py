@@ -2,9 +2,9 @@
 
 The remaining family parsers each know one reference document; this reader knows the
 conventions all these documents share (it reads 东营's one-line notice, 滁州's flattened
-table and 南通's pipe table, each once a family of its own), so it reads the shapes offices
-really publish (a notice, a web page, a 工作要点, a table copied one cell per line or pasted
-as text) when no family parser is certain:
+table, 亳州's 附件1 task list and 南通's pipe table, each once a family of its own), so it
+reads the shapes offices really publish (a notice, a web page, a 工作要点, a table copied one
+cell per line or pasted as text) when no family parser is certain:
 
 * **A table flattened one cell per line whose rows are split by 序号** (a 序号 header line,
   the header's cells one a line with a 责任单位 column, then "1"): each number starts a row,
@@ -12,6 +12,11 @@ as text) when no family parser is certain:
   cells), a row without a unit cell in the merged cell of the row above; see
   :mod:`domain.parsers.column_lines`. Such a table is certain: it is read as that table or
   refused at the line where its rows break, never as numbered items.
+* **A notice's task list in 附件1** (a line 附件1, then the header cells 序号 / …任务… /
+  责任单位 one a line): each number starts a row of 一、/（一） heading cells, a sub-heading,
+  task sentences and 责任单位 cells; the narrative above restates it and is not read, and a
+  group the cells name (市直有关单位) expands to the list 附件2 gives; see
+  :mod:`domain.parsers.column_lines`. It is as certain as a 序号 table, and read the same way.
 * **Items** are found by their numbering: 一、 （一） 1. 1、 （1） ① and 第一部分, at whatever
   depth the document uses them, restarting per section or running on. A line without a
   number belongs to the item above it (a wrapped line, or the next paragraph of a web
@@ -75,7 +80,12 @@ import docx
 
 from domain.deadlines import DeadlineContext
 from domain.errors import DocumentError
-from domain.parsers.column_lines import numbered_header, read_numbered
+from domain.parsers.column_lines import (
+    numbered_header,
+    read_numbered,
+    read_task_list,
+    task_list_header,
+)
 from domain.parsers.common import (
     CHINESE_NUMERAL,
     YEAR,
@@ -488,15 +498,16 @@ class GeneralParser:
     def score(self, document: SourceDocument) -> int:
         """As certain as any table reader for a task table pasted as text (in the
         document's lines: a text file, a web page's or a PDF's text); certain, as a family
-        parser is, on a table flattened one cell per line whose rows are split by 序号;
-        otherwise below every family parser that is certain (60 and up): a fallback for any
-        text with numbered items or unit fields, higher the more unit fields it has."""
+        parser is, on a table flattened one cell per line whose rows are split by 序号 or on
+        a notice's 附件1 task list; otherwise below every family parser that is certain (60
+        and up): a fallback for any text with numbered items or unit fields, higher the
+        more unit fields it has."""
         if has_pipes(document) and find_pipe_table(document) is not None:
             return CERTAIN_TABLE_SCORE
         text = as_text(document)
         if text is None:
             return 0
-        if numbered_header(text.lines) is not None:
+        if numbered_header(text.lines) is not None or task_list_header(text.lines) is not None:
             return _NUMBERED_TABLE_SCORE
         return _items_score(text)
 
@@ -527,6 +538,9 @@ class GeneralParser:
             # A table split by 序号 is read as that table, or refused at the line where its
             # rows break: read as items instead, its header cells would become tasks.
             return read_numbered(text, directory, header, plan_format=FORMAT)
+        task_list = task_list_header(text.lines)
+        if task_list is not None:  # the same for a notice's 附件1 task list
+            return read_task_list(text, directory, task_list, plan_format=FORMAT)
         return self._parse_items(text, directory)
 
     def _parse_items(self, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan:

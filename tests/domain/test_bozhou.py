@@ -1,4 +1,11 @@
-"""亳州 2018: a notice and narrative, then the 附件1 task list, read by attachment-task-list."""
+"""亳州 2018: a notice and narrative, then the 附件1 task list, read by the general reader.
+
+The document once had a family parser of its own (attachment-task-list); its reading of a
+notice whose 附件1 is a 序号 / 主要任务及时限要求 / 责任单位 table, one cell per line, is now the
+general reader's (through the shared flattened-table path, :mod:`domain.parsers.column_lines`),
+with the same tasks, texts, categories, units, milestones, sources, warnings and located
+errors. Only the plan's format is "general".
+"""
 
 from __future__ import annotations
 
@@ -7,9 +14,8 @@ from datetime import date
 import pytest
 
 from domain.errors import DocumentError
-from domain.parsers import parse_file
-from domain.parsers.attachment_task_list import PARSER
-from domain.parsers.common import SourceDocument
+from domain.parsers import detect_parser, general, parse_document, parse_file, read_document
+from domain.parsers.column_lines import task_list_header
 from domain.plan import DeadlineFlag, ParsedPlan, PlanTask, TaskFlag
 from domain.text import normalize_line
 from domain.units import load_directory, split_units
@@ -29,7 +35,8 @@ HEADER = "附件1\n任务清单\n序号\n主要任务及时限要求\n责任单�
 
 
 def parse_text(text: str) -> ParsedPlan:
-    return PARSER.parse(SourceDocument.from_text("list.txt", text), load_directory())
+    """A small list through the whole path a user's file takes (detection included)."""
+    return parse_document("list.txt", text.encode("utf-8"))
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +45,8 @@ def text() -> str:
 
 
 @pytest.fixture(scope="module")
-def parsed(text: str) -> ParsedPlan:
-    return PARSER.parse(SourceDocument.from_text(FILE, text), load_directory())
+def parsed() -> ParsedPlan:
+    return parse_file(EXAMPLES / FILE)
 
 
 def task(parsed: ParsedPlan, task_id: str) -> PlanTask:
@@ -58,7 +65,7 @@ def test_plan_metadata_comes_from_the_notice(parsed: ParsedPlan) -> None:
     assert plan.document_number == "亳政办秘〔2018〕90号"
     assert plan.issue_date == date(2018, 5, 17)  # not the page's 生成日期 2018-05-24
     assert (plan.period_start, plan.period_end) == (2018, 2018)
-    assert plan.format == "attachment-task-list"
+    assert plan.format == "general"
 
 
 def test_the_75_rows_of_attachment_1_are_the_tasks(parsed: ParsedPlan) -> None:
@@ -175,17 +182,20 @@ def test_the_extraction_matches_the_checked_golden_file(parsed: ParsedPlan) -> N
 
 
 def test_the_registry_detects_and_parses_the_file() -> None:
-    """parse_file picks the attachment-task-list parser for this document."""
+    """parse_file picks the general reader for this document, certain of its 附件1 list."""
+    data = (EXAMPLES / FILE).read_bytes()
+    assert detect_parser(read_document(FILE, data)) is general.PARSER
     parsed = parse_file(EXAMPLES / FILE)
-    assert parsed.plan.format == "attachment-task-list"
+    assert parsed.plan.format == "general"
     assert len(parsed.tasks) == 79
 
 
 @pytest.mark.parametrize("name", OTHER_EXAMPLES)
-def test_the_other_examples_are_not_claimed(name: str) -> None:
-    """The score is 0 on every other format (chuzhou has 序号 and 责任单位 but no 附件1 table)."""
-    text = (EXAMPLES / name).read_text(encoding="utf-8")
-    assert PARSER.score(SourceDocument.from_text(name, text)) == 0
+def test_the_other_examples_are_not_read_as_a_task_list(name: str) -> None:
+    """No other reference plan has a 附件1 task list (chuzhou has 序号 and 责任单位 but no 附件1
+    table), and none is read as one."""
+    document = read_document(name, (EXAMPLES / name).read_bytes())
+    assert task_list_header(document.lines) is None
 
 
 def test_a_row_number_out_of_sequence_is_a_located_error() -> None:

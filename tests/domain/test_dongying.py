@@ -13,7 +13,7 @@ from datetime import date
 import pytest
 
 from domain.parsers import detect_parser, general, parse_document, parse_file, read_document
-from domain.parsers.column_lines import numbered_header
+from domain.parsers.column_lines import numbered_header, task_list_header
 from domain.plan import DeadlineFlag, ParsedPlan, PlanTask, TaskFlag
 from tests.support.golden import EXAMPLES, assert_matches_golden
 
@@ -270,13 +270,20 @@ def test_the_registry_detects_and_parses_the_file() -> None:
 def test_the_other_examples_are_not_read_as_this_one_is(name: str) -> None:
     """None of the other reference plans is read by its numbered items and unit fields: the
     general reader scores below the family parser of each (nantong's 牵头责任单位 included),
-    or reads it as a table split by 序号 (滁州's, since its family parser was retired)."""
+    or reads it as a table split by 序号 (滁州's, and 亳州's 附件1 list, since their family
+    parsers were retired)."""
     document = read_document(name, (EXAMPLES / name).read_bytes())
     header = numbered_header(document.lines)
     if header is not None:  # every task is a row of the table, none a line of the notice
         assert detect_parser(document) is general.PARSER
         tasks = parse_file(EXAMPLES / name).tasks
         assert all(task.source.lines[0] > header.first_line for task in tasks)
+        return
+    task_list = task_list_header(document.lines)
+    if task_list is not None:  # every task is a row of the 附件1 list, none a narrative item
+        assert detect_parser(document) is general.PARSER
+        tasks = parse_file(EXAMPLES / name).tasks
+        assert all(task.source.lines[0] > task_list.end for task in tasks)
         return
     assert detect_parser(document) is not general.PARSER
     assert parse_file(EXAMPLES / name).plan.format != "general"

@@ -313,6 +313,7 @@ def test_a_document_nobody_reads_says_what_it_found() -> None:
 
 # The reference plans no family parser reads any more: the general reader reads them (#11).
 _READ_BY_THE_GENERAL_READER = {
+    "bozhou-2018-internet-plus-gov-services.txt",
     "chuzhou-2018-egov-key-tasks.txt",
     "dongying-2017-egov-key-work.txt",
     "nantong-2017-gov-info-systems-integration.txt",
