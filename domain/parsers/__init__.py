@@ -40,7 +40,6 @@ def _parsers() -> list[Parser]:
         ledger,
         pdf_table,
         pipe_table,
-        staged_boxes,
     )
 
     return [
@@ -53,7 +52,6 @@ def _parsers() -> list[Parser]:
         ledger.PARSER,
         pdf_table.PARSER,
         pipe_table.PARSER,
-        staged_boxes.PARSER,
     ]
 
 

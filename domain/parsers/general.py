@@ -1,10 +1,10 @@
 """The general reader: any text plan whose items are numbered or name their units.
 
 The remaining family parsers each know one reference document; this reader knows the
-conventions all these documents share (it reads 东营's one-line notice and 滁州's flattened
-table, each once a family of its own), so it reads the shapes offices really publish (a
-notice, a web page, a 工作要点, a table copied one cell per line) when no family parser is
-certain:
+conventions all these documents share (it reads 东营's one-line notice, 滁州's flattened
+table and 宣城's 栏N boxes, each once a family of its own), so it reads the shapes offices
+really publish (a notice, a web page, a 工作要点, a table copied one cell per line) when no
+family parser is certain:
 
 * **A table flattened one cell per line whose rows are split by 序号** (a 序号 header line,
   the header's cells one a line with a 责任单位 column, then "1"): each number starts a row,
@@ -12,6 +12,10 @@ certain:
   cells), a row without a unit cell in the merged cell of the row above; see
   :mod:`domain.parsers.column_lines`. Such a table is certain: it is read as that table or
   refused at the line where its rows break, never as numbered items.
+* **Tasks scheduled in 栏N boxes** (a 栏N： box and a （牵头部门：…） unit field): the numbered
+  tasks of the chapter naming 任务, each box the staged deadlines of the tasks of its
+  section before it (or of the next one); see :mod:`domain.parsers.schedule_boxes`. Such a
+  plan is certain too: read with its boxes or refused where tasks and boxes do not fit.
 * **Items** are found by their numbering: 一、 （一） 1. 1、 （1） ① and 第一部分, at whatever
   depth the document uses them, restarting per section or running on. A line without a
   number belongs to the item above it (a wrapped line, or the next paragraph of a web
@@ -81,6 +85,7 @@ from domain.parsers.common import (
     roles_from_columns,
 )
 from domain.parsers.docx_table import is_docx
+from domain.parsers.schedule_boxes import has_boxes, issuer_from_own_number, read_boxes
 from domain.parsers.unit_fields import FIRST_LEADS, UnitField, find_unit_fields
 from domain.plan import ParsedPlan, ParseWarning, Plan, PlanTask, TaskFlag
 from domain.units import UnitDirectory
@@ -460,6 +465,8 @@ class GeneralParser:
             return 0
         if numbered_header(text.lines) is not None:
             return _NUMBERED_TABLE_SCORE
+        if has_boxes(text):  # as certain as of a 序号 table
+            return _NUMBERED_TABLE_SCORE
         return _items_score(text)
 
     def parse(self, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan:
@@ -471,6 +478,10 @@ class GeneralParser:
             # A table split by 序号 is read as that table, or refused at the line where its
             # rows break: read as items instead, its header cells would become tasks.
             return read_numbered(text, directory, header, plan_format=FORMAT)
+        if has_boxes(text):
+            # Tasks scheduled in 栏N boxes are read with their boxes, or refused where the two
+            # do not fit together: read as items, the boxes' deadlines would be lost.
+            return read_boxes(text, directory, _plan(text, _header(text)))
         return self._parse_items(text, directory)
 
     def _parse_items(self, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan:
@@ -553,6 +564,12 @@ def _items_score(document: SourceDocument) -> int:
     if fields:
         return 20 + min(fields, _MOST_FIELDS_SCORED)
     return 5 if items else 0
+
+
+def _header(document: SourceDocument) -> Sequence[str]:
+    """The lines above the document's first numbered item: where its title and issuer are."""
+    first_item = next((b.first_line for b in _blocks(document.lines) if b.kind is not None), 1)
+    return document.lines[: first_item - 1]
 
 
 def _file_lines(document: SourceDocument, warnings: list[ParseWarning]) -> list[ParseWarning]:
@@ -988,6 +1005,8 @@ def _plan(document: SourceDocument, header: Sequence[str]) -> Plan:
     if issuer is None:  # "国务院关于…": the signature above the date names the office
         signed = sorted(_signatures(lines))
         issuer = lines[signed[-1]].strip() if signed else None
+    if issuer is None:  # a web page's "名称：<title> 文号：<number>": the 文号's office
+        issuer = issuer_from_own_number(lines, title)
     return Plan(
         id=plan_id_from_file(document.file),
         title=title,

@@ -314,6 +314,7 @@ def test_a_document_nobody_reads_says_what_it_found() -> None:
 _READ_BY_THE_GENERAL_READER = {
     "chuzhou-2018-egov-key-tasks.txt",
     "dongying-2017-egov-key-work.txt",
+    "xuancheng-2016-2020-gov-informatization-plan.txt",
 }
 
 
