@@ -38,7 +38,6 @@ def _parsers() -> list[Parser]:
         html_table,
         ledger,
         pdf_table,
-        staged_boxes,
     )
 
     return [
@@ -48,7 +47,6 @@ def _parsers() -> list[Parser]:
         html_table.PARSER,
         ledger.PARSER,
         pdf_table.PARSER,
-        staged_boxes.PARSER,
         general.PARSER,  # last: among equals a family or table reader is read first
     ]
 

@@ -1,10 +1,10 @@
 """The general reader: any text plan whose items are numbered or name their units.
 
-The remaining family parsers each know one reference document; this reader knows the
-conventions all these documents share (it reads 东营's one-line notice, 滁州's flattened
-table, 亳州's 附件1 task list and 南通's pipe table, each once a family of its own), so it
-reads the shapes offices really publish (a notice, a web page, a 工作要点, a table copied one
-cell per line or pasted as text) when no family parser is certain:
+No family parser is left: this reader knows the conventions all these documents share
+(it reads 东营's one-line notice, 滁州's flattened table, 亳州's 附件1 task list, 南通's pipe
+table and 宣城's 栏N boxes, each once a family of its own), so it reads the shapes offices
+really publish (a notice, a web page, a 工作要点, a table copied one cell per line or pasted
+as text):
 
 * **A table flattened one cell per line whose rows are split by 序号** (a 序号 header line,
   the header's cells one a line with a 责任单位 column, then "1"): each number starts a row,
@@ -17,6 +17,10 @@ cell per line or pasted as text) when no family parser is certain:
   task sentences and 责任单位 cells; the narrative above restates it and is not read, and a
   group the cells name (市直有关单位) expands to the list 附件2 gives; see
   :mod:`domain.parsers.column_lines`. It is as certain as a 序号 table, and read the same way.
+* **Tasks scheduled in 栏N boxes** (a 栏N： box and a （牵头部门：…） unit field): the numbered
+  tasks of the chapter naming 任务, each box the staged deadlines of the tasks of its
+  section before it (or of the next one); see :mod:`domain.parsers.schedule_boxes`. Such a
+  plan is certain too: read with its boxes or refused where tasks and boxes do not fit.
 * **Items** are found by their numbering: 一、 （一） 1. 1、 （1） ① and 第一部分, at whatever
   depth the document uses them, restarting per section or running on. A line without a
   number belongs to the item above it (a wrapped line, or the next paragraph of a web
@@ -113,6 +117,7 @@ from domain.parsers.ledger import (
     task_roles,
     unit_cell_text,
 )
+from domain.parsers.schedule_boxes import has_boxes, issuer_from_own_number, read_boxes
 from domain.parsers.tables import (
     CERTAIN_TABLE_SCORE,
     PipeCell,
@@ -509,6 +514,8 @@ class GeneralParser:
             return 0
         if numbered_header(text.lines) is not None or task_list_header(text.lines) is not None:
             return _NUMBERED_TABLE_SCORE
+        if has_boxes(text):  # as certain as of a 序号 table
+            return _NUMBERED_TABLE_SCORE
         return _items_score(text)
 
     def parse(self, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan:
@@ -541,6 +548,10 @@ class GeneralParser:
         task_list = task_list_header(text.lines)
         if task_list is not None:  # the same for a notice's 附件1 task list
             return read_task_list(text, directory, task_list, plan_format=FORMAT)
+        if has_boxes(text):
+            # Tasks scheduled in 栏N boxes are read with their boxes, or refused where the two
+            # do not fit together: read as items, the boxes' deadlines would be lost.
+            return read_boxes(text, directory, _plan(text, _header(text)))
         return self._parse_items(text, directory)
 
     def _parse_items(self, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan:
@@ -714,6 +725,12 @@ def _row_tasks(
             warnings.append(no_unit_warning(f"row {row.seq}", lines[0], task.id))
         tasks.append(task)
     return tasks
+
+
+def _header(document: SourceDocument) -> Sequence[str]:
+    """The lines above the document's first numbered item: where its title and issuer are."""
+    first_item = next((b.first_line for b in _blocks(document.lines) if b.kind is not None), 1)
+    return document.lines[: first_item - 1]
 
 
 def _file_lines(document: SourceDocument, warnings: list[ParseWarning]) -> list[ParseWarning]:
@@ -1157,6 +1174,8 @@ def _plan(document: SourceDocument, header: Sequence[str], table_years: Sequence
     if issuer is None:  # "国务院关于…": the signature above the date names the office
         signed = sorted(_signatures(lines))
         issuer = lines[signed[-1]].strip() if signed else None
+    if issuer is None:  # a web page's "名称：<title> 文号：<number>": the 文号's office
+        issuer = issuer_from_own_number(lines, title)
     return Plan(
         id=plan_id_from_file(document.file),
         title=title,

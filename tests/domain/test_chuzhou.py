@@ -15,6 +15,7 @@ import pytest
 from domain.errors import DocumentError
 from domain.parsers import detect_parser, general, parse_document, parse_file, read_document
 from domain.parsers.column_lines import numbered_header, task_list_header
+from domain.parsers.schedule_boxes import has_boxes
 from domain.plan import DeadlineFlag, ParsedPlan, PlanTask, TaskFlag
 from tests.support.golden import EXAMPLES, assert_matches_golden
 
@@ -188,12 +189,15 @@ def test_the_registry_detects_and_parses_the_file() -> None:
 def test_the_other_examples_are_not_read_as_a_numbered_table(name: str) -> None:
     """No other reference plan has a table split by 序号 (bozhou has 序号 and 责任单位 too),
     and none is read as one: the general reader is not certain of any of them, but for
-    bozhou's 附件1 task list (read as that list, see tests/domain/test_bozhou.py)."""
+    bozhou's 附件1 task list (read as that list, see tests/domain/test_bozhou.py) and 宣城 by
+    its 栏N boxes (their family parsers retired too)."""
     document = read_document(name, (EXAMPLES / name).read_bytes())
     assert numbered_header(document.lines) is None
-    # nantong's pipe table and bozhou's 附件1 list make the general reader certain of them.
-    if "nantong" not in name and task_list_header(document.lines) is None:
-        assert general.PARSER.score(document) < general.PARSER.max_score(document)
+    # nantong's pipe table, bozhou's 附件1 list and xuancheng's boxes make the general
+    # reader certain of them.
+    if "nantong" in name or task_list_header(document.lines) is not None or has_boxes(document):
+        return
+    assert general.PARSER.score(document) < general.PARSER.max_score(document)
 
 
 def test_the_first_row_without_a_unit_is_a_located_error() -> None:

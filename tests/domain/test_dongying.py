@@ -14,6 +14,7 @@ import pytest
 
 from domain.parsers import detect_parser, general, parse_document, parse_file, read_document
 from domain.parsers.column_lines import numbered_header, task_list_header
+from domain.parsers.schedule_boxes import has_boxes
 from domain.plan import DeadlineFlag, ParsedPlan, PlanTask, TaskFlag
 from tests.support.golden import EXAMPLES, assert_matches_golden
 
@@ -271,7 +272,7 @@ def test_the_other_examples_are_not_read_as_this_one_is(name: str) -> None:
     """None of the other reference plans is read by its numbered items and unit fields: the
     general reader scores below the family parser of each (nantong's 牵头责任单位 included),
     or reads it as a table split by 序号 (滁州's, and 亳州's 附件1 list, since their family
-    parsers were retired)."""
+    parsers were retired), or as tasks scheduled in 栏N boxes (宣城's, likewise)."""
     document = read_document(name, (EXAMPLES / name).read_bytes())
     header = numbered_header(document.lines)
     if header is not None:  # every task is a row of the table, none a line of the notice
@@ -284,6 +285,10 @@ def test_the_other_examples_are_not_read_as_this_one_is(name: str) -> None:
         assert detect_parser(document) is general.PARSER
         tasks = parse_file(EXAMPLES / name).tasks
         assert all(task.source.lines[0] > task_list.end for task in tasks)
+        return
+    if has_boxes(document):  # read with its boxes: the box text is in no task's text
+        assert detect_parser(document) is general.PARSER
+        assert not any("栏" in task.text for task in parse_file(EXAMPLES / name).tasks)
         return
     assert detect_parser(document) is not general.PARSER
     assert parse_file(EXAMPLES / name).plan.format != "general"

@@ -317,6 +317,7 @@ _READ_BY_THE_GENERAL_READER = {
     "chuzhou-2018-egov-key-tasks.txt",
     "dongying-2017-egov-key-work.txt",
     "nantong-2017-gov-info-systems-integration.txt",
+    "xuancheng-2016-2020-gov-informatization-plan.txt",
 }
 
 

@@ -1,4 +1,11 @@
-"""宣城 十三五 (2016-2020): numbered tasks with 牵头部门 and 栏N boxes, read by staged-boxes."""
+"""宣城 十三五 (2016-2020): numbered tasks with 牵头部门 and 栏N boxes, read by the general reader.
+
+The document once had a family parser of its own (staged-boxes); its reading of tasks
+scheduled in 栏N boxes is now the general reader's (through
+:mod:`domain.parsers.schedule_boxes`), with the same tasks, texts, categories, units,
+milestones, sources, warnings, issuer and located errors. Only the plan's format is
+"general".
+"""
 
 from __future__ import annotations
 
@@ -7,11 +14,9 @@ from datetime import date
 import pytest
 
 from domain.errors import DocumentError
-from domain.parsers import parse_file
-from domain.parsers.common import SourceDocument
-from domain.parsers.staged_boxes import PARSER
+from domain.parsers import detect_parser, general, parse_document, parse_file, read_document
+from domain.parsers.schedule_boxes import has_boxes
 from domain.plan import DeadlineFlag, ParsedPlan, PlanTask, TaskFlag
-from domain.units import load_directory
 from tests.support.golden import EXAMPLES, assert_matches_golden
 
 FILE = "xuancheng-2016-2020-gov-informatization-plan.txt"
@@ -27,14 +32,17 @@ SECTION = "（一）完善网络\n"
 TASK = "{number}.建设网络。（牵头部门：市信息办）\n"
 
 
+BOX = "栏1：网络\n2017年底前，建成网络。\n"
+
+
 def parse_text(text: str) -> ParsedPlan:
-    return PARSER.parse(SourceDocument.from_text("plan.txt", text), load_directory())
+    """A small plan through the whole path a user's file takes (detection included)."""
+    return parse_document("plan.txt", text.encode("utf-8"))
 
 
 @pytest.fixture(scope="module")
 def parsed() -> ParsedPlan:
-    text = (EXAMPLES / FILE).read_text(encoding="utf-8")
-    return PARSER.parse(SourceDocument.from_text(FILE, text), load_directory())
+    return parse_file(EXAMPLES / FILE)
 
 
 def task(parsed: ParsedPlan, task_id: str) -> PlanTask:
@@ -52,7 +60,7 @@ def test_plan_metadata(parsed: ParsedPlan) -> None:
     assert plan.document_number == "宣政办秘〔2016〕200号"
     assert (plan.period_start, plan.period_end) == (2016, 2020)
     assert plan.issue_date is None
-    assert plan.format == "staged-boxes"
+    assert plan.format == "general"
     assert plan.issuer == "宣城市人民政府办公室"  # its own 文号 宣政办秘… is that office's
 
 
@@ -156,17 +164,20 @@ def test_the_extraction_matches_the_checked_golden_file(parsed: ParsedPlan) -> N
 
 
 def test_the_registry_detects_and_parses_the_file() -> None:
-    """parse_file picks the staged-boxes parser for this document."""
+    """parse_file picks the general reader for this document, certain of its 栏N boxes."""
+    data = (EXAMPLES / FILE).read_bytes()
+    assert detect_parser(read_document(FILE, data)) is general.PARSER
     parsed = parse_file(EXAMPLES / FILE)
-    assert parsed.plan.format == "staged-boxes"
+    assert parsed.plan.format == "general"
     assert len(parsed.tasks) == 20
 
 
 @pytest.mark.parametrize("name", OTHER_EXAMPLES)
-def test_the_other_examples_are_not_claimed(name: str) -> None:
-    """The score is 0 on every other format: none has 栏N boxes."""
-    text = (EXAMPLES / name).read_text(encoding="utf-8")
-    assert PARSER.score(SourceDocument.from_text(name, text)) == 0
+def test_the_other_examples_are_not_read_as_boxed_tasks(name: str) -> None:
+    """No other reference plan has 栏N boxes, and none is read as tasks scheduled in them."""
+    document = read_document(name, (EXAMPLES / name).read_bytes())
+    assert not has_boxes(document)
+    assert not any(w.code == "shared_box" for w in parse_file(EXAMPLES / name).warnings)
 
 
 def test_a_box_with_no_task_is_a_located_error() -> None:
@@ -181,7 +192,7 @@ def test_a_box_with_no_task_is_a_located_error() -> None:
 
 def test_a_task_number_going_back_is_a_located_error() -> None:
     """Numbers must increase: a repeated number means the text is garbled."""
-    text = TITLE + SECTION + TASK.format(number=1) + TASK.format(number=1)
+    text = TITLE + SECTION + TASK.format(number=1) + TASK.format(number=1) + BOX
     with pytest.raises(DocumentError) as raised:
         parse_text(text)
     assert raised.value.line == 5
@@ -190,15 +201,15 @@ def test_a_task_number_going_back_is_a_located_error() -> None:
 
 def test_a_missing_task_number_is_warned_not_invented() -> None:
     """A gap in the numbering is a warning; no task is made up for it."""
-    text = TITLE + SECTION + TASK.format(number=1) + TASK.format(number=3)
+    text = TITLE + SECTION + BOX + TASK.format(number=1) + TASK.format(number=3)
     parsed = parse_text(text)
     assert [row.id for row in parsed.tasks] == ["1", "3"]
-    assert [(w.code, w.line) for w in parsed.warnings] == [("missing_task_number", 5)]
+    assert [(w.code, w.line) for w in parsed.warnings] == [("missing_task_number", 7)]
 
 
 def test_a_box_before_its_task_belongs_to_the_next_task() -> None:
     """A box that opens its section is the schedule of the section's first task."""
-    text = TITLE + SECTION + "栏1：网络\n2017年底前，建成网络。\n" + TASK.format(number=1)
+    text = TITLE + SECTION + BOX + TASK.format(number=1)
     parsed = parse_text(text)
     assert dues(parsed.tasks[0]) == [date(2017, 12, 31)]
     assert parsed.tasks[0].source.lines == (4, 6)

@@ -1,52 +1,58 @@
-"""Five-year plans with staged boxes: numbered tasks with （牵头部门：…） and 栏N schedules.
+"""Plans whose tasks are scheduled in 栏N boxes: the general reader's reading of them.
 
-The layout (宣城 “十三五” 政务信息化发展规划, 2016-2020)::
+A plan (a five-year 规划 as a web page publishes it, 宣城 “十三五” 政务信息化发展规划 for one)
+may set out its numbered tasks, each closed by （牵头部门：…）, in a chapter whose heading
+names 任务, and give their staged deadlines in boxes (栏N：<box title> 2016年底前…；2017年底
+前…) between them::
 
-    名称：<title> 文号：宣政办秘〔2016〕200号      page metadata
+    名称：<title> 文号：<number>                  page metadata
     一、… 二、…                                  narrative chapters: not tasks
     三、重点任务                                  the chapter holding the tasks
     （一）<section>
-    1.<task paragraph>（牵头部门：市信息办）       "N." or "N、"; （牵头单位：…） alike
+    1.<task paragraph>（牵头部门：A）              "N." or "N、"; （牵头单位：…） alike
     栏1：<box title>  2016年底前…；2017年底前…     a box: the staged deadlines
     …
     四、保障措施                                    the chapters after: not tasks
 
-The page was flattened, so one line may hold several paragraphs separated by runs of spaces
-(line 106: task 9, then 栏7 and its text), a task may start right after the previous task's
-unit parenthesis (line 90: "…分别牵头）7.推进…"), and a heading may be cut after its
-opening bracket (lines 96-98: "（" / "四）…"). The chapter is first cut into pieces at those
-points; the pieces are then read in order.
+The general reader (:mod:`domain.parsers.general`) is certain of a document holding a 栏N
+box and a （牵头部门：…） unit field (:func:`has_boxes`), and reads it here
+(:func:`read_boxes`), or refuses it at the line where its tasks and boxes do not fit
+together; it is never read as numbered items, which would lose the boxes' deadlines.
+
+A flattened page may hold several paragraphs on one line, separated by runs of spaces (a
+task, then a box and its text), a task may start right after the previous task's unit
+parenthesis ("…分别牵头）7.推进…"), and a heading may be cut after its opening bracket
+("（" / "四）…"). The chapter is first cut into pieces at those points; the pieces are then
+read in order.
 
 Which task a box belongs to: a box is the schedule of the numbered tasks of its section that
 come after the previous box (or the section heading) and before it. Most boxes follow one
-task; 栏5 follows tasks 5, 6 and 7 and its text covers all three (目录体系, 基础信息资源库,
-业务/专题信息资源库), so it belongs to each of them and each is warned ``shared_box``. A box
-that comes before any task of its section belongs to the section's next task. A box that
-belongs to no task (its section has none) is a located error.
+task; a box following several tasks (宣城's 栏5 follows tasks 5, 6 and 7, and its text
+covers all three) belongs to each of them and each is warned ``shared_box``. A box that
+comes before any task of its section belongs to the section's next task. A box that belongs
+to no task (its section has none) is a located error.
 
-Deadlines: the box's dated clauses are the task's milestones (栏1 gives task 1 the four
-stages 2016, 2017, 2018 and 2020); a date in the task paragraph that the box does not state
-is added (task 1's 力争到2020年前 restates the box's last stage). A task without a box takes
-the dates of its paragraph, else is ongoing when it says 持续/长期, else is due at the end of
-the plan period (2020-12-31), implicit.
+Deadlines: the box's dated clauses are the task's milestones; a date in the task paragraph
+that the box does not state is added. A task without a box takes the dates of its
+paragraph, else is ongoing when it says 持续/长期, else is due at the end of the plan period,
+implicit.
 
-``category`` is the task's section (（一）完善网络与信息安全基础设施); the chapter 三、重点任务
-holds every task and is left out.
+``category`` is the task's section (（一）完善网络与信息安全基础设施); the chapter heading
+(三、重点任务) holds every task and is left out.
 
 Units: every unit in （牵头部门：A、B） leads (the label says so; nothing is inferred).
-"A、B分别牵头" makes one part per lead (task 6); "市直相关部门分别牵头" names a group the
-document does not list, so the task stays whole and is warned ``unsplit_group_lead``.
+"A、B分别牵头" makes one part per lead; a group the document does not list
+("市直相关部门分别牵头") leaves the task whole, warned ``unsplit_group_lead``.
 
-Numbers must increase; a gap is warned ``missing_task_number`` (no text is invented). The
-paragraph under （七） has neither number nor lead unit: it is warned
-``unnumbered_paragraph`` and not made a task. The plan has no issue date: the page shows only
-its 发布日期 (2018-06-06), two years after the 文号, which is not the day the plan was issued.
+Numbers must increase; a gap is warned ``missing_task_number`` (no text is invented). A
+paragraph in the chapter with neither number nor lead unit is warned
+``unnumbered_paragraph`` and not made a task.
 
-Issuer: the page names only the office that republished it (发布机构: 泾县数据资源局), not
-who issued the plan. The plan's own 文号 does: its prefix is the issuing office's
-(宣政办秘〔2016〕200号 is a 宣城市人民政府办公室 document). The issuer is taken from the 文号
-only when the 文号 is the plan's own (the page's "名称：<plan title> 文号：…" field) and its
-prefix is in the module's table of known prefixes; otherwise it stays unknown.
+Issuer (:func:`issuer_from_own_number`): a web page may name only the office that
+republished it, not who issued the plan. The plan's own 文号 does: its prefix is the issuing
+office's abbreviation. The issuer is taken from the 文号 only when the 文号 is the plan's own
+(the page's "名称：<plan title> 文号：…" field) and its prefix is in the table of known
+prefixes; otherwise it stays unknown.
 """
 
 from __future__ import annotations
@@ -63,10 +69,6 @@ from domain.parsers.common import (
     SourceDocument,
     ambiguous_date_warnings,
     build_task,
-    find_document_number,
-    find_issue_date,
-    find_plan_period,
-    plan_id_from_file,
     roles_from_columns,
     split_per_lead,
     unsplit_group_lead_warning,
@@ -74,8 +76,6 @@ from domain.parsers.common import (
 from domain.plan import ParsedPlan, ParseWarning, Plan, PlanTask
 from domain.text import normalize_line
 from domain.units import UnitDirectory
-
-FORMAT = "staged-boxes"
 
 _PARAGRAPH_BREAK = re.compile(r"\s{2,}")
 _SECTION = re.compile(rf"{SUBSECTION_MARKER.pattern}[^。]{{1,40}}")
@@ -91,9 +91,6 @@ _ISSUER_BY_NUMBER_PREFIX: dict[str, str] = {
 }
 # The page's metadata line: "名称：<title> 文号：<number>" (the space is gone once normalised).
 _NAME_AND_NUMBER = re.compile(r"名称：(?P<title>.+?)\s*文号：(?P<number>\S+〔\d{4}〕\d+号)")
-_TITLE = re.compile(
-    r"[^：]*(?:十[二三四]五|20\d{2}\s*[-—–~至到]\s*20\d{2}年)[^：]*(?:规划|计划|纲要)"
-)
 
 
 @dataclass(frozen=True)
@@ -127,61 +124,32 @@ class _Box:
         return max([self.line, *(piece.line for piece in self.pieces)])
 
 
-class StagedBoxesParser:
-    format = FORMAT
-    # The most score() gives: detect_parser leaves it unscored (a read of every line) when
-    # another parser is already more certain, as a CSV ledger is.
-    max_score = 80
-
-    def score(self, document: SourceDocument) -> int:
-        """High when 栏N boxes and （牵头部门：…） units occur together."""
-        boxes = sum(1 for line in document.lines if _BOX_ANYWHERE.search(line))
-        units = sum(1 for line in document.lines if _UNITS.search(line))
-        if boxes < 2 or units < 2:
-            return 0
-        return self.max_score
-
-    def parse(self, document: SourceDocument, directory: UnitDirectory) -> ParsedPlan:
-        plan = _plan(document)
-        context = DeadlineContext(plan.period_start, plan.period_end)
-        warnings: list[ParseWarning] = []
-        tasks = _read_chapter(document, _task_chapter(document), warnings)
-        parsed_tasks: list[PlanTask] = []
-        for task in tasks:
-            parsed_tasks.extend(_plan_tasks(document, task, directory, context, warnings))
-        return ParsedPlan(plan=plan, tasks=parsed_tasks, warnings=warnings)
+def has_boxes(document: SourceDocument) -> bool:
+    """The document holds a 栏N box and a （牵头部门：…） unit field: its tasks are scheduled in
+    boxes."""
+    lines = document.lines
+    return any(_BOX_ANYWHERE.search(line) for line in lines) and any(
+        _UNITS.search(line) for line in lines
+    )
 
 
-PARSER = StagedBoxesParser()
+def read_boxes(document: SourceDocument, directory: UnitDirectory, plan: Plan) -> ParsedPlan:
+    """The tasks of the chapter naming 任务 and the boxes scheduling them, for ``plan`` (the
+    plan's metadata, as the general reader reads it); a located error where tasks and boxes
+    do not fit together."""
+    context = DeadlineContext(plan.period_start, plan.period_end)
+    warnings: list[ParseWarning] = []
+    tasks = _read_chapter(document, _task_chapter(document), warnings)
+    parsed_tasks: list[PlanTask] = []
+    for task in tasks:
+        parsed_tasks.extend(_plan_tasks(document, task, directory, context, warnings))
+    return ParsedPlan(plan=plan, tasks=parsed_tasks, warnings=warnings)
 
 
 # ---------------------------------------------------------------- the plan
 
 
-def _plan(document: SourceDocument) -> Plan:
-    title = next(
-        (match.group(0).strip() for line in document.lines if (match := _TITLE.fullmatch(line))),
-        None,
-    )
-    if title is None:
-        raise document.error(None, "expected the plan's title naming its period (e.g. 十三五)")
-    period = find_plan_period(title)
-    if period is None:
-        raise document.error(None, f"expected a plan period in the title {title!r}")
-    return Plan(
-        id=plan_id_from_file(document.file),
-        title=title,
-        issuer=_issuer_from_own_number(document.lines, title),
-        document_number=find_document_number(document.lines),
-        issue_date=find_issue_date(document.lines),
-        period_start=period[0],
-        period_end=period[1],
-        source_file=document.file,
-        format=FORMAT,
-    )
-
-
-def _issuer_from_own_number(lines: Sequence[str], title: str) -> str | None:
+def issuer_from_own_number(lines: Sequence[str], title: str) -> str | None:
     """The office the plan's own 文号 names by its prefix, if the prefix is a known one."""
     for line in lines:
         field_match = _NAME_AND_NUMBER.search(line)
