@@ -906,6 +906,9 @@ def _task_text(draft: _Task) -> str:
     field closing them (the units are the task's lead and cooperating units)."""
     text = draft.text
     marker = _MARKER.match(text)
+    if marker is None and draft.block is not None and draft.block.kind == "number_dot":
+        # "3.2026年9月底前…": an item whose text opens with a number (see _blocks).
+        marker = _DECIMAL_START.match(text)
     if marker is not None:
         text = text[marker.end() :]
     if draft.closing and text.endswith(draft.closing):

@@ -428,7 +428,9 @@ def test_an_item_whose_text_opens_with_a_number_follows_its_predecessor() -> Non
         "2020年信息化计划\n1.建设政务云。（市大数据局负责）\n2.整合机房。（市大数据局负责）\n"
         "3.5G基站新建200个。（市通信办负责）\n"
     )
-    assert [task.text[:6] for task in parsed.tasks] == ["建设政务云。", "整合机房。", "3.5G基站"]
+    # Its number is cut from its text, as every item's is (the text kept "3." before).
+    assert [task.text[:6] for task in parsed.tasks] == ["建设政务云。", "整合机房。", "5G基站新建"]
+    assert [task.id for task in parsed.tasks] == ["1", "2", "3"]
 
 
 def test_a_headings_unit_field_covers_the_items_under_it() -> None:
@@ -682,3 +684,18 @@ def test_a_pages_name_field_titles_the_plan_and_its_posting_time_does_not_date_i
     assert plan.title == "某市“十四五”数字政府建设规划"
     assert (plan.period_start, plan.period_end) == (2021, 2025)
     assert plan.issue_date is None
+
+
+def test_an_item_whose_text_opens_with_a_year_loses_its_number_not_its_year() -> None:
+    """ "3.2026年9月底前完成…": item 3 (after item 2) whose text opens with the year; its
+    number is cut from the text, the year and the deadline in it are kept."""
+    parsed = _parse(
+        "2026年重点任务\n"
+        "1.推行高效办成一件事。（责任单位：市政务服务中心）\n"
+        "2.开展营商环境评估。（责任单位：市统计局）\n"
+        "3.2026年9月底前完成涉企文件清理。（牵头单位：市司法局）\n"
+    )
+    third = parsed.tasks[2]
+    assert third.id == "3"
+    assert third.text == "2026年9月底前完成涉企文件清理。"
+    assert [m.due.isoformat() for m in third.milestones] == ["2026-09-30"]
